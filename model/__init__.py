@@ -1,0 +1,1 @@
+"""Load, preprocess, predict and explain: everything the app and training share."""

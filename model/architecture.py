@@ -1,0 +1,119 @@
+"""The classifier, built in code: a flat Functional Xception with a 4-way head.
+
+Flat (the head is applied to the backbone's output tensor, no nested sub-model)
+because tf-keras-vis and our Grad-CAM need `block14_sepconv2_act` reachable
+from the outer model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import keras
+import numpy as np
+
+LOGITS_LAYER = "logits"
+FEATURES_LAYER = "avg_pool"
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """Names the two layers the rest of the code relies on."""
+
+    name: str
+    split_layer: str  # its input is the last frozen activation, cached during training
+    last_conv_layer: str  # Grad-CAM target
+
+
+BACKBONES: dict[str, BackboneSpec] = {
+    "xception": BackboneSpec("xception", "block13_sepconv1_act", "block14_sepconv2_act"),
+    # A few-kilobyte stand-in with the same layer names, for fast tests of the whole pipeline.
+    "tiny": BackboneSpec("tiny", "block13_sepconv1_act", "block14_sepconv2_act"),
+}
+
+
+def _tiny_backbone(inputs: keras.KerasTensor) -> keras.KerasTensor:
+    x = keras.layers.Conv2D(8, 3, strides=4, padding="same", activation="relu", name="tiny_conv1")(inputs)
+    x = keras.layers.Conv2D(16, 3, strides=2, padding="same", name="tiny_conv2")(x)
+    x = keras.layers.Activation("relu", name="block13_sepconv1_act")(x)
+    x = keras.layers.SeparableConv2D(16, 3, padding="same", use_bias=False, name="block14_sepconv2")(x)
+    x = keras.layers.BatchNormalization(name="block14_sepconv2_bn")(x)
+    return keras.layers.Activation("relu", name="block14_sepconv2_act")(x)
+
+
+def build_classifier(
+    num_classes: int,
+    image_size: int,
+    backbone: str = "xception",
+    dropout: float = 0.3,
+) -> keras.Model:
+    """Random-initialised classifier; weights come from `load_weights_npz` or the backbone loader."""
+    inputs = keras.Input((image_size, image_size, 3), name="image")
+    if backbone == "xception":
+        base = keras.applications.Xception(include_top=False, weights=None, input_tensor=inputs)
+        features = base.output
+    elif backbone == "tiny":
+        features = _tiny_backbone(inputs)
+    else:
+        raise ValueError(f"unknown backbone {backbone!r}; choose one of {sorted(BACKBONES)}")
+    x = keras.layers.GlobalAveragePooling2D(name=FEATURES_LAYER)(features)
+    x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    logits = keras.layers.Dense(num_classes, name=LOGITS_LAYER)(x)
+    return keras.Model(inputs, logits, name=f"{backbone}_mri_classifier")
+
+
+def backbone_weights(model: keras.Model) -> list[keras.Variable]:
+    """The backbone's variables in Keras' own order (the order the checksum is defined on)."""
+    head = {FEATURES_LAYER, "head_dropout", LOGITS_LAYER}
+    return [w for layer in model.layers if layer.name not in head for w in layer.weights]
+
+
+def split_model(model: keras.Model, spec: BackboneSpec) -> tuple[keras.Model, keras.Model, keras.Model]:
+    """(frozen bottom, trainable top, top up to the pooled features), sharing the model's layers.
+
+    The bottom's output is cached once; the top is trained on it.
+    """
+    cut = model.get_layer(spec.split_layer).input
+    bottom = keras.Model(model.input, cut, name="bottom")
+    top = keras.Model(cut, model.output, name="top")
+    pooled = keras.Model(cut, model.get_layer(FEATURES_LAYER).output, name="top_features")
+    return bottom, top, pooled
+
+
+def features_model(model: keras.Model) -> keras.Model:
+    """Image -> (pooled features, logits): the OOD guard and the head share one pass."""
+    return keras.Model(model.input, [model.get_layer(FEATURES_LAYER).output, model.output])
+
+
+# float16 halves the artifact; small arrays (BatchNorm statistics, biases) stay float32.
+_FLOAT16_MIN_SIZE = 4096
+
+
+def save_weights_npz(model: keras.Model, path: Path) -> None:
+    arrays = {}
+    for variable in model.weights:
+        value = np.asarray(variable.numpy())
+        arrays[variable.path] = value.astype(np.float16) if value.size >= _FLOAT16_MIN_SIZE else value
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+def load_weights_npz(model: keras.Model, path: Path) -> None:
+    """Assigns by variable path; refuses a file that does not match the architecture exactly."""
+    with np.load(path, allow_pickle=False) as stored:
+        names = set(stored.files)
+        expected = {v.path for v in model.weights}
+        if names != expected:
+            missing, extra = sorted(expected - names)[:3], sorted(names - expected)[:3]
+            raise ValueError(f"weights file does not match the architecture (missing {missing}, unexpected {extra})")
+        for variable in model.weights:
+            variable.assign(stored[variable.path].astype(np.float32))
+
+
+def assign_weights(variables: Sequence[keras.Variable], values: Sequence[np.ndarray]) -> None:
+    if len(variables) != len(values):
+        raise ValueError(f"expected {len(variables)} arrays, got {len(values)}")
+    for variable, value in zip(variables, values):
+        variable.assign(value)

@@ -1,0 +1,83 @@
+"""Where the shipped artifact lives and what its model card says.
+
+Class names, input size and the calibration temperature are read from the card
+that training writes, so the app and the evaluation never hard-code them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
+WEIGHTS_FILE = "classifier.weights.npz"
+CARD_FILE = "model_card.json"
+EVALUATION_FILE = "evaluation.json"
+AUDIT_FILE = "audit.json"
+
+# Folder names of the dataset, in label order; training copies them into the card.
+CLASS_DIRS: tuple[str, ...] = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")
+CLASS_LABELS: dict[str, str] = {
+    "glioma_tumor": "Glioma",
+    "meningioma_tumor": "Meningioma",
+    "no_tumor": "No tumour",
+    "pituitary_tumor": "Pituitary tumour",
+}
+DEFAULT_IMAGE_SIZE = 299
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class ModelCard:
+    """The subset of the card JSON that code depends on; everything else stays in `raw`."""
+
+    class_dirs: list[str]
+    class_names: list[str]
+    image_size: int
+    backbone: str
+    temperature: float
+    weights_file: str
+    weights_sha256: str
+    tta_flip: bool = False
+    ood: dict[str, Any] | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelCard":
+        return cls(
+            class_dirs=list(data["class_dirs"]),
+            class_names=list(data["class_names"]),
+            image_size=int(data["image_size"]),
+            backbone=str(data["backbone"]),
+            temperature=float(data["calibration"]["temperature"]),
+            weights_file=str(data["artifact"]["weights_file"]),
+            weights_sha256=str(data["artifact"]["sha256"]),
+            tta_flip=bool(data.get("inference", {}).get("tta_flip", False)),
+            ood=data.get("ood"),
+            raw=data,
+        )
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_dirs)
+
+
+def load_card(artifact_dir: Path = ARTIFACT_DIR) -> ModelCard:
+    path = Path(artifact_dir) / CARD_FILE
+    with open(path, encoding="utf-8") as handle:
+        return ModelCard.from_dict(json.load(handle))
+
+
+def load_json(name: str, artifact_dir: Path = ARTIFACT_DIR) -> dict[str, Any]:
+    with open(Path(artifact_dir) / name, encoding="utf-8") as handle:
+        return json.load(handle)

@@ -1,0 +1,173 @@
+"""Bytes of an upload -> RGB uint8 array, or a typed `InputError`.
+
+The one decoding function for the app, evaluation and training. Formats are
+allowed by content, never by file name: JPEG, PNG, BMP, TIFF, WebP and DICOM.
+Nothing is written to disk, and no DICOM header field leaves this module
+except the modality and the frame count.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from model.errors import (
+    CorruptImageError,
+    DicomError,
+    EmptyFileError,
+    ImageTooLargeError,
+    ImageTooSmallError,
+    UnsupportedFormatError,
+)
+
+MAX_FILE_BYTES = 25 * 1024 * 1024
+MAX_PIXELS = 40_000_000
+MIN_SIDE = 32
+MAX_ASPECT = 6.0
+ALLOWED_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP")
+_DICOM_MAGIC_OFFSET = 128
+
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+# pydicom's warnings and log records quote raw header values (patient names, IDs): silence them.
+logging.getLogger("pydicom").disabled = True
+
+
+@dataclass
+class DecodedImage:
+    rgb: np.ndarray  # H x W x 3 uint8
+    format: str
+    frames: int = 1
+    frame: int = 0
+    details: dict[str, str] = field(default_factory=dict)  # safe to show: never patient data
+
+
+def is_dicom(data: bytes) -> bool:
+    return len(data) >= _DICOM_MAGIC_OFFSET + 4 and data[_DICOM_MAGIC_OFFSET : _DICOM_MAGIC_OFFSET + 4] == b"DICM"
+
+
+def decode_image(data: bytes, name: str = "file", frame: int | None = None) -> DecodedImage:
+    """Decodes `data`; `frame` picks a frame of a multi-frame DICOM (default: the middle one)."""
+    if not data:
+        raise EmptyFileError(f"{name} is empty.")
+    if len(data) > MAX_FILE_BYTES:
+        raise ImageTooLargeError(f"{name} is {len(data) / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB.")
+    decoded = _decode_dicom(data, name, frame) if is_dicom(data) else _decode_raster(data, name)
+    _check_shape(decoded.rgb, name)
+    return decoded
+
+
+def _check_shape(rgb: np.ndarray, name: str) -> None:
+    height, width = rgb.shape[:2]
+    if min(height, width) < MIN_SIDE:
+        raise ImageTooSmallError(f"{name} is {width}x{height} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed.")
+    if max(height, width) / min(height, width) > MAX_ASPECT:
+        raise ImageTooSmallError(f"{name} is {width}x{height} pixels, too elongated to be an MRI slice.")
+
+
+def _decode_raster(data: bytes, name: str) -> DecodedImage:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as image:
+                if image.width * image.height > MAX_PIXELS:
+                    raise ImageTooLargeError(
+                        f"{name} is {image.width}x{image.height} pixels; the limit is {MAX_PIXELS // 1_000_000} megapixels."
+                    )
+                fmt = image.format or "unknown"
+                frames = getattr(image, "n_frames", 1)
+                image.load()
+                image = ImageOps.exif_transpose(image)
+                rgb = _to_rgb8(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageTooLargeError(f"{name} is too large to decode safely ({error}).") from error
+    except UnidentifiedImageError as error:
+        raise UnsupportedFormatError(
+            f"{name} is not a supported image (JPEG, PNG, BMP, TIFF, WebP or DICOM)."
+        ) from error
+    except ImageTooLargeError:
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise CorruptImageError(f"{name} looks like an image but could not be decoded: it may be truncated or damaged.") from error
+    return DecodedImage(rgb=rgb, format=fmt, frames=frames, details={"format": fmt})
+
+
+def _to_rgb8(image: Image.Image) -> np.ndarray:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return _gray_to_rgb8(np.asarray(image, dtype=np.float64))
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        image = Image.alpha_composite(background, rgba)
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def _gray_to_rgb8(values: np.ndarray) -> np.ndarray:
+    """Min-max scales any grayscale range (16-bit PNG, windowed DICOM) to 8 bits."""
+    values = np.nan_to_num(values.astype(np.float64))
+    low, high = float(values.min()), float(values.max())
+    scaled = np.zeros_like(values) if high <= low else (values - low) * (255.0 / (high - low))
+    gray = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    return np.repeat(gray[..., None], 3, axis=-1)
+
+
+def _decode_dicom(data: bytes, name: str, frame: int | None) -> DecodedImage:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return _read_dicom(data, name, frame)
+        except DicomError:
+            raise
+        except Exception as error:  # noqa: BLE001 - pydicom's parser raises many types on damaged files
+            raise DicomError(f"{name} is a DICOM file that is damaged or incomplete.") from error
+
+
+def _read_dicom(data: bytes, name: str, frame: int | None) -> DecodedImage:
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+    try:
+        dataset = pydicom.dcmread(io.BytesIO(data), force=False)
+    except InvalidDicomError as error:
+        raise DicomError(f"{name} has a DICOM signature but could not be read.") from error
+    if "PixelData" not in dataset and "FloatPixelData" not in dataset:
+        raise DicomError(f"{name} is a DICOM file without image data (pixel data is missing).")
+    try:
+        pixels = dataset.pixel_array
+    except (NotImplementedError, RuntimeError) as error:
+        syntax = getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", None)
+        if syntax is not None and getattr(syntax, "is_compressed", False):
+            raise DicomError(f"{name} uses {syntax.name}, a DICOM compression this app cannot decode.") from error
+        raise DicomError(f"{name} is a DICOM file whose pixel data is damaged or incomplete.") from error
+    frames = int(getattr(dataset, "NumberOfFrames", 1) or 1)
+    samples = int(getattr(dataset, "SamplesPerPixel", 1) or 1)
+    chosen = 0
+    if frames > 1:
+        chosen = frames // 2 if frame is None else min(max(int(frame), 0), frames - 1)
+        pixels = pixels[chosen]
+    if samples == 3:
+        rgb = np.asarray(pixels)
+        if rgb.dtype != np.uint8:
+            rgb = _gray_to_rgb8(rgb.mean(axis=-1))
+    else:
+        values = apply_modality_lut(pixels, dataset)
+        if "WindowCenter" in dataset or "VOILUTSequence" in dataset:
+            values = apply_voi_lut(values, dataset, prefer_lut=True)
+        if getattr(dataset, "PhotometricInterpretation", "") == "MONOCHROME1":
+            values = values.max() - values
+        rgb = _gray_to_rgb8(np.asarray(values, dtype=np.float64))
+    details = {"format": "DICOM", "modality": str(getattr(dataset, "Modality", "unknown")), "frames": str(frames)}
+    return DecodedImage(rgb=rgb, format="DICOM", frames=frames, frame=chosen, details=details)
+
+
+def decode_file(path, frame: int | None = None) -> DecodedImage:
+    """Convenience for training and tools: the same checks as an upload."""
+    with open(path, "rb") as handle:
+        return decode_image(handle.read(), name=str(path), frame=frame)

@@ -1,0 +1,131 @@
+"""Load the shipped artifact once and classify images with calibrated probabilities.
+
+One `Classifier` serves every Streamlit session: Keras models are not safe to
+call from several threads at once, so the forward pass runs under a lock, as a
+`tf.function` with a fixed input signature (measured faster here than eager
+calls or `model.predict` for one image).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+from scipy.special import softmax
+
+from model.architecture import build_classifier, features_model, load_weights_npz
+from model.card import ARTIFACT_DIR, ModelCard, load_card, sha256_file
+from model.decode import DecodedImage, decode_image
+from model.errors import ArtifactError, ChecksumMismatchError
+from model.ood import OODDetector
+from model.preprocess import prepare, to_model_input
+
+
+@dataclass(frozen=True)
+class Prediction:
+    class_index: int
+    class_name: str
+    probabilities: np.ndarray  # calibrated, sums to 1
+    logits: np.ndarray
+    ood_score: float | None
+    out_of_distribution: bool
+
+    @property
+    def confidence(self) -> float:
+        return float(self.probabilities[self.class_index])
+
+    @property
+    def margin(self) -> float:
+        """Top probability minus the runner-up's: small means the model hesitates between two classes."""
+        top_two = np.sort(self.probabilities)[-2:]
+        return float(top_two[1] - top_two[0])
+
+
+@dataclass(frozen=True)
+class Classified:
+    name: str
+    decoded: DecodedImage
+    prepared: np.ndarray  # the uint8 image the model saw
+    prediction: Prediction
+
+
+def verify_file(path: Path, expected_sha256: str) -> None:
+    if not path.exists():
+        raise ArtifactError(f"{path} is missing; retrain with `python -m training train` or restore it from git.")
+    actual = sha256_file(path)
+    if actual != expected_sha256:
+        raise ChecksumMismatchError(f"{path.name} has SHA-256 {actual}, but the model card says {expected_sha256}.")
+
+
+class Classifier:
+    def __init__(self, model: keras.Model, card: ModelCard, ood: OODDetector | None = None):
+        self.model, self.card, self.ood = model, card, ood
+        size = card.image_size
+        self._features_model = features_model(model)
+        self._forward = tf.function(
+            lambda x: self._features_model(x, training=False),
+            input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)],
+        )
+        self.lock = threading.Lock()
+
+    @classmethod
+    def from_artifact(cls, artifact_dir: Path = ARTIFACT_DIR) -> "Classifier":
+        """Checks every file's SHA-256 against the card, then loads weights into the code-defined model."""
+        artifact_dir = Path(artifact_dir)
+        card = load_card(artifact_dir)
+        weights = artifact_dir / card.weights_file
+        verify_file(weights, card.weights_sha256)
+        model = build_classifier(card.num_classes, card.image_size, card.backbone)
+        load_weights_npz(model, weights)
+        ood = None
+        if card.ood:
+            ood_path = artifact_dir / card.ood["file"]
+            verify_file(ood_path, card.ood["sha256"])
+            ood = OODDetector.load(ood_path)
+        return cls(model, card, ood)
+
+    def warm_up(self) -> None:
+        self.predict_inputs(np.zeros((1, self.card.image_size, self.card.image_size, 3), np.float32))
+
+    def forward(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(pooled features, logits), with flip test-time augmentation when the card asks for it."""
+        batch = np.asarray(inputs, dtype=np.float32)
+        if self.card.tta_flip:
+            batch = np.concatenate([batch, batch[:, :, ::-1]])
+        with self.lock:
+            features, logits = (t.numpy() for t in self._forward(tf.constant(batch)))
+        if self.card.tta_flip:
+            n = len(inputs)
+            features, logits = (features[:n] + features[n:]) / 2, (logits[:n] + logits[n:]) / 2
+        return features, logits
+
+    def predict_inputs(self, inputs: np.ndarray) -> list[Prediction]:
+        features, logits = self.forward(inputs)
+        probabilities = softmax(logits.astype(np.float64) / self.card.temperature, axis=1)
+        scores = self.ood.score(features) if self.ood is not None else [None] * len(logits)
+        predictions = []
+        for row, probs, score in zip(logits, probabilities, scores):
+            index = int(np.argmax(probs))
+            flagged = bool(score is not None and score > self.ood.threshold)
+            predictions.append(Prediction(index, self.card.class_names[index], probs, row,
+                                          None if score is None else float(score), flagged))
+        return predictions
+
+    def prepare(self, rgb: np.ndarray) -> np.ndarray:
+        return prepare(rgb, self.card.image_size)
+
+    def classify_images(self, images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, Prediction]]:
+        prepared = [self.prepare(rgb) for rgb in images]
+        predictions = self.predict_inputs(np.stack([to_model_input(p) for p in prepared]))
+        return list(zip(prepared, predictions))
+
+    def classify_bytes(self, data: bytes, name: str, frame: int | None = None) -> Classified:
+        """Decode, preprocess and classify one upload; raises a typed `InputError` for bad files."""
+        decoded = decode_image(data, name, frame)
+        prepared, prediction = self.classify_images([decoded.rgb])[0]
+        return Classified(name, decoded, prepared, prediction)

@@ -1,0 +1,34 @@
+"""Fixtures: a synthetic dataset, a tiny mock classifier and the real artifact."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from pathlib import Path
+
+import pytest
+
+from model.architecture import build_classifier
+from model.card import ARTIFACT_DIR, CLASS_DIRS
+from model.predict import Classifier
+from tests.helpers import TINY_SIZE, tiny_card, write_dataset
+
+
+@pytest.fixture(scope="session")
+def synthetic_dataset(tmp_path_factory) -> Path:
+    return write_dataset(tmp_path_factory.mktemp("dataset"), {"Training": 12, "Testing": 3})
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier() -> Classifier:
+    import keras
+
+    keras.utils.set_random_seed(0)
+    return Classifier(build_classifier(len(CLASS_DIRS), TINY_SIZE, "tiny"), tiny_card())
+
+
+@pytest.fixture(scope="session")
+def real_classifier() -> Classifier:
+    return Classifier.from_artifact(ARTIFACT_DIR)

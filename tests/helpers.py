@@ -1,0 +1,57 @@
+"""Helpers shared by the tests: synthetic scans and datasets, a tiny model card, the shipped samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from model.card import ARTIFACT_DIR, CLASS_DIRS, CLASS_LABELS, ModelCard
+
+SAMPLES_DIR = ARTIFACT_DIR / "samples"
+TINY_SIZE = 64
+
+
+def synthetic_scan(label: int, rng: np.random.Generator, size: int = 96) -> np.ndarray:
+    """A bright disc ("head") with a class-dependent blob: learnable in seconds by a tiny net."""
+    yy, xx = np.mgrid[:size, :size]
+    centre = size // 2
+    image = np.zeros((size, size), np.float32)
+    image[(yy - centre) ** 2 + (xx - centre) ** 2 < (0.37 * size) ** 2] = 60 + rng.integers(0, 40)
+    spots = [(0.3, 0.3), (0.3, 0.7), None, (0.7, 0.5)]
+    if spots[label] is not None:
+        cy, cx = (int(f * size) for f in spots[label])
+        image[(yy - cy) ** 2 + (xx - cx) ** 2 < (0.09 * size) ** 2] = 220
+    image += rng.normal(0, 6, image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def write_dataset(root: Path, per_class: dict[str, int], seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    for split, count in per_class.items():
+        for label, class_dir in enumerate(CLASS_DIRS):
+            folder = root / split / class_dir
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(count):
+                Image.fromarray(synthetic_scan(label, rng)).convert("RGB").save(folder / f"{i}.jpg", quality=92)
+    return root
+
+
+def tiny_card(**overrides) -> ModelCard:
+    raw = {
+        "class_dirs": list(CLASS_DIRS),
+        "class_names": [CLASS_LABELS[c] for c in CLASS_DIRS],
+        "image_size": TINY_SIZE,
+        "backbone": "tiny",
+        "calibration": {"temperature": 1.5},
+        "artifact": {"weights_file": "none", "sha256": "0" * 64},
+        "last_conv_layer": "block14_sepconv2_act",
+    }
+    raw.update(overrides)
+    return ModelCard.from_dict(raw)
+
+
+def sample_scans() -> list[tuple[Path, str]]:
+    """(path, class folder) of the sample scans shipped with the artifact: `<class_dir>__<name>.jpg`."""
+    return [(p, p.name.split("__")[0]) for p in sorted(SAMPLES_DIR.glob("*.jpg"))]

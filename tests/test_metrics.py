@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, precision_score
+
+from training.calibrate import calibrated_probabilities, fit_temperature
+from training.metrics import bootstrap_accuracy_ci, classification_report, reliability
+
+NAMES = ["a", "b", "c", "d"]
+
+
+@pytest.fixture
+def predictions():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 4, 300)
+    logits = rng.normal(size=(300, 4))
+    logits[np.arange(300), labels] += 1.5
+    probabilities = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    return labels, probabilities
+
+
+def test_report_agrees_with_scikit_learn(predictions):
+    labels, probabilities = predictions
+    predicted = probabilities.argmax(1)
+    report = classification_report(labels, probabilities, NAMES)
+    assert report["accuracy"] == pytest.approx(accuracy_score(labels, predicted))
+    assert report["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(labels, predicted))
+    assert report["macro_f1"] == pytest.approx(f1_score(labels, predicted, average="macro"))
+    assert report["confusion_matrix"] == confusion_matrix(labels, predicted).tolist()
+    precision = precision_score(labels, predicted, average=None)
+    for i, name in enumerate(NAMES):
+        assert report["per_class"][name]["precision"] == pytest.approx(precision[i])
+        assert report["per_class"][name]["support"] == int((labels == i).sum())
+    low, high = report["accuracy_ci95"]
+    assert low < report["accuracy"] < high
+
+
+def test_ece_is_zero_for_perfectly_confident_correct_predictions():
+    labels = np.array([0, 1, 2, 3])
+    assert reliability(np.eye(4), labels)["ece"] == pytest.approx(0.0)
+
+
+def test_ece_of_overconfident_model():
+    labels = np.array([0, 1, 0, 1])
+    probabilities = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    assert reliability(probabilities, labels)["ece"] == pytest.approx(0.5)
+
+
+def test_bootstrap_ci_is_deterministic_and_narrows_with_n():
+    small = bootstrap_accuracy_ci(np.array([1.0, 0.0] * 10), seed=3)
+    assert small == bootstrap_accuracy_ci(np.array([1.0, 0.0] * 10), seed=3)
+    large = bootstrap_accuracy_ci(np.array([1.0, 0.0] * 500), seed=3)
+    assert large[1] - large[0] < small[1] - small[0]
+
+
+def test_temperature_scaling_recovers_a_known_temperature():
+    rng = np.random.default_rng(0)
+    true_logits = rng.normal(scale=2.0, size=(4000, 4))
+    probabilities = calibrated_probabilities(true_logits, 1.0)
+    labels = np.array([rng.choice(4, p=p) for p in probabilities])
+    assert fit_temperature(true_logits * 3.0, labels) == pytest.approx(3.0, rel=0.1)

@@ -1,0 +1,86 @@
+"""Smoke run of the whole training pipeline on a tiny synthetic folder with a tiny backbone."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from model.card import CARD_FILE, load_card, sha256_file
+from model.predict import Classifier
+from tests.helpers import TINY_SIZE, write_dataset
+from training import train as train_module
+from training.audit import audit
+from training.evaluate import evaluate
+from training.train import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("smoke")
+    data = write_dataset(root / "data", {"Training": 16})  # no Testing folder at all
+    import os
+
+    os.environ["BRAIN_MRI_CACHE"] = str(root / "cache")
+    config = TrainConfig(data_dir=data, out_dir=root / "artifact", run_dir=root / "run", backbone="tiny",
+                         image_size=TINY_SIZE, views=3, head_epochs=4, finetune_epochs=2, batch_size=16)
+    card = train(config)
+    return root, data, config, card
+
+
+def test_training_writes_a_loadable_artifact_whose_hash_is_in_the_card(trained):
+    root, _, config, card = trained
+    on_disk = json.loads((config.out_dir / CARD_FILE).read_text())
+    assert on_disk["artifact"]["sha256"] == sha256_file(config.out_dir / on_disk["artifact"]["weights_file"])
+    assert on_disk["dataset"]["images"] == 64
+    assert on_disk["dataset"]["train_images"] + on_disk["dataset"]["validation_images"] == 64
+    assert on_disk["calibration"]["temperature"] > 0
+    assert set(on_disk["history"]) == {"stage1_head", "stage2_finetune"}
+    assert on_disk["timings"]["total_wall_s"] > 0 and on_disk["machine"]["cpu_count"] >= 1
+    assert on_disk["ood"]["threshold"] > 0
+    classifier = Classifier.from_artifact(config.out_dir)
+    predictions = classifier.predict_inputs(np.zeros((2, TINY_SIZE, TINY_SIZE, 3), np.float32))
+    assert len(predictions) == 2 and abs(predictions[0].probabilities.sum() - 1) < 1e-6
+    for candidate in ("frozen_backbone_head", "finetuned_exit_flow"):
+        assert load_card(config.run_dir / "candidates" / candidate).raw["candidate"] == candidate
+
+
+def test_training_never_asks_for_the_testing_split(tmp_path, monkeypatch):
+    data = write_dataset(tmp_path / "data", {"Training": 8, "Testing": 2})
+    requested = []
+    original = train_module.list_split
+    monkeypatch.setattr(train_module, "list_split", lambda d, split, *a: requested.append(split) or original(d, split, *a))
+    monkeypatch.setenv("BRAIN_MRI_CACHE", str(tmp_path / "cache"))
+    shutil.rmtree(data / "Testing")  # reading it would now fail loudly
+    train(TrainConfig(data_dir=data, out_dir=tmp_path / "a", run_dir=tmp_path / "r", backbone="tiny",
+                      image_size=TINY_SIZE, views=2, head_epochs=1, finetune_epochs=1, batch_size=8))
+    assert requested == ["Training"]
+
+
+def test_same_seed_same_split_and_cache_is_reused(trained, tmp_path):
+    root, data, config, card = trained
+    again = train(TrainConfig(**{**config.__dict__, "out_dir": tmp_path / "again", "run_dir": tmp_path / "run2"}))
+    assert again["dataset"]["validation_images"] == card["dataset"]["validation_images"]
+    assert again["timings"]["cache_frozen_layers_s"] < card["timings"]["cache_frozen_layers_s"] + 1
+
+
+def test_evaluate_reports_full_and_leakage_clean_subsets(trained, tmp_path):
+    root, data, config, _ = trained
+    testing = write_dataset(tmp_path / "d", {"Testing": 3}, seed=99) / "Testing"
+    shutil.copytree(testing, data / "Testing", dirs_exist_ok=True)
+    copy = data / "Testing" / "glioma_tumor" / "copy.jpg"
+    shutil.copy(data / "Training" / "glioma_tumor" / "0.jpg", copy)
+    report = evaluate(data, "Testing", config.out_dir, tmp_path / "eval.json", gallery_dir=tmp_path / "gallery")
+    assert report["full"]["n"] == 13
+    leaked = [r for r in report["images"] if r["leaked"]]
+    assert "Testing/glioma_tumor/copy.jpg" in [r["path"] for r in leaked]
+    assert report["leakage_clean"]["n"] == 13 - len(leaked)
+    assert all(len(r["probabilities"]) == 4 for r in report["images"])
+    wrong = [r for r in report["images"] if r["predicted"] != r["label"]]
+    assert all((tmp_path / "gallery" / r["gallery_image"]).exists() for r in wrong)
+    with pytest.raises(ValueError):
+        evaluate(data, "Training", config.out_dir, tmp_path / "no.json")
+
+    summary = audit(data, tmp_path / "audit.json", examples_dir=tmp_path / "examples")["summary"]
+    assert summary["testing_exact_copies"] >= 1 and summary["testing_leaked"] >= 1
+    shutil.rmtree(data / "Testing")

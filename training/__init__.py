@@ -1,0 +1,1 @@
+"""Data, training, evaluation and audit of the brain-MRI classifier (`python -m training --help`)."""

@@ -1,0 +1,71 @@
+"""Writes what training produces: the weights, the OOD guard and the model card."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from model.architecture import save_weights_npz
+from model.card import CARD_FILE, WEIGHTS_FILE, sha256_file
+from model.ood import OODDetector
+
+OOD_FILE = "ood_guard.npz"
+
+
+def machine_info() -> dict[str, Any]:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpu_count": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def write_artifact(
+    model: keras.Model,
+    out_dir: Path,
+    card: dict[str, Any],
+    temperature: float,
+    tta_flip: bool,
+    ood: OODDetector | None,
+) -> dict[str, Any]:
+    """Saves weights (+ guard) into `out_dir` and a card that records their SHA-256."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    weights_path = out_dir / WEIGHTS_FILE
+    save_weights_npz(model, weights_path)
+    card = dict(card)
+    card["artifact"] = {
+        "weights_file": WEIGHTS_FILE,
+        "sha256": sha256_file(weights_path),
+        "bytes": weights_path.stat().st_size,
+        "storage": "npz; float16 for arrays with >= 4096 values, float32 otherwise",
+    }
+    card["calibration"] = {"method": "temperature scaling on validation logits", "temperature": temperature}
+    card["inference"] = {"tta_flip": tta_flip, "output": "logits; probabilities = softmax(logits / temperature)"}
+    if ood is not None:
+        ood_path = out_dir / OOD_FILE
+        ood.save(ood_path)
+        card["ood"] = {"file": OOD_FILE, "sha256": sha256_file(ood_path), "threshold": ood.threshold,
+                       "method": "min class-conditional Mahalanobis distance on PCA of pooled features"}
+    with open(out_dir / CARD_FILE, "w", encoding="utf-8") as handle:
+        json.dump(card, handle, indent=2)
+    return card

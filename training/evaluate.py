@@ -1,0 +1,110 @@
+"""Score a model artifact on a split: the whole split and its leakage-clean subset.
+
+Most Testing images are re-encoded copies of Training images, so the whole
+split mostly measures memorisation; the leakage-clean subset (no exact or
+near duplicate in Training) measures generalisation. Both are reported.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from model.decode import decode_file
+from model.predict import Classifier
+from training.data import TRAIN_SPLIT, fingerprint, list_split
+from training.duplicates import NEAR_DUPLICATE_DISTANCE, cross_match, hash_images
+from training.metrics import classification_report
+
+BATCH = 16
+GALLERY_SIZE = 224
+
+
+def _subset(report_rows: list[dict[str, Any]], mask: np.ndarray, class_names: list[str]) -> dict[str, Any]:
+    labels = np.array([r["label"] for r in report_rows])[mask]
+    probabilities = np.array([r["probabilities"] for r in report_rows])[mask]
+    if len(labels) == 0:
+        return {"n": 0}
+    return classification_report(labels, probabilities, class_names)
+
+
+def evaluate(data_dir: Path, split: str, artifact_dir: Path, out: Path, gallery_dir: Path | None = None) -> dict[str, Any]:
+    if split == TRAIN_SPLIT:
+        raise ValueError("evaluate scores a held-out split; Training is what the model learned from")
+    started = time.time()
+    classifier = Classifier.from_artifact(artifact_dir)
+    card = classifier.card
+    samples = list_split(data_dir, split, card.class_dirs)
+    training = list_split(data_dir, TRAIN_SPLIT, card.class_dirs)
+    match = cross_match(hash_images([s.path for s in samples], f"hashing {split}"),
+                        hash_images([s.path for s in training], "hashing Training"))
+    leaked = match.leaked(NEAR_DUPLICATE_DISTANCE)
+
+    rows: list[dict[str, Any]] = []
+    prepared_images: list[np.ndarray] = []
+    for start in tqdm(range(0, len(samples), BATCH), desc=f"classifying {split}", unit="batch"):
+        chunk = samples[start : start + BATCH]
+        results = classifier.classify_images([decode_file(s.path).rgb for s in chunk])
+        for offset, (sample, (prepared, prediction)) in enumerate(zip(chunk, results)):
+            i = start + offset
+            prepared_images.append(prepared if gallery_dir is not None else None)
+            rows.append({
+                "path": sample.relative(data_dir),
+                "label": sample.label,
+                "predicted": prediction.class_index,
+                "probabilities": [round(float(p), 6) for p in prediction.probabilities],
+                "ood_score": prediction.ood_score,
+                "out_of_distribution": prediction.out_of_distribution,
+                "leaked": bool(leaked[i]),
+                "exact_copy": bool(match.exact[i]),
+                "phash_distance": int(match.distance[i]),
+                "nearest_training_image": training[int(match.nearest[i])].relative(data_dir),
+            })
+
+    if gallery_dir is not None:
+        gallery_dir.mkdir(parents=True, exist_ok=True)
+        for row, prepared in zip(rows, prepared_images):
+            if row["predicted"] != row["label"]:
+                name = row["path"].replace("/", "__").rsplit(".", 1)[0] + ".jpg"
+                Image.fromarray(prepared).resize((GALLERY_SIZE, GALLERY_SIZE)).save(gallery_dir / name, quality=88)
+                row["gallery_image"] = name
+
+    names = card.class_names
+    clean = ~leaked
+    ood_flags = np.array([r["out_of_distribution"] for r in rows])
+    report = {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "split": split,
+        "artifact_sha256": card.weights_sha256,
+        "artifact_dir": str(artifact_dir),
+        "candidate": card.raw.get("candidate"),
+        "class_names": names,
+        "dataset_fingerprint_sha256": fingerprint(samples, data_dir),
+        "near_duplicate_rule": f"byte-identical or pHash Hamming distance <= {NEAR_DUPLICATE_DISTANCE} to a Training image",
+        "full": _subset(rows, np.ones(len(rows), bool), names),
+        "leakage_clean": _subset(rows, clean, names),
+        "leaked_copies": _subset(rows, leaked, names),
+        "leakage_counts": {
+            name: {"images": int(sum(r["label"] == i for r in rows)),
+                   "leaked": int(sum(r["label"] == i and r["leaked"] for r in rows)),
+                   "exact": int(sum(r["label"] == i and r["exact_copy"] for r in rows))}
+            for i, name in enumerate(names)
+        },
+        "ood_flagged_fraction": float(ood_flags.mean()) if card.ood else None,
+        "tta_flip": card.tta_flip,
+        "temperature": card.temperature,
+        "wall_s": time.time() - started,
+        "images": rows,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=1)
+    return report
+

@@ -1,0 +1,303 @@
+"""Two-stage transfer learning on cached activations of the frozen Xception layers.
+
+1. Split Training into train/validation (stratified, duplicate groups kept together).
+2. Run the frozen bottom (entry + middle flow) once per image and view: clean,
+   mirrored and augmented views, cached on disk.
+3. Stage 1: a new head on the pooled features of the pretrained top.
+4. Stage 2: fine-tune the exit flow (blocks 13-14) and the head at a low learning
+   rate, one random view per image per epoch, early stopping on validation.
+5. Keep the stage that scores best on validation; fit the temperature, decide
+   flip test-time augmentation and fit the OOD guard, all on validation.
+Testing is never read here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+from scipy.special import softmax
+
+from model.architecture import (
+    BACKBONES,
+    LOGITS_LAYER,
+    assign_weights,
+    backbone_weights,
+    build_classifier,
+    split_model,
+)
+from model.backbone import cache_dir, imagenet_xception_weights
+from model.card import ARTIFACT_DIR, CLASS_DIRS, CLASS_LABELS
+from model.ood import OODDetector
+from model.preprocess import __doc__ as PREPROCESSING_DOC
+from training.artifact import machine_info, write_artifact
+from training.augment import AugmentConfig
+from training.calibrate import fit_temperature, nll
+from training.data import TRAIN_SPLIT, fingerprint, list_split
+from training.duplicates import NEAR_DUPLICATE_DISTANCE, duplicate_groups, hash_images
+from training.features import CLEAN_VIEW, FLIPPED_VIEW, cached_bottom_activations
+from training.split import grouped_split
+
+log = logging.getLogger(__name__)
+
+PREPROCESSING_VERSION = "headcrop-stretch-gray3-v1"
+
+
+@dataclass
+class TrainConfig:
+    data_dir: Path
+    out_dir: Path = ARTIFACT_DIR
+    run_dir: Path | None = None
+    backbone: str = "xception"
+    image_size: int = 299
+    views: int = 5
+    seed: int = 42
+    batch_size: int = 32
+    label_smoothing: float = 0.1
+    dropout: float = 0.3
+    head_epochs: int = 60
+    head_learning_rate: float = 1e-3
+    finetune_epochs: int = 15
+    finetune_learning_rate: float = 1e-4
+    patience: int = 3
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(data_dir=str(self.data_dir), out_dir=str(self.out_dir), run_dir=str(self.run_dir))
+        return data
+
+
+class CachedRows(keras.utils.PyDataset):
+    """Batches of cached activations; per epoch, one randomly chosen view of each image."""
+
+    def __init__(self, cache: np.ndarray, images: np.ndarray, labels: np.ndarray, views: int, batch_size: int,
+                 num_classes: int, class_weights: np.ndarray | None = None, seed: int | None = None,
+                 view_choices: tuple[int, ...] = (CLEAN_VIEW,)):
+        super().__init__()
+        self.cache, self.images, self.labels, self.views = cache, images, labels, views
+        self.batch_size, self.num_classes, self.class_weights = batch_size, num_classes, class_weights
+        self.rng = np.random.default_rng(seed) if seed is not None else None
+        self.view_choices = np.array(view_choices)
+        self._draw()
+
+    def _draw(self) -> None:
+        order = np.arange(len(self.images))
+        views = np.full(len(self.images), self.view_choices[0])
+        if self.rng is not None:
+            order = self.rng.permutation(order)
+            views = self.rng.choice(self.view_choices, size=len(order))
+        self.rows = self.images[order] * self.views + views
+        self.row_labels = self.labels[order]
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.rows) / self.batch_size)
+
+    def __getitem__(self, index: int):
+        chunk = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        rows, labels = self.rows[chunk], self.row_labels[chunk]
+        inputs = np.asarray(self.cache[np.sort(rows)], dtype=np.float32)[np.argsort(np.argsort(rows))]
+        targets = keras.utils.to_categorical(labels, self.num_classes)
+        if self.class_weights is None:
+            return inputs, targets
+        return inputs, targets, self.class_weights[labels]
+
+    def on_epoch_end(self) -> None:
+        if self.rng is not None:
+            self._draw()
+
+
+def balanced_class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    return (len(labels) / (num_classes * np.maximum(counts, 1))).astype(np.float32)
+
+
+def _predict_rows(model: keras.Model, cache: np.ndarray, rows: np.ndarray, batch_size: int) -> np.ndarray:
+    outputs = []
+    for start in range(0, len(rows), batch_size * 4):
+        chunk = rows[start : start + batch_size * 4]
+        outputs.append(np.asarray(model(np.asarray(cache[chunk], dtype=np.float32), training=False)))
+    return np.concatenate(outputs)
+
+
+def _cache_key(config: TrainConfig, dataset_fingerprint: str) -> str:
+    parts = [dataset_fingerprint, config.backbone, str(config.image_size), str(config.views), str(config.seed),
+             PREPROCESSING_VERSION, json.dumps(config.augment.as_dict(), sort_keys=True)]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def _initial_model(config: TrainConfig) -> keras.Model:
+    model = build_classifier(len(CLASS_DIRS), config.image_size, config.backbone, config.dropout)
+    if config.backbone == "xception":
+        assign_weights(backbone_weights(model), imagenet_xception_weights())
+    return model
+
+
+def _loss(config: TrainConfig) -> keras.losses.Loss:
+    return keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=config.label_smoothing)
+
+
+def _history(fit: keras.callbacks.History) -> dict[str, list[float]]:
+    return {key: [float(v) for v in values] for key, values in fit.history.items()}
+
+
+def train(config: TrainConfig) -> dict[str, Any]:
+    started = time.time()
+    timings: dict[str, float] = {}
+    keras.utils.set_random_seed(config.seed)
+    run_dir = config.run_dir or Path("runs") / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    spec = BACKBONES[config.backbone]
+    num_classes = len(CLASS_DIRS)
+
+    samples = list_split(config.data_dir, TRAIN_SPLIT)
+    labels = np.array([s.label for s in samples])
+    paths = [s.path for s in samples]
+    tick = time.time()
+    hashes = hash_images(paths, desc="hashing Training")
+    groups = duplicate_groups(hashes)
+    train_idx, val_idx = grouped_split(labels, groups, config.seed)
+    dataset_fingerprint = fingerprint(samples, config.data_dir)
+    timings["hash_and_split_s"] = time.time() - tick
+    log.info("train %d / validation %d images, %d duplicate groups", len(train_idx), len(val_idx), groups.max() + 1)
+
+    model = _initial_model(config)
+    bottom, top, pooled = split_model(model, spec)
+    tick = time.time()
+    cache_path = cache_dir() / "features" / f"{_cache_key(config, dataset_fingerprint)}.npy"
+    cache = cached_bottom_activations(bottom, paths, config.views, config.image_size, config.seed, cache_path,
+                                      config.augment)
+    timings["cache_frozen_layers_s"] = time.time() - tick
+    y_val = labels[val_idx]
+    val_clean_rows = val_idx * config.views + CLEAN_VIEW
+    val_flip_rows = val_idx * config.views + FLIPPED_VIEW
+    class_weights = balanced_class_weights(labels[train_idx], num_classes)
+
+    # Stage 1: the head alone, on pooled features of every cached view.
+    tick = time.time()
+    train_rows = (train_idx[:, None] * config.views + np.arange(config.views)[None, :]).ravel()
+    train_features = _predict_rows(pooled, cache, train_rows, config.batch_size)
+    val_features = _predict_rows(pooled, cache, val_clean_rows, config.batch_size)
+    feature_input = keras.Input(train_features.shape[1:])
+    head = keras.Model(feature_input, model.get_layer(LOGITS_LAYER)(model.get_layer("head_dropout")(feature_input)))
+    head.compile(keras.optimizers.Adam(config.head_learning_rate), loss=_loss(config), metrics=["accuracy"])
+    stage1_fit = head.fit(
+        train_features,
+        keras.utils.to_categorical(np.repeat(labels[train_idx], config.views), num_classes),
+        sample_weight=class_weights[np.repeat(labels[train_idx], config.views)],
+        validation_data=(val_features, keras.utils.to_categorical(y_val, num_classes)),
+        epochs=config.head_epochs,
+        batch_size=config.batch_size * 2,
+        callbacks=[keras.callbacks.EarlyStopping("val_loss", patience=config.patience * 2, restore_best_weights=True)],
+        verbose=2,
+    )
+    timings["stage1_head_s"] = time.time() - tick
+    timings["stage1_images_per_s"] = len(train_rows) / max(timings["stage1_head_s"], 1e-9)
+    stage1_logits = _predict_rows(top, cache, val_clean_rows, config.batch_size)
+    stage1_accuracy = float((stage1_logits.argmax(1) == y_val).mean())
+    stage1_weights = [np.array(w) for w in top.get_weights()]
+    log.info("stage 1 validation accuracy %.4f", stage1_accuracy)
+
+    # Stage 2: fine-tune the exit flow with BatchNorm statistics frozen.
+    tick = time.time()
+    for layer in top.layers:
+        layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
+    top.compile(keras.optimizers.Adam(config.finetune_learning_rate), loss=_loss(config), metrics=["accuracy"])
+    checkpoint = run_dir / "finetune_best.weights.h5"
+    train_data = CachedRows(cache, train_idx, labels[train_idx], config.views, config.batch_size, num_classes,
+                            class_weights, seed=config.seed, view_choices=tuple(range(config.views)))
+    val_data = CachedRows(cache, val_idx, y_val, config.views, config.batch_size, num_classes)
+    stage2_fit = top.fit(
+        train_data,
+        validation_data=val_data,
+        epochs=config.finetune_epochs,
+        callbacks=[
+            keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_loss", save_best_only=True, save_weights_only=True),
+            keras.callbacks.EarlyStopping("val_loss", patience=config.patience),
+            keras.callbacks.CSVLogger(run_dir / "finetune_log.csv"),
+        ],
+        verbose=2,
+    )
+    top.load_weights(checkpoint)
+    timings["stage2_finetune_s"] = time.time() - tick
+    timings["stage2_images_per_s"] = len(stage2_fit.epoch) * len(train_idx) / max(timings["stage2_finetune_s"], 1e-9)
+    stage2_logits = _predict_rows(top, cache, val_clean_rows, config.batch_size)
+    stage2_accuracy = float((stage2_logits.argmax(1) == y_val).mean())
+    log.info("stage 2 validation accuracy %.4f", stage2_accuracy)
+
+    candidates = {"frozen_backbone_head": stage1_accuracy, "finetuned_exit_flow": stage2_accuracy}
+    selected = max(candidates, key=lambda name: (candidates[name], name == "finetuned_exit_flow"))
+    stage2_weights = [np.array(w) for w in top.get_weights()]
+
+    def finish(weights: list[np.ndarray], name: str, out_dir: Path, with_ood: bool) -> dict[str, Any]:
+        top.set_weights(weights)
+        clean = _predict_rows(top, cache, val_clean_rows, config.batch_size)
+        flipped = _predict_rows(top, cache, val_flip_rows, config.batch_size)
+        averaged = (clean + flipped) / 2
+        tta = float((averaged.argmax(1) == y_val).mean()) > float((clean.argmax(1) == y_val).mean()) + 0.005
+        logits = averaged if tta else clean
+        temperature = fit_temperature(logits, y_val)
+        probabilities = softmax(logits / temperature, axis=1)
+        ood = None
+        if with_ood:
+            train_clean_rows = train_idx * config.views + CLEAN_VIEW
+            ood = OODDetector.fit(_predict_rows(pooled, cache, train_clean_rows, config.batch_size), labels[train_idx],
+                                  _predict_rows(pooled, cache, val_clean_rows, config.batch_size))
+        from training.metrics import classification_report
+
+        class_names = [CLASS_LABELS[c] for c in CLASS_DIRS]
+        card = {
+            "name": "Brain-MRI tumour classifier (Xception transfer learning)",
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "candidate": name,
+            "notice": "Research and teaching demo. Not a medical device.",
+            "class_dirs": list(CLASS_DIRS),
+            "class_names": class_names,
+            "image_size": config.image_size,
+            "backbone": config.backbone,
+            "backbone_weights": "ImageNet Xception (include_top=False), SHA-256 verified",
+            "fine_tuned_from_layer": spec.split_layer,
+            "last_conv_layer": spec.last_conv_layer,
+            "preprocessing": {"version": PREPROCESSING_VERSION, "description": " ".join(PREPROCESSING_DOC.split())},
+            "training_config": config.as_dict(),
+            "dataset": {
+                "source": "Bhuvaji et al., Brain Tumor Classification (MRI), Kaggle 2020, doi:10.34740/KAGGLE/DSV/1183165",
+                "split_used": TRAIN_SPLIT,
+                "fingerprint_sha256": dataset_fingerprint,
+                "images": len(samples),
+                "train_images": int(len(train_idx)),
+                "validation_images": int(len(val_idx)),
+                "duplicate_groups": int(groups.max() + 1),
+                "near_duplicate_phash_distance": NEAR_DUPLICATE_DISTANCE,
+                "class_counts": {c: int((labels == i).sum()) for i, c in enumerate(CLASS_DIRS)},
+            },
+            "validation": {
+                "candidates_accuracy": candidates,
+                "selected": selected,
+                "tta_flip_accuracy": float((averaged.argmax(1) == y_val).mean()),
+                "no_tta_accuracy": float((clean.argmax(1) == y_val).mean()),
+                "nll_before_calibration": nll(logits, y_val, 1.0),
+                "nll_after_calibration": nll(logits, y_val, temperature),
+                "report": classification_report(y_val, probabilities, class_names, seed=config.seed),
+            },
+            "history": {"stage1_head": _history(stage1_fit), "stage2_finetune": _history(stage2_fit)},
+            "timings": {**timings, "total_wall_s": time.time() - started},
+            "machine": machine_info(),
+        }
+        return write_artifact(model, out_dir, card, temperature, tta, ood)
+
+    finish(stage1_weights, "frozen_backbone_head", run_dir / "candidates" / "frozen_backbone_head", with_ood=False)
+    finish(stage2_weights, "finetuned_exit_flow", run_dir / "candidates" / "finetuned_exit_flow", with_ood=False)
+    chosen = stage2_weights if selected == "finetuned_exit_flow" else stage1_weights
+    card = finish(chosen, selected, config.out_dir, with_ood=True)
+    log.info("wrote %s (validation accuracy %.4f) in %.0f s", config.out_dir, candidates[selected], time.time() - started)
+    return card
