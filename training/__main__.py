@@ -34,10 +34,31 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", type=Path, required=True, help="JSON file to write")
     evaluate.add_argument("--gallery-dir", type=Path, default=None, help="also save misclassified scans here")
 
+    candidates = commands.add_parser("candidates", help="score every candidate a training run saved, once")
+    candidates.add_argument("--data-dir", type=Path, required=True)
+    candidates.add_argument("--run-dir", type=Path, required=True)
+    candidates.add_argument("--out", type=Path, default=None, help="default: model/artifacts/candidates.json")
+
     audit = commands.add_parser("audit", help="exact and near-duplicate audit within and across splits")
     audit.add_argument("--data-dir", type=Path, required=True)
     audit.add_argument("--out", type=Path, required=True)
     audit.add_argument("--examples-dir", type=Path, default=None, help="also save example thumbnails here")
+    guard = commands.add_parser("ood", help="measure the not-a-brain-MRI guard against non-MRI images")
+    guard.add_argument("--data-dir", type=Path, required=True)
+    guard.add_argument("--split", default="Testing")
+    guard.add_argument("--artifact-dir", type=Path, default=None)
+    guard.add_argument("--out", type=Path, required=True)
+    bench = commands.add_parser("bench", help="speed benchmark of the shipped model (JSON + Markdown)")
+    bench.add_argument("--out", type=Path, default=Path("benchmarks/results.json"))
+    bench.add_argument("--markdown", type=Path, default=Path("benchmarks/results.md"))
+    bench.add_argument("--sample", type=Path, default=None, help="scan to time (default: first bundled sample)")
+    bench.add_argument("--runs", type=int, default=30)
+    samples = commands.add_parser("samples", help="pick the sample scans bundled with the app")
+    samples.add_argument("--data-dir", type=Path, required=True)
+    samples.add_argument("--evaluation", type=Path, default=None, help="default: model/artifacts/evaluation.json")
+    samples.add_argument("--out-dir", type=Path, default=None, help="default: model/artifacts/samples")
+
+    commands.add_parser("readme", help="rewrite the README's results section from the committed JSON")
     return parser
 
 
@@ -61,11 +82,41 @@ def main(argv: list[str] | None = None) -> int:
 
         report = evaluate(args.data_dir, args.split, args.artifact_dir or ARTIFACT_DIR, args.out, args.gallery_dir)
         print(json.dumps({k: report[k]["accuracy"] for k in ("full", "leakage_clean")}, indent=2))
+    elif args.command == "candidates":
+        from model.card import ARTIFACT_DIR
+        from training.evaluate import evaluate_candidates
+
+        summary = evaluate_candidates(args.data_dir, args.run_dir, args.out or ARTIFACT_DIR / "candidates.json")
+        print(json.dumps(summary, indent=2))
     elif args.command == "audit":
         from training.audit import audit
 
         report = audit(args.data_dir, args.out, args.examples_dir)
         print(json.dumps(report["summary"], indent=2))
+    elif args.command == "ood":
+        from model.card import ARTIFACT_DIR
+        from training.ood_eval import evaluate_guard
+
+        report = evaluate_guard(args.data_dir, args.split, args.artifact_dir or ARTIFACT_DIR, args.out)
+        print(json.dumps({k: report[k] for k in ("auroc", "in_distribution", "out_of_distribution")}, indent=2))
+    elif args.command == "bench":
+        from model.card import ARTIFACT_DIR
+        from training.bench import main as bench_main
+
+        sample = args.sample or sorted((ARTIFACT_DIR / "samples").glob("*.jpg"))[0]
+        bench_main(args.out, args.markdown, sample, args.runs)
+        print(args.markdown.read_text())
+    elif args.command == "samples":
+        from model.card import ARTIFACT_DIR, EVALUATION_FILE
+        from training.samples import write_samples
+
+        written = write_samples(args.data_dir, args.evaluation or ARTIFACT_DIR / EVALUATION_FILE,
+                                args.out_dir or ARTIFACT_DIR / "samples")
+        print("\n".join(str(p) for p in written))
+    elif args.command == "readme":
+        from training.readme import update
+
+        print("README updated" if update() else "README already up to date")
     return 0
 
 

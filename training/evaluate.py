@@ -24,7 +24,6 @@ from training.duplicates import NEAR_DUPLICATE_DISTANCE, cross_match, hash_image
 from training.metrics import classification_report
 
 BATCH = 16
-GALLERY_SIZE = 224
 
 
 def _subset(report_rows: list[dict[str, Any]], mask: np.ndarray, class_names: list[str]) -> dict[str, Any]:
@@ -73,7 +72,7 @@ def evaluate(data_dir: Path, split: str, artifact_dir: Path, out: Path, gallery_
         for row, prepared in zip(rows, prepared_images):
             if row["predicted"] != row["label"]:
                 name = row["path"].replace("/", "__").rsplit(".", 1)[0] + ".jpg"
-                Image.fromarray(prepared).resize((GALLERY_SIZE, GALLERY_SIZE)).save(gallery_dir / name, quality=88)
+                Image.fromarray(prepared).save(gallery_dir / name, quality=90)
                 row["gallery_image"] = name
 
     names = card.class_names
@@ -108,3 +107,16 @@ def evaluate(data_dir: Path, split: str, artifact_dir: Path, out: Path, gallery_
         json.dump(report, handle, indent=1)
     return report
 
+
+
+def evaluate_candidates(data_dir: Path, run_dir: Path, out: Path, split: str = "Testing") -> dict[str, Any]:
+    """Scores each candidate a training run saved, once, for the record; the choice was made on validation."""
+    summary = {}
+    for candidate_dir in sorted((Path(run_dir) / "candidates").iterdir()):
+        report = evaluate(data_dir, split, candidate_dir, candidate_dir / "evaluation.json")
+        summary[candidate_dir.name] = {"artifact_sha256": report["artifact_sha256"], "split": split,
+                                       "full": report["full"]["accuracy"],
+                                       "leakage_clean": report["leakage_clean"]["accuracy"],
+                                       "leaked_copies": report["leaked_copies"]["accuracy"]}
+    out.write_text(json.dumps(summary, indent=2))
+    return summary

@@ -1,0 +1,115 @@
+"""Matplotlib figures shared by the app's pages, with one colour per class everywhere."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from model.card import CLASS_DIRS  # noqa: E402
+
+CLASS_COLOURS: dict[str, str] = {
+    "glioma_tumor": "#d1495b",
+    "meningioma_tumor": "#edae49",
+    "no_tumor": "#00798c",
+    "pituitary_tumor": "#6a4c93",
+}
+
+
+def class_colours(class_dirs: Sequence[str] = CLASS_DIRS) -> list[str]:
+    return [CLASS_COLOURS.get(c, "#888888") for c in class_dirs]
+
+
+def probability_bars(probabilities: Sequence[float], class_names: Sequence[str],
+                     class_dirs: Sequence[str] = CLASS_DIRS) -> Figure:
+    figure, axis = plt.subplots(figsize=(4.2, 2.2), layout="constrained")
+    positions = np.arange(len(class_names))[::-1]
+    axis.barh(positions, probabilities, color=class_colours(class_dirs))
+    axis.set_yticks(positions, class_names)
+    axis.set_xlim(0, 1)
+    axis.set_xlabel("calibrated probability")
+    for y, p in zip(positions, probabilities):
+        axis.text(min(p + 0.02, 0.86), y, f"{p:.0%}", va="center", fontsize=9)
+    axis.spines[["top", "right"]].set_visible(False)
+    return figure
+
+
+def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_names: Sequence[str], normalise: bool,
+                            title: str) -> Figure:
+    counts = np.asarray(matrix, dtype=float)
+    values = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalise else counts
+    figure, axis = plt.subplots(figsize=(4.8, 4.2), layout="constrained")
+    image = axis.imshow(values, cmap="Blues", vmin=0, vmax=1 if normalise else max(values.max(), 1))
+    for (row, col), value in np.ndenumerate(values):
+        text = f"{value:.0%}" if normalise else f"{int(value)}"
+        axis.text(col, row, text, ha="center", va="center",
+                  color="white" if value > (0.5 if normalise else values.max() / 2) else "black", fontsize=9)
+    axis.set_xticks(range(len(class_names)), class_names, rotation=30, ha="right")
+    axis.set_yticks(range(len(class_names)), class_names)
+    axis.set_xlabel("predicted class")
+    axis.set_ylabel("true class")
+    axis.set_title(title)
+    figure.colorbar(image, ax=axis, shrink=0.8, label="share of the true class" if normalise else "images")
+    return figure
+
+
+def reliability_figure(bins: Sequence[dict[str, Any]], ece: float, title: str) -> Figure:
+    figure, axis = plt.subplots(figsize=(4.6, 4.2), layout="constrained")
+    axis.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+    filled = [b for b in bins if b["count"]]
+    centres = [(b["low"] + b["high"]) / 2 for b in filled]
+    width = filled[0]["high"] - filled[0]["low"] if filled else 0.1
+    axis.bar(centres, [b["accuracy"] for b in filled], width=width * 0.9, color="#00798c", alpha=0.8,
+             label="accuracy in bin")
+    axis.plot([b["confidence"] for b in filled], [b["accuracy"] for b in filled], "o", color="#d1495b",
+              label="mean confidence")
+    axis.set_xlim(0, 1)
+    axis.set_ylim(0, 1)
+    axis.set_xlabel("confidence of the predicted class")
+    axis.set_ylabel("accuracy")
+    axis.set_title(f"{title} (ECE {ece:.3f})")
+    axis.legend(loc="upper left", fontsize=8)
+    return figure
+
+
+def training_curves(history: dict[str, dict[str, list[float]]]) -> Figure:
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
+    offset = 0
+    for stage, curves in history.items():
+        epochs = np.arange(1, len(curves.get("loss", [])) + 1) + offset
+        label = stage.replace("_", " ")
+        for axis, metric in zip(axes, ("loss", "accuracy")):
+            if metric in curves:
+                axis.plot(epochs, curves[metric], label=f"{label}: train")
+            if f"val_{metric}" in curves:
+                axis.plot(epochs, curves[f"val_{metric}"], linestyle="--", label=f"{label}: validation")
+        offset += len(epochs)
+    for axis, metric in zip(axes, ("loss", "accuracy")):
+        axis.set_xlabel("epoch (stage 1, then stage 2)")
+        axis.set_ylabel(metric)
+        axis.set_title(f"Training {metric}")
+        axis.legend(fontsize=7)
+    return figure
+
+
+def class_distribution(counts: dict[str, dict[str, int]], class_dirs: Sequence[str],
+                       class_names: Sequence[str]) -> Figure:
+    """counts: split -> class_dir -> images."""
+    figure, axis = plt.subplots(figsize=(7, 3), layout="constrained")
+    splits = list(counts)
+    width = 0.8 / len(class_dirs)
+    for k, (class_dir, name, colour) in enumerate(zip(class_dirs, class_names, class_colours(class_dirs))):
+        values = [counts[s].get(class_dir, 0) for s in splits]
+        positions = np.arange(len(splits)) + (k - (len(class_dirs) - 1) / 2) * width
+        bars = axis.bar(positions, values, width=width, color=colour, label=name)
+        axis.bar_label(bars, fontsize=8)
+    axis.set_xticks(range(len(splits)), splits)
+    axis.set_ylabel("images")
+    axis.set_title("Images per class and split")
+    axis.legend(fontsize=8, ncols=2)
+    return figure

@@ -1,0 +1,104 @@
+"""Evaluation: how good the shipped model is on the held-out Testing split, whole and leakage-clean."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+from PIL import Image
+
+from model.card import ARTIFACT_DIR
+from model.errors import BrainMRIError
+from model.explain import GRAD_CAM, overlay
+from model.figures import confusion_matrix_figure, probability_bars, reliability_figure, training_curves
+from model.preprocess import to_model_input
+from pages.shared.ui import card, evaluation, get_explainer, page_setup
+
+GALLERY_DIR = ARTIFACT_DIR / "gallery"
+PER_PAGE = 6
+# Quoted, not reproduced: the seed notebook's Testing accuracy (Xception@256, full fine-tune on a Colab GPU).
+SEED_REPORTED_ACCURACY = 0.759
+
+page_setup("Evaluation on held-out scans")
+report, model_card = evaluation(), card()
+if report is None:
+    st.info("No evaluation has been committed for this model. Run `python -m training evaluate` (see README).")
+    st.stop()
+if report["artifact_sha256"] != model_card.weights_sha256:
+    st.warning("The committed evaluation belongs to other weights than the model now loaded.", icon="⚠️")
+
+names = report["class_names"]
+full, clean, copies = report["full"], report["leakage_clean"], report["leaked_copies"]
+st.markdown(
+    f"Scored by `python -m training evaluate` on the **{report['split']}** split ({full['n']} scans), which was "
+    "never used for training, early stopping, model selection or calibration. "
+    f"**{copies['n']} of its {full['n']} scans are copies** (byte-identical, re-encoded or resized) of training "
+    "scans, so the whole-split accuracy mostly measures memory. The **leakage-clean subset** — the "
+    f"{clean['n']} test scans with no copy in Training — measures how the model does on scans it has never seen."
+)
+
+columns = st.columns(3)
+low, high = full["accuracy_ci95"]
+columns[0].metric("Accuracy, whole Testing split", f"{full['accuracy']:.1%}",
+                  f"{(full['accuracy'] - SEED_REPORTED_ACCURACY) * 100:+.1f} pts vs seed", delta_color="normal")
+columns[0].caption(f"95 % bootstrap CI {low:.1%}–{high:.1%}; the seed project reported "
+                   f"{SEED_REPORTED_ACCURACY:.1%} (quoted, not reproduced here)")
+low, high = clean["accuracy_ci95"]
+columns[1].metric("Accuracy, leakage-clean subset", f"{clean['accuracy']:.1%}")
+columns[1].caption(f"95 % CI {low:.1%}–{high:.1%} over {clean['n']} new scans")
+low, high = copies["accuracy_ci95"]
+columns[2].metric("Accuracy on the copies", f"{copies['accuracy']:.1%}")
+columns[2].caption(f"95 % CI {low:.1%}–{high:.1%} over {copies['n']} scans also seen in training")
+
+subsets = {"Whole split": full, "Leakage-clean subset": clean, "Copies of training scans": copies}
+summary = pd.DataFrame([
+    {"subset": label, "images": s["n"], "accuracy": s["accuracy"], "balanced accuracy": s["balanced_accuracy"],
+     "macro F1": s["macro_f1"], "ECE": s["calibration"]["ece"]}
+    for label, s in subsets.items()
+])
+st.dataframe(summary.style.format({c: "{:.1%}" for c in ("accuracy", "balanced accuracy", "macro F1")}
+                                  | {"ECE": "{:.3f}"}), hide_index=True, width="stretch")
+
+choice = st.radio("Show details for", list(subsets), horizontal=True)
+chosen = subsets[choice]
+per_class = pd.DataFrame([{"class": n, **chosen["per_class"][n]} for n in names])
+st.dataframe(per_class.style.format({c: "{:.1%}" for c in ("precision", "recall", "f1")}), hide_index=True,
+             width="stretch")
+left, middle, right = st.columns(3)
+left.pyplot(confusion_matrix_figure(chosen["confusion_matrix"], names, False, f"{choice}: counts"), clear_figure=True)
+middle.pyplot(confusion_matrix_figure(chosen["confusion_matrix"], names, True, f"{choice}: row-normalised"),
+              clear_figure=True)
+right.pyplot(reliability_figure(chosen["calibration"]["bins"], chosen["calibration"]["ece"], "Calibration"),
+             clear_figure=True)
+
+st.subheader("Training curves")
+st.pyplot(training_curves(model_card.raw["history"]), clear_figure=True)
+validation = model_card.raw["validation"]
+st.caption("Validation accuracy of each candidate (a duplicate-aware split of Training): " + ", ".join(
+    f"{k.replace('_', ' ')} {v:.1%}" for k, v in validation["candidates_accuracy"].items())
+    + f"; selected: {validation['selected'].replace('_', ' ')}.")
+
+st.subheader("Mistakes")
+mistakes = [r for r in report["images"] if r["predicted"] != r["label"] and r.get("gallery_image")]
+only_clean = st.toggle("Only leakage-clean scans", value=False)
+if only_clean:
+    mistakes = [r for r in mistakes if not r["leaked"]]
+st.caption(f"{len(mistakes)} misclassified test scans" + (" (leakage-clean only)" if only_clean else ""))
+show_cam = st.toggle("Show Grad-CAM for the predicted class", value=False)
+pages = max(1, int(np.ceil(len(mistakes) / PER_PAGE)))
+page = st.number_input("Page", 1, pages, 1) if pages > 1 else 1
+explainer = None
+if show_cam:
+    try:
+        explainer = get_explainer()
+    except BrainMRIError as error:
+        st.error(f"Grad-CAM is unavailable: {error}")
+grid = st.columns(3)
+for slot, row in enumerate(mistakes[(page - 1) * PER_PAGE : page * PER_PAGE]):
+    image = np.asarray(Image.open(GALLERY_DIR / row["gallery_image"]).convert("RGB"))
+    with grid[slot % 3].container(border=True):
+        if explainer is not None:
+            heatmap = explainer.explain(to_model_input(image), row["predicted"], GRAD_CAM).heatmap
+            image = overlay(image, heatmap)
+        st.image(image, width="stretch",
+                 caption=f"{row['path']} · true {names[row['label']]}, predicted {names[row['predicted']]}"
+                 + (" · copy of a training scan" if row["leaked"] else " · new scan"))
+        st.pyplot(probability_bars(row["probabilities"], names), clear_figure=True)

@@ -1,0 +1,64 @@
+"""Dataset: class balance, examples per class, and the duplicate/leakage audit."""
+
+import pandas as pd
+import streamlit as st
+
+from model.card import ARTIFACT_DIR
+from model.figures import class_distribution
+from pages.shared.ui import audit, page_setup
+
+EXAMPLES_DIR = ARTIFACT_DIR / "examples"
+
+page_setup("The dataset")
+report = audit()
+if report is None:
+    st.info("No audit has been committed. Run `python -m training audit` (see README).")
+    st.stop()
+
+class_dirs = list(report["class_names"])
+names = [report["class_names"][c] for c in class_dirs]
+st.markdown(
+    "Bhuvaji et al., *Brain Tumor Classification (MRI)*, Kaggle 2020 (doi:10.34740/KAGGLE/DSV/1183165): "
+    "T1-weighted and other MRI slices, mostly 512×512 JPEGs, in a Training and a Testing folder. "
+    "Every number on this page comes from `python -m training audit`."
+)
+counts = {split: info["class_counts"] for split, info in report["splits"].items()}
+st.pyplot(class_distribution(counts, class_dirs, names), clear_figure=True)
+
+st.subheader("Examples per class (Training)")
+for class_dir, name in zip(class_dirs, names):
+    files = report.get("examples", {}).get("grid", {}).get(class_dir, [])
+    if files:
+        st.markdown(f"**{name}**")
+        st.image([str(EXAMPLES_DIR / f) for f in files], width=130)
+
+st.subheader("Duplicates and leakage between the splits")
+summary = report["summary"]
+st.markdown(
+    f"Rule: {report['near_duplicate_rule']} (perceptual hash from `imagehash`). "
+    f"**{summary['testing_leaked']} of {summary['testing_images']} Testing scans** are copies of Training scans "
+    f"({summary['testing_exact_copies']} byte-identical); only **{summary['testing_leakage_clean']}** are new. "
+    "Training itself holds "
+    f"{report['splits']['Training']['images_in_near_groups']} scans in "
+    f"{report['splits']['Training']['near_duplicate_groups']} groups of near duplicates, which is why the "
+    "validation split keeps each group on one side."
+)
+per_class = pd.DataFrame([
+    {"class": report["class_names"][c], "test images": v["images"], "copies of training scans": v["leaked"],
+     "byte-identical": v["exact"], "new": v["images"] - v["leaked"]}
+    for c, v in report["cross_split"]["per_class"].items()
+])
+st.dataframe(per_class, hide_index=True, width="stretch")
+conflicts = report["splits"]["Training"]["conflicting_label_groups"]
+disagreements = report["cross_split"]["label_disagreements"]
+st.caption(f"{len(conflicts)} near-duplicate groups inside Training carry more than one label, and "
+           f"{len(disagreements)} test scans copy a training scan of another class.")
+
+st.markdown("**Examples: a test scan next to the training scan it copies**")
+grid = st.columns(4)
+for slot, pair in enumerate(report.get("examples", {}).get("leak_pairs", [])):
+    with grid[slot % 4].container(border=True):
+        st.image([str(EXAMPLES_DIR / pair["test_image"]), str(EXAMPLES_DIR / pair["training_image"])], width=110,
+                 caption=["Testing", "Training"])
+        kind = "byte-identical" if pair["exact"] else f"pHash distance {pair['phash_distance']}"
+        st.caption(f"{report['class_names'][pair['test_class']]} · {kind}")

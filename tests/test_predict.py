@@ -1,0 +1,73 @@
+import threading
+
+import numpy as np
+import pytest
+
+from model.architecture import build_classifier, save_weights_npz
+from model.card import CARD_FILE
+from model.errors import ChecksumMismatchError, EmptyFileError
+from model.predict import Classifier
+from tests.helpers import TINY_SIZE, sample_scans
+
+
+def test_probabilities_are_calibrated_softmax_of_logits(tiny_classifier):
+    x = np.random.default_rng(0).uniform(-1, 1, (3, TINY_SIZE, TINY_SIZE, 3)).astype(np.float32)
+    for prediction in tiny_classifier.predict_inputs(x):
+        expected = np.exp(prediction.logits / 1.5) / np.exp(prediction.logits / 1.5).sum()
+        np.testing.assert_allclose(prediction.probabilities, expected, rtol=1e-5)
+        assert prediction.class_index == int(np.argmax(prediction.logits))
+        assert 0 <= prediction.margin <= prediction.confidence <= 1
+
+
+def test_classify_bytes_decodes_and_raises_typed_errors(tiny_classifier):
+    from tests.test_decode import JPEG
+
+    classified = tiny_classifier.classify_bytes(JPEG, "a.jpg")
+    assert classified.prepared.shape == (TINY_SIZE, TINY_SIZE, 3)
+    with pytest.raises(EmptyFileError):
+        tiny_classifier.classify_bytes(b"", "empty.jpg")
+
+
+def test_concurrent_calls_give_the_same_answers(tiny_classifier):
+    rng = np.random.default_rng(1)
+    inputs = [rng.uniform(-1, 1, (1, TINY_SIZE, TINY_SIZE, 3)).astype(np.float32) for _ in range(8)]
+    sequential = [tiny_classifier.predict_inputs(x)[0].probabilities for x in inputs]
+    results = [None] * 8
+
+    def work(i):
+        for _ in range(5):
+            results[i] = tiny_classifier.predict_inputs(inputs[i])[0].probabilities
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a, b in zip(sequential, results):
+        np.testing.assert_allclose(a, b, rtol=1e-5)
+
+
+def test_tampered_weights_are_refused(tmp_path):
+    import json
+
+    from tests.helpers import tiny_card
+
+    model = build_classifier(4, TINY_SIZE, "tiny")
+    save_weights_npz(model, tmp_path / "w.npz")
+    raw = tiny_card().raw | {"artifact": {"weights_file": "w.npz", "sha256": "f" * 64}}
+    (tmp_path / CARD_FILE).write_text(json.dumps(raw))
+    with pytest.raises(ChecksumMismatchError, match="model card"):
+        Classifier.from_artifact(tmp_path)
+
+
+# ---- the committed artifact ------------------------------------------------------------------------
+
+@pytest.mark.artifact
+def test_committed_artifact_classifies_the_sample_scans_as_their_labels(real_classifier):
+    scans = sample_scans()
+    assert len(scans) >= 4
+    for path, class_dir in scans:
+        classified = real_classifier.classify_bytes(path.read_bytes(), path.name)
+        expected = real_classifier.card.class_names[real_classifier.card.class_dirs.index(class_dir)]
+        assert classified.prediction.class_name == expected, path.name
+        assert not classified.prediction.out_of_distribution, path.name

@@ -1,0 +1,209 @@
+"""Speed benchmark of the shipped model on this machine (a measurement, never a test).
+
+One run measures, side by side: our end-to-end classify path, the seed's
+serving path (save upload, keras.utils.load_img, model.predict), the bare
+forward pass, the machine's matmul GFLOP/s, each saliency method, app
+start-up and the training throughput recorded in the model card.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import keras
+import numpy as np
+import psutil
+import tensorflow as tf
+
+from model.card import ARTIFACT_DIR
+from model.explain import METHODS, SCORE_CAM_MAX_N, SMOOTHGRAD_SAMPLES, Explainer
+from model.predict import Classifier
+from model.preprocess import to_model_input
+from training.artifact import machine_info
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def timed(function: Callable[[], Any], runs: int, warmup: int = 3) -> dict[str, float]:
+    for _ in range(warmup):
+        function()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - started)
+    values = np.array(samples) * 1000
+    return {"p50_ms": float(np.percentile(values, 50)), "p95_ms": float(np.percentile(values, 95)),
+            "mean_ms": float(values.mean()), "runs": runs}
+
+
+def model_flops(model: keras.Model) -> float:
+    """Multiply-adds x 2 of every conv and dense layer, from the layers' own shapes."""
+    flops = 0.0
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.SeparableConv2D, keras.layers.DepthwiseConv2D,
+                              keras.layers.Dense)):
+            out_shape = layer.output.shape
+            in_channels = layer.input.shape[-1]
+            positions = float(np.prod(out_shape[1:-1])) if len(out_shape) > 2 else 1.0
+            if isinstance(layer, keras.layers.SeparableConv2D):
+                kernel = np.prod(layer.kernel_size)
+                flops += 2 * positions * in_channels * kernel + 2 * positions * in_channels * out_shape[-1]
+            elif isinstance(layer, keras.layers.DepthwiseConv2D):
+                flops += 2 * positions * in_channels * np.prod(layer.kernel_size)
+            elif isinstance(layer, keras.layers.Conv2D):
+                flops += 2 * positions * in_channels * np.prod(layer.kernel_size) * out_shape[-1]
+            else:
+                flops += 2 * in_channels * out_shape[-1]
+    return flops
+
+
+def matmul_gflops(size: int = 2048, runs: int = 10) -> float:
+    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
+    b = np.random.default_rng(1).standard_normal((size, size), dtype=np.float32)
+    stats = timed(lambda: a @ b, runs)
+    return 2 * size**3 / (stats["p50_ms"] / 1000) / 1e9
+
+
+STARTUP_SCRIPT = textwrap.dedent("""
+    import time, sys
+    from streamlit.testing.v1 import AppTest
+    app = AppTest.from_file("pages/1_Classify.py", default_timeout=300)
+    app.run()
+    path = sys.argv[1]
+    app.get("file_uploader")[0].set_value([(path, open(path, "rb").read(), "image/jpeg")])
+    app.run()
+    assert not app.exception and app.subheader, "no classification shown"
+    print("SHOWN", app.subheader[0].value)
+""")
+
+
+def app_startup(sample: Path) -> dict[str, Any]:
+    """Fresh Python process: import, load the model, render Classify with one upload."""
+    started = time.perf_counter()
+    process = psutil.Popen([sys.executable, "-c", STARTUP_SCRIPT, str(sample)], cwd=ROOT,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    peak = 0
+    while process.poll() is None:
+        try:
+            peak = max(peak, process.memory_info().rss)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.05)
+    output = process.stdout.read().decode(errors="replace")
+    return {"seconds_to_first_classification": time.perf_counter() - started, "peak_rss_mib": peak / 2**20,
+            "ok": process.returncode == 0 and "SHOWN" in output}
+
+
+def run_benchmark(sample: Path, runs: int = 30, artifact_dir: Path = ARTIFACT_DIR) -> dict[str, Any]:
+    classifier = Classifier.from_artifact(artifact_dir)
+    classifier.warm_up()
+    size = classifier.card.image_size
+    data = sample.read_bytes()
+    results: dict[str, Any] = {"machine": machine_info(), "runs": runs, "image": sample.name,
+                               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+    ours = timed(lambda: classifier.classify_bytes(data, sample.name), runs)
+    with tempfile.TemporaryDirectory() as tmp:
+        def seed_path():
+            target = Path(tmp) / sample.name
+            target.write_bytes(data)
+            image = keras.utils.img_to_array(keras.utils.load_img(target, target_size=(size, size)))
+            return classifier.model.predict(keras.applications.xception.preprocess_input(image[None]), verbose=0)
+
+        seed = timed(seed_path, runs)
+    x = to_model_input(classifier.prepare(classifier.classify_bytes(data, "x").decoded.rgb))[None]
+    eager = timed(lambda: classifier.model(x, training=False), runs)
+    compiled = timed(lambda: classifier.forward(x), runs)
+    batch = np.repeat(x, 32, axis=0)
+    batch_stats = timed(lambda: classifier.forward(batch), max(3, runs // 10), warmup=1)
+    flops = model_flops(classifier.model)
+    gemm = matmul_gflops()
+    forward_s = compiled["p50_ms"] / 1000 / (2 if classifier.card.tta_flip else 1)
+    results["classify"] = {
+        "ours_end_to_end": ours, "seed_serving_path": seed, "eager_model_call": eager,
+        "compiled_forward_one_image": compiled,
+        "forward_batch32_images_per_s": 32 / (batch_stats["p50_ms"] / 1000),
+        "speedup_vs_seed": seed["p50_ms"] / ours["p50_ms"],
+        "end_to_end_over_forward": ours["p50_ms"] / compiled["p50_ms"],
+        "tta_flip": classifier.card.tta_flip,
+    }
+    results["compute"] = {
+        "model_gflop_per_image": flops / 1e9, "numpy_sgemm_gflops": gemm,
+        "forward_gflops_one_image": flops / forward_s / 1e9,
+        "forward_fraction_of_sgemm": flops / forward_s / 1e9 / gemm,
+        "batch32_fraction_of_sgemm": flops * results["classify"]["forward_batch32_images_per_s"] / 1e9 / gemm,
+    }
+
+    explainer = Explainer(classifier)
+    saliency = {}
+    for method in METHODS:
+        stats = timed(lambda m=method: explainer.explain(x[0], 0, m), runs=3 if method in METHODS[2:] else 10,
+                      warmup=1)
+        saliency[method] = {**stats, "times_forward": stats["p50_ms"] / compiled["p50_ms"]}
+    saliency["SmoothGrad"]["samples"] = SMOOTHGRAD_SAMPLES
+    saliency["SmoothGrad"]["times_forward_per_sample"] = saliency["SmoothGrad"]["times_forward"] / SMOOTHGRAD_SAMPLES
+    saliency["Score-CAM"]["max_N"] = SCORE_CAM_MAX_N
+    results["saliency"] = saliency
+    results["startup"] = app_startup(sample)
+    card = classifier.card.raw
+    results["training"] = {k: v for k, v in card.get("timings", {}).items()}
+    results["training"]["machine"] = card.get("machine", {}).get("cpu")
+    return results
+
+
+def markdown(results: dict[str, Any]) -> str:
+    c, k, s, t = results["classify"], results["compute"], results["saliency"], results["startup"]
+    m = results["machine"]
+    lines = [
+        f"Machine: {m['cpu']}, {m['cpu_count']} cores, {platform.system()}, TensorFlow {m['tensorflow']} "
+        f"({results['created']}, {results['runs']} runs, p50 / p95).",
+        "",
+        "| what | p50 | p95 | note |",
+        "|---|---|---|---|",
+        f"| classify one image end to end (ours) | {c['ours_end_to_end']['p50_ms']:.0f} ms | "
+        f"{c['ours_end_to_end']['p95_ms']:.0f} ms | {c['speedup_vs_seed']:.2f}x faster than the seed path; "
+        f"{c['end_to_end_over_forward']:.2f}x our forward pass |",
+        f"| seed serving path (save, load_img, predict) | {c['seed_serving_path']['p50_ms']:.0f} ms | "
+        f"{c['seed_serving_path']['p95_ms']:.0f} ms | |",
+        f"| eager `model(x)` | {c['eager_model_call']['p50_ms']:.0f} ms | {c['eager_model_call']['p95_ms']:.0f} ms | |",
+        f"| compiled forward (tf.function, fixed signature) | {c['compiled_forward_one_image']['p50_ms']:.0f} ms | "
+        f"{c['compiled_forward_one_image']['p95_ms']:.0f} ms | flip TTA: {c['tta_flip']} |",
+        f"| forward, batch of 32 | {c['forward_batch32_images_per_s']:.1f} images/s | | "
+        f"{k['batch32_fraction_of_sgemm']:.2f}x of NumPy sgemm |",
+        f"| machine limit: NumPy sgemm | {k['numpy_sgemm_gflops']:.0f} GFLOP/s | | model: "
+        f"{k['model_gflop_per_image']:.1f} GFLOP/image, one image reaches {k['forward_fraction_of_sgemm']:.2f}x |",
+    ]
+    for method, stats in s.items():
+        note = f"{stats['times_forward']:.1f}x forward"
+        if method == "SmoothGrad":
+            note += f" ({stats['samples']} samples: {stats['times_forward_per_sample']:.2f}x forward per sample)"
+        if method == "Score-CAM":
+            note += f" (max_N={stats['max_N']})"
+        lines.append(f"| {method} | {stats['p50_ms'] / 1000:.2f} s | {stats['p95_ms'] / 1000:.2f} s | {note} |")
+    lines.append(f"| app start to first classification (fresh process, AppTest) | "
+                 f"{t['seconds_to_first_classification']:.1f} s | | peak RSS {t['peak_rss_mib']:.0f} MiB |")
+    training = results["training"]
+    if training:
+        lines.append(f"| training, end to end (model card) | {training.get('total_wall_s', 0) / 60:.1f} min | | "
+                     f"stage 1 {training.get('stage1_images_per_s', 0):.0f} img/s, stage 2 "
+                     f"{training.get('stage2_images_per_s', 0):.0f} img/s, frozen-layer cache "
+                     f"{training.get('cache_frozen_layers_s', 0) / 60:.1f} min |")
+    return "\n".join(lines) + "\n"
+
+
+def main(out_json: Path, out_md: Path, sample: Path, runs: int) -> dict[str, Any]:
+    results = run_benchmark(sample, runs)
+    out_json.parent.mkdir(parents=True, exist_ok=True)
+    out_json.write_text(json.dumps(results, indent=2))
+    out_md.write_text(markdown(results))
+    return results
