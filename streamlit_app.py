@@ -1,54 +1,74 @@
-"""Home page: what the app does, the four classes, and the model card in short."""
+"""Entry point: navigation, and the Home page (what the app does, the four classes, the model card in short)."""
 
 import streamlit as st
 
 from pages.shared.ui import card, evaluation, page_setup
 
-page_setup("Brain-MRI tumour classifier")
 
-st.markdown(
-    "Drop one or more brain MRI slices on the **Classify** page and a convolutional network says which of four "
-    "classes it sees, with calibrated probabilities. **Explain** shows which parts of the scan drove the answer "
-    "(Grad-CAM and friends). **Evaluation** and **Dataset** show, honestly, how good the model is on held-out "
-    "scans — and how much of the public test split is a copy of its training split."
-)
+def home() -> None:
+    page_setup("Brain-MRI tumour classifier")
 
-st.subheader("The four classes")
-st.markdown(
-    "- **Glioma** — a tumour growing from the brain's glial (supporting) cells, often inside the brain tissue.\n"
-    "- **Meningioma** — a usually benign tumour of the meninges, the membranes around the brain; it presses on "
-    "the brain from outside.\n"
-    "- **Pituitary tumour** — a growth of the pituitary gland at the base of the brain, behind the nose.\n"
-    "- **No tumour** — none of the above visible in this slice."
-)
-
-model_card = card()
-report = evaluation()
-st.subheader("The model in short")
-left, right = st.columns(2)
-with left:
-    raw = model_card.raw
     st.markdown(
-        f"- **Backbone:** Xception (ImageNet weights), exit flow fine-tuned; input {model_card.image_size}×"
-        f"{model_card.image_size} px, head-cropped and contrast-normalised grayscale\n"
-        f"- **Training data:** {raw['dataset']['images']} scans of the Training split of Bhuvaji et al. "
-        f"(Kaggle 2020) — {raw['dataset']['train_images']} to train, {raw['dataset']['validation_images']} to validate\n"
-        f"- **Calibration:** temperature scaling on validation (T = {model_card.temperature:.2f})\n"
-        f"- **Trained:** {raw['created'][:10]} on {raw['machine']['cpu_count']} CPU cores in "
-        f"{raw['timings']['total_wall_s'] / 60:.0f} min"
+        "Drop one or more brain MRI slices on the **Classify** page and a convolutional network says which of four "
+        "classes it sees, with calibrated probabilities. **Explain** shows which parts of the scan drove the answer "
+        "(Grad-CAM and friends). **Evaluation** and **Dataset** show, honestly, how good the model is on held-out "
+        "scans — and how much of the public test split is a copy of its training split."
     )
-with right:
-    if report is None:
-        st.info("No evaluation of this model has been committed yet.")
-    else:
-        full, clean = report["full"], report["leakage_clean"]
-        low, high = full["accuracy_ci95"]
-        st.metric("Accuracy on the whole Testing split", f"{full['accuracy']:.1%}",
-                  help=f"{full['n']} images; 95 % bootstrap CI {low:.1%}–{high:.1%}")
-        st.caption(f"95 % CI {low:.1%} – {high:.1%} over {full['n']} images")
-        low, high = clean["accuracy_ci95"]
-        st.metric("Accuracy on new test scans only (leakage-clean)", f"{clean['accuracy']:.1%}",
-                  help="Test images with no exact or near copy in the training split")
-        st.caption(f"95 % CI {low:.1%} – {high:.1%} over {clean['n']} images — the honest figure; see Evaluation")
 
-st.caption("Source code, training recipe and every figure shown here are reproducible from the repository.")
+    st.subheader("The four classes")
+    st.markdown(
+        "- **Glioma** — a tumour growing from the brain's glial (supporting) cells, often inside the brain tissue.\n"
+        "- **Meningioma** — a usually benign tumour of the meninges, the membranes around the brain; it presses on "
+        "the brain from outside.\n"
+        "- **Pituitary tumour** — a growth of the pituitary gland at the base of the brain, behind the nose.\n"
+        "- **No tumour** — none of the above visible in this slice."
+    )
+
+    model_card = card()
+    report = evaluation()
+    st.subheader("The model in short")
+    left, right = st.columns(2)
+    with left:
+        raw = model_card.raw
+        st.markdown(
+            f"- **Backbone:** Xception (ImageNet weights), exit flow fine-tuned; input {model_card.image_size}×"
+            f"{model_card.image_size} px, head-cropped and contrast-normalised grayscale\n"
+            f"- **Training data:** {raw['dataset']['images']} scans of the Training split of Bhuvaji et al. "
+            f"(Kaggle 2020) — {raw['dataset']['train_images']} to train, "
+            f"{raw['dataset']['validation_images']} to validate\n"
+            f"- **Calibration:** temperature scaling on validation (T = {model_card.temperature:.2f})\n"
+            f"- **Trained:** {raw['created'][:10]} on {raw['machine']['cpu_count']} CPU cores in "
+            f"{raw['timings']['total_wall_s'] / 60:.0f} min"
+        )
+    with right:
+        if report is None:
+            st.info("No evaluation of this model has been committed yet.")
+        else:
+            full, clean = report["full"], report["leakage_clean"]
+            low, high = full["accuracy_ci95"]
+            st.metric(
+                "Accuracy on the whole Testing split",
+                f"{full['accuracy']:.1%}",
+                help=f"{full['n']} images; 95 % bootstrap CI {low:.1%}–{high:.1%}",
+            )
+            st.caption(f"95 % CI {low:.1%} – {high:.1%} over {full['n']} images")
+            low, high = clean["accuracy_ci95"]
+            st.metric(
+                "Accuracy on new test scans only (leakage-clean)",
+                f"{clean['accuracy']:.1%}",
+                help="Test images with no exact or near copy in the training split",
+            )
+            st.caption(f"95 % CI {low:.1%} – {high:.1%} over {clean['n']} images — the honest figure; see Evaluation")
+
+    st.caption("Source code, training recipe and every figure shown here are reproducible from the repository.")
+
+
+st.navigation(
+    [
+        st.Page(home, title="Home", icon=":material/home:", default=True),
+        st.Page("pages/1_Classify.py", title="Classify", icon=":material/search:", url_path="classify"),
+        st.Page("pages/2_Explain.py", title="Explain", icon=":material/local_fire_department:", url_path="explain"),
+        st.Page("pages/3_Evaluation.py", title="Evaluation", icon=":material/analytics:", url_path="evaluation"),
+        st.Page("pages/4_Dataset.py", title="Dataset", icon=":material/photo_library:", url_path="dataset"),
+    ]
+).run()

@@ -92,24 +92,41 @@ _FLOAT16_MIN_SIZE = 4096
 
 
 def save_weights_npz(model: keras.Model, path: Path) -> None:
+    """Arrays in `model.weights` order, keyed `<index>:<variable path>` (the path is for people)."""
     arrays = {}
-    for variable in model.weights:
+    for index, variable in enumerate(model.weights):
         value = np.asarray(variable.numpy())
-        arrays[variable.path] = value.astype(np.float16) if value.size >= _FLOAT16_MIN_SIZE else value
+        stored = value.astype(np.float16) if value.size >= _FLOAT16_MIN_SIZE else value
+        arrays[f"{index:04d}:{variable.path}"] = stored
     with open(path, "wb") as handle:
         np.savez(handle, **arrays)
 
 
+def _variable_name(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
 def load_weights_npz(model: keras.Model, path: Path) -> None:
-    """Assigns by variable path; refuses a file that does not match the architecture exactly."""
+    """Assigns in order, checking count, shapes and variable names.
+
+    Order rather than full paths, because Keras numbers unnamed layers
+    (`batch_normalization_4`) per process, so paths differ between builds.
+    """
     with np.load(path, allow_pickle=False) as stored:
-        names = set(stored.files)
-        expected = {v.path for v in model.weights}
-        if names != expected:
-            missing, extra = sorted(expected - names)[:3], sorted(names - expected)[:3]
-            raise ValueError(f"weights file does not match the architecture (missing {missing}, unexpected {extra})")
-        for variable in model.weights:
-            variable.assign(stored[variable.path].astype(np.float32))
+        keys = stored.files
+        if len(keys) != len(model.weights):
+            raise ValueError(f"weights file holds {len(keys)} arrays, the architecture needs {len(model.weights)}")
+        for key, variable in zip(keys, model.weights):
+            value = stored[key]
+            stored_path = key.split(":", 1)[-1]
+            if tuple(value.shape) != tuple(variable.shape) or _variable_name(stored_path) != _variable_name(
+                variable.path
+            ):
+                raise ValueError(
+                    f"weights file does not match the architecture at {variable.path}: "
+                    f"stored {stored_path} {value.shape}, expected {tuple(variable.shape)}"
+                )
+            variable.assign(value.astype(np.float32))
 
 
 def assign_weights(variables: Sequence[keras.Variable], values: Sequence[np.ndarray]) -> None:

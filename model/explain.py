@@ -18,6 +18,7 @@ import keras
 import matplotlib
 import numpy as np
 import tensorflow as tf
+from scipy.ndimage import zoom
 from tf_keras_vis.saliency import Saliency
 from tf_keras_vis.scorecam import Scorecam
 from tf_keras_vis.utils.scores import CategoricalScore
@@ -75,7 +76,6 @@ class Explainer:
             tape.watch(activations)
             score = self._head(activations, training=False)[:, class_index]
         grads = tape.gradient(score, activations)
-        size = tf.shape(image)[1:3]
         # Grad-CAM (Selvaraju et al. 2017)
         weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
         grad_cam = tf.nn.relu(tf.reduce_sum(weights * activations, axis=-1))
@@ -86,11 +86,18 @@ class Explainer:
         alphas = second / tf.where(denominator != 0.0, denominator, tf.ones_like(denominator))
         plus_weights = tf.reduce_sum(alphas * tf.nn.relu(grads), axis=(1, 2), keepdims=True)
         grad_cam_pp = tf.nn.relu(tf.reduce_sum(plus_weights * activations, axis=-1))
-        resize = lambda cam: tf.image.resize(cam[..., None], size, method="bilinear")[0, ..., 0]
-        return resize(grad_cam), resize(grad_cam_pp)
+        return grad_cam[0], grad_cam_pp[0]
 
-    def explain(self, model_input: np.ndarray, class_index: int, method: str = GRAD_CAM,
-                progress: Progress | None = None) -> Explanation:
+    def low_resolution_cams(self, model_input: np.ndarray, class_index: int) -> tuple[np.ndarray, np.ndarray]:
+        """(Grad-CAM, Grad-CAM++) at the conv layer's own resolution (10 x 10 for Xception at 299 px)."""
+        batch = tf.constant(np.asarray(model_input, dtype=np.float32)[None])
+        with self.classifier.lock:
+            grad_cam, grad_cam_pp = self._cams(batch, tf.constant(class_index, tf.int32))
+        return grad_cam.numpy(), grad_cam_pp.numpy()
+
+    def explain(
+        self, model_input: np.ndarray, class_index: int, method: str = GRAD_CAM, progress: Progress | None = None
+    ) -> Explanation:
         """`model_input`: one preprocessed image (size x size x 3, float32 in [-1, 1])."""
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
@@ -99,10 +106,15 @@ class Explainer:
         with self.classifier.lock:
             if method in (GRAD_CAM, GRAD_CAM_PLUS_PLUS):
                 grad_cam, grad_cam_pp = self._cams(tf.constant(batch), tf.constant(class_index, tf.int32))
-                heatmap = (grad_cam if method == GRAD_CAM else grad_cam_pp).numpy()
+                heatmap = _upsample((grad_cam if method == GRAD_CAM else grad_cam_pp).numpy(), batch.shape[1:3])
             elif method == SCORE_CAM:
-                heatmap = self._scorecam(CategoricalScore([class_index]), batch, penultimate_layer=self.layer_name,
-                                         seek_penultimate_conv_layer=False, max_N=SCORE_CAM_MAX_N)[0]
+                heatmap = self._scorecam(
+                    CategoricalScore([class_index]),
+                    batch,
+                    penultimate_layer=self.layer_name,
+                    seek_penultimate_conv_layer=False,
+                    max_N=SCORE_CAM_MAX_N,
+                )[0]
             else:
                 heatmap = self._smoothgrad(batch, class_index, progress)
         if progress is not None:
@@ -114,11 +126,21 @@ class Explainer:
         total = np.zeros(batch.shape[1:3], dtype=np.float32)
         chunks = SMOOTHGRAD_SAMPLES // SMOOTHGRAD_CHUNK
         for done in range(chunks):
-            total += self._saliency(CategoricalScore([class_index]), batch, smooth_samples=SMOOTHGRAD_CHUNK,
-                                    smooth_noise=SMOOTHGRAD_NOISE, normalize_map=False)[0]
+            total += self._saliency(
+                CategoricalScore([class_index]),
+                batch,
+                smooth_samples=SMOOTHGRAD_CHUNK,
+                smooth_noise=SMOOTHGRAD_NOISE,
+                normalize_map=False,
+            )[0]
             if progress is not None:
                 progress((done + 1) / chunks)
         return total / chunks
+
+
+def _upsample(cam: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear, corners aligned: the same upsampling tf-keras-vis uses (scipy zoom, order 1)."""
+    return zoom(cam, (shape[0] / cam.shape[0], shape[1] / cam.shape[1]), order=1)
 
 
 def overlay(image: np.ndarray, heatmap: np.ndarray, opacity: float = 0.45, colormap: str = "jet") -> np.ndarray:

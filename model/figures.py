@@ -25,8 +25,9 @@ def class_colours(class_dirs: Sequence[str] = CLASS_DIRS) -> list[str]:
     return [CLASS_COLOURS.get(c, "#888888") for c in class_dirs]
 
 
-def probability_bars(probabilities: Sequence[float], class_names: Sequence[str],
-                     class_dirs: Sequence[str] = CLASS_DIRS) -> Figure:
+def probability_bars(
+    probabilities: Sequence[float], class_names: Sequence[str], class_dirs: Sequence[str] = CLASS_DIRS
+) -> Figure:
     figure, axis = plt.subplots(figsize=(4.2, 2.2), layout="constrained")
     positions = np.arange(len(class_names))[::-1]
     axis.barh(positions, probabilities, color=class_colours(class_dirs))
@@ -39,16 +40,24 @@ def probability_bars(probabilities: Sequence[float], class_names: Sequence[str],
     return figure
 
 
-def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_names: Sequence[str], normalise: bool,
-                            title: str) -> Figure:
+def confusion_matrix_figure(
+    matrix: Sequence[Sequence[int]], class_names: Sequence[str], normalise: bool, title: str
+) -> Figure:
     counts = np.asarray(matrix, dtype=float)
     values = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalise else counts
     figure, axis = plt.subplots(figsize=(4.8, 4.2), layout="constrained")
     image = axis.imshow(values, cmap="Blues", vmin=0, vmax=1 if normalise else max(values.max(), 1))
     for (row, col), value in np.ndenumerate(values):
         text = f"{value:.0%}" if normalise else f"{int(value)}"
-        axis.text(col, row, text, ha="center", va="center",
-                  color="white" if value > (0.5 if normalise else values.max() / 2) else "black", fontsize=9)
+        axis.text(
+            col,
+            row,
+            text,
+            ha="center",
+            va="center",
+            color="white" if value > (0.5 if normalise else values.max() / 2) else "black",
+            fontsize=9,
+        )
     axis.set_xticks(range(len(class_names)), class_names, rotation=30, ha="right")
     axis.set_yticks(range(len(class_names)), class_names)
     axis.set_xlabel("predicted class")
@@ -64,10 +73,16 @@ def reliability_figure(bins: Sequence[dict[str, Any]], ece: float, title: str) -
     filled = [b for b in bins if b["count"]]
     centres = [(b["low"] + b["high"]) / 2 for b in filled]
     width = filled[0]["high"] - filled[0]["low"] if filled else 0.1
-    axis.bar(centres, [b["accuracy"] for b in filled], width=width * 0.9, color="#00798c", alpha=0.8,
-             label="accuracy in bin")
-    axis.plot([b["confidence"] for b in filled], [b["accuracy"] for b in filled], "o", color="#d1495b",
-              label="mean confidence")
+    axis.bar(
+        centres, [b["accuracy"] for b in filled], width=width * 0.9, color="#00798c", alpha=0.8, label="accuracy in bin"
+    )
+    axis.plot(
+        [b["confidence"] for b in filled],
+        [b["accuracy"] for b in filled],
+        "o",
+        color="#d1495b",
+        label="mean confidence",
+    )
     axis.set_xlim(0, 1)
     axis.set_ylim(0, 1)
     axis.set_xlabel("confidence of the predicted class")
@@ -97,8 +112,9 @@ def training_curves(history: dict[str, dict[str, list[float]]]) -> Figure:
     return figure
 
 
-def class_distribution(counts: dict[str, dict[str, int]], class_dirs: Sequence[str],
-                       class_names: Sequence[str]) -> Figure:
+def class_distribution(
+    counts: dict[str, dict[str, int]], class_dirs: Sequence[str], class_names: Sequence[str]
+) -> Figure:
     """counts: split -> class_dir -> images."""
     figure, axis = plt.subplots(figsize=(7, 3), layout="constrained")
     splits = list(counts)

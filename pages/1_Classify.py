@@ -16,7 +16,8 @@ except BrainMRIError as error:
 
 names = get_classifier().card.class_names
 uploads = st.file_uploader(
-    "Drop brain MRI slices here (JPEG, PNG, BMP, TIFF, WebP or DICOM)", accept_multiple_files=True,
+    "Drop brain MRI slices here (JPEG, PNG, BMP, TIFF, WebP or DICOM)",
+    accept_multiple_files=True,
     help="Files stay in memory; nothing is written to disk.",
 )
 examples = st.multiselect("…or try bundled example scans", list(sample_scans()))
@@ -37,9 +38,17 @@ for index, (name, data) in enumerate(files):
     progress.progress((index + 1) / len(files), text=f"Classified {index + 1} of {len(files)}")
     with st.container(border=True):
         if isinstance(result, str):
-            st.error(f"**{name}** could not be classified. {result}", icon="🚫")
-            rows.append({"file": name, "prediction": "", "confidence": None, "margin": None,
-                         "looks_like_training_mri": None, "error": result})
+            st.error(f"**{name}** could not be classified. {result}", icon=":material/block:")
+            rows.append(
+                {
+                    "file": name,
+                    "prediction": "",
+                    "confidence": None,
+                    "margin": None,
+                    "looks_like_training_mri": None,
+                    "error": result,
+                }
+            )
             continue
         picture, verdict, chart = st.columns([1, 1.2, 1.6])
         picture.image(result.prepared, caption=f"{name} (as the model sees it)", width="stretch")
@@ -47,15 +56,27 @@ for index, (name, data) in enumerate(files):
             st.subheader(result.class_name)
             st.markdown(f"Confidence **{result.confidence:.1%}** · margin to the runner-up **{result.margin:.1%}**")
             if result.out_of_distribution:
-                st.warning("This does not look like a brain MRI slice like those the model was trained on. "
-                           "Treat the class above as **unreliable**.", icon="⚠️")
+                st.warning(
+                    "This does not look like a brain MRI slice like those the model was trained on. "
+                    "Treat the class above as **unreliable**.",
+                    icon=":material/warning:",
+                )
             if result.details.get("format") == "DICOM":
-                st.caption(f"DICOM · modality {result.details.get('modality')} · frame {result.frame + 1} of "
-                           f"{result.frames}")
+                st.caption(
+                    f"DICOM · modality {result.details.get('modality')} · frame {result.frame + 1} of {result.frames}"
+                )
         chart.pyplot(probability_bars(result.probabilities, names), clear_figure=True)
-    rows.append({"file": name, "prediction": result.class_name, "confidence": round(result.confidence, 4),
-                 "margin": round(result.margin, 4), "looks_like_training_mri": not result.out_of_distribution,
-                 "error": "", **{f"p({n})": round(float(p), 4) for n, p in zip(names, result.probabilities)}})
+    rows.append(
+        {
+            "file": name,
+            "prediction": result.class_name,
+            "confidence": round(result.confidence, 4),
+            "margin": round(result.margin, 4),
+            "looks_like_training_mri": not result.out_of_distribution,
+            "error": "",
+            **{f"p({n})": round(float(p), 4) for n, p in zip(names, result.probabilities)},
+        }
+    )
 progress.empty()
 
 st.subheader("Results")

@@ -23,7 +23,9 @@ if report is None:
     st.info("No evaluation has been committed for this model. Run `python -m training evaluate` (see README).")
     st.stop()
 if report["artifact_sha256"] != model_card.weights_sha256:
-    st.warning("The committed evaluation belongs to other weights than the model now loaded.", icon="⚠️")
+    st.warning(
+        "The committed evaluation belongs to other weights than the model now loaded.", icon=":material/warning:"
+    )
 
 names = report["class_names"]
 full, clean, copies = report["full"], report["leakage_clean"], report["leaked_copies"]
@@ -37,10 +39,16 @@ st.markdown(
 
 columns = st.columns(3)
 low, high = full["accuracy_ci95"]
-columns[0].metric("Accuracy, whole Testing split", f"{full['accuracy']:.1%}",
-                  f"{(full['accuracy'] - SEED_REPORTED_ACCURACY) * 100:+.1f} pts vs seed", delta_color="normal")
-columns[0].caption(f"95 % bootstrap CI {low:.1%}–{high:.1%}; the seed project reported "
-                   f"{SEED_REPORTED_ACCURACY:.1%} (quoted, not reproduced here)")
+columns[0].metric(
+    "Accuracy, whole Testing split",
+    f"{full['accuracy']:.1%}",
+    f"{(full['accuracy'] - SEED_REPORTED_ACCURACY) * 100:+.1f} pts vs seed",
+    delta_color="normal",
+)
+columns[0].caption(
+    f"95 % bootstrap CI {low:.1%}–{high:.1%}; the seed project reported "
+    f"{SEED_REPORTED_ACCURACY:.1%} (quoted, not reproduced here)"
+)
 low, high = clean["accuracy_ci95"]
 columns[1].metric("Accuracy, leakage-clean subset", f"{clean['accuracy']:.1%}")
 columns[1].caption(f"95 % CI {low:.1%}–{high:.1%} over {clean['n']} new scans")
@@ -49,32 +57,48 @@ columns[2].metric("Accuracy on the copies", f"{copies['accuracy']:.1%}")
 columns[2].caption(f"95 % CI {low:.1%}–{high:.1%} over {copies['n']} scans also seen in training")
 
 subsets = {"Whole split": full, "Leakage-clean subset": clean, "Copies of training scans": copies}
-summary = pd.DataFrame([
-    {"subset": label, "images": s["n"], "accuracy": s["accuracy"], "balanced accuracy": s["balanced_accuracy"],
-     "macro F1": s["macro_f1"], "ECE": s["calibration"]["ece"]}
-    for label, s in subsets.items()
-])
-st.dataframe(summary.style.format({c: "{:.1%}" for c in ("accuracy", "balanced accuracy", "macro F1")}
-                                  | {"ECE": "{:.3f}"}), hide_index=True, width="stretch")
+summary = pd.DataFrame(
+    [
+        {
+            "subset": label,
+            "images": s["n"],
+            "accuracy": s["accuracy"],
+            "balanced accuracy": s["balanced_accuracy"],
+            "macro F1": s["macro_f1"],
+            "ECE": s["calibration"]["ece"],
+        }
+        for label, s in subsets.items()
+    ]
+)
+st.dataframe(
+    summary.style.format({c: "{:.1%}" for c in ("accuracy", "balanced accuracy", "macro F1")} | {"ECE": "{:.3f}"}),
+    hide_index=True,
+    width="stretch",
+)
 
 choice = st.radio("Show details for", list(subsets), horizontal=True)
 chosen = subsets[choice]
 per_class = pd.DataFrame([{"class": n, **chosen["per_class"][n]} for n in names])
-st.dataframe(per_class.style.format({c: "{:.1%}" for c in ("precision", "recall", "f1")}), hide_index=True,
-             width="stretch")
+st.dataframe(
+    per_class.style.format({c: "{:.1%}" for c in ("precision", "recall", "f1")}), hide_index=True, width="stretch"
+)
 left, middle, right = st.columns(3)
 left.pyplot(confusion_matrix_figure(chosen["confusion_matrix"], names, False, f"{choice}: counts"), clear_figure=True)
-middle.pyplot(confusion_matrix_figure(chosen["confusion_matrix"], names, True, f"{choice}: row-normalised"),
-              clear_figure=True)
-right.pyplot(reliability_figure(chosen["calibration"]["bins"], chosen["calibration"]["ece"], "Calibration"),
-             clear_figure=True)
+middle.pyplot(
+    confusion_matrix_figure(chosen["confusion_matrix"], names, True, f"{choice}: row-normalised"), clear_figure=True
+)
+right.pyplot(
+    reliability_figure(chosen["calibration"]["bins"], chosen["calibration"]["ece"], "Calibration"), clear_figure=True
+)
 
 st.subheader("Training curves")
 st.pyplot(training_curves(model_card.raw["history"]), clear_figure=True)
 validation = model_card.raw["validation"]
-st.caption("Validation accuracy of each candidate (a duplicate-aware split of Training): " + ", ".join(
-    f"{k.replace('_', ' ')} {v:.1%}" for k, v in validation["candidates_accuracy"].items())
-    + f"; selected: {validation['selected'].replace('_', ' ')}.")
+st.caption(
+    "Validation accuracy of each candidate (a duplicate-aware split of Training): "
+    + ", ".join(f"{k.replace('_', ' ')} {v:.1%}" for k, v in validation["candidates_accuracy"].items())
+    + f"; selected: {validation['selected'].replace('_', ' ')}."
+)
 
 st.subheader("Mistakes")
 mistakes = [r for r in report["images"] if r["predicted"] != r["label"] and r.get("gallery_image")]
@@ -98,7 +122,10 @@ for slot, row in enumerate(mistakes[(page - 1) * PER_PAGE : page * PER_PAGE]):
         if explainer is not None:
             heatmap = explainer.explain(to_model_input(image), row["predicted"], GRAD_CAM).heatmap
             image = overlay(image, heatmap)
-        st.image(image, width="stretch",
-                 caption=f"{row['path']} · true {names[row['label']]}, predicted {names[row['predicted']]}"
-                 + (" · copy of a training scan" if row["leaked"] else " · new scan"))
+        st.image(
+            image,
+            width="stretch",
+            caption=f"{row['path']} · true {names[row['label']]}, predicted {names[row['predicted']]}"
+            + (" · copy of a training scan" if row["leaked"] else " · new scan"),
+        )
         st.pyplot(probability_bars(row["probabilities"], names), clear_figure=True)

@@ -23,7 +23,7 @@ st.markdown(
     "Every number on this page comes from `python -m training audit`."
 )
 counts = {split: info["class_counts"] for split, info in report["splits"].items()}
-st.pyplot(class_distribution(counts, class_dirs, names), clear_figure=True)
+st.columns([3, 2])[0].pyplot(class_distribution(counts, class_dirs, names), clear_figure=True)
 
 st.subheader("Examples per class (Training)")
 for class_dir, name in zip(class_dirs, names):
@@ -43,22 +43,34 @@ st.markdown(
     f"{report['splits']['Training']['near_duplicate_groups']} groups of near duplicates, which is why the "
     "validation split keeps each group on one side."
 )
-per_class = pd.DataFrame([
-    {"class": report["class_names"][c], "test images": v["images"], "copies of training scans": v["leaked"],
-     "byte-identical": v["exact"], "new": v["images"] - v["leaked"]}
-    for c, v in report["cross_split"]["per_class"].items()
-])
+per_class = pd.DataFrame(
+    [
+        {
+            "class": report["class_names"][c],
+            "test images": v["images"],
+            "copies of training scans": v["leaked"],
+            "byte-identical": v["exact"],
+            "new": v["images"] - v["leaked"],
+        }
+        for c, v in report["cross_split"]["per_class"].items()
+    ]
+)
 st.dataframe(per_class, hide_index=True, width="stretch")
 conflicts = report["splits"]["Training"]["conflicting_label_groups"]
 disagreements = report["cross_split"]["label_disagreements"]
-st.caption(f"{len(conflicts)} near-duplicate groups inside Training carry more than one label, and "
-           f"{len(disagreements)} test scans copy a training scan of another class.")
+st.caption(
+    f"{len(conflicts)} near-duplicate groups inside Training carry more than one label, and "
+    f"{len(disagreements)} test scans copy a training scan of another class."
+)
 
 st.markdown("**Examples: a test scan next to the training scan it copies**")
 grid = st.columns(4)
 for slot, pair in enumerate(report.get("examples", {}).get("leak_pairs", [])):
     with grid[slot % 4].container(border=True):
-        st.image([str(EXAMPLES_DIR / pair["test_image"]), str(EXAMPLES_DIR / pair["training_image"])], width=110,
-                 caption=["Testing", "Training"])
+        st.image(
+            [str(EXAMPLES_DIR / pair["test_image"]), str(EXAMPLES_DIR / pair["training_image"])],
+            width=110,
+            caption=["Testing", "Training"],
+        )
         kind = "byte-identical" if pair["exact"] else f"pHash distance {pair['phash_distance']}"
         st.caption(f"{report['class_names'][pair['test_class']]} · {kind}")

@@ -51,12 +51,14 @@ def test_classify_an_uploaded_scan_shows_its_label_and_a_table():
 def test_a_batch_with_bad_files_shows_one_result_and_one_message_per_bad_file():
     path, _ = sample_scans()[0]
     app = run("pages/1_Classify.py")
-    app.get("file_uploader")[0].set_value([
-        (path.name, path.read_bytes(), "image/jpeg"),
-        ("empty.jpg", b"", "image/jpeg"),
-        ("notes.png", b"plain text, not an image" * 5, "image/png"),
-        ("broken.png", PNG[: len(PNG) // 2], "image/png"),
-    ])
+    app.get("file_uploader")[0].set_value(
+        [
+            (path.name, path.read_bytes(), "image/jpeg"),
+            ("empty.jpg", b"", "image/jpeg"),
+            ("notes.png", b"plain text, not an image" * 5, "image/png"),
+            ("broken.png", PNG[: len(PNG) // 2], "image/png"),
+        ]
+    )
     app.run()
     assert not app.exception
     errors = [e.value for e in app.error]
@@ -73,7 +75,7 @@ def test_explain_produces_an_image_for_every_method():
     assert not app.exception
     assert [s.value for s in app.subheader] == ["Grad-CAM", "Grad-CAM++", "Score-CAM", "SmoothGrad"]
     assert len(app.get("download_button")) == 4
-    assert len(app.get("imgs")) == 8  # original and overlay per method
+    assert len(app.get("image")) == 8  # original and overlay per method
 
 
 def test_evaluation_shows_the_accuracy_from_the_committed_json():
@@ -82,3 +84,19 @@ def test_evaluation_shows_the_accuracy_from_the_committed_json():
     values = [m.value for m in app.metric]
     assert f"{report['full']['accuracy']:.1%}" in values
     assert f"{report['leakage_clean']['accuracy']:.1%}" in values
+
+
+def test_a_photo_is_flagged_as_not_a_brain_mri():
+    import io
+
+    from PIL import Image
+    from skimage import data as skdata
+
+    buffer = io.BytesIO()
+    Image.fromarray(skdata.astronaut()).save(buffer, format="JPEG")
+    app = run("pages/1_Classify.py")
+    app.get("file_uploader")[0].set_value([("holiday.jpg", buffer.getvalue(), "image/jpeg")])
+    app.run()
+    assert not app.exception
+    assert any("does not look like a brain MRI" in w.value for w in app.warning)
+    assert app.dataframe[0].value["looks_like_training_mri"].tolist() == [False]

@@ -17,8 +17,15 @@ from tests.helpers import sample_scans
 pytestmark = [pytest.mark.browser, pytest.mark.artifact]
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 STARTUP_S = 120
 RESULT_MS = 120_000
 
@@ -34,9 +41,23 @@ def server(tmp_path_factory):
     port = free_port()
     log = open(tmp_path_factory.mktemp("server") / "streamlit.log", "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "streamlit_app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + STARTUP_S
@@ -73,17 +94,19 @@ def test_upload_in_a_real_browser_shows_label_and_grad_cam(server, browser, tmp_
     expected = card.class_names[card.class_dirs.index(class_dir)]
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
 
-    page.goto(f"{server}/Classify")
+    page.goto(f"{server}/classify")
     page.locator("input[type=file]").first.set_input_files(str(path))
     page.get_by_role("heading", name=expected).wait_for(timeout=RESULT_MS)
     page.get_by_text("Download results as CSV").wait_for(timeout=RESULT_MS)
     page.screenshot(path=tmp_path / "classify.png", full_page=True)
 
-    page.goto(f"{server}/Explain")
+    page.goto(f"{server}/explain")
     page.locator("input[type=file]").first.set_input_files(str(path))
     page.get_by_text(f"Grad-CAM for {expected}").first.wait_for(timeout=RESULT_MS)
-    images = page.locator("[data-testid='stImage'] img")
-    assert images.count() >= 2
-    assert all(images.nth(i).evaluate("img => img.naturalWidth") > 0 for i in range(images.count()))
+    page.wait_for_function(
+        """() => { const images = [...document.querySelectorAll("[data-testid='stImage'] img")];
+                   return images.length >= 2 && images.every(img => img.complete && img.naturalWidth > 0); }""",
+        timeout=RESULT_MS,
+    )
     page.screenshot(path=tmp_path / "explain.png", full_page=True)
     assert (tmp_path / "explain.png").stat().st_size > 10_000

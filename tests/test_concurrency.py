@@ -16,7 +16,9 @@ SESSIONS = 8
 
 def session(classifier, explainer, data: bytes, name: str):
     classified = classifier.classify_bytes(data, name)
-    heatmap = explainer.explain(to_model_input(classified.prepared), classified.prediction.class_index, GRAD_CAM).heatmap
+    heatmap = explainer.explain(
+        to_model_input(classified.prepared), classified.prediction.class_index, GRAD_CAM
+    ).heatmap
     return classified.prediction.probabilities, heatmap
 
 

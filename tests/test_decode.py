@@ -37,8 +37,13 @@ def gradient(size=(96, 64)) -> np.ndarray:
     return np.tile(np.linspace(0, 255, width, dtype=np.uint8), (height, 1))
 
 
-def dicom(pixels: np.ndarray | None, photometric="MONOCHROME2", syntax=ExplicitVRLittleEndian, window=None,
-          encapsulated: bytes | None = None) -> bytes:
+def dicom(
+    pixels: np.ndarray | None,
+    photometric="MONOCHROME2",
+    syntax=ExplicitVRLittleEndian,
+    window=None,
+    encapsulated: bytes | None = None,
+) -> bytes:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = MRImageStorage
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -81,6 +86,7 @@ PNG = encode(Image.fromarray(gradient()), "PNG")
 
 # ---- refused, with the typed error and a sentence naming the file -------------------------------
 
+
 @pytest.mark.parametrize(
     "data, error, words",
     [
@@ -89,8 +95,11 @@ PNG = encode(Image.fromarray(gradient()), "PNG")
         (JPEG[: len(JPEG) // 2], CorruptImageError, "truncated"),
         (PNG[: len(PNG) // 2], CorruptImageError, "truncated"),
         (b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF", UnsupportedFormatError, "not a supported image"),
-        (b'<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" height="64"/></svg>',
-         UnsupportedFormatError, "not a supported image"),
+        (
+            b'<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" height="64"/></svg>',
+            UnsupportedFormatError,
+            "not a supported image",
+        ),
         (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\nshowpage\n", UnsupportedFormatError, "not a supported"),
         (encode(Image.new("L", (1, 1)), "PNG"), ImageTooSmallError, "1x1"),
         (encode(Image.new("L", (10000, 10)), "PNG"), ImageTooSmallError, "10000x10"),
@@ -99,8 +108,21 @@ PNG = encode(Image.fromarray(gradient()), "PNG")
         (dicom(None), DicomError, "pixel data is missing"),
         (b"\x00" * 200, UnsupportedFormatError, "not a supported image"),
     ],
-    ids=["empty", "text-as-jpg", "truncated-jpeg", "truncated-png", "pdf", "svg", "eps", "1x1", "10000x10-strip",
-         "elongated", "dicm-garbage", "dicom-no-pixels", "zeros"],
+    ids=[
+        "empty",
+        "text-as-jpg",
+        "truncated-jpeg",
+        "truncated-png",
+        "pdf",
+        "svg",
+        "eps",
+        "1x1",
+        "10000x10-strip",
+        "elongated",
+        "dicm-garbage",
+        "dicom-no-pixels",
+        "zeros",
+    ],
 )
 def test_bad_inputs_raise_typed_errors(data, error, words):
     with pytest.raises(error, match=words) as raised:
@@ -139,6 +161,7 @@ def test_dicom_with_unsupported_compression_says_so():
 
 
 # ---- decoded correctly ---------------------------------------------------------------------------
+
 
 def test_plain_jpeg_and_png_decode_to_rgb_uint8():
     for data in (JPEG, PNG):

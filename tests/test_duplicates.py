@@ -21,7 +21,9 @@ def test_resized_reencoded_copy_is_a_near_duplicate(tmp_path):
     hashes = hash_images([tmp_path / n for n in ("a.jpg", "b.jpg", "c.jpg")])
     groups = duplicate_groups(hashes)
     assert groups[0] == groups[1] != groups[2]
-    match = cross_match(ImageHashes(hashes.sha256[1:2], hashes.phash[1:2]), ImageHashes(hashes.sha256[:1], hashes.phash[:1]))
+    match = cross_match(
+        ImageHashes(hashes.sha256[1:2], hashes.phash[1:2]), ImageHashes(hashes.sha256[:1], hashes.phash[:1])
+    )
     assert match.leaked()[0] and not match.exact[0]
 
 

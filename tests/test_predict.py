@@ -62,6 +62,7 @@ def test_tampered_weights_are_refused(tmp_path):
 
 # ---- the committed artifact ------------------------------------------------------------------------
 
+
 @pytest.mark.artifact
 def test_committed_artifact_classifies_the_sample_scans_as_their_labels(real_classifier):
     scans = sample_scans()

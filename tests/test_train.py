@@ -19,13 +19,20 @@ from training.train import TrainConfig, train
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("smoke")
     data = write_dataset(root / "data", {"Training": 16})  # no Testing folder at all
-    import os
-
-    os.environ["BRAIN_MRI_CACHE"] = str(root / "cache")
-    config = TrainConfig(data_dir=data, out_dir=root / "artifact", run_dir=root / "run", backbone="tiny",
-                         image_size=TINY_SIZE, views=3, head_epochs=4, finetune_epochs=2, batch_size=16)
-    card = train(config)
-    return root, data, config, card
+    config = TrainConfig(
+        data_dir=data,
+        out_dir=root / "artifact",
+        run_dir=root / "run",
+        backbone="tiny",
+        image_size=TINY_SIZE,
+        views=3,
+        head_epochs=4,
+        finetune_epochs=2,
+        batch_size=16,
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BRAIN_MRI_CACHE", str(root / "cache"))
+        yield root, data, config, train(config)
 
 
 def test_training_writes_a_loadable_artifact_whose_hash_is_in_the_card(trained):
@@ -49,19 +56,34 @@ def test_training_never_asks_for_the_testing_split(tmp_path, monkeypatch):
     data = write_dataset(tmp_path / "data", {"Training": 8, "Testing": 2})
     requested = []
     original = train_module.list_split
-    monkeypatch.setattr(train_module, "list_split", lambda d, split, *a: requested.append(split) or original(d, split, *a))
+    monkeypatch.setattr(
+        train_module, "list_split", lambda d, split, *a: requested.append(split) or original(d, split, *a)
+    )
     monkeypatch.setenv("BRAIN_MRI_CACHE", str(tmp_path / "cache"))
     shutil.rmtree(data / "Testing")  # reading it would now fail loudly
-    train(TrainConfig(data_dir=data, out_dir=tmp_path / "a", run_dir=tmp_path / "r", backbone="tiny",
-                      image_size=TINY_SIZE, views=2, head_epochs=1, finetune_epochs=1, batch_size=8))
+    train(
+        TrainConfig(
+            data_dir=data,
+            out_dir=tmp_path / "a",
+            run_dir=tmp_path / "r",
+            backbone="tiny",
+            image_size=TINY_SIZE,
+            views=2,
+            head_epochs=1,
+            finetune_epochs=1,
+            batch_size=8,
+        )
+    )
     assert requested == ["Training"]
 
 
-def test_same_seed_same_split_and_cache_is_reused(trained, tmp_path):
+def test_same_seed_same_split_and_cache_is_reused(trained, tmp_path, monkeypatch):
     root, data, config, card = trained
+    monkeypatch.setenv("BRAIN_MRI_CACHE", str(root / "cache"))
     again = train(TrainConfig(**{**config.__dict__, "out_dir": tmp_path / "again", "run_dir": tmp_path / "run2"}))
     assert again["dataset"]["validation_images"] == card["dataset"]["validation_images"]
-    assert again["timings"]["cache_frozen_layers_s"] < card["timings"]["cache_frozen_layers_s"] + 1
+    assert card["timings"]["cache_images_computed"] == 64
+    assert again["timings"]["cache_images_computed"] == 0
 
 
 def test_evaluate_reports_full_and_leakage_clean_subsets(trained, tmp_path):

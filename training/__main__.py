@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--views", type=int, default=5, help="cached views per image: clean, mirrored, augmented...")
     train.add_argument("--seed", type=int, default=42)
     train.add_argument("--head-epochs", type=int, default=60)
-    train.add_argument("--finetune-epochs", type=int, default=15)
+    train.add_argument("--finetune-epochs", type=int, default=30)
 
     evaluate = commands.add_parser("evaluate", help="score the artifact on a split, whole and leakage-clean")
     evaluate.add_argument("--data-dir", type=Path, required=True)
@@ -70,12 +70,20 @@ def main(argv: list[str] | None = None) -> int:
         from training.train import TrainConfig, train
 
         config = TrainConfig(
-            data_dir=args.data_dir, out_dir=args.out_dir or ARTIFACT_DIR, run_dir=args.run_dir, backbone=args.backbone,
-            image_size=args.image_size, views=args.views, seed=args.seed, head_epochs=args.head_epochs,
+            data_dir=args.data_dir,
+            out_dir=args.out_dir or ARTIFACT_DIR,
+            run_dir=args.run_dir,
+            backbone=args.backbone,
+            image_size=args.image_size,
+            views=args.views,
+            seed=args.seed,
+            head_epochs=args.head_epochs,
             finetune_epochs=args.finetune_epochs,
         )
         card = train(config)
-        print(json.dumps({"validation": card["validation"]["candidates_accuracy"], "timings": card["timings"]}, indent=2))
+        print(
+            json.dumps({"validation": card["validation"]["candidates_accuracy"], "timings": card["timings"]}, indent=2)
+        )
     elif args.command == "evaluate":
         from model.card import ARTIFACT_DIR
         from training.evaluate import evaluate
@@ -110,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         from model.card import ARTIFACT_DIR, EVALUATION_FILE
         from training.samples import write_samples
 
-        written = write_samples(args.data_dir, args.evaluation or ARTIFACT_DIR / EVALUATION_FILE,
-                                args.out_dir or ARTIFACT_DIR / "samples")
+        written = write_samples(
+            args.data_dir, args.evaluation or ARTIFACT_DIR / EVALUATION_FILE, args.out_dir or ARTIFACT_DIR / "samples"
+        )
         print("\n".join(str(p) for p in written))
     elif args.command == "readme":
         from training.readme import update

@@ -64,8 +64,12 @@ def write_artifact(
     if ood is not None:
         ood_path = out_dir / OOD_FILE
         ood.save(ood_path)
-        card["ood"] = {"file": OOD_FILE, "sha256": sha256_file(ood_path), "threshold": ood.threshold,
-                       "method": "min class-conditional Mahalanobis distance on PCA of pooled features"}
+        card["ood"] = {
+            "file": OOD_FILE,
+            "sha256": sha256_file(ood_path),
+            "threshold": ood.threshold,
+            "method": "min class-conditional Mahalanobis distance of pooled features, probabilistic-PCA covariance",
+        }
     with open(out_dir / CARD_FILE, "w", encoding="utf-8") as handle:
         json.dump(card, handle, indent=2)
     return card

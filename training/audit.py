@@ -65,15 +65,22 @@ def audit(data_dir: Path, out: Path, examples_dir: Path | None = None, seed: int
     for i, sample in enumerate(test):
         if leaked[i]:
             reference = train[int(match.nearest[i])]
-            pairs.append({
-                "test": sample.relative(data_dir), "training": reference.relative(data_dir),
-                "test_class": CLASS_DIRS[sample.label], "training_class": CLASS_DIRS[reference.label],
-                "exact": bool(match.exact[i]), "phash_distance": int(match.distance[i]),
-            })
+            pairs.append(
+                {
+                    "test": sample.relative(data_dir),
+                    "training": reference.relative(data_dir),
+                    "test_class": CLASS_DIRS[sample.label],
+                    "training_class": CLASS_DIRS[reference.label],
+                    "exact": bool(match.exact[i]),
+                    "phash_distance": int(match.distance[i]),
+                }
+            )
     per_class = {
-        c: {"images": int(sum(s.label == k for s in test)),
+        c: {
+            "images": int(sum(s.label == k for s in test)),
             "leaked": int(sum(s.label == k and leaked[i] for i, s in enumerate(test))),
-            "exact": int(sum(s.label == k and match.exact[i] for i, s in enumerate(test)))}
+            "exact": int(sum(s.label == k and match.exact[i] for i, s in enumerate(test))),
+        }
         for k, c in enumerate(CLASS_DIRS)
     }
     report: dict[str, Any] = {
@@ -81,12 +88,20 @@ def audit(data_dir: Path, out: Path, examples_dir: Path | None = None, seed: int
         "dataset_fingerprint_sha256": fingerprint(train + test, data_dir),
         "near_duplicate_rule": f"byte-identical or pHash Hamming distance <= {NEAR_DUPLICATE_DISTANCE}",
         "class_names": {c: CLASS_LABELS[c] for c in CLASS_DIRS},
-        "splits": {TRAIN_SPLIT: _within(train, train_hashes, data_dir), TEST_SPLIT: _within(test, test_hashes, data_dir)},
-        "cross_split": {"per_class": per_class, "pairs": pairs,
-                        "label_disagreements": [p for p in pairs if p["test_class"] != p["training_class"]]},
+        "splits": {
+            TRAIN_SPLIT: _within(train, train_hashes, data_dir),
+            TEST_SPLIT: _within(test, test_hashes, data_dir),
+        },
+        "cross_split": {
+            "per_class": per_class,
+            "pairs": pairs,
+            "label_disagreements": [p for p in pairs if p["test_class"] != p["training_class"]],
+        },
         "summary": {
-            "training_images": len(train), "testing_images": len(test),
-            "testing_leaked": int(leaked.sum()), "testing_exact_copies": int(match.exact.sum()),
+            "training_images": len(train),
+            "testing_images": len(test),
+            "testing_leaked": int(leaked.sum()),
+            "testing_exact_copies": int(match.exact.sum()),
             "testing_leakage_clean": int((~leaked).sum()),
         },
     }
@@ -98,8 +113,9 @@ def audit(data_dir: Path, out: Path, examples_dir: Path | None = None, seed: int
     return report
 
 
-def _write_examples(data_dir: Path, train: list[Sample], test: list[Sample], pairs: list[dict[str, Any]],
-                    examples_dir: Path, seed: int) -> dict[str, Any]:
+def _write_examples(
+    data_dir: Path, train: list[Sample], test: list[Sample], pairs: list[dict[str, Any]], examples_dir: Path, seed: int
+) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     grid: dict[str, list[str]] = {}
     for k, class_dir in enumerate(CLASS_DIRS):

@@ -24,6 +24,7 @@ import numpy as np
 import psutil
 import tensorflow as tf
 
+from model.architecture import build_classifier, load_weights_npz
 from model.card import ARTIFACT_DIR
 from model.explain import METHODS, SCORE_CAM_MAX_N, SMOOTHGRAD_SAMPLES, Explainer
 from model.predict import Classifier
@@ -42,16 +43,21 @@ def timed(function: Callable[[], Any], runs: int, warmup: int = 3) -> dict[str, 
         function()
         samples.append(time.perf_counter() - started)
     values = np.array(samples) * 1000
-    return {"p50_ms": float(np.percentile(values, 50)), "p95_ms": float(np.percentile(values, 95)),
-            "mean_ms": float(values.mean()), "runs": runs}
+    return {
+        "p50_ms": float(np.percentile(values, 50)),
+        "p95_ms": float(np.percentile(values, 95)),
+        "mean_ms": float(values.mean()),
+        "runs": runs,
+    }
 
 
 def model_flops(model: keras.Model) -> float:
     """Multiply-adds x 2 of every conv and dense layer, from the layers' own shapes."""
     flops = 0.0
     for layer in model.layers:
-        if isinstance(layer, (keras.layers.Conv2D, keras.layers.SeparableConv2D, keras.layers.DepthwiseConv2D,
-                              keras.layers.Dense)):
+        if isinstance(
+            layer, (keras.layers.Conv2D, keras.layers.SeparableConv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)
+        ):
             out_shape = layer.output.shape
             in_channels = layer.input.shape[-1]
             positions = float(np.prod(out_shape[1:-1])) if len(out_shape) > 2 else 1.0
@@ -90,8 +96,13 @@ STARTUP_SCRIPT = textwrap.dedent("""
 def app_startup(sample: Path) -> dict[str, Any]:
     """Fresh Python process: import, load the model, render Classify with one upload."""
     started = time.perf_counter()
-    process = psutil.Popen([sys.executable, "-c", STARTUP_SCRIPT, str(sample)], cwd=ROOT,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    process = psutil.Popen(
+        [sys.executable, "-c", STARTUP_SCRIPT, str(sample)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     peak = 0
     while process.poll() is None:
         try:
@@ -100,8 +111,28 @@ def app_startup(sample: Path) -> dict[str, Any]:
             break
         time.sleep(0.05)
     output = process.stdout.read().decode(errors="replace")
-    return {"seconds_to_first_classification": time.perf_counter() - started, "peak_rss_mib": peak / 2**20,
-            "ok": process.returncode == 0 and "SHOWN" in output}
+    return {
+        "seconds_to_first_classification": time.perf_counter() - started,
+        "peak_rss_mib": peak / 2**20,
+        "ok": process.returncode == 0 and "SHOWN" in output,
+    }
+
+
+def bfloat16_forward(classifier: Classifier, x: np.ndarray, runs: int) -> dict[str, float]:
+    """An idea measured, not shipped: the same weights computing in bfloat16 (AVX512-BF16 where present)."""
+    card = classifier.card
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = build_classifier(card.num_classes, card.image_size, card.backbone)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    load_weights_npz(model, ARTIFACT_DIR / card.weights_file)
+    forward = tf.function(lambda batch: model(batch, training=False))
+    stats = timed(lambda: forward(x), runs)
+    reference = classifier.model(x, training=False).numpy()
+    stats["max_logit_difference"] = float(np.abs(np.asarray(forward(x), np.float32) - reference).max())
+    return stats
 
 
 def run_benchmark(sample: Path, runs: int = 30, artifact_dir: Path = ARTIFACT_DIR) -> dict[str, Any]:
@@ -109,11 +140,16 @@ def run_benchmark(sample: Path, runs: int = 30, artifact_dir: Path = ARTIFACT_DI
     classifier.warm_up()
     size = classifier.card.image_size
     data = sample.read_bytes()
-    results: dict[str, Any] = {"machine": machine_info(), "runs": runs, "image": sample.name,
-                               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    results: dict[str, Any] = {
+        "machine": machine_info(),
+        "runs": runs,
+        "image": sample.name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
 
     ours = timed(lambda: classifier.classify_bytes(data, sample.name), runs)
     with tempfile.TemporaryDirectory() as tmp:
+
         def seed_path():
             target = Path(tmp) / sample.name
             target.write_bytes(data)
@@ -124,21 +160,26 @@ def run_benchmark(sample: Path, runs: int = 30, artifact_dir: Path = ARTIFACT_DI
     x = to_model_input(classifier.prepare(classifier.classify_bytes(data, "x").decoded.rgb))[None]
     eager = timed(lambda: classifier.model(x, training=False), runs)
     compiled = timed(lambda: classifier.forward(x), runs)
+    bfloat16 = bfloat16_forward(classifier, x, runs)
     batch = np.repeat(x, 32, axis=0)
     batch_stats = timed(lambda: classifier.forward(batch), max(3, runs // 10), warmup=1)
     flops = model_flops(classifier.model)
     gemm = matmul_gflops()
     forward_s = compiled["p50_ms"] / 1000 / (2 if classifier.card.tta_flip else 1)
     results["classify"] = {
-        "ours_end_to_end": ours, "seed_serving_path": seed, "eager_model_call": eager,
+        "ours_end_to_end": ours,
+        "seed_serving_path": seed,
+        "eager_model_call": eager,
         "compiled_forward_one_image": compiled,
+        "bfloat16_forward_one_image_not_shipped": bfloat16,
         "forward_batch32_images_per_s": 32 / (batch_stats["p50_ms"] / 1000),
         "speedup_vs_seed": seed["p50_ms"] / ours["p50_ms"],
         "end_to_end_over_forward": ours["p50_ms"] / compiled["p50_ms"],
         "tta_flip": classifier.card.tta_flip,
     }
     results["compute"] = {
-        "model_gflop_per_image": flops / 1e9, "numpy_sgemm_gflops": gemm,
+        "model_gflop_per_image": flops / 1e9,
+        "numpy_sgemm_gflops": gemm,
         "forward_gflops_one_image": flops / forward_s / 1e9,
         "forward_fraction_of_sgemm": flops / forward_s / 1e9 / gemm,
         "batch32_fraction_of_sgemm": flops * results["classify"]["forward_batch32_images_per_s"] / 1e9 / gemm,
@@ -147,8 +188,7 @@ def run_benchmark(sample: Path, runs: int = 30, artifact_dir: Path = ARTIFACT_DI
     explainer = Explainer(classifier)
     saliency = {}
     for method in METHODS:
-        stats = timed(lambda m=method: explainer.explain(x[0], 0, m), runs=3 if method in METHODS[2:] else 10,
-                      warmup=1)
+        stats = timed(lambda m=method: explainer.explain(x[0], 0, m), runs=3 if method in METHODS[2:] else 10, warmup=1)
         saliency[method] = {**stats, "times_forward": stats["p50_ms"] / compiled["p50_ms"]}
     saliency["SmoothGrad"]["samples"] = SMOOTHGRAD_SAMPLES
     saliency["SmoothGrad"]["times_forward_per_sample"] = saliency["SmoothGrad"]["times_forward"] / SMOOTHGRAD_SAMPLES
@@ -178,6 +218,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"| eager `model(x)` | {c['eager_model_call']['p50_ms']:.0f} ms | {c['eager_model_call']['p95_ms']:.0f} ms | |",
         f"| compiled forward (tf.function, fixed signature) | {c['compiled_forward_one_image']['p50_ms']:.0f} ms | "
         f"{c['compiled_forward_one_image']['p95_ms']:.0f} ms | flip TTA: {c['tta_flip']} |",
+        f"| idea, not shipped: forward in bfloat16 | {c['bfloat16_forward_one_image_not_shipped']['p50_ms']:.0f} ms | "
+        f"{c['bfloat16_forward_one_image_not_shipped']['p95_ms']:.0f} ms | max logit difference "
+        f"{c['bfloat16_forward_one_image_not_shipped']['max_logit_difference']:.3f} |",
         f"| forward, batch of 32 | {c['forward_batch32_images_per_s']:.1f} images/s | | "
         f"{k['batch32_fraction_of_sgemm']:.2f}x of NumPy sgemm |",
         f"| machine limit: NumPy sgemm | {k['numpy_sgemm_gflops']:.0f} GFLOP/s | | model: "
@@ -190,14 +233,18 @@ def markdown(results: dict[str, Any]) -> str:
         if method == "Score-CAM":
             note += f" (max_N={stats['max_N']})"
         lines.append(f"| {method} | {stats['p50_ms'] / 1000:.2f} s | {stats['p95_ms'] / 1000:.2f} s | {note} |")
-    lines.append(f"| app start to first classification (fresh process, AppTest) | "
-                 f"{t['seconds_to_first_classification']:.1f} s | | peak RSS {t['peak_rss_mib']:.0f} MiB |")
+    lines.append(
+        f"| app start to first classification (fresh process, AppTest) | "
+        f"{t['seconds_to_first_classification']:.1f} s | | peak RSS {t['peak_rss_mib']:.0f} MiB |"
+    )
     training = results["training"]
     if training:
-        lines.append(f"| training, end to end (model card) | {training.get('total_wall_s', 0) / 60:.1f} min | | "
-                     f"stage 1 {training.get('stage1_images_per_s', 0):.0f} img/s, stage 2 "
-                     f"{training.get('stage2_images_per_s', 0):.0f} img/s, frozen-layer cache "
-                     f"{training.get('cache_frozen_layers_s', 0) / 60:.1f} min |")
+        lines.append(
+            f"| training, end to end (model card) | {training.get('total_wall_s', 0) / 60:.1f} min | | "
+            f"stage 1 {training.get('stage1_images_per_s', 0):.0f} img/s, stage 2 "
+            f"{training.get('stage2_images_per_s', 0):.0f} img/s, frozen-layer cache "
+            f"{training.get('cache_frozen_layers_s', 0) / 60:.1f} min |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from model.card import load_card
 from model.decode import decode_file
 from model.predict import Classifier
 from training.data import TRAIN_SPLIT, fingerprint, list_split
@@ -34,7 +35,9 @@ def _subset(report_rows: list[dict[str, Any]], mask: np.ndarray, class_names: li
     return classification_report(labels, probabilities, class_names)
 
 
-def evaluate(data_dir: Path, split: str, artifact_dir: Path, out: Path, gallery_dir: Path | None = None) -> dict[str, Any]:
+def evaluate(
+    data_dir: Path, split: str, artifact_dir: Path, out: Path, gallery_dir: Path | None = None
+) -> dict[str, Any]:
     if split == TRAIN_SPLIT:
         raise ValueError("evaluate scores a held-out split; Training is what the model learned from")
     started = time.time()
@@ -42,8 +45,10 @@ def evaluate(data_dir: Path, split: str, artifact_dir: Path, out: Path, gallery_
     card = classifier.card
     samples = list_split(data_dir, split, card.class_dirs)
     training = list_split(data_dir, TRAIN_SPLIT, card.class_dirs)
-    match = cross_match(hash_images([s.path for s in samples], f"hashing {split}"),
-                        hash_images([s.path for s in training], "hashing Training"))
+    match = cross_match(
+        hash_images([s.path for s in samples], f"hashing {split}"),
+        hash_images([s.path for s in training], "hashing Training"),
+    )
     leaked = match.leaked(NEAR_DUPLICATE_DISTANCE)
 
     rows: list[dict[str, Any]] = []
@@ -54,18 +59,20 @@ def evaluate(data_dir: Path, split: str, artifact_dir: Path, out: Path, gallery_
         for offset, (sample, (prepared, prediction)) in enumerate(zip(chunk, results)):
             i = start + offset
             prepared_images.append(prepared if gallery_dir is not None else None)
-            rows.append({
-                "path": sample.relative(data_dir),
-                "label": sample.label,
-                "predicted": prediction.class_index,
-                "probabilities": [round(float(p), 6) for p in prediction.probabilities],
-                "ood_score": prediction.ood_score,
-                "out_of_distribution": prediction.out_of_distribution,
-                "leaked": bool(leaked[i]),
-                "exact_copy": bool(match.exact[i]),
-                "phash_distance": int(match.distance[i]),
-                "nearest_training_image": training[int(match.nearest[i])].relative(data_dir),
-            })
+            rows.append(
+                {
+                    "path": sample.relative(data_dir),
+                    "label": sample.label,
+                    "predicted": prediction.class_index,
+                    "probabilities": [round(float(p), 6) for p in prediction.probabilities],
+                    "ood_score": prediction.ood_score,
+                    "out_of_distribution": prediction.out_of_distribution,
+                    "leaked": bool(leaked[i]),
+                    "exact_copy": bool(match.exact[i]),
+                    "phash_distance": int(match.distance[i]),
+                    "nearest_training_image": training[int(match.nearest[i])].relative(data_dir),
+                }
+            )
 
     if gallery_dir is not None:
         gallery_dir.mkdir(parents=True, exist_ok=True)
@@ -86,14 +93,18 @@ def evaluate(data_dir: Path, split: str, artifact_dir: Path, out: Path, gallery_
         "candidate": card.raw.get("candidate"),
         "class_names": names,
         "dataset_fingerprint_sha256": fingerprint(samples, data_dir),
-        "near_duplicate_rule": f"byte-identical or pHash Hamming distance <= {NEAR_DUPLICATE_DISTANCE} to a Training image",
+        "near_duplicate_rule": (
+            f"byte-identical or pHash Hamming distance <= {NEAR_DUPLICATE_DISTANCE} to a Training image"
+        ),
         "full": _subset(rows, np.ones(len(rows), bool), names),
         "leakage_clean": _subset(rows, clean, names),
         "leaked_copies": _subset(rows, leaked, names),
         "leakage_counts": {
-            name: {"images": int(sum(r["label"] == i for r in rows)),
-                   "leaked": int(sum(r["label"] == i and r["leaked"] for r in rows)),
-                   "exact": int(sum(r["label"] == i and r["exact_copy"] for r in rows))}
+            name: {
+                "images": int(sum(r["label"] == i for r in rows)),
+                "leaked": int(sum(r["label"] == i and r["leaked"] for r in rows)),
+                "exact": int(sum(r["label"] == i and r["exact_copy"] for r in rows)),
+            }
             for i, name in enumerate(names)
         },
         "ood_flagged_fraction": float(ood_flags.mean()) if card.ood else None,
@@ -108,15 +119,32 @@ def evaluate(data_dir: Path, split: str, artifact_dir: Path, out: Path, gallery_
     return report
 
 
-
 def evaluate_candidates(data_dir: Path, run_dir: Path, out: Path, split: str = "Testing") -> dict[str, Any]:
-    """Scores each candidate a training run saved, once, for the record; the choice was made on validation."""
-    summary = {}
-    for candidate_dir in sorted((Path(run_dir) / "candidates").iterdir()):
-        report = evaluate(data_dir, split, candidate_dir, candidate_dir / "evaluation.json")
-        summary[candidate_dir.name] = {"artifact_sha256": report["artifact_sha256"], "split": split,
-                                       "full": report["full"]["accuracy"],
-                                       "leakage_clean": report["leakage_clean"]["accuracy"],
-                                       "leaked_copies": report["leaked_copies"]["accuracy"]}
+    """Scores each candidate a training run saved, once, for the record; the choice was made on validation.
+
+    Results of every run are kept in `out` under the run's folder name; a candidate whose evaluation
+    already exists for the same weights is not scored again.
+    """
+    run_dir = Path(run_dir)
+    summary = json.loads(out.read_text()) if out.exists() else {}
+    scored = {}
+    for candidate_dir in sorted((run_dir / "candidates").iterdir()):
+        card = load_card(candidate_dir)
+        previous = candidate_dir / "evaluation.json"
+        report = json.loads(previous.read_text()) if previous.exists() else None
+        if report is None or report["artifact_sha256"] != card.weights_sha256:
+            report = evaluate(data_dir, split, candidate_dir, previous)
+        scored[candidate_dir.name] = {
+            "artifact_sha256": report["artifact_sha256"],
+            "split": split,
+            "validation_accuracy": card.raw["validation"]["candidates_accuracy"][candidate_dir.name],
+            "full": report["full"]["accuracy"],
+            "leakage_clean": report["leakage_clean"]["accuracy"],
+            "leaked_copies": report["leaked_copies"]["accuracy"],
+            "finetune_epochs_run": 0
+            if candidate_dir.name == "frozen_backbone_head"
+            else len(card.raw["history"]["stage2_finetune"].get("loss", [])),
+        }
+    summary[run_dir.name] = scored
     out.write_text(json.dumps(summary, indent=2))
     return summary

@@ -32,8 +32,9 @@ def render_views(path: Path, views: int, size: int, rng: np.random.Generator, co
     return np.stack([to_model_input(square_to_rgb(np.ascontiguousarray(v), size)) for v in rendered[:views]])
 
 
-def _batches(paths: Sequence[Path], start: int, batch: int, views: int, size: int, seed: int,
-             config: AugmentConfig) -> Iterator[tuple[int, np.ndarray]]:
+def _batches(
+    paths: Sequence[Path], start: int, batch: int, views: int, size: int, seed: int, config: AugmentConfig
+) -> Iterator[tuple[int, np.ndarray]]:
     def load(first: int) -> tuple[int, np.ndarray]:
         chunk = []
         for index in range(first, min(first + batch, len(paths))):
@@ -61,8 +62,8 @@ def cached_bottom_activations(
     cache_path: Path,
     config: AugmentConfig = AugmentConfig(),
     batch: int = 8,
-) -> np.ndarray:
-    """Memmap of shape (len(paths) * views, *bottom.output_shape[1:]); row i*views+v is view v of image i."""
+) -> tuple[np.ndarray, int]:
+    """(memmap of shape (len(paths) * views, ...), images computed by this call); row i*views+v is view v of image i."""
     cache_path.parent.mkdir(parents=True, exist_ok=True)
     progress_path = cache_path.with_suffix(".progress.json")
     shape = (len(paths) * views, *bottom.output.shape[1:])
@@ -83,4 +84,4 @@ def cached_bottom_activations(
                 activations.flush()
                 progress_path.write_text(json.dumps({"images_done": first + count}))
                 bar.update(count)
-    return np.lib.format.open_memmap(cache_path, mode="r")
+    return np.lib.format.open_memmap(cache_path, mode="r"), len(paths) - done

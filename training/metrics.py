@@ -32,8 +32,15 @@ def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_B
             ece += count / len(labels) * abs(accuracy - mean_confidence)
         else:
             accuracy = mean_confidence = None
-        table.append({"low": float(edges[b]), "high": float(edges[b + 1]), "count": count,
-                      "accuracy": accuracy, "confidence": mean_confidence})
+        table.append(
+            {
+                "low": float(edges[b]),
+                "high": float(edges[b + 1]),
+                "count": count,
+                "accuracy": accuracy,
+                "confidence": mean_confidence,
+            }
+        )
     return {"ece": float(ece), "bins": table}
 
 
@@ -67,7 +74,12 @@ def classification_report(
         "balanced_accuracy": float(balanced_accuracy_score(labels, predictions)) if len(set(labels)) > 1 else None,
         "macro_f1": float(f1_score(labels, predictions, labels=indices, average="macro", zero_division=0)),
         "per_class": {
-            name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]), "support": int(support[i])}
+            name: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
             for i, name in enumerate(class_names)
         },
         "confusion_matrix": confusion_matrix(labels, predictions, labels=indices).tolist(),

@@ -30,14 +30,39 @@ BATCH = 16
 def _skimage_images() -> Iterator[tuple[str, str, np.ndarray]]:
     from skimage import data as skdata
 
-    names = ["astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins", "colorwheel", "grass",
-             "gravel", "horse", "hubble_deep_field", "immunohistochemistry", "logo", "microaneurysms", "moon", "page",
-             "retina", "rocket", "text", "shepp_logan_phantom", "motorcycle_left", "checkerboard"]
+    names = [
+        "astronaut",
+        "brick",
+        "camera",
+        "cell",
+        "chelsea",
+        "clock",
+        "coffee",
+        "coins",
+        "colorwheel",
+        "grass",
+        "gravel",
+        "horse",
+        "hubble_deep_field",
+        "immunohistochemistry",
+        "logo",
+        "microaneurysms",
+        "moon",
+        "page",
+        "retina",
+        "rocket",
+        "text",
+        "shepp_logan_phantom",
+        "motorcycle_left",
+        "checkerboard",
+    ]
     for name in names:
         try:
             image = np.asarray(getattr(skdata, name)())
         except Exception:  # noqa: BLE001 - a sample that needs a download is skipped
             continue
+        if image.dtype == bool:
+            image = image.astype(np.uint8) * 255
         if image.dtype != np.uint8:
             image = (255 * (image - image.min()) / max(float(np.ptp(image)), 1e-9)).astype(np.uint8)
         if image.ndim == 2:
@@ -45,11 +70,19 @@ def _skimage_images() -> Iterator[tuple[str, str, np.ndarray]]:
         image = image[..., :3]
         yield "scikit-image sample", name, image
         height, width = image.shape[:2]
-        yield "scikit-image sample", f"{name} (centre crop)", image[height // 4 : 3 * height // 4, width // 4 : 3 * width // 4]
+        yield (
+            "scikit-image sample",
+            f"{name} (centre crop)",
+            image[height // 4 : 3 * height // 4, width // 4 : 3 * width // 4],
+        )
     faces = skdata.lfw_subset()
     for i in range(0, len(faces), 10):
         face = (np.asarray(faces[i]) * 255).astype(np.uint8)
-        yield "face photo", f"lfw face {i}", np.repeat(np.asarray(Image.fromarray(face).resize((200, 200)))[..., None], 3, -1)
+        yield (
+            "face photo",
+            f"lfw face {i}",
+            np.repeat(np.asarray(Image.fromarray(face).resize((200, 200)))[..., None], 3, -1),
+        )
 
 
 def _synthetic_images(rng: np.random.Generator) -> Iterator[tuple[str, str, np.ndarray]]:
@@ -74,7 +107,9 @@ def _synthetic_images(rng: np.random.Generator) -> Iterator[tuple[str, str, np.n
     yield "document", "text page", np.asarray(text)
     for i in range(3):  # a chest-X-ray-like picture: bright body, darker lungs, rib bands
         body = ((xx - 0.5) ** 2 / 0.16 + (yy - 0.55) ** 2 / 0.2 < 1).astype(float) * 170
-        lungs = (((xx - 0.33) ** 2 / 0.01 + (yy - 0.5) ** 2 / 0.06 < 1) | ((xx - 0.67) ** 2 / 0.01 + (yy - 0.5) ** 2 / 0.06 < 1))
+        lungs = ((xx - 0.33) ** 2 / 0.01 + (yy - 0.5) ** 2 / 0.06 < 1) | (
+            (xx - 0.67) ** 2 / 0.01 + (yy - 0.5) ** 2 / 0.06 < 1
+        )
         picture = body - lungs * 110 + lungs * 40 * (np.sin(yy * (40 + 5 * i)) > 0.6)
         picture = np.clip(picture + rng.normal(0, 8, picture.shape), 0, 255).astype(np.uint8)
         yield "x-ray-like", f"chest x-ray-like {i}", np.repeat(picture[..., None], 3, -1)
@@ -113,18 +148,31 @@ def evaluate_guard(data_dir: Path, split: str, artifact_dir: Path, out: Path) ->
         "artifact_sha256": classifier.card.weights_sha256,
         "threshold": threshold,
         "threshold_rule": "99th percentile of validation scores (fixed during training)",
-        "in_distribution": {"split": split, "images": len(in_scores), "flagged": int((in_scores > threshold).sum()),
-                            "false_alarm_rate": float((in_scores > threshold).mean())},
-        "out_of_distribution": {"images": len(out_scores), "detected": int((out_scores > threshold).sum()),
-                                "detection_rate": float((out_scores > threshold).mean())},
+        "in_distribution": {
+            "split": split,
+            "images": len(in_scores),
+            "flagged": int((in_scores > threshold).sum()),
+            "false_alarm_rate": float((in_scores > threshold).mean()),
+        },
+        "out_of_distribution": {
+            "images": len(out_scores),
+            "detected": int((out_scores > threshold).sum()),
+            "detection_rate": float((out_scores > threshold).mean()),
+        },
         "auroc": float(roc_auc_score(labels, np.r_[in_scores, out_scores])),
         "per_category": {
-            c: {"images": int(sum(cat == c for cat, _, _ in ood)),
-                "detection_rate": float(np.mean([s > threshold for (cat, _, _), s in zip(ood, out_scores) if cat == c]))}
+            c: {
+                "images": int(sum(cat == c for cat, _, _ in ood)),
+                "detection_rate": float(
+                    np.mean([s > threshold for (cat, _, _), s in zip(ood, out_scores) if cat == c])
+                ),
+            }
             for c in categories
         },
-        "out_of_distribution_scores": [{"category": c, "name": n, "score": float(s), "flagged": bool(s > threshold)}
-                                       for (c, n, _), s in zip(ood, out_scores)],
+        "out_of_distribution_scores": [
+            {"category": c, "name": n, "score": float(s), "flagged": bool(s > threshold)}
+            for (c, n, _), s in zip(ood, out_scores)
+        ],
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))

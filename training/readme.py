@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from model.card import ARTIFACT_DIR, CARD_FILE, EVALUATION_FILE
+from model.card import ARTIFACT_DIR, AUDIT_FILE, CARD_FILE, EVALUATION_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -35,6 +35,17 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
     if card is None or report is None:
         return "\n".join(lines + ["No committed model yet.", "", END])
     full, clean, copies = report["full"], report["leakage_clean"], report["leaked_copies"]
+    audit = _load(artifact_dir / AUDIT_FILE)
+    if audit is not None:
+        summary, training = audit["summary"], audit["splits"]["Training"]
+        lines += [
+            f"Dataset audit (`python -m training audit`, {audit['near_duplicate_rule']}): "
+            f"**{summary['testing_leaked']} of {summary['testing_images']} Testing scans are copies of Training "
+            f"scans** ({summary['testing_exact_copies']} byte-identical); {summary['testing_leakage_clean']} are new. "
+            f"Inside Training, {training['images_in_near_groups']} scans fall into "
+            f"{training['near_duplicate_groups']} groups of duplicates.",
+            "",
+        ]
     lines += [
         f"Model: `{card['candidate']}` trained {card['created'][:10]} on {card['machine']['cpu_count']} CPU cores "
         f"({card['machine']['cpu']}) in **{card['timings']['total_wall_s'] / 60:.1f} min** end to end "
@@ -44,33 +55,51 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
         "| Testing subset | images | accuracy (95 % CI) | balanced acc. | macro F1 | ECE |",
         "|---|---|---|---|---|---|",
     ]
-    for label, subset in (("whole split", full), ("leakage-clean (new scans)", clean), ("copies of training scans", copies)):
+    for label, subset in (
+        ("whole split", full),
+        ("leakage-clean (new scans)", clean),
+        ("copies of training scans", copies),
+    ):
         low, high = subset["accuracy_ci95"]
-        lines.append(f"| {label} | {subset['n']} | {_pct(subset['accuracy'])} ({_pct(low)}–{_pct(high)}) | "
-                     f"{_pct(subset['balanced_accuracy'])} | {_pct(subset['macro_f1'])} | "
-                     f"{subset['calibration']['ece']:.3f} |")
+        lines.append(
+            f"| {label} | {subset['n']} | {_pct(subset['accuracy'])} ({_pct(low)}–{_pct(high)}) | "
+            f"{_pct(subset['balanced_accuracy'])} | {_pct(subset['macro_f1'])} | "
+            f"{subset['calibration']['ece']:.3f} |"
+        )
     validation = card["validation"]
     lines += ["", "Per class on the whole split (precision / recall / F1 / support):", ""]
     lines += ["| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
     for name, values in full["per_class"].items():
-        lines.append(f"| {name} | {_pct(values['precision'])} | {_pct(values['recall'])} | {_pct(values['f1'])} | "
-                     f"{values['support']} |")
-    candidates = _load(artifact_dir / CANDIDATES_FILE)
-    lines += ["", "Candidates of the same run (validation = duplicate-aware split of Training; Testing scored once "
-              "per candidate, after training, never used to choose):", "",
-              "| candidate | validation accuracy | Testing accuracy | leakage-clean accuracy |", "|---|---|---|---|"]
-    for name, accuracy in validation["candidates_accuracy"].items():
-        scored = (candidates or {}).get(name)
-        testing = f"{_pct(scored['full'])} | {_pct(scored['leakage_clean'])}" if scored else "not scored | not scored"
-        marker = " (shipped)" if name == validation["selected"] else ""
-        lines.append(f"| {name.replace('_', ' ')}{marker} | {_pct(accuracy)} | {testing} |")
+        lines.append(
+            f"| {name} | {_pct(values['precision'])} | {_pct(values['recall'])} | {_pct(values['f1'])} | "
+            f"{values['support']} |"
+        )
+    candidates = _load(artifact_dir / CANDIDATES_FILE) or {}
+    lines += [
+        "",
+        "Every candidate trained so far (validation = duplicate-aware split of Training, which chose; Testing scored "
+        "once per candidate after training, never used to choose):",
+        "",
+        "| run | candidate | stage-2 epochs | validation accuracy | Testing accuracy | leakage-clean accuracy |",
+        "|---|---|---|---|---|---|",
+    ]
+    for run, scored in candidates.items():
+        for name, values in scored.items():
+            shipped = " (shipped)" if values["artifact_sha256"] == card["artifact"]["sha256"] else ""
+            lines.append(
+                f"| {run} | {name.replace('_', ' ')}{shipped} | {values['finetune_epochs_run']} | "
+                f"{_pct(values['validation_accuracy'])} | {_pct(values['full'])} | {_pct(values['leakage_clean'])} |"
+            )
     guard = _load(artifact_dir / OOD_FILE)
     if guard is not None:
-        lines += ["", f"Not-a-brain-MRI guard: AUROC **{guard['auroc']:.3f}** between the {guard['in_distribution']['images']} "
-                  f"Testing scans and {guard['out_of_distribution']['images']} non-MRI images; it flags "
-                  f"{_pct(guard['in_distribution']['false_alarm_rate'])} of Testing scans and detects "
-                  f"{_pct(guard['out_of_distribution']['detection_rate'])} of the non-MRI images "
-                  "(`python -m training ood`)."]
+        lines += [
+            "",
+            f"Not-a-brain-MRI guard: AUROC **{guard['auroc']:.3f}** between the {guard['in_distribution']['images']} "
+            f"Testing scans and {guard['out_of_distribution']['images']} non-MRI images; it flags "
+            f"{_pct(guard['in_distribution']['false_alarm_rate'])} of Testing scans and detects "
+            f"{_pct(guard['out_of_distribution']['detection_rate'])} of the non-MRI images "
+            "(`python -m training ood`).",
+        ]
     if BENCH_MD.exists():
         lines += ["", "Speed (`python -m training bench`):", "", BENCH_MD.read_text().strip()]
     return "\n".join(lines + ["", END])

@@ -21,8 +21,14 @@ def write_samples(data_dir: Path, evaluation: Path, out_dir: Path) -> list[Path]
     written = []
     for label in range(len(report["class_names"])):
         for leaked in (False, True):
-            row = next((r for r in report["images"] if r["label"] == label and r["leaked"] == leaked
-                        and r["predicted"] == label), None)
+            row = next(
+                (
+                    r
+                    for r in report["images"]
+                    if r["label"] == label and r["leaked"] == leaked and r["predicted"] == label
+                ),
+                None,
+            )
             if row is None:
                 continue
             class_dir, name = row["path"].split("/")[-2:]

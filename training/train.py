@@ -25,6 +25,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 from scipy.special import softmax
 
 from model.architecture import (
@@ -50,6 +51,7 @@ from training.split import grouped_split
 log = logging.getLogger(__name__)
 
 PREPROCESSING_VERSION = "headcrop-stretch-gray3-v1"
+DATASET_SOURCE = "Bhuvaji et al., Brain Tumor Classification (MRI), Kaggle 2020, doi:10.34740/KAGGLE/DSV/1183165"
 
 
 @dataclass
@@ -66,7 +68,7 @@ class TrainConfig:
     dropout: float = 0.3
     head_epochs: int = 60
     head_learning_rate: float = 1e-3
-    finetune_epochs: int = 15
+    finetune_epochs: int = 30
     finetune_learning_rate: float = 1e-4
     patience: int = 3
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -80,9 +82,18 @@ class TrainConfig:
 class CachedRows(keras.utils.PyDataset):
     """Batches of cached activations; per epoch, one randomly chosen view of each image."""
 
-    def __init__(self, cache: np.ndarray, images: np.ndarray, labels: np.ndarray, views: int, batch_size: int,
-                 num_classes: int, class_weights: np.ndarray | None = None, seed: int | None = None,
-                 view_choices: tuple[int, ...] = (CLEAN_VIEW,)):
+    def __init__(
+        self,
+        cache: np.ndarray,
+        images: np.ndarray,
+        labels: np.ndarray,
+        views: int,
+        batch_size: int,
+        num_classes: int,
+        class_weights: np.ndarray | None = None,
+        seed: int | None = None,
+        view_choices: tuple[int, ...] = (CLEAN_VIEW,),
+    ):
         super().__init__()
         self.cache, self.images, self.labels, self.views = cache, images, labels, views
         self.batch_size, self.num_classes, self.class_weights = batch_size, num_classes, class_weights
@@ -130,8 +141,15 @@ def _predict_rows(model: keras.Model, cache: np.ndarray, rows: np.ndarray, batch
 
 
 def _cache_key(config: TrainConfig, dataset_fingerprint: str) -> str:
-    parts = [dataset_fingerprint, config.backbone, str(config.image_size), str(config.views), str(config.seed),
-             PREPROCESSING_VERSION, json.dumps(config.augment.as_dict(), sort_keys=True)]
+    parts = [
+        dataset_fingerprint,
+        config.backbone,
+        str(config.image_size),
+        str(config.views),
+        str(config.seed),
+        PREPROCESSING_VERSION,
+        json.dumps(config.augment.as_dict(), sort_keys=True),
+    ]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -140,6 +158,13 @@ def _initial_model(config: TrainConfig) -> keras.Model:
     if config.backbone == "xception":
         assign_weights(backbone_weights(model), imagenet_xception_weights())
     return model
+
+
+def distribution_strategy() -> tf.distribute.Strategy:
+    """MirroredStrategy over all GPUs when there are several, else the default one-device strategy."""
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
 
 
 def _loss(config: TrainConfig) -> keras.losses.Loss:
@@ -170,13 +195,17 @@ def train(config: TrainConfig) -> dict[str, Any]:
     timings["hash_and_split_s"] = time.time() - tick
     log.info("train %d / validation %d images, %d duplicate groups", len(train_idx), len(val_idx), groups.max() + 1)
 
-    model = _initial_model(config)
+    strategy = distribution_strategy()
+    with strategy.scope():
+        model = _initial_model(config)
     bottom, top, pooled = split_model(model, spec)
     tick = time.time()
     cache_path = cache_dir() / "features" / f"{_cache_key(config, dataset_fingerprint)}.npy"
-    cache = cached_bottom_activations(bottom, paths, config.views, config.image_size, config.seed, cache_path,
-                                      config.augment)
+    cache, computed = cached_bottom_activations(
+        bottom, paths, config.views, config.image_size, config.seed, cache_path, config.augment
+    )
     timings["cache_frozen_layers_s"] = time.time() - tick
+    timings["cache_images_computed"] = computed
     y_val = labels[val_idx]
     val_clean_rows = val_idx * config.views + CLEAN_VIEW
     val_flip_rows = val_idx * config.views + FLIPPED_VIEW
@@ -187,9 +216,10 @@ def train(config: TrainConfig) -> dict[str, Any]:
     train_rows = (train_idx[:, None] * config.views + np.arange(config.views)[None, :]).ravel()
     train_features = _predict_rows(pooled, cache, train_rows, config.batch_size)
     val_features = _predict_rows(pooled, cache, val_clean_rows, config.batch_size)
-    feature_input = keras.Input(train_features.shape[1:])
-    head = keras.Model(feature_input, model.get_layer(LOGITS_LAYER)(model.get_layer("head_dropout")(feature_input)))
-    head.compile(keras.optimizers.Adam(config.head_learning_rate), loss=_loss(config), metrics=["accuracy"])
+    with strategy.scope():
+        feature_input = keras.Input(train_features.shape[1:])
+        head = keras.Model(feature_input, model.get_layer(LOGITS_LAYER)(model.get_layer("head_dropout")(feature_input)))
+        head.compile(keras.optimizers.Adam(config.head_learning_rate), loss=_loss(config), metrics=["accuracy"])
     stage1_fit = head.fit(
         train_features,
         keras.utils.to_categorical(np.repeat(labels[train_idx], config.views), num_classes),
@@ -211,17 +241,29 @@ def train(config: TrainConfig) -> dict[str, Any]:
     tick = time.time()
     for layer in top.layers:
         layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
-    top.compile(keras.optimizers.Adam(config.finetune_learning_rate), loss=_loss(config), metrics=["accuracy"])
+    with strategy.scope():
+        top.compile(keras.optimizers.Adam(config.finetune_learning_rate), loss=_loss(config), metrics=["accuracy"])
     checkpoint = run_dir / "finetune_best.weights.h5"
-    train_data = CachedRows(cache, train_idx, labels[train_idx], config.views, config.batch_size, num_classes,
-                            class_weights, seed=config.seed, view_choices=tuple(range(config.views)))
+    train_data = CachedRows(
+        cache,
+        train_idx,
+        labels[train_idx],
+        config.views,
+        config.batch_size,
+        num_classes,
+        class_weights,
+        seed=config.seed,
+        view_choices=tuple(range(config.views)),
+    )
     val_data = CachedRows(cache, val_idx, y_val, config.views, config.batch_size, num_classes)
     stage2_fit = top.fit(
         train_data,
         validation_data=val_data,
         epochs=config.finetune_epochs,
         callbacks=[
-            keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_loss", save_best_only=True, save_weights_only=True),
+            keras.callbacks.ModelCheckpoint(
+                checkpoint, monitor="val_loss", save_best_only=True, save_weights_only=True
+            ),
             keras.callbacks.EarlyStopping("val_loss", patience=config.patience),
             keras.callbacks.CSVLogger(run_dir / "finetune_log.csv"),
         ],
@@ -250,8 +292,11 @@ def train(config: TrainConfig) -> dict[str, Any]:
         ood = None
         if with_ood:
             train_clean_rows = train_idx * config.views + CLEAN_VIEW
-            ood = OODDetector.fit(_predict_rows(pooled, cache, train_clean_rows, config.batch_size), labels[train_idx],
-                                  _predict_rows(pooled, cache, val_clean_rows, config.batch_size))
+            ood = OODDetector.fit(
+                _predict_rows(pooled, cache, train_clean_rows, config.batch_size),
+                labels[train_idx],
+                _predict_rows(pooled, cache, val_clean_rows, config.batch_size),
+            )
         from training.metrics import classification_report
 
         class_names = [CLASS_LABELS[c] for c in CLASS_DIRS]
@@ -270,7 +315,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
             "preprocessing": {"version": PREPROCESSING_VERSION, "description": " ".join(PREPROCESSING_DOC.split())},
             "training_config": config.as_dict(),
             "dataset": {
-                "source": "Bhuvaji et al., Brain Tumor Classification (MRI), Kaggle 2020, doi:10.34740/KAGGLE/DSV/1183165",
+                "source": DATASET_SOURCE,
                 "split_used": TRAIN_SPLIT,
                 "fingerprint_sha256": dataset_fingerprint,
                 "images": len(samples),
@@ -292,6 +337,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
             "history": {"stage1_head": _history(stage1_fit), "stage2_finetune": _history(stage2_fit)},
             "timings": {**timings, "total_wall_s": time.time() - started},
             "machine": machine_info(),
+            "distribution_strategy": type(strategy).__name__,
         }
         return write_artifact(model, out_dir, card, temperature, tta, ood)
 
@@ -299,5 +345,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     finish(stage2_weights, "finetuned_exit_flow", run_dir / "candidates" / "finetuned_exit_flow", with_ood=False)
     chosen = stage2_weights if selected == "finetuned_exit_flow" else stage1_weights
     card = finish(chosen, selected, config.out_dir, with_ood=True)
-    log.info("wrote %s (validation accuracy %.4f) in %.0f s", config.out_dir, candidates[selected], time.time() - started)
+    log.info(
+        "wrote %s (validation accuracy %.4f) in %.0f s", config.out_dir, candidates[selected], time.time() - started
+    )
     return card

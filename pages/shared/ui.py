@@ -23,10 +23,10 @@ NOTICE = "**Research and teaching demo — not a medical device.** Do not use it
 SAMPLES_DIR = ARTIFACT_DIR / "samples"
 
 
-def page_setup(title: str, icon: str = "🧠") -> None:
-    st.set_page_config(page_title=f"{title} · Brain-MRI classifier", page_icon=icon, layout="wide")
+def page_setup(title: str) -> None:
+    st.set_page_config(page_title=f"{title} · Brain-MRI classifier", page_icon=":material/neurology:", layout="wide")
     with st.sidebar:
-        st.warning(NOTICE, icon="⚠️")
+        st.warning(NOTICE, icon=":material/warning:")
     st.title(title)
 
 
@@ -88,16 +88,28 @@ def classify(data: bytes, frame: int | None = None) -> Result | str:
     except InputError as error:
         return str(error)
     p = classified.prediction
-    return Result(classified.prepared, p.class_index, p.class_name, p.probabilities, p.confidence, p.margin,
-                  p.out_of_distribution, p.ood_score, classified.decoded.frames, classified.decoded.frame,
-                  classified.decoded.details)
+    return Result(
+        classified.prepared,
+        p.class_index,
+        p.class_name,
+        p.probabilities,
+        p.confidence,
+        p.margin,
+        p.out_of_distribution,
+        p.ood_score,
+        classified.decoded.frames,
+        classified.decoded.frame,
+        classified.decoded.details,
+    )
 
 
 def sample_scans() -> dict[str, Path]:
     """Label shown in the picker -> file: `<class_dir>__<name>.jpg`."""
     names = dict(zip(card().class_dirs, card().class_names))
-    return {f"{names.get(p.name.split('__')[0], '?')} example ({p.stem.split('__')[-1]})": p
-            for p in sorted(SAMPLES_DIR.glob("*.jpg"))}
+    return {
+        f"{names.get(p.name.split('__')[0], '?')} example ({p.stem.split('__')[-1]})": p
+        for p in sorted(SAMPLES_DIR.glob("*.jpg"))
+    }
 
 
 def png_bytes(image: np.ndarray) -> bytes:

@@ -1,0 +1,32 @@
+"""`python -m model classify DIR_OR_FILES... --out results.csv`: batch classification without the app."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m model", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    classify = commands.add_parser("classify", help="classify scans (folders are searched recursively) to CSV")
+    classify.add_argument("inputs", type=Path, nargs="+")
+    classify.add_argument("--out", type=Path, required=True)
+    classify.add_argument("--artifact-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    from model.batch import classify_to_csv
+    from model.card import ARTIFACT_DIR
+    from model.predict import Classifier
+
+    count = classify_to_csv(Classifier.from_artifact(args.artifact_dir or ARTIFACT_DIR), args.inputs, args.out)
+    print(f"wrote {count} rows to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Classify a folder (or a list) of scans to CSV without the app, streaming with tf.data.
+
+Decoding and preprocessing run in parallel `tf.data` map calls while the model
+works on the previous batch; rows are written as they come, so a folder of any
+size needs constant memory. Files that cannot be read get a row with the error.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from model.decode import decode_file
+from model.errors import InputError
+from model.predict import Classifier
+from model.preprocess import preprocess
+
+SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".dcm"}
+BATCH = 16
+
+
+def find_scans(inputs: Iterable[Path]) -> list[Path]:
+    found: list[Path] = []
+    for item in inputs:
+        item = Path(item)
+        if item.is_dir():
+            found += sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+        else:
+            found.append(item)
+    return found
+
+
+def _dataset(paths: list[Path], size: int) -> tf.data.Dataset:
+    def load(path: tf.Tensor) -> tuple[np.ndarray, bytes]:
+        try:
+            return preprocess(decode_file(path.numpy().decode()).rgb, size), b""
+        except (InputError, OSError) as error:
+            return np.zeros((size, size, 3), np.float32), str(error).encode()
+
+    def mapped(path: tf.Tensor):
+        image, error = tf.py_function(load, [path], [tf.float32, tf.string])
+        image.set_shape((size, size, 3))
+        return path, image, error
+
+    return (
+        tf.data.Dataset.from_tensor_slices([str(p) for p in paths])
+        .map(mapped, num_parallel_calls=tf.data.AUTOTUNE)
+        .batch(BATCH)
+        .prefetch(2)
+    )
+
+
+def classify_paths(classifier: Classifier, paths: list[Path]) -> Iterator[dict[str, object]]:
+    names = classifier.card.class_names
+    for batch_paths, images, errors in _dataset(paths, classifier.card.image_size):
+        errors = [e.decode() for e in errors.numpy()]
+        good = [i for i, e in enumerate(errors) if not e]
+        predictions = dict(zip(good, classifier.predict_inputs(images.numpy()[good]))) if good else {}
+        for i, path in enumerate(batch_paths.numpy()):
+            row: dict[str, object] = {
+                "file": path.decode(),
+                "prediction": "",
+                "confidence": "",
+                "looks_like_training_mri": "",
+                "error": errors[i],
+            }
+            if i in predictions:
+                p = predictions[i]
+                row.update(
+                    prediction=p.class_name,
+                    confidence=round(p.confidence, 4),
+                    looks_like_training_mri=not p.out_of_distribution,
+                )
+                row.update({f"p({n})": round(float(v), 4) for n, v in zip(names, p.probabilities)})
+            yield row
+
+
+def classify_to_csv(classifier: Classifier, inputs: Iterable[Path], out: Path) -> int:
+    paths = find_scans(inputs)
+    fields = ["file", "prediction", "confidence", "looks_like_training_mri", "error"]
+    fields += [f"p({n})" for n in classifier.card.class_names]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        for row in tqdm(classify_paths(classifier, paths), total=len(paths), desc="classifying", unit="scan"):
+            writer.writerow(row)
+    return len(paths)
