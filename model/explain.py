@@ -104,12 +104,15 @@ class Explainer:
             score = self.classifier.model(noisy, training=False)[:, class_index]
         return tf.reduce_sum(tf.abs(tape.gradient(score, noisy)), axis=0)
 
+    def _grad_cams(self, batch: np.ndarray, class_index: int) -> tuple[np.ndarray, np.ndarray]:
+        """The caller holds the classifier's lock."""
+        grad_cam, grad_cam_pp = self._cams(tf.constant(batch), tf.constant(class_index, tf.int32))
+        return grad_cam.numpy(), grad_cam_pp.numpy()
+
     def low_resolution_cams(self, model_input: np.ndarray, class_index: int) -> tuple[np.ndarray, np.ndarray]:
         """(Grad-CAM, Grad-CAM++) at the conv layer's own resolution (10 x 10 for Xception at 299 px)."""
-        batch = tf.constant(np.asarray(model_input, dtype=np.float32)[None])
         with self.classifier.lock:
-            grad_cam, grad_cam_pp = self._cams(batch, tf.constant(class_index, tf.int32))
-        return grad_cam.numpy(), grad_cam_pp.numpy()
+            return self._grad_cams(np.asarray(model_input, dtype=np.float32)[None], class_index)
 
     def explain(
         self, model_input: np.ndarray, class_index: int, method: str = GRAD_CAM, progress: Progress | None = None
@@ -121,8 +124,8 @@ class Explainer:
         started = time.perf_counter()
         with self.classifier.lock:
             if method in (GRAD_CAM, GRAD_CAM_PLUS_PLUS):
-                grad_cam, grad_cam_pp = self._cams(tf.constant(batch), tf.constant(class_index, tf.int32))
-                heatmap = _upsample((grad_cam if method == GRAD_CAM else grad_cam_pp).numpy(), batch.shape[1:3])
+                grad_cam, grad_cam_pp = self._grad_cams(batch, class_index)
+                heatmap = _upsample(grad_cam if method == GRAD_CAM else grad_cam_pp, batch.shape[1:3])
             elif method == SCORE_CAM:
                 heatmap = self._scorecam(
                     CategoricalScore([class_index]),

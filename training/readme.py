@@ -66,7 +66,6 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
             f"{_pct(subset['balanced_accuracy'])} | {_pct(subset['macro_f1'])} | "
             f"{subset['calibration']['ece']:.3f} |"
         )
-    validation = card["validation"]
     lines += ["", "Per class on the whole split (precision / recall / F1 / support):", ""]
     lines += ["| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
     for name, values in full["per_class"].items():

@@ -46,6 +46,7 @@ from training.calibrate import fit_temperature, nll
 from training.data import TRAIN_SPLIT, fingerprint, list_split
 from training.duplicates import NEAR_DUPLICATE_DISTANCE, duplicate_groups, hash_images
 from training.features import CLEAN_VIEW, FLIPPED_VIEW, cached_bottom_activations
+from training.metrics import classification_report
 from training.split import grouped_split
 
 log = logging.getLogger(__name__)
@@ -297,8 +298,6 @@ def train(config: TrainConfig) -> dict[str, Any]:
                 labels[train_idx],
                 _predict_rows(pooled, cache, val_clean_rows, config.batch_size),
             )
-        from training.metrics import classification_report
-
         class_names = [CLASS_LABELS[c] for c in CLASS_DIRS]
         card = {
             "name": "Brain-MRI tumour classifier (Xception transfer learning)",
