@@ -58,6 +58,10 @@ target = controls[0].selectbox(
 methods = controls[1].multiselect("Methods", METHODS, default=[GRAD_CAM])
 opacity = controls[2].slider("Overlay opacity", 0.0, 1.0, 0.45, 0.05)
 colormap = controls[3].selectbox("Colour map", ["jet", "turbo", "inferno", "viridis", "magma"])
+reference = st.toggle(
+    "Use tf-keras-vis' own implementations (slower; the default compiled maps are tested to agree with them)",
+    value=False,
+)
 st.markdown(
     f"Prediction: **{result.class_name}** ({result.confidence:.1%}). "
     f"Explaining **{target}** ({result.probabilities[names.index(target)]:.1%})."
@@ -71,7 +75,7 @@ if result.out_of_distribution:
 
 cache = st.session_state.setdefault("explanations", {})
 for method in methods:
-    key = (content_id(data), names.index(target), method)
+    key = (content_id(data), names.index(target), method, reference)
     if key not in cache:
         bar = st.progress(0.0, text=f"Computing {method}…")
         cache[key] = get_explainer().explain(
@@ -79,6 +83,7 @@ for method in methods:
             names.index(target),
             method,
             progress=lambda done, m=method, b=bar: b.progress(done, text=f"Computing {m}… {done:.0%}"),
+            reference=reference,
         )
         bar.empty()
     explanation = cache[key]

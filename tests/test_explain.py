@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from model.explain import GRAD_CAM, GRAD_CAM_PLUS_PLUS, METHODS, Explainer, overlay
+from model.explain import METHODS, SMOOTHGRAD, Explainer, overlay
 from model.preprocess import to_model_input
 from tests.helpers import TINY_SIZE, sample_scans
 
@@ -41,48 +41,18 @@ def agree(ours: np.ndarray, theirs: np.ndarray) -> float:
 
 
 @pytest.mark.artifact
-def test_fast_grad_cam_agrees_with_tf_keras_vis_on_a_real_scan(real_classifier):
-    """Our one-pass maps are the standard ones on `block14_sepconv2_act` (not the pre-BN conv that
-    tf-keras-vis would pick by default): equal to tf-keras-vis' Gradcam and GradcamPlusPlus."""
-    from tf_keras_vis.gradcam import Gradcam, GradcamPlusPlus
-    from tf_keras_vis.utils.scores import CategoricalScore
-
+@pytest.mark.parametrize("method", METHODS)
+def test_compiled_maps_agree_with_tf_keras_vis_on_real_scans(real_classifier, method):
+    """The compiled maps are the standard ones on `block14_sepconv2_act`. SmoothGrad draws other random
+    noise than tf-keras-vis, so it can only agree as well as two tf-keras-vis runs do (about 0.92 here)."""
     explainer = Explainer(real_classifier)
-    path, _ = sample_scans()[0]
-    x = to_model_input(real_classifier.classify_bytes(path.read_bytes(), path.name).prepared)
-    reference = {
-        GRAD_CAM: Gradcam(real_classifier.model, clone=False),
-        GRAD_CAM_PLUS_PLUS: GradcamPlusPlus(real_classifier.model, clone=False),
-    }
-    for class_index in range(real_classifier.card.num_classes):
-        low = dict(zip((GRAD_CAM, GRAD_CAM_PLUS_PLUS), explainer.low_resolution_cams(x, class_index)))
-        for method, tool in reference.items():
-            options = dict(penultimate_layer=explainer.layer_name, seek_penultimate_conv_layer=False)
-            theirs_low = tool(
-                CategoricalScore([class_index]), x[None], expand_cam=False, normalize_cam=False, **options
-            )
-            theirs = tool(CategoricalScore([class_index]), x[None], **options)[0]
-            assert agree(low[method], theirs_low[0]) > 0.99, (method, class_index)
-            assert agree(explainer.explain(x, class_index, method).heatmap, theirs) > 0.99, (method, class_index)
-
-
-@pytest.mark.artifact
-def test_compiled_smoothgrad_agrees_with_tf_keras_vis_on_a_real_scan(real_classifier):
-    """Same recipe, different random noise: the two averaged maps must still agree closely."""
-    from tf_keras_vis.saliency import Saliency
-    from tf_keras_vis.utils.scores import CategoricalScore
-
-    from model.explain import SMOOTHGRAD, SMOOTHGRAD_NOISE, SMOOTHGRAD_SAMPLES
-
-    explainer = Explainer(real_classifier)
-    path, _ = sample_scans()[0]
-    classified = real_classifier.classify_bytes(path.read_bytes(), path.name)
-    x = to_model_input(classified.prepared)
-    ours = explainer.explain(x, classified.prediction.class_index, SMOOTHGRAD).heatmap
-    theirs = Saliency(real_classifier.model, clone=False)(
-        CategoricalScore([classified.prediction.class_index]),
-        x[None],
-        smooth_samples=SMOOTHGRAD_SAMPLES,
-        smooth_noise=SMOOTHGRAD_NOISE,
-    )[0]
-    assert agree(ours, theirs) > 0.85  # two tf-keras-vis runs agree to about 0.92 here
+    threshold = 0.85 if method == SMOOTHGRAD else 0.99
+    classes = [None] if method == SMOOTHGRAD else range(real_classifier.card.num_classes)
+    for path, _ in sample_scans()[:2]:
+        classified = real_classifier.classify_bytes(path.read_bytes(), path.name)
+        x = to_model_input(classified.prepared)
+        for class_index in classes:
+            index = classified.prediction.class_index if class_index is None else class_index
+            ours = explainer.explain(x, index, method).heatmap
+            theirs = explainer.explain(x, index, method, reference=True).heatmap
+            assert agree(ours, theirs) > threshold, (path.name, method, index)
