@@ -66,9 +66,9 @@ def home() -> None:
 st.navigation(
     [
         st.Page(home, title="Home", icon=":material/home:", default=True),
-        st.Page("pages/1_Classify.py", title="Classify", icon=":material/search:", url_path="classify"),
-        st.Page("pages/2_Explain.py", title="Explain", icon=":material/local_fire_department:", url_path="explain"),
-        st.Page("pages/3_Evaluation.py", title="Evaluation", icon=":material/analytics:", url_path="evaluation"),
-        st.Page("pages/4_Dataset.py", title="Dataset", icon=":material/photo_library:", url_path="dataset"),
+        st.Page("pages/1_Classify.py", title="Classify", icon=":material/search:", url_path="Classify"),
+        st.Page("pages/2_Explain.py", title="Explain", icon=":material/local_fire_department:", url_path="Explain"),
+        st.Page("pages/3_Evaluation.py", title="Evaluation", icon=":material/analytics:", url_path="Evaluation"),
+        st.Page("pages/4_Dataset.py", title="Dataset", icon=":material/photo_library:", url_path="Dataset"),
     ]
 ).run()

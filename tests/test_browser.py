@@ -94,13 +94,13 @@ def test_upload_in_a_real_browser_shows_label_and_grad_cam(server, browser, tmp_
     expected = card.class_names[card.class_dirs.index(class_dir)]
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
 
-    page.goto(f"{server}/classify")
+    page.goto(f"{server}/Classify")
     page.locator("input[type=file]").first.set_input_files(str(path))
     page.get_by_role("heading", name=expected).wait_for(timeout=RESULT_MS)
     page.get_by_text("Download results as CSV").wait_for(timeout=RESULT_MS)
     page.screenshot(path=tmp_path / "classify.png", full_page=True)
 
-    page.goto(f"{server}/explain")
+    page.goto(f"{server}/Explain")
     page.locator("input[type=file]").first.set_input_files(str(path))
     page.get_by_text(f"Grad-CAM for {expected}").first.wait_for(timeout=RESULT_MS)
     page.wait_for_function(
