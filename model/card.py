@@ -26,7 +26,6 @@ CLASS_LABELS: dict[str, str] = {
     "no_tumor": "No tumour",
     "pituitary_tumor": "Pituitary tumour",
 }
-DEFAULT_IMAGE_SIZE = 299
 
 
 def sha256_file(path: Path) -> str:

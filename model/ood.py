@@ -62,9 +62,6 @@ class OODDetector:
         outside = np.maximum((differences**2).sum(axis=-1) - (projected**2).sum(axis=-1), 0.0)
         return np.sqrt((inside + outside / self.noise_variance).min(axis=1))
 
-    def is_out_of_distribution(self, features: np.ndarray) -> np.ndarray:
-        return self.score(features) > self.threshold
-
     def save(self, path: Path) -> None:
         with open(path, "wb") as handle:
             np.savez(

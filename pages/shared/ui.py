@@ -48,19 +48,20 @@ def card() -> ModelCard:
 
 
 @st.cache_data(show_spinner=False)
+def committed_json(name: str) -> dict | None:
+    """A JSON file committed next to the artifact, or None when it has not been produced yet."""
+    try:
+        return load_json(name)
+    except FileNotFoundError:
+        return None
+
+
 def evaluation() -> dict | None:
-    try:
-        return load_json(EVALUATION_FILE)
-    except FileNotFoundError:
-        return None
+    return committed_json(EVALUATION_FILE)
 
 
-@st.cache_data(show_spinner=False)
 def audit() -> dict | None:
-    try:
-        return load_json(AUDIT_FILE)
-    except FileNotFoundError:
-        return None
+    return committed_json(AUDIT_FILE)
 
 
 @dataclass(frozen=True)
