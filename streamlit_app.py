@@ -31,14 +31,22 @@ def home() -> None:
     with left:
         raw = model_card.raw
         st.markdown(
-            f"- **Backbone:** Xception (ImageNet weights), exit flow fine-tuned; input {model_card.image_size}×"
-            f"{model_card.image_size} px, head-cropped and contrast-normalised grayscale\n"
+            "- **Backbone:** Xception (ImageNet weights), exit flow fine-tuned"
+            + (
+                f" and mixed with the frozen-backbone head (α = {raw['validation']['selection']['alpha']:.1f})"
+                if raw["validation"].get("selection") and raw["candidate"] == "weight_interpolated"
+                else ""
+            )
+            + f"; input {model_card.image_size}×{model_card.image_size} px, head-cropped and contrast-normalised "
+            "grayscale\n"
             f"- **Training data:** {raw['dataset']['images']} scans of the Training split of Bhuvaji et al. "
             f"(Kaggle 2020) — {raw['dataset']['train_images']} to train, "
             f"{raw['dataset']['validation_images']} to validate\n"
             f"- **Calibration:** temperature scaling on validation (T = {model_card.temperature:.2f})\n"
             f"- **Trained:** {raw['created'][:10]} on {raw['machine']['cpu_count']} CPU cores in "
-            f"{raw['timings']['total_wall_s'] / 60:.0f} min"
+            f"{raw['timings']['total_wall_s'] / 60:.0f} min\n"
+            f"- **Runs on:** {'ONNX Runtime' if model_card.onnx else 'TensorFlow'} for classification, "
+            "TensorFlow for the saliency maps"
         )
     with right:
         if report is None:

@@ -15,6 +15,7 @@ from typing import Any
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
 WEIGHTS_FILE = "classifier.weights.npz"
 CARD_FILE = "model_card.json"
+ONNX_FILE = "classifier.onnx"
 EVALUATION_FILE = "evaluation.json"
 AUDIT_FILE = "audit.json"
 
@@ -49,6 +50,7 @@ class ModelCard:
     weights_sha256: str
     tta_flip: bool = False
     ood: dict[str, Any] | None = None
+    onnx: dict[str, Any] | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -63,6 +65,7 @@ class ModelCard:
             weights_sha256=str(data["artifact"]["sha256"]),
             tta_flip=bool(data.get("inference", {}).get("tta_flip", False)),
             ood=data.get("ood"),
+            onnx=data.get("onnx"),
             raw=data,
         )
 

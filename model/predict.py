@@ -1,9 +1,12 @@
 """Load the shipped artifact once and classify images with calibrated probabilities.
 
 One `Classifier` serves every Streamlit session: Keras models are not safe to
-call from several threads at once, so the forward pass runs under a lock, as a
-`tf.function` with a fixed input signature (measured faster here than eager
-calls or `model.predict` for one image).
+call from several threads at once, so the forward pass runs under a lock.
+Classification runs the ONNX export on ONNX Runtime when the card lists one
+(measured fastest here, see `python -m training bench`), else the Keras
+model as a `tf.function` with a fixed input signature (faster than eager calls
+or `model.predict` for one image). The Keras model always stays loaded: the
+saliency maps need its gradients.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Literal, Sequence
 
 import keras
 import numpy as np
@@ -23,6 +26,7 @@ from model.architecture import build_classifier, features_model, load_weights_np
 from model.card import ARTIFACT_DIR, ModelCard, load_card, sha256_file
 from model.decode import DecodedImage, decode_image
 from model.errors import ArtifactError, ChecksumMismatchError
+from model.onnx_forward import OnnxForward
 from model.ood import OODDetector
 from model.preprocess import prepare, to_model_input
 
@@ -69,9 +73,14 @@ def verify_file(path: Path, expected_sha256: str) -> None:
         raise ChecksumMismatchError(f"{path.name} has SHA-256 {actual}, but the model card says {expected_sha256}.")
 
 
+Runtime = Literal["auto", "onnx", "tensorflow"]
+
+
 class Classifier:
-    def __init__(self, model: keras.Model, card: ModelCard, ood: OODDetector | None = None):
-        self.model, self.card, self.ood = model, card, ood
+    def __init__(
+        self, model: keras.Model, card: ModelCard, ood: OODDetector | None = None, onnx: OnnxForward | None = None
+    ):
+        self.model, self.card, self.ood, self.onnx = model, card, ood, onnx
         size = card.image_size
         self._features_model = features_model(model)
         self._forward = tf.function(
@@ -80,9 +89,16 @@ class Classifier:
         )
         self.lock = threading.Lock()
 
+    @property
+    def runtime(self) -> str:
+        return "ONNX Runtime" if self.onnx is not None else "TensorFlow"
+
     @classmethod
-    def from_artifact(cls, artifact_dir: Path = ARTIFACT_DIR) -> "Classifier":
-        """Checks every file's SHA-256 against the card, then loads weights into the code-defined model."""
+    def from_artifact(cls, artifact_dir: Path = ARTIFACT_DIR, runtime: Runtime = "auto") -> "Classifier":
+        """Checks every file's SHA-256 against the card, then loads weights into the code-defined model.
+
+        `auto` classifies with the ONNX export when the card lists one; `onnx` insists on it.
+        """
         artifact_dir = Path(artifact_dir)
         card = load_card(artifact_dir)
         weights = artifact_dir / card.weights_file
@@ -94,7 +110,14 @@ class Classifier:
             ood_path = artifact_dir / card.ood["file"]
             verify_file(ood_path, card.ood["sha256"])
             ood = OODDetector.load(ood_path)
-        return cls(model, card, ood)
+        onnx = None
+        if runtime == "onnx" and not card.onnx:
+            raise ArtifactError("the model card lists no ONNX export; run `python -m training export`.")
+        if runtime != "tensorflow" and card.onnx:
+            onnx_path = artifact_dir / card.onnx["file"]
+            verify_file(onnx_path, card.onnx["sha256"])
+            onnx = OnnxForward(onnx_path)
+        return cls(model, card, ood, onnx)
 
     def warm_up(self) -> None:
         self.predict_inputs(np.zeros((1, self.card.image_size, self.card.image_size, 3), np.float32))
@@ -105,7 +128,10 @@ class Classifier:
         if self.card.tta_flip:
             batch = np.concatenate([batch, batch[:, :, ::-1]])
         with self.lock:
-            features, logits = (t.numpy() for t in self._forward(tf.constant(batch)))
+            if self.onnx is not None:
+                features, logits = self.onnx(batch)
+            else:
+                features, logits = (t.numpy() for t in self._forward(tf.constant(batch)))
         if self.card.tta_flip:
             n = len(inputs)
             features, logits = (features[:n] + features[n:]) / 2, (logits[:n] + logits[n:]) / 2

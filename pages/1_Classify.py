@@ -83,3 +83,7 @@ st.subheader("Results")
 table = pd.DataFrame(rows)
 st.dataframe(table, hide_index=True, width="stretch")
 st.download_button("Download results as CSV", table.to_csv(index=False).encode(), "classifications.csv", "text/csv")
+st.caption(
+    f"Classified with {get_classifier().runtime}; the saliency maps on the Explain page come from the float32 "
+    "Keras model, which the export was checked against."
+)

@@ -30,8 +30,9 @@ if report["artifact_sha256"] != model_card.weights_sha256:
 names = report["class_names"]
 full, clean, copies = report["full"], report["leakage_clean"], report["leaked_copies"]
 st.markdown(
-    f"Scored by `python -m training evaluate` on the **{report['split']}** split ({full['n']} scans), which was "
-    "never used for training, early stopping, model selection or calibration. "
+    f"Scored by `python -m training evaluate` through the app's own classification path "
+    f"({report.get('runtime', 'TensorFlow')}) on the **{report['split']}** split ({full['n']} scans), "
+    "which was never used for training, early stopping, model selection or calibration. "
     f"**{copies['n']} of its {full['n']} scans are copies** (byte-identical, re-encoded or resized) of training "
     "scans, so the whole-split accuracy mostly measures memory. The **leakage-clean subset** — the "
     f"{clean['n']} test scans with no copy in Training — measures how the model does on scans it has never seen."
@@ -94,10 +95,17 @@ right.pyplot(
 st.subheader("Training curves")
 st.pyplot(training_curves(model_card.raw["history"]), clear_figure=True)
 validation = model_card.raw["validation"]
+selection = validation.get("selection")
 st.caption(
     "Validation accuracy of each candidate (a duplicate-aware split of Training): "
     + ", ".join(f"{k.replace('_', ' ')} {v:.1%}" for k, v in validation["candidates_accuracy"].items())
-    + f"; selected: {validation['selected'].replace('_', ' ')}."
+    + f"; selected: {validation['selected'].replace('_', ' ')}"
+    + (
+        f" (α = {selection['alpha']:.1f} between the stage-1 and stage-2 weights, lowest validation loss over "
+        "clean, mirrored and augmented views)."
+        if selection
+        else "."
+    )
 )
 
 st.subheader("Mistakes")

@@ -9,10 +9,10 @@ import pytest
 from model.card import CARD_FILE, load_card, sha256_file
 from model.predict import Classifier
 from tests.helpers import TINY_SIZE, write_dataset
-from training import train as train_module
+from training import split as split_module
 from training.audit import audit
 from training.evaluate import evaluate
-from training.train import TrainConfig, train
+from training.train import CachedRows, TrainConfig, interpolate, train
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,10 @@ def test_training_writes_a_loadable_artifact_whose_hash_is_in_the_card(trained):
     assert set(on_disk["history"]) == {"stage1_head", "stage2_finetune"}
     assert on_disk["timings"]["total_wall_s"] > 0 and on_disk["machine"]["cpu_count"] >= 1
     assert on_disk["ood"]["threshold"] > 0
+    assert on_disk["onnx"]["sha256"] == sha256_file(config.out_dir / on_disk["onnx"]["file"])
+    selection = on_disk["validation"]["selection"]
+    assert [row["alpha"] for row in selection["interpolation"]] == [i / 10 for i in range(11)]
+    assert selection["alpha"] == min(selection["interpolation"], key=lambda r: r["nll_all_views"])["alpha"]
     classifier = Classifier.from_artifact(config.out_dir)
     predictions = classifier.predict_inputs(np.zeros((2, TINY_SIZE, TINY_SIZE, 3), np.float32))
     assert len(predictions) == 2 and abs(predictions[0].probabilities.sum() - 1) < 1e-6
@@ -55,9 +59,9 @@ def test_training_writes_a_loadable_artifact_whose_hash_is_in_the_card(trained):
 def test_training_never_asks_for_the_testing_split(tmp_path, monkeypatch):
     data = write_dataset(tmp_path / "data", {"Training": 8, "Testing": 2})
     requested = []
-    original = train_module.list_split
+    original = split_module.list_split
     monkeypatch.setattr(
-        train_module, "list_split", lambda d, split, *a: requested.append(split) or original(d, split, *a)
+        split_module, "list_split", lambda d, split, *a: requested.append(split) or original(d, split, *a)
     )
     monkeypatch.setenv("BRAIN_MRI_CACHE", str(tmp_path / "cache"))
     shutil.rmtree(data / "Testing")  # reading it would now fail loudly
@@ -106,3 +110,13 @@ def test_evaluate_reports_full_and_leakage_clean_subsets(trained, tmp_path):
     summary = audit(data, tmp_path / "audit.json", examples_dir=tmp_path / "examples")["summary"]
     assert summary["testing_exact_copies"] >= 1 and summary["testing_leaked"] >= 1
     shutil.rmtree(data / "Testing")
+
+
+def test_validation_rows_cover_every_view_and_interpolation_mixes_weights():
+    cache = np.arange(4 * 3, dtype=np.float16).reshape(12, 1)
+    rows = CachedRows(cache, np.array([0, 2]), np.array([1, 3]), 3, 4, 4, view_choices=(0, 1, 2))
+    assert rows.rows.tolist() == [0, 1, 2, 6, 7, 8] and rows.row_labels.tolist() == [1, 1, 1, 3, 3, 3]
+    inputs, targets = rows[0]
+    assert inputs[:, 0].tolist() == [0, 1, 2, 6] and targets.argmax(1).tolist() == [1, 1, 1, 3]
+    start, end = [np.zeros(2), np.ones(3)], [np.full(2, 4.0), np.full(3, 3.0)]
+    assert [w.tolist() for w in interpolate(start, end, 0.25)] == [[1.0, 1.0], [1.5, 1.5, 1.5]]

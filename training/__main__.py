@@ -33,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--artifact-dir", type=Path, default=None, help="default: model/artifacts")
     evaluate.add_argument("--out", type=Path, required=True, help="JSON file to write")
     evaluate.add_argument("--gallery-dir", type=Path, default=None, help="also save misclassified scans here")
+    evaluate.add_argument(
+        "--runtime",
+        choices=["auto", "tensorflow"],
+        default="auto",
+        help="auto: as the app classifies (the ONNX export when the card lists one); tensorflow: the Keras model",
+    )
 
     candidates = commands.add_parser("candidates", help="score every candidate a training run saved, once")
     candidates.add_argument("--data-dir", type=Path, required=True)
@@ -58,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     samples.add_argument("--evaluation", type=Path, default=None, help="default: model/artifacts/evaluation.json")
     samples.add_argument("--out-dir", type=Path, default=None, help="default: model/artifacts/samples")
 
+    export = commands.add_parser("export", help="add the ONNX export to an artifact (train does this itself)")
+    export.add_argument("--artifact-dir", type=Path, default=None, help="default: model/artifacts")
     commands.add_parser("readme", help="rewrite the README's results section from the committed JSON")
     return parser
 
@@ -88,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         from model.card import ARTIFACT_DIR
         from training.evaluate import evaluate
 
-        report = evaluate(args.data_dir, args.split, args.artifact_dir or ARTIFACT_DIR, args.out, args.gallery_dir)
+        report = evaluate(
+            args.data_dir, args.split, args.artifact_dir or ARTIFACT_DIR, args.out, args.gallery_dir, args.runtime
+        )
         print(json.dumps({k: report[k]["accuracy"] for k in ("full", "leakage_clean")}, indent=2))
     elif args.command == "candidates":
         from model.card import ARTIFACT_DIR
@@ -122,6 +132,11 @@ def main(argv: list[str] | None = None) -> int:
             args.data_dir, args.evaluation or ARTIFACT_DIR / EVALUATION_FILE, args.out_dir or ARTIFACT_DIR / "samples"
         )
         print("\n".join(str(p) for p in written))
+    elif args.command == "export":
+        from model.card import ARTIFACT_DIR
+        from training.export import export_artifact
+
+        print(json.dumps(export_artifact(args.artifact_dir or ARTIFACT_DIR), indent=2))
     elif args.command == "readme":
         from training.readme import update
 

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from model.card import load_card
 from model.decode import decode_file
-from model.predict import Classifier
+from model.predict import Classifier, Runtime
 from training.data import TRAIN_SPLIT, fingerprint, list_split
 from training.duplicates import NEAR_DUPLICATE_DISTANCE, cross_match, hash_images
 from training.metrics import classification_report
@@ -36,12 +36,18 @@ def _subset(report_rows: list[dict[str, Any]], mask: np.ndarray, class_names: li
 
 
 def evaluate(
-    data_dir: Path, split: str, artifact_dir: Path, out: Path, gallery_dir: Path | None = None
+    data_dir: Path,
+    split: str,
+    artifact_dir: Path,
+    out: Path,
+    gallery_dir: Path | None = None,
+    runtime: Runtime = "auto",
 ) -> dict[str, Any]:
+    """Scores the artifact through the runtime the app uses (`auto`), or through TensorFlow (`tensorflow`)."""
     if split == TRAIN_SPLIT:
         raise ValueError("evaluate scores a held-out split; Training is what the model learned from")
     started = time.time()
-    classifier = Classifier.from_artifact(artifact_dir)
+    classifier = Classifier.from_artifact(artifact_dir, runtime)
     card = classifier.card
     samples = list_split(data_dir, split, card.class_dirs)
     training = list_split(data_dir, TRAIN_SPLIT, card.class_dirs)
@@ -91,6 +97,7 @@ def evaluate(
         "artifact_sha256": card.weights_sha256,
         "artifact_dir": str(artifact_dir),
         "candidate": card.raw.get("candidate"),
+        "runtime": classifier.runtime,
         "class_names": names,
         "dataset_fingerprint_sha256": fingerprint(samples, data_dir),
         "near_duplicate_rule": (
@@ -144,7 +151,17 @@ def evaluate_candidates(data_dir: Path, run_dir: Path, out: Path, split: str = "
             "finetune_epochs_run": 0
             if candidate_dir.name == "frozen_backbone_head"
             else len(card.raw["history"]["stage2_finetune"].get("loss", [])),
+            "runtime": report.get("runtime", "TensorFlow"),
         }
+        selection = card.raw["validation"].get("selection")
+        if selection:
+            alpha = {"frozen_backbone_head": 0.0, "finetuned_exit_flow": 1.0}.get(
+                candidate_dir.name, selection["alpha"]
+            )
+            row = next(r for r in selection["interpolation"] if r["alpha"] == alpha)
+            scored[candidate_dir.name]["validation_nll_all_views"] = row["nll_all_views"]
+            if candidate_dir.name == "weight_interpolated":
+                scored[candidate_dir.name]["alpha"] = alpha
     summary[run_dir.name] = scored
     out.write_text(json.dumps(summary, indent=2))
     return summary

@@ -49,8 +49,20 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
     lines += [
         f"Model: `{card['candidate']}` trained {card['created'][:10]} on {card['machine']['cpu_count']} CPU cores "
         f"({card['machine']['cpu']}) in **{card['timings']['total_wall_s'] / 60:.1f} min** end to end "
-        f"(frozen-layer cache {card['timings']['cache_frozen_layers_s'] / 60:.1f} min). "
-        f"Artifact SHA-256 `{card['artifact']['sha256'][:16]}…`, {card['artifact']['bytes'] / 2**20:.1f} MiB.",
+        + (
+            f"(frozen-layer cache built in {card['timings']['cache_frozen_layers_s'] / 60:.1f} min). "
+            if card["timings"].get("cache_images_computed")
+            else "(frozen-layer cache reused from an earlier run with the same data and settings). "
+        )
+        + f"Artifact SHA-256 `{card['artifact']['sha256'][:16]}…`, {card['artifact']['bytes'] / 2**20:.1f} MiB.",
+        "",
+        f"Testing scored through the app's classification path: {report.get('runtime', 'TensorFlow')}"
+        + (
+            f" (ONNX export {card['onnx']['bytes'] / 2**20:.1f} MiB, SHA-256 `{card['onnx']['sha256'][:16]}…`, "
+            f"max logit difference to Keras {card['onnx']['max_logit_difference_vs_tensorflow']:.0e} on probe images)."
+            if card.get("onnx")
+            else "."
+        ),
         "",
         "| Testing subset | images | accuracy (95 % CI) | balanced acc. | macro F1 | ECE |",
         "|---|---|---|---|---|---|",
@@ -76,18 +88,23 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
     candidates = _load(artifact_dir / CANDIDATES_FILE) or {}
     lines += [
         "",
-        "Every candidate trained so far (validation = duplicate-aware split of Training, which chose; Testing scored "
-        "once per candidate after training, never used to choose):",
+        "Every candidate trained so far, as Keras models (validation = duplicate-aware split of Training, which "
+        "chose: by accuracy on clean validation views in runs main and long, by loss over all views since; Testing "
+        "scored once per candidate after training, never used to choose):",
         "",
-        "| run | candidate | stage-2 epochs | validation accuracy | Testing accuracy | leakage-clean accuracy |",
-        "|---|---|---|---|---|---|",
+        "| run | candidate | stage-2 epochs | validation accuracy | validation loss, all views | Testing accuracy | "
+        "leakage-clean accuracy |",
+        "|---|---|---|---|---|---|---|",
     ]
     for run, scored in candidates.items():
         for name, values in scored.items():
             shipped = " (shipped)" if values["artifact_sha256"] == card["artifact"]["sha256"] else ""
+            alpha = f" (α = {values['alpha']:.1f})" if "alpha" in values else ""
+            nll = f"{values['validation_nll_all_views']:.3f}" if "validation_nll_all_views" in values else "–"
             lines.append(
-                f"| {run} | {name.replace('_', ' ')}{shipped} | {values['finetune_epochs_run']} | "
-                f"{_pct(values['validation_accuracy'])} | {_pct(values['full'])} | {_pct(values['leakage_clean'])} |"
+                f"| {run} | {name.replace('_', ' ')}{alpha}{shipped} | {values['finetune_epochs_run']} | "
+                f"{_pct(values['validation_accuracy'])} | {nll} | {_pct(values['full'])} | "
+                f"{_pct(values['leakage_clean'])} |"
             )
     guard = _load(artifact_dir / OOD_FILE)
     if guard is not None:

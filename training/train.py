@@ -6,9 +6,15 @@
 3. Stage 1: a new head on the pooled features of the pretrained top.
 4. Stage 2: fine-tune the exit flow (blocks 13-14) and the head at a low learning
    rate, one random view per image per epoch, early stopping on validation.
-5. Keep the stage that scores best on validation; fit the temperature, decide
-   flip test-time augmentation and fit the OOD guard, all on validation.
-Testing is never read here.
+5. Interpolate between the stage-1 and stage-2 weights (WiSE-FT, Wortsman et al.
+   2022) and keep the mix with the lowest validation loss; fit the temperature,
+   decide flip test-time augmentation and fit the OOD guard, all on validation.
+
+Validation is scored on every cached view of each validation image (clean,
+mirrored and the augmented ones), not only the clean one: Training's
+validation images share Training's source, so the intensity and framing
+augmentations are the only stand-in it has for the other sources the model
+will meet. Testing is never read here.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
-from scipy.special import softmax
+from scipy.special import log_softmax, softmax
 
 from model.architecture import (
     BACKBONES,
@@ -43,11 +49,12 @@ from model.preprocess import __doc__ as PREPROCESSING_DOC
 from training.artifact import machine_info, write_artifact
 from training.augment import AugmentConfig
 from training.calibrate import fit_temperature, nll
-from training.data import TRAIN_SPLIT, fingerprint, list_split
-from training.duplicates import NEAR_DUPLICATE_DISTANCE, duplicate_groups, hash_images
+from training.data import TRAIN_SPLIT, fingerprint
+from training.duplicates import NEAR_DUPLICATE_DISTANCE
+from training.export import export_artifact
 from training.features import CLEAN_VIEW, FLIPPED_VIEW, cached_bottom_activations
 from training.metrics import classification_report
-from training.split import grouped_split
+from training.split import split_training
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +74,7 @@ class TrainConfig:
     batch_size: int = 32
     label_smoothing: float = 0.1
     dropout: float = 0.3
+    interpolation_steps: int = 10  # WiSE-FT mixes tried: alpha = 0, 1/steps, ..., 1
     head_epochs: int = 60
     head_learning_rate: float = 1e-3
     finetune_epochs: int = 30
@@ -81,7 +89,11 @@ class TrainConfig:
 
 
 class CachedRows(keras.utils.PyDataset):
-    """Batches of cached activations; per epoch, one randomly chosen view of each image."""
+    """Batches of cached activations.
+
+    With a seed: per epoch, one randomly chosen view of each image (training).
+    Without: every view in `view_choices` of every image, in a fixed order (validation).
+    """
 
     def __init__(
         self,
@@ -103,11 +115,12 @@ class CachedRows(keras.utils.PyDataset):
         self._draw()
 
     def _draw(self) -> None:
-        order = np.arange(len(self.images))
-        views = np.full(len(self.images), self.view_choices[0])
-        if self.rng is not None:
-            order = self.rng.permutation(order)
-            views = self.rng.choice(self.view_choices, size=len(order))
+        if self.rng is None:
+            self.rows = (self.images[:, None] * self.views + self.view_choices[None, :]).ravel()
+            self.row_labels = np.repeat(self.labels, len(self.view_choices))
+            return
+        order = self.rng.permutation(len(self.images))
+        views = self.rng.choice(self.view_choices, size=len(order))
         self.rows = self.images[order] * self.views + views
         self.row_labels = self.labels[order]
 
@@ -139,6 +152,19 @@ def _predict_rows(model: keras.Model, cache: np.ndarray, rows: np.ndarray, batch
         chunk = rows[start : start + batch_size * 4]
         outputs.append(np.asarray(model(np.asarray(cache[chunk], dtype=np.float32), training=False)))
     return np.concatenate(outputs)
+
+
+def _all_view_rows(images: np.ndarray, views: int) -> np.ndarray:
+    return (images[:, None] * views + np.arange(views)[None, :]).ravel()
+
+
+def _nll(logits: np.ndarray, labels: np.ndarray) -> float:
+    return float(-log_softmax(logits.astype(np.float64), axis=1)[np.arange(len(labels)), labels].mean())
+
+
+def interpolate(start: list[np.ndarray], end: list[np.ndarray], alpha: float) -> list[np.ndarray]:
+    """WiSE-FT: (1 - alpha) * start + alpha * end, weight by weight."""
+    return [(1 - alpha) * a + alpha * b for a, b in zip(start, end)]
 
 
 def _cache_key(config: TrainConfig, dataset_fingerprint: str) -> str:
@@ -185,13 +211,11 @@ def train(config: TrainConfig) -> dict[str, Any]:
     spec = BACKBONES[config.backbone]
     num_classes = len(CLASS_DIRS)
 
-    samples = list_split(config.data_dir, TRAIN_SPLIT)
-    labels = np.array([s.label for s in samples])
-    paths = [s.path for s in samples]
     tick = time.time()
-    hashes = hash_images(paths, desc="hashing Training")
-    groups = duplicate_groups(hashes)
-    train_idx, val_idx = grouped_split(labels, groups, config.seed)
+    split = split_training(config.data_dir, config.seed)
+    samples, labels, groups = split.samples, split.labels, split.groups
+    train_idx, val_idx = split.train_idx, split.val_idx
+    paths = [s.path for s in samples]
     dataset_fingerprint = fingerprint(samples, config.data_dir)
     timings["hash_and_split_s"] = time.time() - tick
     log.info("train %d / validation %d images, %d duplicate groups", len(train_idx), len(val_idx), groups.max() + 1)
@@ -214,7 +238,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
 
     # Stage 1: the head alone, on pooled features of every cached view.
     tick = time.time()
-    train_rows = (train_idx[:, None] * config.views + np.arange(config.views)[None, :]).ravel()
+    train_rows = _all_view_rows(train_idx, config.views)
     train_features = _predict_rows(pooled, cache, train_rows, config.batch_size)
     val_features = _predict_rows(pooled, cache, val_clean_rows, config.batch_size)
     with strategy.scope():
@@ -233,10 +257,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     )
     timings["stage1_head_s"] = time.time() - tick
     timings["stage1_images_per_s"] = len(train_rows) / max(timings["stage1_head_s"], 1e-9)
-    stage1_logits = _predict_rows(top, cache, val_clean_rows, config.batch_size)
-    stage1_accuracy = float((stage1_logits.argmax(1) == y_val).mean())
     stage1_weights = [np.array(w) for w in top.get_weights()]
-    log.info("stage 1 validation accuracy %.4f", stage1_accuracy)
 
     # Stage 2: fine-tune the exit flow with BatchNorm statistics frozen.
     tick = time.time()
@@ -256,7 +277,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
         seed=config.seed,
         view_choices=tuple(range(config.views)),
     )
-    val_data = CachedRows(cache, val_idx, y_val, config.views, config.batch_size, num_classes)
+    val_data = CachedRows(
+        cache, val_idx, y_val, config.views, config.batch_size, num_classes, view_choices=tuple(range(config.views))
+    )
     stage2_fit = top.fit(
         train_data,
         validation_data=val_data,
@@ -273,13 +296,36 @@ def train(config: TrainConfig) -> dict[str, Any]:
     top.load_weights(checkpoint)
     timings["stage2_finetune_s"] = time.time() - tick
     timings["stage2_images_per_s"] = len(stage2_fit.epoch) * len(train_idx) / max(timings["stage2_finetune_s"], 1e-9)
-    stage2_logits = _predict_rows(top, cache, val_clean_rows, config.batch_size)
-    stage2_accuracy = float((stage2_logits.argmax(1) == y_val).mean())
-    log.info("stage 2 validation accuracy %.4f", stage2_accuracy)
-
-    candidates = {"frozen_backbone_head": stage1_accuracy, "finetuned_exit_flow": stage2_accuracy}
-    selected = max(candidates, key=lambda name: (candidates[name], name == "finetuned_exit_flow"))
     stage2_weights = [np.array(w) for w in top.get_weights()]
+
+    # Weight interpolation between the two stages, scored on every validation view.
+    tick = time.time()
+    val_all_rows = _all_view_rows(val_idx, config.views)
+    y_val_all = np.repeat(y_val, config.views)
+    interpolation = []
+    for step in range(config.interpolation_steps + 1):
+        alpha = step / config.interpolation_steps
+        top.set_weights(interpolate(stage1_weights, stage2_weights, alpha))
+        logits = _predict_rows(top, cache, val_all_rows, config.batch_size)
+        clean = logits.reshape(len(val_idx), config.views, -1)[:, CLEAN_VIEW]
+        interpolation.append(
+            {
+                "alpha": alpha,
+                "nll_all_views": _nll(logits, y_val_all),
+                "accuracy_all_views": float((logits.argmax(1) == y_val_all).mean()),
+                "accuracy_clean": float((clean.argmax(1) == y_val).mean()),
+            }
+        )
+        log.info("alpha %.2f: %s", alpha, interpolation[-1])
+    timings["interpolation_s"] = time.time() - tick
+    best = min(interpolation, key=lambda row: (row["nll_all_views"], -row["alpha"]))
+    names = {0.0: "frozen_backbone_head", 1.0: "finetuned_exit_flow"}
+    selected = names.get(best["alpha"], "weight_interpolated")
+    by_alpha = {row["alpha"]: row for row in interpolation}
+    candidates = {name: by_alpha[alpha]["accuracy_clean"] for alpha, name in names.items()}
+    candidates[selected] = best["accuracy_clean"]
+    log.info("selected %s (alpha %.2f)", selected, best["alpha"])
+    selected_weights = interpolate(stage1_weights, stage2_weights, best["alpha"])
 
     def finish(weights: list[np.ndarray], name: str, out_dir: Path, with_ood: bool) -> dict[str, Any]:
         top.set_weights(weights)
@@ -327,6 +373,11 @@ def train(config: TrainConfig) -> dict[str, Any]:
             "validation": {
                 "candidates_accuracy": candidates,
                 "selected": selected,
+                "selection": {
+                    "criterion": "lowest NLL over all cached views of the validation images",
+                    "alpha": best["alpha"],
+                    "interpolation": interpolation,
+                },
                 "tta_flip_accuracy": float((averaged.argmax(1) == y_val).mean()),
                 "no_tta_accuracy": float((clean.argmax(1) == y_val).mean()),
                 "nll_before_calibration": nll(logits, y_val, 1.0),
@@ -340,10 +391,13 @@ def train(config: TrainConfig) -> dict[str, Any]:
         }
         return write_artifact(model, out_dir, card, temperature, tta, ood)
 
-    finish(stage1_weights, "frozen_backbone_head", run_dir / "candidates" / "frozen_backbone_head", with_ood=False)
-    finish(stage2_weights, "finetuned_exit_flow", run_dir / "candidates" / "finetuned_exit_flow", with_ood=False)
-    chosen = stage2_weights if selected == "finetuned_exit_flow" else stage1_weights
-    card = finish(chosen, selected, config.out_dir, with_ood=True)
+    run_candidates = {"frozen_backbone_head": stage1_weights, "finetuned_exit_flow": stage2_weights}
+    for name, weights in {**run_candidates, selected: selected_weights}.items():
+        finish(weights, name, run_dir / "candidates" / name, with_ood=False)
+    card = finish(selected_weights, selected, config.out_dir, with_ood=True)
+    tick = time.time()
+    card["onnx"] = export_artifact(config.out_dir)
+    card["timings"]["onnx_export_s"] = time.time() - tick
     log.info(
         "wrote %s (validation accuracy %.4f) in %.0f s", config.out_dir, candidates[selected], time.time() - started
     )

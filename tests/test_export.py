@@ -1,0 +1,72 @@
+"""The ONNX export: written by training, checked by hash at load, computing what the Keras model computes."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from model.architecture import build_classifier, save_weights_npz
+from model.card import CARD_FILE, ONNX_FILE, sha256_file
+from model.errors import ArtifactError, ChecksumMismatchError
+from model.predict import Classifier
+from tests.helpers import TINY_SIZE, sample_scans, tiny_card
+from training.export import TOLERANCE, export_artifact
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    keras.utils.set_random_seed(3)
+    save_weights_npz(build_classifier(4, TINY_SIZE, "tiny"), root / "w.npz")
+    raw = tiny_card().raw | {"artifact": {"weights_file": "w.npz", "sha256": sha256_file(root / "w.npz")}}
+    (root / CARD_FILE).write_text(json.dumps(raw))
+    return root, export_artifact(root)
+
+
+def test_export_is_recorded_in_the_card_and_used_by_default(exported):
+    root, block = exported
+    card = json.loads((root / CARD_FILE).read_text())
+    assert card["onnx"] == block and block["file"] == ONNX_FILE
+    assert block["sha256"] == sha256_file(root / ONNX_FILE)
+    assert block["max_logit_difference_vs_tensorflow"] < TOLERANCE
+    assert Classifier.from_artifact(root).onnx is not None
+    assert Classifier.from_artifact(root, runtime="tensorflow").onnx is None
+
+
+def test_onnx_runtime_computes_what_tensorflow_computes(exported):
+    root, _ = exported
+    onnx, tensorflow = Classifier.from_artifact(root), Classifier.from_artifact(root, runtime="tensorflow")
+    x = np.random.default_rng(1).uniform(-1, 1, (3, TINY_SIZE, TINY_SIZE, 3)).astype(np.float32)
+    for ours, theirs in zip(onnx.forward(x), tensorflow.forward(x)):
+        np.testing.assert_allclose(ours, theirs, atol=TOLERANCE)
+    assert [p.class_index for p in onnx.predict_inputs(x)] == [p.class_index for p in tensorflow.predict_inputs(x)]
+
+
+def test_tampered_or_missing_export_is_refused(exported, tmp_path):
+    root, _ = exported
+    for name in ("w.npz", CARD_FILE, ONNX_FILE):
+        (tmp_path / name).write_bytes((root / name).read_bytes())
+    with open(tmp_path / ONNX_FILE, "ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(ChecksumMismatchError):
+        Classifier.from_artifact(tmp_path)
+    (tmp_path / ONNX_FILE).unlink()
+    with pytest.raises(ArtifactError, match="missing"):
+        Classifier.from_artifact(tmp_path)
+    card = json.loads((tmp_path / CARD_FILE).read_text())
+    del card["onnx"]
+    (tmp_path / CARD_FILE).write_text(json.dumps(card))
+    with pytest.raises(ArtifactError, match="no ONNX export"):
+        Classifier.from_artifact(tmp_path, runtime="onnx")
+
+
+@pytest.mark.artifact
+def test_committed_export_agrees_with_the_keras_model_on_the_sample_scans(real_classifier):
+    assert real_classifier.onnx is not None, "the committed card should list the ONNX export"
+    reference = Classifier.from_artifact(runtime="tensorflow")
+    for path, _ in sample_scans():
+        ours = real_classifier.classify_bytes(path.read_bytes(), path.name).prediction
+        theirs = reference.classify_bytes(path.read_bytes(), path.name).prediction
+        assert ours.class_index == theirs.class_index, path.name
+        np.testing.assert_allclose(ours.probabilities, theirs.probabilities, atol=0.01, err_msg=path.name)

@@ -1,0 +1,109 @@
+"""Export the trained classifier to ONNX for the app's classification path.
+
+tf2onnx converts the float32 `features_model` (image -> pooled features,
+logits). Large weight arrays are stored as float16 and cast back to float32
+when ONNX Runtime loads the graph (it folds the casts, so it still computes in
+float32), which halves the file like the npz. The export's logits must match
+TensorFlow's on probe images before it is written; its SHA-256 goes into the
+model card, which the app checks at load.
+
+Tried and not shipped: int8 static quantisation (ONNX Runtime, QDQ, ranges
+calibrated on train images). It was much faster, but it changed a share of the
+Testing predictions, nearly all on the leakage-clean scans, and a cheaper
+number format must leave accuracy on Testing unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime
+import tensorflow as tf
+import tf2onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from model.architecture import features_model
+from model.card import CARD_FILE, ONNX_FILE, sha256_file
+from model.onnx_forward import INPUT_NAME, OnnxForward
+from model.predict import Classifier
+
+OPSET = 17
+TOLERANCE = 1e-2  # max |logit difference| between TensorFlow and the export, on random probe images
+_FLOAT16_MIN_SIZE = 4096  # as in model.architecture.save_weights_npz
+
+
+class ExportError(RuntimeError):
+    """The exported graph does not compute what the Keras model computes."""
+
+
+def export_float32(classifier: Classifier, path: Path) -> None:
+    size = classifier.card.image_size
+    signature = [tf.TensorSpec([None, size, size, 3], tf.float32, name=INPUT_NAME)]
+    outputs = features_model(classifier.model)
+    forward = tf.function(lambda x: outputs(x, training=False), input_signature=signature)
+    tf2onnx.convert.from_function(forward, input_signature=signature, opset=OPSET, output_path=str(path))
+
+
+def store_float16(source: Path, target: Path) -> int:
+    """Rewrites large float32 initializers as float16 + Cast; returns how many were rewritten."""
+    model = onnx.load(source)
+    graph = model.graph
+    casts, kept = [], []
+    for initializer in graph.initializer:
+        values = numpy_helper.to_array(initializer)
+        if initializer.data_type != TensorProto.FLOAT or values.size < _FLOAT16_MIN_SIZE:
+            kept.append(initializer)
+            continue
+        stored = f"{initializer.name}__float16"
+        kept.append(numpy_helper.from_array(values.astype(np.float16), stored))
+        casts.append(helper.make_node("Cast", [stored], [initializer.name], to=TensorProto.FLOAT))
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.checker.check_model(model)
+    onnx.save(model, target)
+    return len(casts)
+
+
+def export_onnx(classifier: Classifier, out_dir: Path) -> dict[str, Any]:
+    """Writes `out_dir/classifier.onnx`; returns the card's `onnx` block."""
+    size = classifier.card.image_size
+    out_path = Path(out_dir) / ONNX_FILE
+    with tempfile.TemporaryDirectory() as tmp:
+        float_path = Path(tmp) / "float32.onnx"
+        export_float32(classifier, float_path)
+        halved = store_float16(float_path, out_path)
+    probe = np.random.default_rng(0).uniform(-1, 1, (4, size, size, 3)).astype(np.float32)
+    difference = float(np.abs(OnnxForward(out_path)(probe)[1] - classifier.model(probe, training=False).numpy()).max())
+    if difference > TOLERANCE:
+        out_path.unlink()
+        raise ExportError(f"ONNX logits differ from TensorFlow's by {difference:.2e} (tolerance {TOLERANCE})")
+    return {
+        "file": ONNX_FILE,
+        "sha256": sha256_file(out_path),
+        "bytes": out_path.stat().st_size,
+        "precision": "float32 compute; arrays with >= 4096 values stored as float16",
+        "float16_arrays": halved,
+        "opset": OPSET,
+        "max_logit_difference_vs_tensorflow": difference,
+        "probe_images": len(probe),
+        "versions": {"tf2onnx": tf2onnx.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
+    }
+
+
+def export_artifact(artifact_dir: Path) -> dict[str, Any]:
+    """Adds the ONNX export to an artifact folder and records it in the model card."""
+    classifier = Classifier.from_artifact(artifact_dir, runtime="tensorflow")
+    block = export_onnx(classifier, artifact_dir)
+    card_path = Path(artifact_dir) / CARD_FILE
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card["onnx"] = block
+    card_path.write_text(json.dumps(card, indent=2), encoding="utf-8")
+    return block
