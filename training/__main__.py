@@ -26,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=42)
     train.add_argument("--head-epochs", type=int, default=60)
     train.add_argument("--finetune-epochs", type=int, default=30)
+    train.add_argument("--finetune-learning-rate", type=float, default=1e-4)
 
     evaluate = commands.add_parser("evaluate", help="score the artifact on a split, whole and leakage-clean")
     evaluate.add_argument("--data-dir", type=Path, required=True)
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             head_epochs=args.head_epochs,
             finetune_epochs=args.finetune_epochs,
+            finetune_learning_rate=args.finetune_learning_rate,
         )
         card = train(config)
         print(
