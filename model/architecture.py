@@ -88,7 +88,7 @@ def features_model(model: keras.Model) -> keras.Model:
 
 
 # float16 halves the artifact; small arrays (BatchNorm statistics, biases) stay float32.
-_FLOAT16_MIN_SIZE = 4096
+FLOAT16_MIN_SIZE = 4096
 
 
 def save_weights_npz(model: keras.Model, path: Path) -> None:
@@ -96,7 +96,7 @@ def save_weights_npz(model: keras.Model, path: Path) -> None:
     arrays = {}
     for index, variable in enumerate(model.weights):
         value = np.asarray(variable.numpy())
-        stored = value.astype(np.float16) if value.size >= _FLOAT16_MIN_SIZE else value
+        stored = value.astype(np.float16) if value.size >= FLOAT16_MIN_SIZE else value
         arrays[f"{index:04d}:{variable.path}"] = stored
     with open(path, "wb") as handle:
         np.savez(handle, **arrays)

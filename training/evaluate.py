@@ -23,6 +23,7 @@ from model.predict import Classifier, Runtime
 from training.data import TRAIN_SPLIT, fingerprint, list_split
 from training.duplicates import NEAR_DUPLICATE_DISTANCE, cross_match, hash_images
 from training.metrics import classification_report
+from training.train import STAGE_ALPHAS
 
 BATCH = 16
 
@@ -155,9 +156,7 @@ def evaluate_candidates(data_dir: Path, run_dir: Path, out: Path, split: str = "
         }
         selection = card.raw["validation"].get("selection")
         if selection:
-            alpha = {"frozen_backbone_head": 0.0, "finetuned_exit_flow": 1.0}.get(
-                candidate_dir.name, selection["alpha"]
-            )
+            alpha = STAGE_ALPHAS.get(candidate_dir.name, selection["alpha"])
             row = next(r for r in selection["interpolation"] if r["alpha"] == alpha)
             scored[candidate_dir.name]["validation_nll_all_views"] = row["nll_all_views"]
             if candidate_dir.name == "weight_interpolated":

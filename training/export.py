@@ -27,14 +27,13 @@ import tensorflow as tf
 import tf2onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from model.architecture import features_model
+from model.architecture import FLOAT16_MIN_SIZE, features_model
 from model.card import CARD_FILE, ONNX_FILE, sha256_file
 from model.onnx_forward import INPUT_NAME, OnnxForward
 from model.predict import Classifier
 
 OPSET = 17
 TOLERANCE = 1e-2  # max |logit difference| between TensorFlow and the export, on random probe images
-_FLOAT16_MIN_SIZE = 4096  # as in model.architecture.save_weights_npz
 
 
 class ExportError(RuntimeError):
@@ -56,7 +55,7 @@ def store_float16(source: Path, target: Path) -> int:
     casts, kept = [], []
     for initializer in graph.initializer:
         values = numpy_helper.to_array(initializer)
-        if initializer.data_type != TensorProto.FLOAT or values.size < _FLOAT16_MIN_SIZE:
+        if initializer.data_type != TensorProto.FLOAT or values.size < FLOAT16_MIN_SIZE:
             kept.append(initializer)
             continue
         stored = f"{initializer.name}__float16"

@@ -59,6 +59,8 @@ from training.split import split_training
 log = logging.getLogger(__name__)
 
 PREPROCESSING_VERSION = "headcrop-stretch-gray3-v1"
+# The two ends of the weight-interpolation grid are the two training stages.
+STAGE_ALPHAS = {"frozen_backbone_head": 0.0, "finetuned_exit_flow": 1.0}
 DATASET_SOURCE = "Bhuvaji et al., Brain Tumor Classification (MRI), Kaggle 2020, doi:10.34740/KAGGLE/DSV/1183165"
 
 
@@ -315,10 +317,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
         log.info("alpha %.2f: %s", alpha, interpolation[-1])
     timings["interpolation_s"] = time.time() - tick
     best = min(interpolation, key=lambda row: (row["nll_all_views"], -row["alpha"]))
-    names = {0.0: "frozen_backbone_head", 1.0: "finetuned_exit_flow"}
-    selected = names.get(best["alpha"], "weight_interpolated")
+    selected = next((n for n, a in STAGE_ALPHAS.items() if a == best["alpha"]), "weight_interpolated")
     by_alpha = {row["alpha"]: row for row in interpolation}
-    candidates = {name: by_alpha[alpha]["accuracy_clean"] for alpha, name in names.items()}
+    candidates = {name: by_alpha[alpha]["accuracy_clean"] for name, alpha in STAGE_ALPHAS.items()}
     candidates[selected] = best["accuracy_clean"]
     log.info("selected %s (alpha %.2f)", selected, best["alpha"])
     selected_weights = interpolate(stage1_weights, stage2_weights, best["alpha"])
