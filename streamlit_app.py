@@ -33,6 +33,11 @@ def home() -> None:
         st.markdown(
             "- **Backbone:** Xception (ImageNet weights), exit flow fine-tuned"
             + (
+                f" ({raw['validation']['selection']['stage2_end']})"
+                if raw["validation"].get("selection", {}).get("stage2_end", "best checkpoint") != "best checkpoint"
+                else ""
+            )
+            + (
                 f" and mixed with the frozen-backbone head (α = {raw['validation']['selection']['alpha']:.1f})"
                 if raw["validation"].get("selection") and raw["candidate"] == "weight_interpolated"
                 else ""

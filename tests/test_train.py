@@ -12,7 +12,7 @@ from tests.helpers import TINY_SIZE, write_dataset
 from training import split as split_module
 from training.audit import audit
 from training.evaluate import evaluate
-from training.train import CachedRows, TrainConfig, interpolate, train
+from training.train import CachedRows, TrainConfig, average, interpolate, train
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +49,10 @@ def test_training_writes_a_loadable_artifact_whose_hash_is_in_the_card(trained):
     selection = on_disk["validation"]["selection"]
     assert [row["alpha"] for row in selection["interpolation"]] == [i / 10 for i in range(11)]
     assert selection["alpha"] == min(selection["interpolation"], key=lambda r: r["nll_all_views"])["alpha"]
+    ends = [row["weights"] for row in selection["averaging"]]
+    assert ends == ["best checkpoint", "average of the last 2 epochs"]  # the run's two epochs
+    assert selection["stage2_end"] == min(selection["averaging"], key=lambda r: r["nll_all_views"])["weights"]
+    assert set(selection["candidates_nll_all_views"]) == set(on_disk["validation"]["candidates_accuracy"])
     classifier = Classifier.from_artifact(config.out_dir)
     predictions = classifier.predict_inputs(np.zeros((2, TINY_SIZE, TINY_SIZE, 3), np.float32))
     assert len(predictions) == 2 and abs(predictions[0].probabilities.sum() - 1) < 1e-6
@@ -112,7 +116,7 @@ def test_evaluate_reports_full_and_leakage_clean_subsets(trained, tmp_path):
     shutil.rmtree(data / "Testing")
 
 
-def test_validation_rows_cover_every_view_and_interpolation_mixes_weights():
+def test_validation_rows_cover_every_view_and_weights_mix_and_average():
     cache = np.arange(4 * 3, dtype=np.float16).reshape(12, 1)
     rows = CachedRows(cache, np.array([0, 2]), np.array([1, 3]), 3, 4, 4, view_choices=(0, 1, 2))
     assert rows.rows.tolist() == [0, 1, 2, 6, 7, 8] and rows.row_labels.tolist() == [1, 1, 1, 3, 3, 3]
@@ -120,3 +124,18 @@ def test_validation_rows_cover_every_view_and_interpolation_mixes_weights():
     assert inputs[:, 0].tolist() == [0, 1, 2, 6] and targets.argmax(1).tolist() == [1, 1, 1, 3]
     start, end = [np.zeros(2), np.ones(3)], [np.full(2, 4.0), np.full(3, 3.0)]
     assert [w.tolist() for w in interpolate(start, end, 0.25)] == [[1.0, 1.0], [1.5, 1.5, 1.5]]
+    assert [w.tolist() for w in average([start, end])] == [[2.0, 2.0], [2.0, 2.0, 2.0]]
+
+
+def test_mixup_blends_each_batch_with_itself_reproducibly():
+    cache = np.repeat(np.arange(8, dtype=np.float16), 2)[:, None]  # two views per image
+    images, labels = np.arange(8), np.array([0, 1, 2, 3] * 2)
+
+    def first_batch():
+        rows = CachedRows(cache, images, labels, 2, 8, 4, np.ones(4, np.float32), seed=3, mixup=0.4)
+        return rows[0]
+
+    (inputs, targets, weights), (again, _, _) = first_batch(), first_batch()
+    assert np.array_equal(inputs, again)
+    assert np.allclose(targets.sum(axis=1), 1) and (targets.max(axis=1) < 1).any()
+    assert inputs.min() >= 0 and inputs.max() <= 7 and np.allclose(weights, 1)

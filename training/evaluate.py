@@ -23,7 +23,6 @@ from model.predict import Classifier, Runtime
 from training.data import TRAIN_SPLIT, fingerprint, list_split
 from training.duplicates import NEAR_DUPLICATE_DISTANCE, cross_match, hash_images
 from training.metrics import classification_report
-from training.train import STAGE_ALPHAS
 
 BATCH = 16
 
@@ -154,13 +153,13 @@ def evaluate_candidates(data_dir: Path, run_dir: Path, out: Path, split: str = "
             else len(card.raw["history"]["stage2_finetune"].get("loss", [])),
             "runtime": report.get("runtime", "TensorFlow"),
         }
-        selection = card.raw["validation"].get("selection")
-        if selection:
-            alpha = STAGE_ALPHAS.get(candidate_dir.name, selection["alpha"])
-            row = next(r for r in selection["interpolation"] if r["alpha"] == alpha)
-            scored[candidate_dir.name]["validation_nll_all_views"] = row["nll_all_views"]
-            if candidate_dir.name == "weight_interpolated":
-                scored[candidate_dir.name]["alpha"] = alpha
+        selection = card.raw["validation"].get("selection", {})
+        if "candidates_nll_all_views" in selection:
+            scored[candidate_dir.name]["validation_nll_all_views"] = selection["candidates_nll_all_views"][
+                candidate_dir.name
+            ]
+        if candidate_dir.name == "weight_interpolated":
+            scored[candidate_dir.name]["alpha"] = selection["alpha"]
     summary[run_dir.name] = scored
     out.write_text(json.dumps(summary, indent=2))
     return summary

@@ -6,7 +6,10 @@
 3. Stage 1: a new head on the pooled features of the pretrained top.
 4. Stage 2: fine-tune the exit flow (blocks 13-14) and the head at a low learning
    rate, one random view per image per epoch, early stopping on validation.
-5. Interpolate between the stage-1 and stage-2 weights (WiSE-FT, Wortsman et al.
+5. Average the weights of the last epochs (stochastic weight averaging, Izmailov
+   et al. 2018) and keep, as the end of stage 2, whichever of the best checkpoint
+   and the tail averages has the lowest validation loss.
+6. Interpolate between the stage-1 weights and that end (WiSE-FT, Wortsman et al.
    2022) and keep the mix with the lowest validation loss; fit the temperature,
    decide flip test-time augmentation and fit the OOD guard, all on validation.
 
@@ -59,8 +62,8 @@ from training.split import split_training
 log = logging.getLogger(__name__)
 
 PREPROCESSING_VERSION = "headcrop-stretch-gray3-v1"
-# The two ends of the weight-interpolation grid are the two training stages.
-STAGE_ALPHAS = {"frozen_backbone_head": 0.0, "finetuned_exit_flow": 1.0}
+# Stage-2 weights averaged over the last k epochs run, for each k here that is not longer than the run.
+AVERAGING_WINDOWS = (2, 4, 8, 16, 32)
 DATASET_SOURCE = "Bhuvaji et al., Brain Tumor Classification (MRI), Kaggle 2020, doi:10.34740/KAGGLE/DSV/1183165"
 
 
@@ -82,6 +85,7 @@ class TrainConfig:
     finetune_epochs: int = 30
     finetune_learning_rate: float = 1e-4
     patience: int = 3
+    mixup: float = 0.0  # Beta parameter of stage-2 manifold mixup; 0 turns it off
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def as_dict(self) -> dict[str, Any]:
@@ -93,7 +97,9 @@ class TrainConfig:
 class CachedRows(keras.utils.PyDataset):
     """Batches of cached activations.
 
-    With a seed: per epoch, one randomly chosen view of each image (training).
+    With a seed: per epoch, one randomly chosen view of each image (training), and with
+    `mixup` > 0 each batch mixed with a shuffled copy of itself (manifold mixup, Verma et
+    al. 2019: activations, targets and weights, mixing weights drawn from Beta(mixup, mixup)).
     Without: every view in `view_choices` of every image, in a fixed order (validation).
     """
 
@@ -108,11 +114,13 @@ class CachedRows(keras.utils.PyDataset):
         class_weights: np.ndarray | None = None,
         seed: int | None = None,
         view_choices: tuple[int, ...] = (CLEAN_VIEW,),
+        mixup: float = 0.0,
     ):
         super().__init__()
         self.cache, self.images, self.labels, self.views = cache, images, labels, views
         self.batch_size, self.num_classes, self.class_weights = batch_size, num_classes, class_weights
         self.rng = np.random.default_rng(seed) if seed is not None else None
+        self.seed, self.mixup, self.epoch = seed, mixup, 0
         self.view_choices = np.array(view_choices)
         self._draw()
 
@@ -134,12 +142,26 @@ class CachedRows(keras.utils.PyDataset):
         rows, labels = self.rows[chunk], self.row_labels[chunk]
         inputs = np.asarray(self.cache[np.sort(rows)], dtype=np.float32)[np.argsort(np.argsort(rows))]
         targets = keras.utils.to_categorical(labels, self.num_classes)
-        if self.class_weights is None:
-            return inputs, targets
-        return inputs, targets, self.class_weights[labels]
+        weights = None if self.class_weights is None else self.class_weights[labels]
+        if self.rng is not None and self.mixup > 0:
+            inputs, targets, weights = self._mix(index, inputs, targets, weights)
+        return (inputs, targets) if weights is None else (inputs, targets, weights)
+
+    def _mix(self, index: int, inputs: np.ndarray, targets: np.ndarray, weights: np.ndarray | None):
+        # A generator per batch and epoch: the same mix whatever order Keras fetches batches in.
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        lam = rng.beta(self.mixup, self.mixup, size=len(inputs)).astype(np.float32)
+        partner = rng.permutation(len(inputs))
+
+        def mix(values: np.ndarray) -> np.ndarray:
+            shape = (-1,) + (1,) * (values.ndim - 1)
+            return lam.reshape(shape) * values + (1 - lam.reshape(shape)) * values[partner]
+
+        return mix(inputs), mix(targets), None if weights is None else mix(weights)
 
     def on_epoch_end(self) -> None:
         if self.rng is not None:
+            self.epoch += 1
             self._draw()
 
 
@@ -163,6 +185,21 @@ def _all_view_rows(images: np.ndarray, views: int) -> np.ndarray:
 def interpolate(start: list[np.ndarray], end: list[np.ndarray], alpha: float) -> list[np.ndarray]:
     """WiSE-FT: (1 - alpha) * start + alpha * end, weight by weight."""
     return [(1 - alpha) * a + alpha * b for a, b in zip(start, end)]
+
+
+def average(weights: list[list[np.ndarray]]) -> list[np.ndarray]:
+    return [np.mean(np.stack(arrays), axis=0) for arrays in zip(*weights)]
+
+
+class EpochWeights(keras.callbacks.Callback):
+    """Keeps a copy of the model's weights after every epoch, for weight averaging."""
+
+    def __init__(self):
+        super().__init__()
+        self.epochs: list[list[np.ndarray]] = []
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.epochs.append([np.array(w) for w in self.model.get_weights()])
 
 
 def _cache_key(config: TrainConfig, dataset_fingerprint: str) -> str:
@@ -264,6 +301,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     with strategy.scope():
         top.compile(keras.optimizers.Adam(config.finetune_learning_rate), loss=_loss(config), metrics=["accuracy"])
     checkpoint = run_dir / "finetune_best.weights.h5"
+    epoch_weights = EpochWeights()
     train_data = CachedRows(
         cache,
         train_idx,
@@ -274,6 +312,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         class_weights,
         seed=config.seed,
         view_choices=tuple(range(config.views)),
+        mixup=config.mixup,
     )
     val_data = CachedRows(
         cache, val_idx, y_val, config.views, config.batch_size, num_classes, view_choices=tuple(range(config.views))
@@ -288,6 +327,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
             ),
             keras.callbacks.EarlyStopping("val_loss", patience=config.patience),
             keras.callbacks.CSVLogger(run_dir / "finetune_log.csv"),
+            epoch_weights,
         ],
         verbose=2,
     )
@@ -296,33 +336,50 @@ def train(config: TrainConfig) -> dict[str, Any]:
     timings["stage2_images_per_s"] = len(stage2_fit.epoch) * len(train_idx) / max(timings["stage2_finetune_s"], 1e-9)
     stage2_weights = [np.array(w) for w in top.get_weights()]
 
-    # Weight interpolation between the two stages, scored on every validation view.
+    # The end of stage 2: the best checkpoint or a tail average of the epochs, then the weight interpolation
+    # between the two stages, all scored on every validation view.
     tick = time.time()
     val_all_rows = _all_view_rows(val_idx, config.views)
     y_val_all = np.repeat(y_val, config.views)
+
+    def score(weights: list[np.ndarray]) -> dict[str, float]:
+        top.set_weights(weights)
+        logits = _predict_rows(top, cache, val_all_rows, config.batch_size)
+        clean = logits.reshape(len(val_idx), config.views, -1)[:, CLEAN_VIEW]
+        return {
+            "nll_all_views": nll(logits.astype(np.float64), y_val_all, 1.0),
+            "accuracy_all_views": float((logits.argmax(1) == y_val_all).mean()),
+            "accuracy_clean": float((clean.argmax(1) == y_val).mean()),
+        }
+
+    epochs_run = len(epoch_weights.epochs)
+    ends = {"best checkpoint": stage2_weights}
+    for window in (w for w in AVERAGING_WINDOWS if w <= epochs_run):
+        ends[f"average of the last {window} epochs"] = average(epoch_weights.epochs[-window:])
+    averaging = [{"weights": name, **score(weights)} for name, weights in ends.items()]
+    for row in averaging:
+        log.info("stage-2 end %s", row)
+    end_row = min(averaging, key=lambda row: row["nll_all_views"])
+    end_weights = ends[end_row["weights"]]
+    epoch_weights.epochs.clear()
+    averaged = end_row["weights"] != "best checkpoint"
     interpolation = []
     for step in range(config.interpolation_steps + 1):
         alpha = step / config.interpolation_steps
-        top.set_weights(interpolate(stage1_weights, stage2_weights, alpha))
-        logits = _predict_rows(top, cache, val_all_rows, config.batch_size)
-        clean = logits.reshape(len(val_idx), config.views, -1)[:, CLEAN_VIEW]
-        interpolation.append(
-            {
-                "alpha": alpha,
-                "nll_all_views": nll(logits.astype(np.float64), y_val_all, 1.0),
-                "accuracy_all_views": float((logits.argmax(1) == y_val_all).mean()),
-                "accuracy_clean": float((clean.argmax(1) == y_val).mean()),
-            }
-        )
+        interpolation.append({"alpha": alpha, **score(interpolate(stage1_weights, end_weights, alpha))})
         log.info("alpha %.2f: %s", alpha, interpolation[-1])
     timings["interpolation_s"] = time.time() - tick
     best = min(interpolation, key=lambda row: (row["nll_all_views"], -row["alpha"]))
-    selected = next((n for n, a in STAGE_ALPHAS.items() if a == best["alpha"]), "weight_interpolated")
-    by_alpha = {row["alpha"]: row for row in interpolation}
-    candidates = {name: by_alpha[alpha]["accuracy_clean"] for name, alpha in STAGE_ALPHAS.items()}
-    candidates[selected] = best["accuracy_clean"]
-    log.info("selected %s (alpha %.2f)", selected, best["alpha"])
-    selected_weights = interpolate(stage1_weights, stage2_weights, best["alpha"])
+    end_name = "epoch_averaged" if averaged else "finetuned_exit_flow"
+    selected = {0.0: "frozen_backbone_head", 1.0: end_name}.get(best["alpha"], "weight_interpolated")
+    # Validation loss and accuracy of every candidate saved under run_dir/candidates.
+    candidate_scores = {"frozen_backbone_head": interpolation[0], "finetuned_exit_flow": averaging[0]}
+    if averaged:
+        candidate_scores["epoch_averaged"] = end_row
+    candidate_scores[selected] = best
+    candidates = {name: row["accuracy_clean"] for name, row in candidate_scores.items()}
+    log.info("selected %s (%s, alpha %.2f)", selected, end_row["weights"], best["alpha"])
+    selected_weights = interpolate(stage1_weights, end_weights, best["alpha"])
 
     def finish(weights: list[np.ndarray], name: str, out_dir: Path, with_ood: bool) -> dict[str, Any]:
         top.set_weights(weights)
@@ -372,8 +429,11 @@ def train(config: TrainConfig) -> dict[str, Any]:
                 "selected": selected,
                 "selection": {
                     "criterion": "lowest NLL over all cached views of the validation images",
+                    "stage2_end": end_row["weights"],
+                    "averaging": averaging,
                     "alpha": best["alpha"],
                     "interpolation": interpolation,
+                    "candidates_nll_all_views": {n: row["nll_all_views"] for n, row in candidate_scores.items()},
                 },
                 "tta_flip_accuracy": float((averaged.argmax(1) == y_val).mean()),
                 "no_tta_accuracy": float((clean.argmax(1) == y_val).mean()),
@@ -389,6 +449,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
         return write_artifact(model, out_dir, card, temperature, tta, ood)
 
     run_candidates = {"frozen_backbone_head": stage1_weights, "finetuned_exit_flow": stage2_weights}
+    if averaged:
+        run_candidates["epoch_averaged"] = end_weights
     for name, weights in {**run_candidates, selected: selected_weights}.items():
         finish(weights, name, run_dir / "candidates" / name, with_ood=False)
     card = finish(selected_weights, selected, config.out_dir, with_ood=True)
