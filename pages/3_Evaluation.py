@@ -101,7 +101,7 @@ st.caption(
     + ", ".join(f"{k.replace('_', ' ')} {v:.1%}" for k, v in validation["candidates_accuracy"].items())
     + f"; selected: {validation['selected'].replace('_', ' ')}"
     + (
-        f" (α = {selection['alpha']:.1f} between the stage-1 weights and the end of stage 2, "
+        f" (α = {selection['alpha']:.1f} between the stage-1 weights and the end of stage 2, its "
         f"{selection.get('stage2_end', 'best checkpoint')}; lowest validation loss over clean, mirrored and "
         "augmented views)."
         if selection

@@ -11,7 +11,7 @@ from model.predict import Classifier
 from tests.helpers import TINY_SIZE, write_dataset
 from training import split as split_module
 from training.audit import audit
-from training.evaluate import evaluate
+from training.evaluate import evaluate, evaluate_candidates
 from training.train import CachedRows, TrainConfig, average, interpolate, train
 
 
@@ -110,6 +110,16 @@ def test_evaluate_reports_full_and_leakage_clean_subsets(trained, tmp_path):
     assert all((tmp_path / "gallery" / r["gallery_image"]).exists() for r in wrong)
     with pytest.raises(ValueError):
         evaluate(data, "Training", config.out_dir, tmp_path / "no.json")
+
+    scored = evaluate_candidates(data, config.run_dir, tmp_path / "candidates.json")[config.run_dir.name]
+    validation = json.loads((config.out_dir / CARD_FILE).read_text())["validation"]
+    assert {"frozen_backbone_head", "finetuned_exit_flow"} <= set(scored)
+    assert [name for name, row in scored.items() if row["chosen_by_run"]] == [validation["selected"]]
+    for name, row in scored.items():
+        assert row["validation_nll_all_views"] == validation["selection"]["candidates_nll_all_views"][name]
+        assert row["full"] == pytest.approx(
+            json.loads((config.run_dir / "candidates" / name / "evaluation.json").read_text())["full"]["accuracy"]
+        )
 
     summary = audit(data, tmp_path / "audit.json", examples_dir=tmp_path / "examples")["summary"]
     assert summary["testing_exact_copies"] >= 1 and summary["testing_leaked"] >= 1

@@ -126,6 +126,18 @@ def evaluate(
     return report
 
 
+def _nll_on_interpolation_grid(selection: dict[str, Any]) -> dict[str, float]:
+    """Cards written before the epoch averaging: every candidate was a point of the interpolation grid."""
+    if not selection:
+        return {}
+    by_alpha = {row["alpha"]: row["nll_all_views"] for row in selection["interpolation"]}
+    return {
+        "frozen_backbone_head": by_alpha[0.0],
+        "finetuned_exit_flow": by_alpha[1.0],
+        "weight_interpolated": by_alpha[selection["alpha"]],
+    }
+
+
 def evaluate_candidates(data_dir: Path, run_dir: Path, out: Path, split: str = "Testing") -> dict[str, Any]:
     """Scores each candidate a training run saved, once, for the record; the choice was made on validation.
 
@@ -152,12 +164,12 @@ def evaluate_candidates(data_dir: Path, run_dir: Path, out: Path, split: str = "
             if candidate_dir.name == "frozen_backbone_head"
             else len(card.raw["history"]["stage2_finetune"].get("loss", [])),
             "runtime": report.get("runtime", "TensorFlow"),
+            "chosen_by_run": card.raw["validation"]["selected"] == candidate_dir.name,
         }
         selection = card.raw["validation"].get("selection", {})
-        if "candidates_nll_all_views" in selection:
-            scored[candidate_dir.name]["validation_nll_all_views"] = selection["candidates_nll_all_views"][
-                candidate_dir.name
-            ]
+        nll_by_candidate = selection.get("candidates_nll_all_views") or _nll_on_interpolation_grid(selection)
+        if candidate_dir.name in nll_by_candidate:
+            scored[candidate_dir.name]["validation_nll_all_views"] = nll_by_candidate[candidate_dir.name]
         if candidate_dir.name == "weight_interpolated":
             scored[candidate_dir.name]["alpha"] = selection["alpha"]
     summary[run_dir.name] = scored

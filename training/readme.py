@@ -99,13 +99,20 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
     for run, scored in candidates.items():
         for name, values in scored.items():
             shipped = " (shipped)" if values["artifact_sha256"] == card["artifact"]["sha256"] else ""
+            shipped = shipped or (" (run's choice)" if values.get("chosen_by_run") else "")
             alpha = f" (α = {values['alpha']:.1f})" if "alpha" in values else ""
-            nll = f"{values['validation_nll_all_views']:.3f}" if "validation_nll_all_views" in values else "–"
+            nll = f"{values['validation_nll_all_views']:.4f}" if "validation_nll_all_views" in values else "–"
             lines.append(
                 f"| {run} | {name.replace('_', ' ')}{alpha}{shipped} | {values['finetune_epochs_run']} | "
                 f"{_pct(values['validation_accuracy'])} | {nll} | {_pct(values['full'])} | "
                 f"{_pct(values['leakage_clean'])} |"
             )
+    lines += [
+        "",
+        "Each run keeps the candidate with the lowest validation loss, and a new run's choice replaces the shipped "
+        "model only when its validation loss is lower. A candidate that scores higher on Testing is not shipped for "
+        "that reason: choosing by Testing would make its Testing score meaningless.",
+    ]
     guard = _load(artifact_dir / OOD_FILE)
     if guard is not None:
         lines += [
