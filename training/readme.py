@@ -109,9 +109,9 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
             )
     lines += [
         "",
-        "Each run keeps the candidate with the lowest validation loss, and a new run's choice replaces the shipped "
-        "model only when its validation loss is lower. A candidate that scores higher on Testing is not shipped for "
-        "that reason: choosing by Testing would make its Testing score meaningless.",
+        "A run's choice replaces the shipped model only when its validation loss over all views is lower. A "
+        "candidate that scores higher on Testing is not shipped for that reason: choosing by Testing would make its "
+        "Testing score meaningless.",
     ]
     guard = _load(artifact_dir / OOD_FILE)
     if guard is not None:
