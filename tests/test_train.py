@@ -53,6 +53,8 @@ def test_training_writes_a_loadable_artifact_whose_hash_is_in_the_card(trained):
     assert ends == ["best checkpoint", "average of the last 2 epochs"]  # the run's two epochs
     assert selection["stage2_end"] == min(selection["averaging"], key=lambda r: r["nll_all_views"])["weights"]
     assert set(selection["candidates_nll_all_views"]) == set(on_disk["validation"]["candidates_accuracy"])
+    for row in selection["interpolation"] + selection["averaging"]:
+        assert row["nll_all_views_at_fitted_temperature"] <= row["nll_all_views"] + 1e-6  # T = 1 is one of the options
     classifier = Classifier.from_artifact(config.out_dir)
     predictions = classifier.predict_inputs(np.zeros((2, TINY_SIZE, TINY_SIZE, 3), np.float32))
     assert len(predictions) == 2 and abs(predictions[0].probabilities.sum() - 1) < 1e-6
