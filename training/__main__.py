@@ -27,8 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--head-epochs", type=int, default=60)
     train.add_argument("--finetune-epochs", type=int, default=30)
     train.add_argument("--finetune-learning-rate", type=float, default=1e-4)
-    train.add_argument("--mixup", type=float, default=0.0, help="stage-2 manifold mixup Beta parameter (0: off)")
-    train.add_argument("--label-smoothing", type=float, default=0.1, help="label smoothing of both stages' loss")
+    train.add_argument("--mixup", type=float, default=0.4, help="stage-2 manifold mixup Beta parameter (0: off)")
+    train.add_argument("--label-smoothing", type=float, default=0.0, help="label smoothing of both stages' loss")
 
     evaluate = commands.add_parser("evaluate", help="score the artifact on a split, whole and leakage-clean")
     evaluate.add_argument("--data-dir", type=Path, required=True)

@@ -77,7 +77,7 @@ class TrainConfig:
     views: int = 5
     seed: int = 42
     batch_size: int = 32
-    label_smoothing: float = 0.1
+    label_smoothing: float = 0.0  # mixup already softens the targets
     dropout: float = 0.3
     interpolation_steps: int = 10  # WiSE-FT mixes tried: alpha = 0, 1/steps, ..., 1
     head_epochs: int = 60
@@ -85,7 +85,7 @@ class TrainConfig:
     finetune_epochs: int = 30
     finetune_learning_rate: float = 1e-4
     patience: int = 3
-    mixup: float = 0.0  # Beta parameter of stage-2 manifold mixup; 0 turns it off
+    mixup: float = 0.4  # Beta parameter of stage-2 manifold mixup; 0 turns it off
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def as_dict(self) -> dict[str, Any]:
