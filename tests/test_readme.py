@@ -1,4 +1,8 @@
-from training.readme import END, README, START, render
+import json
+import shutil
+
+from model.card import ARTIFACT_DIR, CARD_FILE, EVALUATION_FILE
+from training.readme import CANDIDATES_FILE, END, README, RESCORE_FILE, START, render
 
 
 def test_readme_results_match_the_committed_json():
@@ -6,3 +10,30 @@ def test_readme_results_match_the_committed_json():
     text = README.read_text()
     block = text[text.index(START) : text.index(END) + len(END)]
     assert block == render()
+
+
+def _artifact_copy(tmp_path, fitted_losses):
+    """The committed card, evaluation and candidates, plus a rescore file with the given losses by candidate dir."""
+    for name in (CARD_FILE, EVALUATION_FILE, CANDIDATES_FILE):
+        shutil.copy(ARTIFACT_DIR / name, tmp_path / name)
+    shipped = json.loads((ARTIFACT_DIR / CARD_FILE).read_text())["artifact"]["sha256"]
+    rows = [
+        {
+            "artifact_dir": path,
+            "artifact_sha256": shipped if path.endswith("shipped") else path,
+            "nll_all_views_at_fitted_temperature": loss,
+        }
+        for path, loss in fitted_losses.items()
+    ]
+    (tmp_path / RESCORE_FILE).write_text(json.dumps({"rows": rows}))
+    return tmp_path
+
+
+def test_readme_says_when_the_shipped_model_is_not_lowest_after_temperature(tmp_path):
+    text = render(_artifact_copy(tmp_path, {"runs/a/candidates/shipped": 0.3, "runs/b/candidates/epoch_averaged": 0.2}))
+    assert "By it the shipped model (0.3000) is not the lowest: run b, epoch averaged scores 0.2000." in text
+
+
+def test_readme_stays_quiet_when_the_shipped_model_is_lowest_after_temperature(tmp_path):
+    text = render(_artifact_copy(tmp_path, {"runs/a/candidates/shipped": 0.1, "runs/b/candidates/epoch_averaged": 0.2}))
+    assert "is not the lowest" not in text and "removes anyway." in text

@@ -12,6 +12,7 @@ from tests.helpers import TINY_SIZE, write_dataset
 from training import split as split_module
 from training.audit import audit
 from training.evaluate import evaluate, evaluate_candidates
+from training.rescore import rescore
 from training.train import CachedRows, TrainConfig, average, interpolate, train
 
 
@@ -151,3 +152,20 @@ def test_mixup_blends_each_batch_with_itself_reproducibly():
     assert np.array_equal(inputs, again)
     assert np.allclose(targets.sum(axis=1), 1) and (targets.max(axis=1) < 1).any()
     assert inputs.min() >= 0 and inputs.max() <= 7 and np.allclose(weights, 1)
+
+
+def test_rescore_reproduces_the_validation_loss_the_run_chose_by(trained):
+    _, data, config, card = trained
+    (row,) = rescore(data, [config.out_dir])
+    selection = card["validation"]["selection"]
+    chosen = next(r for r in selection["interpolation"] if r["alpha"] == selection["alpha"])
+    assert row["artifact_sha256"] == card["artifact"]["sha256"]
+    assert row["nll_all_views"] == pytest.approx(chosen["nll_all_views"], rel=1e-2)  # weights stored as float16
+    assert row["nll_all_views_at_fitted_temperature"] <= row["nll_all_views"] + 1e-6
+
+
+def test_rescore_without_the_runs_cache_says_so(trained, tmp_path, monkeypatch):
+    _, data, config, _ = trained
+    monkeypatch.setenv("BRAIN_MRI_CACHE", str(tmp_path / "empty"))
+    with pytest.raises(FileNotFoundError, match="frozen-layer cache"):
+        rescore(data, [config.out_dir])

@@ -48,6 +48,16 @@ def _parser() -> argparse.ArgumentParser:
     candidates.add_argument("--run-dir", type=Path, required=True)
     candidates.add_argument("--out", type=Path, default=None, help="default: model/artifacts/candidates.json")
 
+    rescore = commands.add_parser("rescore", help="score trained artifacts on their run's validation views again")
+    rescore.add_argument("--data-dir", type=Path, required=True)
+    rescore.add_argument("artifact_dirs", type=Path, nargs="+", metavar="ARTIFACT_DIR")
+    rescore.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="also write the rows here (README: model/artifacts/validation_rescore.json)",
+    )
+
     audit = commands.add_parser("audit", help="exact and near-duplicate audit within and across splits")
     audit.add_argument("--data-dir", type=Path, required=True)
     audit.add_argument("--out", type=Path, required=True)
@@ -112,6 +122,13 @@ def main(argv: list[str] | None = None) -> int:
 
         summary = evaluate_candidates(args.data_dir, args.run_dir, args.out or ARTIFACT_DIR / "candidates.json")
         print(json.dumps(summary, indent=2))
+    elif args.command == "rescore":
+        from training.rescore import rescore
+
+        rows = rescore(args.data_dir, args.artifact_dirs)
+        if args.out is not None:
+            args.out.write_text(json.dumps({"rows": rows}, indent=2))
+        print(json.dumps(rows, indent=2))
     elif args.command == "audit":
         from training.audit import audit
 

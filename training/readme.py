@@ -17,6 +17,7 @@ README = ROOT / "README.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 OOD_FILE = "ood_evaluation.json"
 CANDIDATES_FILE = "candidates.json"
+RESCORE_FILE = "validation_rescore.json"
 BENCH_MD = ROOT / "benchmarks" / "results.md"
 
 
@@ -26,6 +27,14 @@ def _load(path: Path) -> dict[str, Any] | None:
 
 def _pct(value: float) -> str:
     return f"{value:.1%}"
+
+
+def _candidate_label(artifact_dir: str) -> str:
+    """'run mixup, epoch averaged' for runs/mixup/candidates/epoch_averaged."""
+    parts = Path(artifact_dir).parts
+    if len(parts) >= 3 and parts[-2] == "candidates":
+        return f"run {parts[-3]}, {parts[-1].replace('_', ' ')}"
+    return artifact_dir
 
 
 def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
@@ -92,19 +101,22 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
         "chose: by accuracy on clean validation views in runs main and long, by loss over all views since; Testing "
         "scored once per candidate after training, never used to choose):",
         "",
-        "| run | candidate | stage-2 epochs | validation accuracy | validation loss, all views | Testing accuracy | "
-        "leakage-clean accuracy |",
-        "|---|---|---|---|---|---|---|",
+        "| run | candidate | stage-2 epochs | validation accuracy | validation loss, all views | same, after "
+        "temperature | Testing accuracy | leakage-clean accuracy |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    rescored = {row["artifact_sha256"]: row for row in (_load(artifact_dir / RESCORE_FILE) or {"rows": []})["rows"]}
     for run, scored in candidates.items():
         for name, values in scored.items():
             shipped = " (shipped)" if values["artifact_sha256"] == card["artifact"]["sha256"] else ""
             shipped = shipped or (" (run's choice)" if values.get("chosen_by_run") else "")
             alpha = f" (α = {values['alpha']:.1f})" if "alpha" in values else ""
             nll = f"{values['validation_nll_all_views']:.4f}" if "validation_nll_all_views" in values else "–"
+            row = rescored.get(values["artifact_sha256"])
+            fitted = f"{row['nll_all_views_at_fitted_temperature']:.4f}" if row else "–"
             lines.append(
                 f"| {run} | {name.replace('_', ' ')}{alpha}{shipped} | {values['finetune_epochs_run']} | "
-                f"{_pct(values['validation_accuracy'])} | {nll} | {_pct(values['full'])} | "
+                f"{_pct(values['validation_accuracy'])} | {nll} | {fitted} | {_pct(values['full'])} | "
                 f"{_pct(values['leakage_clean'])} |"
             )
     lines += [
@@ -113,6 +125,21 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
         "candidate that scores higher on Testing is not shipped for that reason: choosing by Testing would make its "
         "Testing score meaningless.",
     ]
+    if rescored:
+        best = min(rescored.values(), key=lambda row: row["nll_all_views_at_fitted_temperature"])
+        shipped_row = rescored.get(card["artifact"]["sha256"])
+        lines += [
+            "",
+            "The loss after a temperature fitted to the same validation logits (`python -m training rescore`) is "
+            "reported, not used to choose: it does not charge a model for a miscalibration that temperature scaling "
+            "removes anyway."
+            + (
+                f" By it the shipped model ({shipped_row['nll_all_views_at_fitted_temperature']:.4f}) is not the "
+                f"lowest: {_candidate_label(best['artifact_dir'])} scores {best['nll_all_views_at_fitted_temperature']:.4f}."
+                if shipped_row and best is not shipped_row
+                else ""
+            ),
+        ]
     guard = _load(artifact_dir / OOD_FILE)
     if guard is not None:
         lines += [

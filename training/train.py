@@ -170,7 +170,7 @@ def balanced_class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
     return (len(labels) / (num_classes * np.maximum(counts, 1))).astype(np.float32)
 
 
-def _predict_rows(model: keras.Model, cache: np.ndarray, rows: np.ndarray, batch_size: int) -> np.ndarray:
+def predict_rows(model: keras.Model, cache: np.ndarray, rows: np.ndarray, batch_size: int) -> np.ndarray:
     outputs = []
     for start in range(0, len(rows), batch_size * 4):
         chunk = rows[start : start + batch_size * 4]
@@ -178,8 +178,23 @@ def _predict_rows(model: keras.Model, cache: np.ndarray, rows: np.ndarray, batch
     return np.concatenate(outputs)
 
 
-def _all_view_rows(images: np.ndarray, views: int) -> np.ndarray:
+def all_view_rows(images: np.ndarray, views: int) -> np.ndarray:
     return (images[:, None] * views + np.arange(views)[None, :]).ravel()
+
+
+def validation_scores(logits: np.ndarray, labels: np.ndarray, views: int) -> dict[str, float]:
+    """Scores of the logits of every cached view (rows image-major, as `all_view_rows` orders them)."""
+    logits64 = np.asarray(logits, dtype=np.float64)
+    labels_all = np.repeat(labels, views)
+    clean = logits64.reshape(len(labels), views, -1)[:, CLEAN_VIEW]
+    # Recorded, not used to choose: the loss after a temperature fitted to these same logits, which does not
+    # charge a candidate for a miscalibration that the temperature fitted later removes anyway.
+    return {
+        "nll_all_views": nll(logits64, labels_all, 1.0),
+        "nll_all_views_at_fitted_temperature": nll(logits64, labels_all, fit_temperature(logits64, labels_all)),
+        "accuracy_all_views": float((logits64.argmax(1) == labels_all).mean()),
+        "accuracy_clean": float((clean.argmax(1) == labels).mean()),
+    }
 
 
 def interpolate(start: list[np.ndarray], end: list[np.ndarray], alpha: float) -> list[np.ndarray]:
@@ -215,7 +230,11 @@ def _cache_key(config: TrainConfig, dataset_fingerprint: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
-def _initial_model(config: TrainConfig) -> keras.Model:
+def frozen_cache_path(config: TrainConfig, dataset_fingerprint: str) -> Path:
+    return cache_dir() / "features" / f"{_cache_key(config, dataset_fingerprint)}.npy"
+
+
+def initial_model(config: TrainConfig) -> keras.Model:
     model = build_classifier(len(CLASS_DIRS), config.image_size, config.backbone, config.dropout)
     if config.backbone == "xception":
         assign_weights(backbone_weights(model), imagenet_xception_weights())
@@ -257,10 +276,10 @@ def train(config: TrainConfig) -> dict[str, Any]:
 
     strategy = distribution_strategy()
     with strategy.scope():
-        model = _initial_model(config)
+        model = initial_model(config)
     bottom, top, pooled = split_model(model, spec)
     tick = time.time()
-    cache_path = cache_dir() / "features" / f"{_cache_key(config, dataset_fingerprint)}.npy"
+    cache_path = frozen_cache_path(config, dataset_fingerprint)
     cache, computed = cached_bottom_activations(
         bottom, paths, config.views, config.image_size, config.seed, cache_path, config.augment
     )
@@ -273,9 +292,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
 
     # Stage 1: the head alone, on pooled features of every cached view.
     tick = time.time()
-    train_rows = _all_view_rows(train_idx, config.views)
-    train_features = _predict_rows(pooled, cache, train_rows, config.batch_size)
-    val_features = _predict_rows(pooled, cache, val_clean_rows, config.batch_size)
+    train_rows = all_view_rows(train_idx, config.views)
+    train_features = predict_rows(pooled, cache, train_rows, config.batch_size)
+    val_features = predict_rows(pooled, cache, val_clean_rows, config.batch_size)
     with strategy.scope():
         feature_input = keras.Input(train_features.shape[1:])
         head = keras.Model(feature_input, model.get_layer(LOGITS_LAYER)(model.get_layer("head_dropout")(feature_input)))
@@ -339,22 +358,11 @@ def train(config: TrainConfig) -> dict[str, Any]:
     # The end of stage 2: the best checkpoint or a tail average of the epochs, then the weight interpolation
     # between the two stages, all scored on every validation view.
     tick = time.time()
-    val_all_rows = _all_view_rows(val_idx, config.views)
-    y_val_all = np.repeat(y_val, config.views)
+    val_all_rows = all_view_rows(val_idx, config.views)
 
     def score(weights: list[np.ndarray]) -> dict[str, float]:
         top.set_weights(weights)
-        logits = _predict_rows(top, cache, val_all_rows, config.batch_size)
-        clean = logits.reshape(len(val_idx), config.views, -1)[:, CLEAN_VIEW]
-        logits64 = logits.astype(np.float64)
-        # Recorded, not used to choose: the loss after a temperature fitted to these same logits, which does not
-        # charge a candidate for a miscalibration that the temperature fitted later removes anyway.
-        return {
-            "nll_all_views": nll(logits64, y_val_all, 1.0),
-            "nll_all_views_at_fitted_temperature": nll(logits64, y_val_all, fit_temperature(logits64, y_val_all)),
-            "accuracy_all_views": float((logits.argmax(1) == y_val_all).mean()),
-            "accuracy_clean": float((clean.argmax(1) == y_val).mean()),
-        }
+        return validation_scores(predict_rows(top, cache, val_all_rows, config.batch_size), y_val, config.views)
 
     epochs_run = len(epoch_weights.epochs)
     ends = {"best checkpoint": stage2_weights}
@@ -387,8 +395,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
 
     def finish(weights: list[np.ndarray], name: str, out_dir: Path, with_ood: bool) -> dict[str, Any]:
         top.set_weights(weights)
-        clean = _predict_rows(top, cache, val_clean_rows, config.batch_size)
-        flipped = _predict_rows(top, cache, val_flip_rows, config.batch_size)
+        clean = predict_rows(top, cache, val_clean_rows, config.batch_size)
+        flipped = predict_rows(top, cache, val_flip_rows, config.batch_size)
         averaged = (clean + flipped) / 2
         tta = float((averaged.argmax(1) == y_val).mean()) > float((clean.argmax(1) == y_val).mean()) + 0.005
         logits = averaged if tta else clean
@@ -398,9 +406,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
         if with_ood:
             train_clean_rows = train_idx * config.views + CLEAN_VIEW
             ood = OODDetector.fit(
-                _predict_rows(pooled, cache, train_clean_rows, config.batch_size),
+                predict_rows(pooled, cache, train_clean_rows, config.batch_size),
                 labels[train_idx],
-                _predict_rows(pooled, cache, val_clean_rows, config.batch_size),
+                predict_rows(pooled, cache, val_clean_rows, config.batch_size),
             )
         class_names = [CLASS_LABELS[c] for c in CLASS_DIRS]
         card = {

@@ -1,0 +1,57 @@
+"""Scores finished artifacts on their run's validation views again, from the frozen-layer cache the run left.
+
+Runs trained before a validation figure was added to the model card can be compared on it afterwards,
+e.g. the all-view loss after a fitted temperature. Only Training is read, never Testing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model.architecture import BACKBONES, load_weights_npz, split_model
+from model.card import load_card
+from training.augment import AugmentConfig
+from training.data import fingerprint
+from training.split import split_training
+from training.train import TrainConfig, all_view_rows, frozen_cache_path, initial_model, predict_rows, validation_scores
+
+
+def _config(data_dir: Path, card: dict[str, Any]) -> TrainConfig:
+    saved = card["training_config"]
+    return TrainConfig(
+        data_dir=data_dir,
+        backbone=saved["backbone"],
+        image_size=saved["image_size"],
+        views=saved["views"],
+        seed=saved["seed"],
+        augment=AugmentConfig(**saved["augment"]),
+    )
+
+
+def rescore(data_dir: Path, artifact_dirs: list[Path]) -> list[dict[str, Any]]:
+    """One row of `validation_scores` per artifact; a missing cache raises FileNotFoundError (train once first)."""
+    rows = []
+    for artifact_dir in artifact_dirs:
+        card = load_card(artifact_dir).raw
+        config = _config(data_dir, card)
+        split = split_training(data_dir, config.seed)
+        cache_path = frozen_cache_path(config, fingerprint(split.samples, data_dir))
+        if not cache_path.exists():
+            raise FileNotFoundError(f"no frozen-layer cache for {artifact_dir} at {cache_path}: run training once")
+        cache = np.load(cache_path, mmap_mode="r")
+        model = initial_model(config)
+        load_weights_npz(model, artifact_dir / card["artifact"]["weights_file"])
+        _, top, _ = split_model(model, BACKBONES[config.backbone])
+        logits = predict_rows(top, cache, all_view_rows(split.val_idx, config.views), config.batch_size)
+        rows.append(
+            {
+                "artifact_dir": str(artifact_dir),
+                "candidate": card["candidate"],
+                "artifact_sha256": card["artifact"]["sha256"],
+                **validation_scores(logits, split.labels[split.val_idx], config.views),
+            }
+        )
+    return rows
