@@ -38,6 +38,11 @@ def home() -> None:
                 else ""
             )
             + (
+                f" with manifold mixup (Beta({raw['training_config']['mixup']}, {raw['training_config']['mixup']}))"
+                if raw["training_config"].get("mixup")
+                else ""
+            )
+            + (
                 f" and mixed with the frozen-backbone head (α = {raw['validation']['selection']['alpha']:.1f})"
                 if raw["validation"].get("selection") and raw["candidate"] == "weight_interpolated"
                 else ""
