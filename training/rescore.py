@@ -27,18 +27,22 @@ def _config(data_dir: Path, card: dict[str, Any]) -> TrainConfig:
         image_size=saved["image_size"],
         views=saved["views"],
         seed=saved["seed"],
+        dropout=saved["dropout"],
         augment=AugmentConfig(**saved["augment"]),
     )
 
 
 def rescore(data_dir: Path, artifact_dirs: list[Path]) -> list[dict[str, Any]]:
     """One row of `validation_scores` per artifact; a missing cache raises FileNotFoundError (train once first)."""
-    rows = []
+    rows, splits = [], {}
     for artifact_dir in artifact_dirs:
         card = load_card(artifact_dir).raw
         config = _config(data_dir, card)
-        split = split_training(data_dir, config.seed)
-        cache_path = frozen_cache_path(config, fingerprint(split.samples, data_dir))
+        if config.seed not in splits:  # hashing the images is the slow part; runs share seeds
+            split = split_training(data_dir, config.seed)
+            splits[config.seed] = split, fingerprint(split.samples, data_dir)
+        split, dataset_fingerprint = splits[config.seed]
+        cache_path = frozen_cache_path(config, dataset_fingerprint)
         if not cache_path.exists():
             raise FileNotFoundError(f"no frozen-layer cache for {artifact_dir} at {cache_path}: run training once")
         cache = np.load(cache_path, mmap_mode="r")
