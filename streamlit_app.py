@@ -31,22 +31,7 @@ def home() -> None:
     with left:
         raw = model_card.raw
         st.markdown(
-            "- **Backbone:** Xception (ImageNet weights), exit flow fine-tuned"
-            + (
-                f" ({raw['validation']['selection']['stage2_end']})"
-                if raw["validation"].get("selection", {}).get("stage2_end", "best checkpoint") != "best checkpoint"
-                else ""
-            )
-            + (
-                f" with manifold mixup (Beta({raw['training_config']['mixup']}, {raw['training_config']['mixup']}))"
-                if raw["training_config"].get("mixup")
-                else ""
-            )
-            + (
-                f" and mixed with the frozen-backbone head (α = {raw['validation']['selection']['alpha']:.1f})"
-                if raw["validation"].get("selection") and raw["candidate"] == "weight_interpolated"
-                else ""
-            )
+            f"- **Backbone:** Xception (ImageNet weights), {model_card.fine_tuning}"
             + f"; input {model_card.image_size}×{model_card.image_size} px, head-cropped and contrast-normalised "
             "grayscale\n"
             f"- **Training data:** {raw['dataset']['images']} scans of the Training split of Bhuvaji et al. "

@@ -73,6 +73,20 @@ class ModelCard:
     def num_classes(self) -> int:
         return len(self.class_dirs)
 
+    @property
+    def fine_tuning(self) -> str:
+        """How the backbone became this model, in words, from what training recorded."""
+        selection = self.raw.get("validation", {}).get("selection", {})
+        mixup = self.raw.get("training_config", {}).get("mixup")
+        text = "exit flow fine-tuned"
+        if selection.get("stage2_end", "best checkpoint") != "best checkpoint":
+            text += f" ({selection['stage2_end']})"
+        if mixup:
+            text += f" with manifold mixup (Beta({mixup}, {mixup}))"
+        if selection and self.raw.get("candidate") == "weight_interpolated":
+            text += f" and mixed with the frozen-backbone head (α = {selection['alpha']:.1f})"
+        return text
+
 
 def load_card(artifact_dir: Path = ARTIFACT_DIR) -> ModelCard:
     path = Path(artifact_dir) / CARD_FILE
