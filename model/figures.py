@@ -129,3 +129,29 @@ def class_distribution(
     axis.set_title("Images per class and split")
     axis.legend(fontsize=8, ncols=2)
     return figure
+
+
+def saliency_strip(
+    prepared: np.ndarray,
+    outline: np.ndarray,
+    maps: dict[str, np.ndarray],
+    titles: dict[str, str],
+    caption: str,
+    colormap: str = "jet",
+) -> Figure:
+    """The scan, then each method's map over it, the expert outline drawn on every panel, one colour bar."""
+    figure, axes = plt.subplots(1, len(maps) + 1, figsize=(2.6 * (len(maps) + 1) + 0.6, 3.0), layout="constrained")
+    axes[0].imshow(prepared)
+    axes[0].set_title("scan + expert outline", fontsize=9)
+    image = None
+    for axis, (method, heatmap) in zip(axes[1:], maps.items()):
+        axis.imshow(prepared)
+        image = axis.imshow(heatmap, cmap=colormap, vmin=0, vmax=1, alpha=0.45)
+        axis.set_title(titles.get(method, method), fontsize=9)
+    for axis in axes:
+        axis.contour(outline, levels=[0.5], colors="white", linewidths=1.2)
+        axis.set_axis_off()
+    if image is not None:
+        figure.colorbar(image, ax=axes, shrink=0.8, label="relevance (map's own maximum = 1)")
+    figure.suptitle(caption, fontsize=9)
+    return figure

@@ -3,6 +3,9 @@
     rgb uint8 (any size) --prepare--> head-cropped, contrast-normalised square uint8
                          --to_model_input--> float32 in [-1, 1] (Xception's scaling)
 
+A tumour outline drawn on the scan follows the same geometry (`prepare_outline`:
+the scan's crop box, the same padding and resize), so map and outline align.
+
 Cropping to the head's bounding box makes framing and zoom matter less (the
 Testing split comes partly from another source with tighter crops), and the
 percentile stretch inside the head evens out brightness between sources.
@@ -63,11 +66,19 @@ def stretch_contrast(gray: np.ndarray) -> np.ndarray:
     return np.clip(scaled, 0, 255).astype(np.uint8)
 
 
+def crop_to_square(array: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The geometry of preparation: cut out `box` (see `head_bbox`), pad it square with zeros, centred."""
+    top, left, bottom, right = box
+    return pad_to_square(array[top:bottom, left:right])
+
+
 def crop_head(rgb: np.ndarray) -> np.ndarray:
-    """Grayscale crop of the head, contrast-stretched, padded square (not yet resized)."""
+    """Grayscale crop of the head, contrast-stretched, padded square (not yet resized).
+
+    The stretch maps the zero padding to zero, so stretching after padding equals stretching before.
+    """
     gray = to_gray(rgb)
-    top, left, bottom, right = head_bbox(gray)
-    return pad_to_square(stretch_contrast(gray[top:bottom, left:right]))
+    return stretch_contrast(crop_to_square(gray, head_bbox(gray)))
 
 
 def resize_square(gray: np.ndarray, size: int) -> np.ndarray:
@@ -83,6 +94,14 @@ def square_to_rgb(square: np.ndarray, size: int) -> np.ndarray:
 def prepare(rgb: np.ndarray, size: int) -> np.ndarray:
     """Any decoded image -> size x size x 3 uint8, ready for display or `to_model_input`."""
     return square_to_rgb(crop_head(rgb), size)
+
+
+def prepare_outline(outline: np.ndarray, rgb: np.ndarray, size: int) -> np.ndarray:
+    """A binary outline drawn on `rgb` (same height and width) -> size x size bool, aligned with `prepare(rgb)`."""
+    if outline.shape[:2] != rgb.shape[:2]:
+        raise ValueError(f"outline is {outline.shape[:2]}, its scan {rgb.shape[:2]}: they must be the same size")
+    square = crop_to_square(np.where(outline > 0, 255, 0).astype(np.uint8), head_bbox(to_gray(rgb)))
+    return resize_square(square, size) >= 128
 
 
 def to_model_input(prepared: np.ndarray) -> np.ndarray:

@@ -13,7 +13,8 @@ import pytest
 from model.architecture import build_classifier
 from model.card import ARTIFACT_DIR, CLASS_DIRS
 from model.predict import Classifier
-from tests.helpers import TINY_SIZE, tiny_card, write_dataset
+from tests.helpers import TINY_SIZE, tiny_card, write_dataset, write_masks
+from training.train import TrainConfig, train
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +33,25 @@ def tiny_classifier() -> Classifier:
 @pytest.fixture(scope="session")
 def real_classifier() -> Classifier:
     return Classifier.from_artifact(ARTIFACT_DIR)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """A tiny model trained on a synthetic folder: (root, data dir, config, card); outlines in root/masks."""
+    root = tmp_path_factory.mktemp("smoke")
+    data = write_dataset(root / "data", {"Training": 16})  # no Testing folder at all
+    write_masks(data, root / "masks")
+    config = TrainConfig(
+        data_dir=data,
+        out_dir=root / "artifact",
+        run_dir=root / "run",
+        backbone="tiny",
+        image_size=TINY_SIZE,
+        views=3,
+        head_epochs=4,
+        finetune_epochs=2,
+        batch_size=16,
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BRAIN_MRI_CACHE", str(root / "cache"))
+        yield root, data, config, train(config)

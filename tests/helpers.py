@@ -13,16 +13,25 @@ SAMPLES_DIR = ARTIFACT_DIR / "samples"
 TINY_SIZE = 64
 
 
+TUMOUR_SPOTS = [(0.3, 0.3), (0.3, 0.7), None, (0.7, 0.5)]  # per class: the blob's centre, as a share of the side
+
+
+def tumour_mask(label: int, size: int = 96) -> np.ndarray:
+    """Where `synthetic_scan` draws the class's blob (all False for no_tumor)."""
+    yy, xx = np.mgrid[:size, :size]
+    if TUMOUR_SPOTS[label] is None:
+        return np.zeros((size, size), bool)
+    cy, cx = (int(f * size) for f in TUMOUR_SPOTS[label])
+    return (yy - cy) ** 2 + (xx - cx) ** 2 < (0.09 * size) ** 2
+
+
 def synthetic_scan(label: int, rng: np.random.Generator, size: int = 96) -> np.ndarray:
     """A bright disc ("head") with a class-dependent blob: learnable in seconds by a tiny net."""
     yy, xx = np.mgrid[:size, :size]
     centre = size // 2
     image = np.zeros((size, size), np.float32)
     image[(yy - centre) ** 2 + (xx - centre) ** 2 < (0.37 * size) ** 2] = 60 + rng.integers(0, 40)
-    spots = [(0.3, 0.3), (0.3, 0.7), None, (0.7, 0.5)]
-    if spots[label] is not None:
-        cy, cx = (int(f * size) for f in spots[label])
-        image[(yy - cy) ** 2 + (xx - cx) ** 2 < (0.09 * size) ** 2] = 220
+    image[tumour_mask(label, size)] = 220
     image += rng.normal(0, 6, image.shape)
     return np.clip(image, 0, 255).astype(np.uint8)
 
@@ -35,6 +44,23 @@ def write_dataset(root: Path, per_class: dict[str, int], seed: int = 0) -> Path:
             folder.mkdir(parents=True, exist_ok=True)
             for i in range(count):
                 Image.fromarray(synthetic_scan(label, rng)).convert("RGB").save(folder / f"{i}.jpg", quality=92)
+    return root
+
+
+def write_masks(data_dir: Path, root: Path) -> Path:
+    """An outlines folder for a `write_dataset` folder, laid out as the real one (README): the blobs' masks."""
+    rows = ["split,class_dir,file,figshare_index,figshare_label,phash_distance,correlation,mask_pixels"]
+    for scan in sorted(data_dir.glob("*/*/*.jpg")):
+        split, class_dir = scan.parts[-3], scan.parts[-2]
+        label = CLASS_DIRS.index(class_dir)
+        if TUMOUR_SPOTS[label] is None:
+            continue
+        mask = tumour_mask(label, Image.open(scan).width)
+        target = root / split / class_dir / f"{scan.stem}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(mask.astype(np.uint8) * 255).save(target)
+        rows.append(f"{split},{class_dir},{scan.name},{len(rows)},{class_dir.split('_')[0]},0,1.0,{int(mask.sum())}")
+    (root / "index.csv").write_text("\n".join(rows) + "\n")
     return root
 
 

@@ -3,7 +3,7 @@ import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, precision_score
 
 from training.calibrate import calibrated_probabilities, fit_temperature
-from training.metrics import bootstrap_accuracy_ci, classification_report, reliability
+from training.metrics import bootstrap_mean_ci, classification_report, reliability
 
 NAMES = ["a", "b", "c", "d"]
 
@@ -46,9 +46,9 @@ def test_ece_of_overconfident_model():
 
 
 def test_bootstrap_ci_is_deterministic_and_narrows_with_n():
-    small = bootstrap_accuracy_ci(np.array([1.0, 0.0] * 10), seed=3)
-    assert small == bootstrap_accuracy_ci(np.array([1.0, 0.0] * 10), seed=3)
-    large = bootstrap_accuracy_ci(np.array([1.0, 0.0] * 500), seed=3)
+    small = bootstrap_mean_ci(np.array([1.0, 0.0] * 10), seed=3)
+    assert small == bootstrap_mean_ci(np.array([1.0, 0.0] * 10), seed=3)
+    large = bootstrap_mean_ci(np.array([1.0, 0.0] * 500), seed=3)
     assert large[1] - large[0] < small[1] - small[0]
 
 

@@ -1,6 +1,15 @@
 import numpy as np
+import pytest
 
-from model.preprocess import crop_head, head_bbox, prepare, preprocess, stretch_contrast, to_model_input
+from model.preprocess import (
+    crop_head,
+    head_bbox,
+    prepare,
+    prepare_outline,
+    preprocess,
+    stretch_contrast,
+    to_model_input,
+)
 
 
 def head_image(height=200, width=300, box=(50, 100, 150, 220)):
@@ -54,3 +63,39 @@ def test_framing_does_not_change_the_prepared_image_much():
     a = prepare(np.repeat(tight[..., None], 3, -1), 64).astype(float)
     b = prepare(np.repeat(loose[..., None], 3, -1), 64).astype(float)
     assert np.abs(a - b).mean() < 12
+
+
+def blob_scan(height, width, head, blob):
+    """A head rectangle and a bright square blob in it, plus the blob's outline: both at the scan's size."""
+    image = np.zeros((height, width), np.uint8)
+    top, left, bottom, right = head
+    image[top:bottom, left:right] = 90
+    outline = np.zeros((height, width), bool)
+    by, bx, side = blob
+    image[by : by + side, bx : bx + side] = 250
+    outline[by : by + side, bx : bx + side] = True
+    return np.repeat(image[..., None], 3, axis=-1), outline
+
+
+@pytest.mark.parametrize(
+    "height, width, head, blob",
+    [
+        (200, 200, (20, 20, 180, 180), (60, 110, 30)),  # centred head
+        (240, 320, (10, 180, 150, 310), (40, 250, 24)),  # off-centre head in a wide frame
+        (300, 180, (150, 10, 290, 120), (200, 30, 20)),  # off-centre head in a tall frame
+    ],
+)
+def test_an_outline_stays_on_its_blob_after_preparation(height, width, head, blob):
+    rgb, outline = blob_scan(height, width, head, blob)
+    prepared = prepare(rgb, 96)[..., 0]
+    prepared_outline = prepare_outline(outline, rgb, 96)
+    assert prepared_outline.shape == (96, 96) and prepared_outline.any()
+    bright = prepared > 200
+    overlap = (bright & prepared_outline).sum() / (bright | prepared_outline).sum()
+    assert overlap > 0.75
+
+
+def test_an_outline_of_another_size_is_refused():
+    rgb, outline = blob_scan(100, 100, (10, 10, 90, 90), (30, 30, 10))
+    with pytest.raises(ValueError):
+        prepare_outline(outline[:50], rgb, 64)

@@ -16,26 +16,6 @@ from training.rescore import rescore
 from training.train import CachedRows, TrainConfig, average, interpolate, train
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("smoke")
-    data = write_dataset(root / "data", {"Training": 16})  # no Testing folder at all
-    config = TrainConfig(
-        data_dir=data,
-        out_dir=root / "artifact",
-        run_dir=root / "run",
-        backbone="tiny",
-        image_size=TINY_SIZE,
-        views=3,
-        head_epochs=4,
-        finetune_epochs=2,
-        batch_size=16,
-    )
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("BRAIN_MRI_CACHE", str(root / "cache"))
-        yield root, data, config, train(config)
-
-
 def test_training_writes_a_loadable_artifact_whose_hash_is_in_the_card(trained):
     root, _, config, card = trained
     on_disk = json.loads((config.out_dir / CARD_FILE).read_text())

@@ -29,6 +29,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--finetune-learning-rate", type=float, default=1e-4)
     train.add_argument("--mixup", type=float, default=0.4, help="stage-2 manifold mixup Beta parameter (0: off)")
     train.add_argument("--label-smoothing", type=float, default=0.0, help="label smoothing of both stages' loss")
+    train.add_argument(
+        "--attention-weight", type=float, default=0.0, help="stage-2 outline-guided attention term (0: off)"
+    )
+    train.add_argument("--masks-dir", type=Path, default=None, help="expert outlines folder (for --attention-weight)")
 
     evaluate = commands.add_parser("evaluate", help="score the artifact on a split, whole and leakage-clean")
     evaluate.add_argument("--data-dir", type=Path, required=True)
@@ -67,6 +71,22 @@ def _parser() -> argparse.ArgumentParser:
     guard.add_argument("--split", default="Testing")
     guard.add_argument("--artifact-dir", type=Path, default=None)
     guard.add_argument("--out", type=Path, required=True)
+    saliency = commands.add_parser("saliency", help="score every saliency method against expert tumour outlines")
+    saliency.add_argument("--data-dir", type=Path, required=True)
+    saliency.add_argument("--masks-dir", type=Path, required=True, help="the outlines folder (see README)")
+    saliency.add_argument("--artifact-dir", type=Path, default=None, help="default: model/artifacts")
+    saliency.add_argument("--out", type=Path, required=True, help="JSON file to write (gallery images go beside it)")
+    saliency.add_argument("--methods", nargs="+", default=None, help="default: every method the app offers")
+    saliency.add_argument("--max-slow-scans", type=int, default=120, help="Score-CAM/SmoothGrad subsample per subset")
+    saliency.add_argument("--no-sanity", action="store_true", help="skip the model-randomisation check")
+    masks = commands.add_parser("masks", help="rebuild the outlines folder from the figshare release (.mat files)")
+    masks.add_argument("--figshare-dir", type=Path, required=True, help="folder of figshare's 1.mat ... 3064.mat")
+    masks.add_argument("--data-dir", type=Path, required=True)
+    masks.add_argument("--out", type=Path, required=True)
+    outlines = commands.add_parser("outlines", help="pack the outlines the app shows into model/artifacts")
+    outlines.add_argument("--data-dir", type=Path, required=True)
+    outlines.add_argument("--masks-dir", type=Path, required=True)
+    outlines.add_argument("--out", type=Path, default=None, help="default: model/artifacts/outlines.npz")
     bench = commands.add_parser("bench", help="speed benchmark of the shipped model (JSON + Markdown)")
     bench.add_argument("--out", type=Path, default=Path("benchmarks/results.json"))
     bench.add_argument("--markdown", type=Path, default=Path("benchmarks/results.md"))
@@ -103,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             finetune_learning_rate=args.finetune_learning_rate,
             mixup=args.mixup,
             label_smoothing=args.label_smoothing,
+            attention_weight=args.attention_weight,
+            masks_dir=args.masks_dir,
         )
         card = train(config)
         print(
@@ -140,6 +162,32 @@ def main(argv: list[str] | None = None) -> int:
 
         report = evaluate_guard(args.data_dir, args.split, args.artifact_dir or ARTIFACT_DIR, args.out)
         print(json.dumps({k: report[k] for k in ("auroc", "in_distribution", "out_of_distribution")}, indent=2))
+    elif args.command == "saliency":
+        from model.card import ARTIFACT_DIR
+        from model.explain import METHODS
+        from training.saliency import evaluate_saliency
+
+        report = evaluate_saliency(
+            args.data_dir,
+            args.masks_dir,
+            args.artifact_dir or ARTIFACT_DIR,
+            args.out,
+            args.methods or METHODS,
+            args.max_slow_scans,
+            sanity=not args.no_sanity,
+        )
+        print(json.dumps({s: t["groups"]["all"] for s, t in report["tables"].items()}, indent=1))
+    elif args.command == "masks":
+        from training.masks import rebuild_masks
+
+        print(f"{rebuild_masks(args.figshare_dir, args.data_dir, args.out)} outlines written to {args.out}")
+    elif args.command == "outlines":
+        from model.card import ARTIFACT_DIR
+        from model.outlines import OUTLINES_FILE
+        from training.masks import build_outline_bank
+
+        out = args.out or ARTIFACT_DIR / OUTLINES_FILE
+        print(f"{build_outline_bank(args.data_dir, args.masks_dir, out)} outlines packed into {out}")
     elif args.command == "bench":
         from model.card import ARTIFACT_DIR
         from training.bench import main as bench_main

@@ -44,16 +44,18 @@ def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_B
     return {"ece": float(ece), "bins": table}
 
 
-def bootstrap_accuracy_ci(
-    correct: np.ndarray, seed: int = 0, resamples: int = BOOTSTRAP_RESAMPLES, level: float = 0.95
+def bootstrap_mean_ci(
+    values: np.ndarray, seed: int = 0, resamples: int = BOOTSTRAP_RESAMPLES, level: float = 0.95
 ) -> tuple[float, float]:
-    if len(correct) == 0:
+    """Percentile bootstrap CI of the mean (of 0/1 correctness, that is the accuracy)."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(correct), size=(resamples, len(correct)))
-    accuracies = correct[draws].mean(axis=1)
+    draws = rng.integers(0, len(values), size=(resamples, len(values)))
+    means = values[draws].mean(axis=1)
     tail = (1 - level) / 2 * 100
-    low, high = np.percentile(accuracies, [tail, 100 - tail])
+    low, high = np.percentile(means, [tail, 100 - tail])
     return float(low), float(high)
 
 
@@ -66,7 +68,7 @@ def classification_report(
     precision, recall, f1, support = precision_recall_fscore_support(
         labels, predictions, labels=indices, zero_division=0
     )
-    low, high = bootstrap_accuracy_ci((predictions == labels).astype(np.float64), seed=seed)
+    low, high = bootstrap_mean_ci(predictions == labels, seed=seed)
     return {
         "n": int(len(labels)),
         "accuracy": float(accuracy_score(labels, predictions)),

@@ -1,0 +1,31 @@
+import numpy as np
+
+from model.card import ARTIFACT_DIR
+from model.outlines import OUTLINES_FILE, OutlineBank, OutlineEntry, content_sha256, write_outline_bank
+from tests.helpers import sample_scans
+
+
+def test_the_bank_gives_back_each_outline_by_the_scans_bytes(tmp_path):
+    rng = np.random.default_rng(0)
+    masks = [rng.random((40, 60)) > 0.7, np.pad(np.ones((5, 7), bool), ((3, 2), (10, 1)))]
+    entries = [OutlineEntry(content_sha256(bytes([i])), f"Training/x/{i}.jpg", 100 + i, m) for i, m in enumerate(masks)]
+    assert write_outline_bank(tmp_path / "bank.npz", entries) == 2
+    bank = OutlineBank.load(tmp_path / "bank.npz")
+    for i, mask in enumerate(masks):
+        outline = bank.get(bytes([i]))
+        np.testing.assert_array_equal(outline.mask, mask)
+        assert outline.scan == f"Training/x/{i}.jpg" and outline.figshare_index == 100 + i
+    assert bank.get(b"another file") is None
+
+
+def test_empty_outlines_are_not_stored(tmp_path):
+    entry = OutlineEntry(content_sha256(b"a"), "a.jpg", 1, np.zeros((4, 4), bool))
+    assert write_outline_bank(tmp_path / "bank.npz", [entry]) == 0
+    assert len(OutlineBank.load(tmp_path / "bank.npz")) == 0
+
+
+def test_the_committed_bank_has_an_outline_for_every_tumour_sample_with_one():
+    bank = OutlineBank.load(ARTIFACT_DIR / OUTLINES_FILE)
+    assert len(bank) > 2000
+    outlined = [path for path, _ in sample_scans() if bank.get(path.read_bytes()) is not None]
+    assert len(outlined) >= 3

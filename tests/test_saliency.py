@@ -1,0 +1,44 @@
+import json
+
+import numpy as np
+import pytest
+
+from model.explain import GRAD_CAM, METHODS
+from model.predict import Classifier
+from training.saliency import BASELINES, VALIDATION, evaluate_saliency, randomised_model, summarise
+
+
+def test_randomisation_changes_the_exit_flow_and_head_and_nothing_else(tiny_classifier):
+    model = tiny_classifier.model
+    fresh = randomised_model(model, "tiny", seed=3)
+    changed = {
+        layer.name
+        for layer in model.layers
+        if any(not np.array_equal(a, b) for a, b in zip(layer.get_weights(), fresh.get_layer(layer.name).get_weights()))
+    }
+    assert {"block14_sepconv2", "logits"} <= changed
+    assert "tiny_conv1" not in changed and "tiny_conv2" not in changed
+
+
+def test_summary_gives_means_with_confidence_intervals():
+    rows = [{"area_share": 0.1, "methods": {GRAD_CAM: {"pointing_game": p, "energy_share": 0.5, "auprc": 0.3}}} for p in (0, 1, 1, 1)]
+    summary = summarise(rows, GRAD_CAM)
+    assert summary["n"] == 4 and summary["pointing_game"] == 0.75
+    low, high = summary["pointing_game_ci95"]
+    assert 0 <= low <= 0.75 <= high <= 1
+    assert summarise(rows, "Score-CAM") == {"n": 0}
+
+
+def test_evaluation_scores_every_method_and_baseline_on_held_out_outlined_scans(trained, tmp_path):
+    root, data, config, _ = trained
+    out = tmp_path / "saliency.json"
+    report = evaluate_saliency(data, root / "masks", config.out_dir, out, METHODS, max_slow_scans=2)
+    assert json.loads(out.read_text())["artifact_sha256"] == report["artifact_sha256"]
+    table = report["tables"][VALIDATION]["groups"]["all"]
+    assert table[GRAD_CAM]["n"] == report["tables"][VALIDATION]["scans"] > 0
+    assert table["Score-CAM"]["n"] == min(2, table[GRAD_CAM]["n"])
+    for method in (*METHODS, *BASELINES):
+        assert 0 <= table[method]["energy_share"] <= 1
+    assert -1 <= table[GRAD_CAM]["spearman_vs_randomised"] <= 1
+    assert all(row["subset"] == VALIDATION and row["label"] != 2 for row in report["scans"])  # no no_tumor outline
+    assert (tmp_path / report["gallery"][0]["file"]).exists()
