@@ -82,6 +82,12 @@ def split_model(model: keras.Model, spec: BackboneSpec) -> tuple[keras.Model, ke
     return bottom, top, pooled
 
 
+def cam_top(model: keras.Model, spec: BackboneSpec) -> keras.Model:
+    """The trainable top returning (last conv activations, logits): what a class activation map needs."""
+    cut = model.get_layer(spec.split_layer).input
+    return keras.Model(cut, [model.get_layer(spec.last_conv_layer).output, model.output], name="top_with_cam")
+
+
 def features_model(model: keras.Model) -> keras.Model:
     """Image -> (pooled features, logits): the OOD guard and the head share one pass."""
     return keras.Model(model.input, [model.get_layer(FEATURES_LAYER).output, model.output])

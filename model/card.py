@@ -83,6 +83,9 @@ class ModelCard:
             text += f" ({selection['stage2_end']})"
         if mixup:
             text += f" with manifold mixup (Beta({mixup}, {mixup}))"
+        attention = self.raw.get("training_config", {}).get("attention_weight")
+        if attention:
+            text += f", guided by radiologists' tumour outlines (attention weight λ = {attention})"
         if selection and self.raw.get("candidate") == "weight_interpolated":
             text += f" and mixed with the frozen-backbone head (α = {selection['alpha']:.1f})"
         return text

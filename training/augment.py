@@ -32,14 +32,31 @@ class AugmentConfig:
 
 
 def augment(square: np.ndarray, rng: np.random.Generator, config: AugmentConfig = AugmentConfig()) -> np.ndarray:
+    return augment_with_outline(square, None, rng, config)[0]
+
+
+def augment_with_outline(
+    square: np.ndarray, outline: np.ndarray | None, rng: np.random.Generator, config: AugmentConfig = AugmentConfig()
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Augments a square crop; a [0, 1] outline of it (float) follows the same flip, rotation and crop.
+
+    The random draws are the same with or without an outline, so a view can be replayed for its outline.
+    """
     image = Image.fromarray(square)
+    shape = None if outline is None else Image.fromarray(outline.astype(np.float32), mode="F")
     if rng.random() < 0.5:
-        image = ImageOps.mirror(image)
-    image = image.rotate(rng.uniform(-config.max_rotation, config.max_rotation), Image.Resampling.BILINEAR)
+        image, shape = ImageOps.mirror(image), shape and shape.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    angle = rng.uniform(-config.max_rotation, config.max_rotation)
+    image, shape = image.rotate(angle, Image.Resampling.BILINEAR), shape and shape.rotate(angle, Image.Resampling.BILINEAR)
     side = image.width
     crop = int(side * rng.uniform(config.min_crop, 1.0))
     left, top = rng.integers(0, side - crop + 1, size=2)
-    image = image.crop((int(left), int(top), int(left) + crop, int(top) + crop))
+    box = (int(left), int(top), int(left) + crop, int(top) + crop)
+    image, shape = image.crop(box), shape and shape.crop(box)
+    return _intensity(image, rng, config), None if shape is None else np.asarray(shape)
+
+
+def _intensity(image: Image.Image, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
     if rng.random() < config.p_equalize:
         image = ImageOps.equalize(image)
     if rng.random() < config.p_blur:

@@ -19,17 +19,36 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from model.decode import decode_file
-from model.preprocess import crop_head, square_to_rgb, to_model_input
-from training.augment import AugmentConfig, augment
+from model.preprocess import crop_head, crop_to_square, head_bbox, square_to_rgb, to_gray, to_model_input
+from training.augment import AugmentConfig, augment_with_outline
 
 CLEAN_VIEW, FLIPPED_VIEW = 0, 1  # every later view is a random augmentation
+
+
+def _views(
+    square: np.ndarray, outline: np.ndarray | None, views: int, rng: np.random.Generator, config: AugmentConfig
+) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """(image, outline) of each view: clean, mirrored, then augmented; the outline follows the geometry."""
+    mirrored = None if outline is None else outline[:, ::-1]
+    rendered = [(square, outline), (square[:, ::-1], mirrored)]
+    rendered += [augment_with_outline(square, outline, rng, config) for _ in range(views - 2)]
+    return rendered[:views]
 
 
 def render_views(path: Path, views: int, size: int, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
     """(views, size, size, 3) model inputs of one image: clean, mirrored, then augmented."""
     square = crop_head(decode_file(path).rgb)
-    rendered = [square, square[:, ::-1]] + [augment(square, rng, config) for _ in range(views - 2)]
-    return np.stack([to_model_input(square_to_rgb(np.ascontiguousarray(v), size)) for v in rendered[:views]])
+    rendered = _views(square, None, views, rng, config)
+    return np.stack([to_model_input(square_to_rgb(np.ascontiguousarray(v), size)) for v, _ in rendered])
+
+
+def outline_views(
+    path: Path, mask: np.ndarray, views: int, rng: np.random.Generator, config: AugmentConfig
+) -> list[np.ndarray]:
+    """The [0, 1] outline of each view `render_views` makes with a generator in the same state (square crops)."""
+    rgb = decode_file(path).rgb
+    outline = crop_to_square(mask.astype(np.float32), head_bbox(to_gray(rgb)))
+    return [o for _, o in _views(crop_head(rgb), outline, views, rng, config)]
 
 
 def _batches(

@@ -43,6 +43,7 @@ from model.architecture import (
     assign_weights,
     backbone_weights,
     build_classifier,
+    cam_top,
     split_model,
 )
 from model.backbone import cache_dir, imagenet_xception_weights
@@ -50,6 +51,7 @@ from model.card import ARTIFACT_DIR, CLASS_DIRS, CLASS_LABELS
 from model.ood import OODDetector
 from model.preprocess import __doc__ as PREPROCESSING_DOC
 from training.artifact import machine_info, write_artifact
+from training.attention import OutlineGuided, outline_rows
 from training.augment import AugmentConfig
 from training.calibrate import fit_temperature, nll
 from training.data import TRAIN_SPLIT, fingerprint
@@ -57,7 +59,7 @@ from training.duplicates import NEAR_DUPLICATE_DISTANCE
 from training.export import export_artifact
 from training.features import CLEAN_VIEW, FLIPPED_VIEW, cached_bottom_activations
 from training.metrics import classification_report
-from training.split import split_training
+from training.split import TrainingSplit, split_training
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +88,18 @@ class TrainConfig:
     finetune_learning_rate: float = 1e-4
     patience: int = 3
     mixup: float = 0.4  # Beta parameter of stage-2 manifold mixup; 0 turns it off
+    attention_weight: float = 0.0  # stage-2 outline-guided attention term (training/attention.py); 0 turns it off
+    masks_dir: Path | None = None  # expert outlines (training/masks.py); needed when attention_weight > 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data.update(data_dir=str(self.data_dir), out_dir=str(self.out_dir), run_dir=str(self.run_dir))
+        data.update(
+            data_dir=str(self.data_dir),
+            out_dir=str(self.out_dir),
+            run_dir=str(self.run_dir),
+            masks_dir=None if self.masks_dir is None else str(self.masks_dir),
+        )
         return data
 
 
@@ -101,6 +110,9 @@ class CachedRows(keras.utils.PyDataset):
     `mixup` > 0 each batch mixed with a shuffled copy of itself (manifold mixup, Verma et
     al. 2019: activations, targets and weights, mixing weights drawn from Beta(mixup, mixup)).
     Without: every view in `view_choices` of every image, in a fixed order (validation).
+    With `outlines` (outline grids and has-outline flags per cached row), the inputs are
+    (activations, outlines, flags) for `OutlineGuided`; a mixed pair keeps the union of the two outlines
+    and an outline only when both partners have one.
     """
 
     def __init__(
@@ -115,9 +127,11 @@ class CachedRows(keras.utils.PyDataset):
         seed: int | None = None,
         view_choices: tuple[int, ...] = (CLEAN_VIEW,),
         mixup: float = 0.0,
+        outlines: tuple[np.ndarray, np.ndarray] | None = None,
     ):
         super().__init__()
         self.cache, self.images, self.labels, self.views = cache, images, labels, views
+        self.outlines = outlines
         self.batch_size, self.num_classes, self.class_weights = batch_size, num_classes, class_weights
         self.rng = np.random.default_rng(seed) if seed is not None else None
         self.seed, self.mixup, self.epoch = seed, mixup, 0
@@ -143,11 +157,21 @@ class CachedRows(keras.utils.PyDataset):
         inputs = np.asarray(self.cache[np.sort(rows)], dtype=np.float32)[np.argsort(np.argsort(rows))]
         targets = keras.utils.to_categorical(labels, self.num_classes)
         weights = None if self.class_weights is None else self.class_weights[labels]
+        outlines = None if self.outlines is None else (self.outlines[0][rows], self.outlines[1][rows])
         if self.rng is not None and self.mixup > 0:
-            inputs, targets, weights = self._mix(index, inputs, targets, weights)
+            inputs, targets, weights, outlines = self._mix(index, inputs, targets, weights, outlines)
+        if outlines is not None:
+            inputs = (inputs, *outlines)
         return (inputs, targets) if weights is None else (inputs, targets, weights)
 
-    def _mix(self, index: int, inputs: np.ndarray, targets: np.ndarray, weights: np.ndarray | None):
+    def _mix(
+        self,
+        index: int,
+        inputs: np.ndarray,
+        targets: np.ndarray,
+        weights: np.ndarray | None,
+        outlines: tuple[np.ndarray, np.ndarray] | None,
+    ):
         # A generator per batch and epoch: the same mix whatever order Keras fetches batches in.
         rng = np.random.default_rng([self.seed, self.epoch, index])
         lam = rng.beta(self.mixup, self.mixup, size=len(inputs)).astype(np.float32)
@@ -157,7 +181,10 @@ class CachedRows(keras.utils.PyDataset):
             shape = (-1,) + (1,) * (values.ndim - 1)
             return lam.reshape(shape) * values + (1 - lam.reshape(shape)) * values[partner]
 
-        return mix(inputs), mix(targets), None if weights is None else mix(weights)
+        if outlines is not None:
+            grids, flags = outlines
+            outlines = (np.maximum(grids, grids[partner]), flags & flags[partner])
+        return mix(inputs), mix(targets), None if weights is None else mix(weights), outlines
 
     def on_epoch_end(self) -> None:
         if self.rng is not None:
@@ -207,14 +234,26 @@ def average(weights: list[list[np.ndarray]]) -> list[np.ndarray]:
 
 
 class EpochWeights(keras.callbacks.Callback):
-    """Keeps a copy of the model's weights after every epoch, for weight averaging."""
+    """Keeps a copy of `model`'s weights after every epoch, for weight averaging."""
 
-    def __init__(self):
+    def __init__(self, model: keras.Model):
         super().__init__()
+        self.watched = model
         self.epochs: list[list[np.ndarray]] = []
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.epochs.append([np.array(w) for w in self.model.get_weights()])
+        self.epochs.append([np.array(w) for w in self.watched.get_weights()])
+
+
+def training_outlines(config: TrainConfig, split: TrainingSplit, grid: int) -> tuple[np.ndarray, np.ndarray]:
+    """Outline grids and flags of every cached row of the training images (validation rows stay empty)."""
+    if config.masks_dir is None:
+        raise ValueError("--attention-weight needs --masks-dir, the expert outlines folder")
+    paths = [s.path for s in split.samples]
+    scans = [s.relative(config.data_dir) for s in split.samples]
+    return outline_rows(
+        paths, scans, split.train_idx, config.masks_dir, config.views, grid, config.seed, config.augment
+    )
 
 
 def _cache_key(config: TrainConfig, dataset_fingerprint: str) -> str:
@@ -313,14 +352,22 @@ def train(config: TrainConfig) -> dict[str, Any]:
     timings["stage1_images_per_s"] = len(train_rows) / max(timings["stage1_head_s"], 1e-9)
     stage1_weights = [np.array(w) for w in top.get_weights()]
 
-    # Stage 2: fine-tune the exit flow with BatchNorm statistics frozen.
+    # Stage 2: fine-tune the exit flow with BatchNorm statistics frozen, with the attention term when asked.
+    outlines = None
+    if config.attention_weight > 0:
+        tick = time.time()
+        outlines = training_outlines(config, split, top.get_layer(spec.last_conv_layer).output.shape[1])
+        timings["outline_views_s"] = time.time() - tick
     tick = time.time()
     for layer in top.layers:
         layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
     with strategy.scope():
-        top.compile(keras.optimizers.Adam(config.finetune_learning_rate), loss=_loss(config), metrics=["accuracy"])
+        trainer = top if outlines is None else OutlineGuided(top, cam_top(model, spec), config.attention_weight)
+        trainer.compile(
+            keras.optimizers.Adam(config.finetune_learning_rate), loss=_loss(config), metrics=["accuracy"]
+        )
     checkpoint = run_dir / "finetune_best.weights.h5"
-    epoch_weights = EpochWeights()
+    epoch_weights = EpochWeights(top)
     train_data = CachedRows(
         cache,
         train_idx,
@@ -332,11 +379,12 @@ def train(config: TrainConfig) -> dict[str, Any]:
         seed=config.seed,
         view_choices=tuple(range(config.views)),
         mixup=config.mixup,
+        outlines=outlines,
     )
     val_data = CachedRows(
         cache, val_idx, y_val, config.views, config.batch_size, num_classes, view_choices=tuple(range(config.views))
     )
-    stage2_fit = top.fit(
+    stage2_fit = trainer.fit(
         train_data,
         validation_data=val_data,
         epochs=config.finetune_epochs,
@@ -350,7 +398,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         ],
         verbose=2,
     )
-    top.load_weights(checkpoint)
+    trainer.load_weights(checkpoint)
     timings["stage2_finetune_s"] = time.time() - tick
     timings["stage2_images_per_s"] = len(stage2_fit.epoch) * len(train_idx) / max(timings["stage2_finetune_s"], 1e-9)
     stage2_weights = [np.array(w) for w in top.get_weights()]
