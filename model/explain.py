@@ -45,15 +45,21 @@ Progress = Callable[[float], None]
 class Explanation:
     method: str
     class_index: int
-    heatmap: np.ndarray  # size x size, float32 in [0, 1]
+    heatmap: np.ndarray  # size x size, float32 in [0, 1]: the map scaled to its own range
     seconds: float
+    scale: float = 1.0  # the map's own range (max - min) before scaling, in the method's units
+
+    def on_scale(self, reference: float) -> np.ndarray:
+        """The map on a fixed scale shared by every scan and class: 1 = `reference` (see `absolute_scales`)."""
+        return np.clip(self.heatmap * (self.scale / reference), 0.0, 1.0) if reference > 0 else self.heatmap
 
 
-def _normalise(values: np.ndarray) -> np.ndarray:
+def _normalise(values: np.ndarray) -> tuple[np.ndarray, float]:
+    """(map scaled to [0, 1], its range before scaling)."""
     values = np.nan_to_num(np.asarray(values, dtype=np.float32))
     values = values - values.min()
-    peak = values.max()
-    return values / peak if peak > 0 else values
+    peak = float(values.max())
+    return (values / peak if peak > 0 else values), peak
 
 
 class Explainer:
@@ -183,7 +189,8 @@ class Explainer:
                 heatmap = self._smoothgrad(batch, class_index, progress)
         if progress is not None:
             progress(1.0)
-        return Explanation(method, class_index, _normalise(heatmap), time.perf_counter() - started)
+        scaled, scale = _normalise(heatmap)
+        return Explanation(method, class_index, scaled, time.perf_counter() - started, scale)
 
     def _smoothgrad(self, batch: np.ndarray, class_index: int, progress: Progress | None) -> np.ndarray:
         sigma = tf.constant(SMOOTHGRAD_NOISE * float(batch.max() - batch.min()), tf.float32)

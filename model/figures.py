@@ -152,6 +152,64 @@ def saliency_strip(
         axis.contour(outline, levels=[0.5], colors="white", linewidths=1.2)
         axis.set_axis_off()
     if image is not None:
-        figure.colorbar(image, ax=axes, shrink=0.8, label="relevance (map's own maximum = 1)")
+        opaque = matplotlib.cm.ScalarMappable(norm=image.norm, cmap=image.cmap)
+        figure.colorbar(opaque, ax=axes, shrink=0.8, label="relevance (map's own maximum = 1)")
     figure.suptitle(caption, fontsize=9)
+    return figure
+
+
+def localisation_chart(table: dict[str, dict[str, Any]]) -> Figure:
+    """Pointing game and energy share per method (bars, 95 % CI), baselines hatched, the outline's area dashed."""
+    methods = [m for m, s in table.items() if s.get("n")]
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained", sharey=True)
+    for axis, metric, title in zip(axes, ("pointing_game", "energy_share"), ("Pointing game", "Energy share")):
+        values = np.array([table[m][metric] for m in methods])
+        bounds = np.array([table[m][f"{metric}_ci95"] for m in methods])
+        errors = np.abs(bounds.T - values)
+        bars = axis.barh(np.arange(len(methods))[::-1], values, xerr=errors, color="#00798c", capsize=3)
+        for bar, method in zip(bars, methods):
+            if "baseline" in method:
+                bar.set_color("#bbbbbb")
+                bar.set_hatch("//")
+        axis.set_yticks(np.arange(len(methods))[::-1], methods, fontsize=8)
+        axis.set_xlim(0, 1)
+        axis.set_title(title, fontsize=10)
+        axis.spines[["top", "right"]].set_visible(False)
+    area = float(np.mean([table[m]["area_share"] for m in methods]))
+    axes[1].axvline(area, color="#d1495b", linestyle="--", label=f"outline's area share ({area:.1%})")
+    axes[1].legend(fontsize=8, loc="lower right")
+    axes[0].set_xlabel("share of scans whose map peak lands on the outline")
+    axes[1].set_xlabel("share of the map inside the outline")
+    return figure
+
+
+def explanation_figure(
+    prepared: np.ndarray,
+    maps: dict[str, np.ndarray],
+    titles: dict[str, str],
+    outline: np.ndarray | None,
+    colormap: str,
+    opacity: float,
+    footer: str,
+    scale_label: str,
+) -> Figure:
+    """The scan and each method's map side by side, one shared colour bar, the outline when given, a footer."""
+    panels = len(maps) + 1
+    figure, axes = plt.subplots(1, panels, figsize=(3.0 * panels + 0.8, 3.7), layout="constrained", squeeze=False)
+    axes = axes[0]
+    axes[0].imshow(prepared)
+    axes[0].set_title("what the model sees", fontsize=9)
+    image = None
+    for axis, (method, heatmap) in zip(axes[1:], maps.items()):
+        axis.imshow(prepared)
+        image = axis.imshow(heatmap, cmap=colormap, vmin=0, vmax=1, alpha=opacity)
+        axis.set_title(titles[method], fontsize=9)
+    for axis in axes:
+        if outline is not None:
+            axis.contour(outline, levels=[0.5], colors="white", linewidths=1.2)
+        axis.set_axis_off()
+    if image is not None:
+        opaque = matplotlib.cm.ScalarMappable(norm=image.norm, cmap=image.cmap)  # the bar without the overlay's alpha
+        figure.colorbar(opaque, ax=list(axes), shrink=0.85, label=scale_label)
+    figure.text(0.01, 0.01, footer, fontsize=7, color="#555555")
     return figure

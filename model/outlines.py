@@ -16,6 +16,9 @@ from typing import Iterable
 
 import numpy as np
 
+from model.decode import decode_image
+from model.preprocess import prepare_outline
+
 OUTLINES_FILE = "outlines.npz"
 OUTLINE_SOURCE = "Cheng et al., figshare brain tumour dataset (article 1512427), CC BY 4.0"
 
@@ -101,3 +104,11 @@ class OutlineBank:
         mask = np.zeros(tuple(int(v) for v in a["shapes"][i]), dtype=bool)
         mask[top:bottom, left:right] = inside.astype(bool)
         return Outline(mask, str(a["scans"][i]), int(a["figshare_index"][i]))
+
+
+def prepared_outline(bank: OutlineBank, data: bytes, size: int) -> np.ndarray | None:
+    """The outline of an uploaded file, aligned with what the model sees (`prepare`), or None when it has none."""
+    outline = bank.get(data)
+    if outline is None:
+        return None
+    return prepare_outline(outline.mask, decode_image(data, outline.scan).rgb, size)

@@ -1,11 +1,14 @@
 """Explain: saliency maps (Grad-CAM, Grad-CAM++, Score-CAM, SmoothGrad) for one scan and one class."""
 
-import matplotlib
+import pandas as pd
 import streamlit as st
 
 from model.errors import BrainMRIError
-from model.explain import GRAD_CAM, METHODS, overlay
+from model.explain import GRAD_CAM, METHODS
+from model.figures import explanation_figure
+from model.localisation import area_share, scores
 from model.preprocess import to_model_input
+from model.saliency_report import OUTLINE_CITATION
 from pages.shared.ui import (
     Result,
     classify,
@@ -14,7 +17,10 @@ from pages.shared.ui import (
     get_explainer,
     page_setup,
     png_bytes,
+    remembered_explanation,
+    saliency_evaluation,
     sample_scans,
+    scan_outline,
     show_library_error,
 )
 
@@ -29,7 +35,8 @@ try:
 except BrainMRIError as error:
     show_library_error(error)
 
-names = get_classifier().card.class_names
+model_card = get_classifier().card
+names = model_card.class_names
 upload = st.file_uploader("Drop one brain MRI slice", accept_multiple_files=False)
 examples = sample_scans()
 example = st.selectbox(
@@ -58,13 +65,25 @@ target = controls[0].selectbox(
 methods = controls[1].multiselect("Methods", METHODS, default=[GRAD_CAM])
 opacity = controls[2].slider("Overlay opacity", 0.0, 1.0, 0.45, 0.05)
 colormap = controls[3].selectbox("Colour map", ["jet", "turbo", "inferno", "viridis", "magma"])
-reference = st.toggle(
-    "Use tf-keras-vis' own implementations (slower; the default compiled maps are tested to agree with them)",
+outline = scan_outline(data)
+saliency = saliency_evaluation()
+switches = st.columns(3)
+absolute = switches[0].toggle(
+    "Common scale for every scan and class",
     value=False,
+    disabled=saliency is None,
+    help="Off: each map is stretched to its own maximum, so even a class at 0 % looks hot. On: 1 on the colour "
+    "bar is the 95th percentile of this method's maps on held-out validation scans, so weak evidence looks weak.",
 )
+show_outline = switches[1].toggle("Draw the radiologists' outline", value=True, disabled=outline is None)
+reference = switches[2].toggle(
+    "Use tf-keras-vis' own implementations",
+    value=False,
+    help="Slower; the default compiled maps are tested to agree with them.",
+)
+probability = result.probabilities[names.index(target)]
 st.markdown(
-    f"Prediction: **{result.class_name}** ({result.confidence:.1%}). "
-    f"Explaining **{target}** ({result.probabilities[names.index(target)]:.1%})."
+    f"Prediction: **{result.class_name}** ({result.confidence:.1%}). Explaining **{target}** ({probability:.1%})."
 )
 if result.out_of_distribution:
     st.warning(
@@ -72,35 +91,66 @@ if result.out_of_distribution:
         "the prediction and its explanation are unreliable.",
         icon=":material/warning:",
     )
+if not methods:
+    st.info("Choose at least one method.")
+    st.stop()
 
-cache = st.session_state.setdefault("explanations", {})
+explanations = {}
 for method in methods:
     key = (content_id(data), names.index(target), method, reference)
-    if key not in cache:
-        bar = st.progress(0.0, text=f"Computing {method}…")
-        cache[key] = get_explainer().explain(
+    bar = st.empty()
+
+    def compute(method=method, bar=bar):
+        progress = bar.progress(0.0, text=f"Computing {method}…")
+        return get_explainer().explain(
             to_model_input(result.prepared),
             names.index(target),
             method,
-            progress=lambda done, m=method, b=bar: b.progress(done, text=f"Computing {m}… {done:.0%}"),
+            progress=lambda done: progress.progress(done, text=f"Computing {method}… {done:.0%}"),
             reference=reference,
         )
-        bar.empty()
-    explanation = cache[key]
-    blended = overlay(result.prepared, explanation.heatmap, opacity, colormap)
-    with st.container(border=True):
-        st.subheader(method)
-        left, right = st.columns(2)
-        left.image(result.prepared, caption="What the model sees", width="stretch")
-        right.image(blended, caption=f"{method} for {target} · {explanation.seconds:.2f} s", width="stretch")
-        st.download_button(
-            f"Download {method} overlay (PNG)",
-            png_bytes(blended),
-            f"{name.rsplit('.', 1)[0]}_{method}_{target}.png".replace(" ", "_"),
-            "image/png",
-            key=f"download-{method}",
-        )
-st.caption(
-    f"Colour scale: {colormap} — low to high relevance, as in Matplotlib's "
-    f"`{matplotlib.colormaps[colormap].name}` colour map."
+
+    explanations[method] = remembered_explanation(key, compute)
+    bar.empty()
+
+scales = (saliency or {}).get("absolute_scales", {})
+maps = {m: e.on_scale(scales[m]) if absolute and m in scales else e.heatmap for m, e in explanations.items()}
+drawn = outline if show_outline else None
+titles = {}
+for method in methods:
+    titles[method] = f"{method} · {target} {probability:.1%}"
+    if drawn is not None:
+        hit = scores(explanations[method].heatmap, outline)
+        titles[method] += f"\n{'hit' if hit['pointing_game'] >= 0.5 else 'miss'} · {hit['energy_share']:.0%} inside"
+scale_label = (
+    "relevance (1 = 95th percentile of this method on validation)" if absolute else "relevance (map's own max = 1)"
 )
+footer = (
+    f"{name} · explained class {target} ({probability:.1%}) · model {model_card.weights_sha256[:12]} · "
+    + ("outline: Cheng et al., figshare 1512427, CC BY 4.0 · " if drawn is not None else "")
+    + "research demo, not a medical device"
+)
+figure = explanation_figure(result.prepared, maps, titles, drawn, colormap, opacity, footer, scale_label)
+st.pyplot(figure, width="content" if len(methods) < 3 else "stretch")
+st.download_button(
+    "Download this figure (PNG, with legend, class, probability, methods and model hash)",
+    png_bytes(figure),
+    f"{name.rsplit('.', 1)[0]}_{target}_{'-'.join(methods)}.png".replace(" ", "_"),
+    "image/png",
+)
+st.caption(" · ".join(f"{m}: {e.seconds:.2f} s" for m, e in explanations.items()))
+
+if outline is None:
+    st.caption(
+        "No radiologists' outline for this file: the app ships outlines only for the dataset's scans that are "
+        "copies of the figshare slices, recognised by their exact bytes (no_tumor scans have none)."
+    )
+else:
+    st.markdown(f"**Against the radiologists' outline** (white; it covers {area_share(outline):.1%} of the image)")
+    rows = [{"method": m, **scores(e.heatmap, outline)} for m, e in explanations.items()]
+    table = pd.DataFrame(rows).rename(columns={"pointing_game": "peak on outline", "energy_share": "energy inside"})
+    table["peak on outline"] = table["peak on outline"].map(lambda v: "yes" if v >= 0.5 else "no")
+    st.dataframe(
+        table.style.format({"energy inside": "{:.0%}", "auprc": "{:.2f}"}), hide_index=True, width="stretch"
+    )
+    st.caption(OUTLINE_CITATION + " How often each method lands on the outline across held-out scans: Evaluation.")

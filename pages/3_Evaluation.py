@@ -8,9 +8,25 @@ from PIL import Image
 from model.card import ARTIFACT_DIR
 from model.errors import BrainMRIError
 from model.explain import GRAD_CAM, overlay
-from model.figures import confusion_matrix_figure, probability_bars, reliability_figure, training_curves
+from model.figures import (
+    confusion_matrix_figure,
+    localisation_chart,
+    probability_bars,
+    reliability_figure,
+    training_curves,
+)
 from model.preprocess import to_model_input
-from pages.shared.ui import card, evaluation, get_explainer, page_setup
+from model.saliency_report import (
+    OUTLINE_CITATION,
+    SUBSET_LABELS,
+    WHAT_A_HIT_MEANS,
+    WHY_NOT_PROOF,
+    groups_of,
+    headline,
+    sanity_sentence,
+    summary_rows,
+)
+from pages.shared.ui import card, evaluation, get_explainer, page_setup, saliency_evaluation
 
 GALLERY_DIR = ARTIFACT_DIR / "gallery"
 PER_PAGE = 6
@@ -77,6 +93,15 @@ st.dataframe(
     width="stretch",
 )
 
+without = report.get("without_label_conflicts")
+if without:
+    low, high = without["accuracy_ci95"]
+    st.caption(
+        f"{report['label_conflicts']} Testing scans are filed as pituitary tumours but are figshare slices that "
+        f"radiologists labelled meningioma (see Dataset). Without them, accuracy on the whole split is "
+        f"{without['accuracy']:.1%} (95 % CI {low:.1%}–{high:.1%}, {without['n']} scans)."
+    )
+
 choice = st.radio("Show details for", list(subsets), horizontal=True)
 chosen = subsets[choice]
 per_class = pd.DataFrame([{"class": n, **chosen["per_class"][n]} for n in names])
@@ -138,3 +163,38 @@ for slot, row in enumerate(mistakes[(page - 1) * PER_PAGE : page * PER_PAGE]):
             + (" · copy of a training scan" if row["leaked"] else " · new scan"),
         )
         st.pyplot(probability_bars(row["probabilities"], names), clear_figure=True)
+
+
+def saliency_section(report: dict) -> None:
+    """Do the maps point at the tumour? The committed `python -m training saliency` run, rendered."""
+    st.subheader("Do the maps point at the tumour?")
+    if report["artifact_sha256"] != model_card.weights_sha256:
+        st.warning("This check was run on other weights than the model now loaded.", icon=":material/warning:")
+    st.markdown(headline(report))
+    st.markdown(f"{WHAT_A_HIT_MEANS} {WHY_NOT_PROOF}")
+    left, right = st.columns(2)
+    subset = left.radio("Scans", list(SUBSET_LABELS), format_func=SUBSET_LABELS.get, horizontal=False)
+    group = right.selectbox("Group", groups_of(report, subset), help="Per true class, or by whether the model was right")
+    st.dataframe(pd.DataFrame(summary_rows(report, subset, group)), hide_index=True, width="stretch")
+    st.pyplot(localisation_chart(report["tables"][subset]["groups"][group]), clear_figure=True)
+    sample = report["slow_methods_subsample"]
+    st.caption(
+        f"Each method explains the true class. Pointing-game tolerance {report['pointing_tolerance']} (Zhang et al., "
+        f"ECCV 2016); 95 % bootstrap CIs. Score-CAM and SmoothGrad ran on a seeded subsample of at most "
+        f"{sample['max_scans_per_subset']} scans per subset (seed {sample['seed']}). {OUTLINE_CITATION}"
+    )
+    st.markdown(sanity_sentence(report))
+    gallery = report.get("gallery", [])
+    for kind in ("best", "worst"):
+        shown = [g for g in gallery if g["kind"] == kind]
+        if shown:
+            st.markdown(f"**{kind.capitalize()} cases** (by Grad-CAM's energy share inside the outline)")
+            for item in shown:
+                st.image(str(ARTIFACT_DIR / item["file"]), width="stretch")
+
+
+saliency = saliency_evaluation()
+if saliency is None:
+    st.info("No saliency check has been committed. Run `python -m training saliency` (see README).")
+else:
+    saliency_section(saliency)

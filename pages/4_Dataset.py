@@ -74,3 +74,22 @@ for slot, pair in enumerate(report.get("examples", {}).get("leak_pairs", [])):
         )
         kind = "byte-identical" if pair["exact"] else f"pHash distance {pair['phash_distance']}"
         st.caption(f"{report['class_names'][pair['test_class']]} · {kind}")
+
+conflicts = report.get("label_conflicts")
+if conflicts:
+    st.subheader("Where two sources disagree on the label")
+    st.markdown(
+        f"**{len(conflicts)} scans filed under one tumour type here are slices that the figshare dataset, where "
+        "radiologists outlined each tumour, labels as another** (Cheng et al., figshare article 1512427, "
+        "CC BY 4.0). All are sellar or suprasellar lesions, where a pituitary tumour and a meningioma can look "
+        "alike on one slice. The Evaluation page also scores Testing without them."
+    )
+    grid = st.columns(7)
+    for slot, conflict in enumerate(conflicts):
+        with grid[slot % 7]:
+            if "image" in conflict:
+                st.image(str(EXAMPLES_DIR / conflict["image"]), width="stretch")
+            st.caption(
+                f"{conflict['scan']}: here {report['class_names'][conflict['class']]}, "
+                f"figshare {conflict['figshare_label']} (slice {conflict['figshare_index']})"
+            )

@@ -68,14 +68,42 @@ def test_a_batch_with_bad_files_shows_one_result_and_one_message_per_bad_file():
     assert len(app.dataframe[0].value) == 4
 
 
-def test_explain_produces_an_image_for_every_method():
+def test_explain_shows_every_method_in_one_figure_with_one_download():
     app = run("pages/2_Explain.py")
     app.multiselect[0].set_value(["Grad-CAM", "Grad-CAM++", "Score-CAM", "SmoothGrad"])
     app.run()
     assert not app.exception
-    assert [s.value for s in app.subheader] == ["Grad-CAM", "Grad-CAM++", "Score-CAM", "SmoothGrad"]
-    assert len(app.get("download_button")) == 4
-    assert len(app.get("image")) == 8  # original and overlay per method
+    assert len(app.get("image")) == 1  # one figure: the scan and the four maps side by side, one colour bar
+    assert len(app.get("download_button")) == 1
+    assert "Grad-CAM: " in texts(app) and "SmoothGrad: " in texts(app)  # each map's time
+
+
+def test_explain_draws_the_radiologists_outline_for_an_outlined_example():
+    app = run("pages/2_Explain.py")
+    picker = app.selectbox[0]
+    assert "outline" in picker.value  # the default example has an outline
+    toggle = next(t for t in app.toggle if "outline" in t.label)
+    assert toggle.value and not toggle.disabled
+    assert "Against the radiologists' outline" in texts(app)
+    table = app.dataframe[0].value
+    assert table["method"].tolist() == ["Grad-CAM"] and set(table["peak on outline"]) <= {"yes", "no"}
+    assert "Cheng et al." in texts(app)
+
+
+def test_explain_says_why_a_scan_without_an_outline_has_none():
+    app = run("pages/2_Explain.py")
+    app.selectbox[0].set_value(next(o for o in app.selectbox[0].options if "outline" not in o)).run()
+    assert not app.exception
+    assert "No radiologists' outline for this file" in texts(app)
+    assert next(t for t in app.toggle if "outline" in t.label).disabled
+
+
+def test_the_common_scale_switch_redraws_the_maps():
+    app = run("pages/2_Explain.py")
+    scale = next(t for t in app.toggle if "Common scale" in t.label)
+    assert not scale.disabled
+    scale.set_value(True).run()
+    assert not app.exception and len(app.get("image")) == 1
 
 
 def test_evaluation_shows_the_accuracy_from_the_committed_json():
@@ -84,6 +112,14 @@ def test_evaluation_shows_the_accuracy_from_the_committed_json():
     values = [m.value for m in app.metric]
     assert f"{report['full']['accuracy']:.1%}" in values
     assert f"{report['leakage_clean']['accuracy']:.1%}" in values
+
+
+def test_evaluation_says_whether_the_maps_point_at_the_tumour():
+    app = run("pages/3_Evaluation.py")
+    assert "Do the maps point at the tumour?" in texts(app)
+    assert "Model-randomisation check" in texts(app)
+    methods = app.dataframe[-1].value["method"].tolist()
+    assert methods[:4] == ["Grad-CAM", "Grad-CAM++", "Score-CAM", "SmoothGrad"] and len(methods) == 6
 
 
 def test_a_photo_is_flagged_as_not_a_brain_mri():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from model.explain import METHODS, SMOOTHGRAD, Explainer, overlay
+from model.explain import GRAD_CAM, METHODS, SMOOTHGRAD, Explainer, Explanation, overlay
 from model.preprocess import to_model_input
 from tests.helpers import TINY_SIZE, sample_scans
 
@@ -56,3 +56,23 @@ def test_compiled_maps_agree_with_tf_keras_vis_on_real_scans(real_classifier, me
             ours = explainer.explain(x, index, method).heatmap
             theirs = explainer.explain(x, index, method, reference=True).heatmap
             assert agree(ours, theirs) > threshold, (path.name, method, index)
+
+
+def test_on_a_common_scale_a_weak_map_stays_weak():
+    strong = Explanation(GRAD_CAM, 0, np.ones((4, 4), np.float32), 0.1, scale=8.0)
+    weak = Explanation(GRAD_CAM, 1, np.ones((4, 4), np.float32), 0.1, scale=0.4)
+    assert strong.on_scale(4.0).max() == 1.0  # clipped at the reference
+    assert weak.on_scale(4.0).max() == pytest.approx(0.1)
+    np.testing.assert_array_equal(weak.on_scale(0.0), weak.heatmap)  # no reference: the map's own scale
+
+
+@pytest.mark.artifact
+def test_the_least_likely_class_has_a_weaker_grad_cam_than_the_predicted_one(real_classifier):
+    """What the common scale shows: self-scaled, both maps would peak at 1."""
+    explainer = Explainer(real_classifier)
+    for path, _ in sample_scans()[:3]:
+        classified = real_classifier.classify_bytes(path.read_bytes(), path.name)
+        x, probabilities = to_model_input(classified.prepared), classified.prediction.probabilities
+        predicted = explainer.explain(x, int(np.argmax(probabilities)), GRAD_CAM)
+        unlikely = explainer.explain(x, int(np.argmin(probabilities)), GRAD_CAM)
+        assert unlikely.scale < predicted.scale, path.name

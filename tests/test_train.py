@@ -8,7 +8,7 @@ import pytest
 
 from model.card import CARD_FILE, load_card, sha256_file
 from model.predict import Classifier
-from tests.helpers import TINY_SIZE, write_dataset
+from tests.helpers import TINY_SIZE, write_dataset, write_masks
 from training import split as split_module
 from training.audit import audit
 from training.evaluate import evaluate, evaluate_candidates
@@ -83,8 +83,17 @@ def test_evaluate_reports_full_and_leakage_clean_subsets(trained, tmp_path):
     shutil.copytree(testing, data / "Testing", dirs_exist_ok=True)
     copy = data / "Testing" / "glioma_tumor" / "copy.jpg"
     shutil.copy(data / "Training" / "glioma_tumor" / "0.jpg", copy)
-    report = evaluate(data, "Testing", config.out_dir, tmp_path / "eval.json", gallery_dir=tmp_path / "gallery")
+    masks = write_masks(data, tmp_path / "masks")
+    lines = (masks / "index.csv").read_text().splitlines()  # figshare calls one Testing pituitary scan meningioma
+    conflict = "Testing,pituitary_tumor,0.jpg,"
+    lines = [line.replace(",pituitary,", ",meningioma,") if line.startswith(conflict) else line for line in lines]
+    (masks / "index.csv").write_text("\n".join(lines) + "\n")
+    report = evaluate(
+        data, "Testing", config.out_dir, tmp_path / "eval.json", gallery_dir=tmp_path / "gallery", masks_dir=masks
+    )
     assert report["full"]["n"] == 13
+    assert report["label_conflicts"] == 1 and report["without_label_conflicts"]["n"] == 12
+    assert [r["path"] for r in report["images"] if r["label_conflict"]] == ["Testing/pituitary_tumor/0.jpg"]
     leaked = [r for r in report["images"] if r["leaked"]]
     assert "Testing/glioma_tumor/copy.jpg" in [r["path"] for r in leaked]
     assert report["leakage_clean"]["n"] == 13 - len(leaked)
@@ -104,8 +113,12 @@ def test_evaluate_reports_full_and_leakage_clean_subsets(trained, tmp_path):
             json.loads((config.run_dir / "candidates" / name / "evaluation.json").read_text())["full"]["accuracy"]
         )
 
-    summary = audit(data, tmp_path / "audit.json", examples_dir=tmp_path / "examples")["summary"]
+    audited = audit(data, tmp_path / "audit.json", examples_dir=tmp_path / "examples", masks_dir=masks)
+    summary = audited["summary"]
     assert summary["testing_exact_copies"] >= 1 and summary["testing_leaked"] >= 1
+    [listed] = audited["label_conflicts"]
+    assert listed["scan"] == "Testing/pituitary_tumor/0.jpg" and listed["figshare_label"] == "meningioma"
+    assert (tmp_path / "examples" / listed["image"]).exists()
     shutil.rmtree(data / "Testing")
 
 

@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--artifact-dir", type=Path, default=None, help="default: model/artifacts")
     evaluate.add_argument("--out", type=Path, required=True, help="JSON file to write")
     evaluate.add_argument("--gallery-dir", type=Path, default=None, help="also save misclassified scans here")
+    evaluate.add_argument("--masks-dir", type=Path, default=None, help="outlines folder: also score without label conflicts")
     evaluate.add_argument(
         "--runtime",
         choices=["auto", "tensorflow"],
@@ -66,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--data-dir", type=Path, required=True)
     audit.add_argument("--out", type=Path, required=True)
     audit.add_argument("--examples-dir", type=Path, default=None, help="also save example thumbnails here")
+    audit.add_argument("--masks-dir", type=Path, default=None, help="outlines folder: also list label conflicts")
     guard = commands.add_parser("ood", help="measure the not-a-brain-MRI guard against non-MRI images")
     guard.add_argument("--data-dir", type=Path, required=True)
     guard.add_argument("--split", default="Testing")
@@ -77,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     saliency.add_argument("--artifact-dir", type=Path, default=None, help="default: model/artifacts")
     saliency.add_argument("--out", type=Path, required=True, help="JSON file to write (gallery images go beside it)")
     saliency.add_argument("--methods", nargs="+", default=None, help="default: every method the app offers")
-    saliency.add_argument("--max-slow-scans", type=int, default=120, help="Score-CAM/SmoothGrad subsample per subset")
+    saliency.add_argument("--max-slow-scans", type=int, default=60, help="Score-CAM/SmoothGrad subsample per subset")
     saliency.add_argument("--no-sanity", action="store_true", help="skip the model-randomisation check")
     masks = commands.add_parser("masks", help="rebuild the outlines folder from the figshare release (.mat files)")
     masks.add_argument("--figshare-dir", type=Path, required=True, help="folder of figshare's 1.mat ... 3064.mat")
@@ -96,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     samples.add_argument("--data-dir", type=Path, required=True)
     samples.add_argument("--evaluation", type=Path, default=None, help="default: model/artifacts/evaluation.json")
     samples.add_argument("--out-dir", type=Path, default=None, help="default: model/artifacts/samples")
+    samples.add_argument(
+        "--saliency", type=Path, default=None, help="default: model/artifacts/saliency_evaluation.json"
+    )
 
     export = commands.add_parser("export", help="add the ONNX export to an artifact (train does this itself)")
     export.add_argument("--artifact-dir", type=Path, default=None, help="default: model/artifacts")
@@ -135,7 +140,13 @@ def main(argv: list[str] | None = None) -> int:
         from training.evaluate import evaluate
 
         report = evaluate(
-            args.data_dir, args.split, args.artifact_dir or ARTIFACT_DIR, args.out, args.gallery_dir, args.runtime
+            args.data_dir,
+            args.split,
+            args.artifact_dir or ARTIFACT_DIR,
+            args.out,
+            args.gallery_dir,
+            args.runtime,
+            args.masks_dir,
         )
         print(json.dumps({k: report[k]["accuracy"] for k in ("full", "leakage_clean")}, indent=2))
     elif args.command == "candidates":
@@ -154,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "audit":
         from training.audit import audit
 
-        report = audit(args.data_dir, args.out, args.examples_dir)
+        report = audit(args.data_dir, args.out, args.examples_dir, masks_dir=args.masks_dir)
         print(json.dumps(report["summary"], indent=2))
     elif args.command == "ood":
         from model.card import ARTIFACT_DIR
@@ -197,11 +208,12 @@ def main(argv: list[str] | None = None) -> int:
         print(args.markdown.read_text())
     elif args.command == "samples":
         from model.card import ARTIFACT_DIR, EVALUATION_FILE
-        from training.samples import write_samples
+        from model.saliency_report import SALIENCY_FILE
+        from training.samples import write_outlined_samples, write_samples
 
-        written = write_samples(
-            args.data_dir, args.evaluation or ARTIFACT_DIR / EVALUATION_FILE, args.out_dir or ARTIFACT_DIR / "samples"
-        )
+        evaluation, out_dir = args.evaluation or ARTIFACT_DIR / EVALUATION_FILE, args.out_dir or ARTIFACT_DIR / "samples"
+        written = write_samples(args.data_dir, evaluation, out_dir)
+        written += write_outlined_samples(args.data_dir, evaluation, args.saliency or ARTIFACT_DIR / SALIENCY_FILE, out_dir)
         print("\n".join(str(p) for p in written))
     elif args.command == "export":
         from model.card import ARTIFACT_DIR

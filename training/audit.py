@@ -18,6 +18,7 @@ from PIL import Image
 from model.card import CLASS_DIRS, CLASS_LABELS
 from model.decode import decode_file
 from training.data import TEST_SPLIT, TRAIN_SPLIT, Sample, fingerprint, list_split
+from training.masks import label_conflicts
 from training.duplicates import NEAR_DUPLICATE_DISTANCE, ImageHashes, cross_match, duplicate_groups, hash_images
 
 THUMBNAIL = 160
@@ -53,7 +54,27 @@ def _thumbnail(path: Path, target: Path) -> None:
     Image.fromarray(decode_file(path).rgb).convert("L").resize((THUMBNAIL, THUMBNAIL)).save(target, quality=85)
 
 
-def audit(data_dir: Path, out: Path, examples_dir: Path | None = None, seed: int = 0) -> dict[str, Any]:
+def _label_conflicts(data_dir: Path, masks_dir: Path, examples_dir: Path | None) -> list[dict[str, Any]]:
+    """Scans whose Kaggle class differs from figshare's label for the same slice, with a thumbnail each."""
+    conflicts = []
+    for row in label_conflicts(masks_dir):
+        entry = {
+            "scan": row.scan,
+            "class": row.class_dir,
+            "figshare_label": row.figshare_label,
+            "figshare_index": row.figshare_index,
+        }
+        if examples_dir is not None:
+            entry["image"] = f"conflicts/{row.split}_{Path(row.file).stem}.jpg".replace(" ", "_")
+            _thumbnail(data_dir / row.scan, examples_dir / entry["image"])
+        conflicts.append(entry)
+    return conflicts
+
+
+def audit(
+    data_dir: Path, out: Path, examples_dir: Path | None = None, seed: int = 0, masks_dir: Path | None = None
+) -> dict[str, Any]:
+    """`masks_dir`: the expert outlines folder, whose index also lists where figshare labels a slice otherwise."""
     data_dir = Path(data_dir)
     train, test = list_split(data_dir, TRAIN_SPLIT), list_split(data_dir, TEST_SPLIT)
     train_hashes = hash_images([s.path for s in train], "hashing Training")
@@ -105,6 +126,8 @@ def audit(data_dir: Path, out: Path, examples_dir: Path | None = None, seed: int
             "testing_leakage_clean": int((~leaked).sum()),
         },
     }
+    if masks_dir is not None:
+        report["label_conflicts"] = _label_conflicts(data_dir, masks_dir, examples_dir)
     if examples_dir is not None:
         report["examples"] = _write_examples(data_dir, train, test, pairs, examples_dir, seed)
     out.parent.mkdir(parents=True, exist_ok=True)

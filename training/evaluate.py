@@ -22,6 +22,7 @@ from model.decode import decode_file
 from model.predict import Classifier, Runtime
 from training.data import TRAIN_SPLIT, fingerprint, list_split
 from training.duplicates import NEAR_DUPLICATE_DISTANCE, cross_match, hash_images
+from training.masks import label_conflicts
 from training.metrics import classification_report
 
 BATCH = 16
@@ -42,8 +43,13 @@ def evaluate(
     out: Path,
     gallery_dir: Path | None = None,
     runtime: Runtime = "auto",
+    masks_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Scores the artifact through the runtime the app uses (`auto`), or through TensorFlow (`tensorflow`)."""
+    """Scores the artifact through the runtime the app uses (`auto`), or through TensorFlow (`tensorflow`).
+
+    With `masks_dir` (the expert outlines folder), the scans whose class figshare labels otherwise are
+    marked, and the whole split is also scored without them.
+    """
     if split == TRAIN_SPLIT:
         raise ValueError("evaluate scores a held-out split; Training is what the model learned from")
     started = time.time()
@@ -57,6 +63,7 @@ def evaluate(
     )
     leaked = match.leaked(NEAR_DUPLICATE_DISTANCE)
 
+    conflicts = {row.scan for row in label_conflicts(masks_dir)} if masks_dir is not None else set()
     rows: list[dict[str, Any]] = []
     prepared_images: list[np.ndarray] = []
     for start in tqdm(range(0, len(samples), BATCH), desc=f"classifying {split}", unit="batch"):
@@ -77,6 +84,7 @@ def evaluate(
                     "exact_copy": bool(match.exact[i]),
                     "phash_distance": int(match.distance[i]),
                     "nearest_training_image": training[int(match.nearest[i])].relative(data_dir),
+                    "label_conflict": sample.relative(data_dir) in conflicts,
                 }
             )
 
@@ -106,6 +114,10 @@ def evaluate(
         "full": _subset(rows, np.ones(len(rows), bool), names),
         "leakage_clean": _subset(rows, clean, names),
         "leaked_copies": _subset(rows, leaked, names),
+        "label_conflicts": len(conflicts & {r["path"] for r in rows}) if masks_dir is not None else None,
+        "without_label_conflicts": _subset(rows, ~np.array([r["label_conflict"] for r in rows]), names)
+        if masks_dir is not None
+        else None,
         "leakage_counts": {
             name: {
                 "images": int(sum(r["label"] == i for r in rows)),

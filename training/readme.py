@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from model.card import ARTIFACT_DIR, AUDIT_FILE, CARD_FILE, EVALUATION_FILE
+from model.saliency_report import OUTLINE_CITATION, SALIENCY_FILE, headline, sanity_sentence, summary_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -35,6 +36,35 @@ def _candidate_label(artifact_dir: str) -> str:
     if len(parts) >= 3 and parts[-2] == "candidates":
         return f"run {parts[-3]}, {parts[-1].replace('_', ' ')}"
     return artifact_dir
+
+
+def _markdown_table(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    header = list(rows[0])
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
+        "| " + " | ".join(str(row[column]) for column in header) + " |" for row in rows
+    ]
+
+
+def _saliency_lines(artifact_dir: Path) -> list[str]:
+    report = _load(artifact_dir / SALIENCY_FILE)
+    if report is None:
+        return []
+    return [
+        "",
+        "Do the saliency maps point at the tumour? (`python -m training saliency`, each method explaining the true "
+        "class; pointing-game tolerance " + report["pointing_tolerance"] + "; 95 % bootstrap CIs)",
+        "",
+        headline(report),
+        "",
+        *_markdown_table(summary_rows(report)),
+        "",
+        sanity_sentence(report),
+        "",
+        f"Score-CAM and SmoothGrad: a seeded subsample of at most "
+        f"{report['slow_methods_subsample']['max_scans_per_subset']} scans per subset. {OUTLINE_CITATION}",
+    ]
 
 
 def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
@@ -140,6 +170,7 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
                 else ""
             ),
         ]
+    lines += _saliency_lines(artifact_dir)
     guard = _load(artifact_dir / OOD_FILE)
     if guard is not None:
         lines += [

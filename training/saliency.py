@@ -31,18 +31,17 @@ from model.localisation import POINTING_TOLERANCE_AT, POINTING_TOLERANCE_PX, are
 from model.localisation import centred_gaussian_map, uniform_map
 from model.predict import Classifier
 from model.preprocess import prepare_outline, to_model_input
+from model.saliency_report import SALIENCY_GALLERY_DIR, TESTING, VALIDATION
 from training.data import TEST_SPLIT, list_split
 from training.masks import load_mask, mask_path
 from training.metrics import bootstrap_mean_ci
 from training.split import split_training
 
-SALIENCY_FILE = "saliency_evaluation.json"
 SCHEMA_VERSION = 1
 UNIFORM, GAUSSIAN = "Uniform map (baseline)", "Centred Gaussian in the head (baseline)"
 BASELINES = {UNIFORM: uniform_map, GAUSSIAN: centred_gaussian_map}
 FAST_METHODS = (GRAD_CAM, GRAD_CAM_PLUS_PLUS)
 METRICS = ("pointing_game", "energy_share", "auprc")
-VALIDATION, TESTING = "validation", "testing"
 
 
 @dataclass(frozen=True)
@@ -58,10 +57,10 @@ def randomised_model(model: keras.Model, card_backbone: str, seed: int = 0) -> k
     keras.utils.set_random_seed(seed)
     fresh = build_classifier(model.output.shape[-1], model.input.shape[1], card_backbone)
     _, top, _ = split_model(fresh, BACKBONES[card_backbone])
-    reinitialised = {layer.name for layer in top.layers}
-    for layer in model.layers:
-        if layer.name not in reinitialised:
-            fresh.get_layer(layer.name).set_weights(layer.get_weights())
+    reinitialised = {id(layer) for layer in top.layers}
+    for trained, new in zip(model.layers, fresh.layers):  # same architecture, same order (auto names differ)
+        if id(new) not in reinitialised:
+            new.set_weights(trained.get_weights())
     return fresh
 
 
@@ -95,9 +94,9 @@ def _method_rows(
     explainer, randomised = explainers
     rows, maps = {}, {}
     for method in methods:
-        heatmap = explainer.explain(x, label, method).heatmap
-        maps[method] = heatmap
-        rows[method] = scores(heatmap, outline)
+        explanation = explainer.explain(x, label, method)
+        heatmap = maps[method] = explanation.heatmap
+        rows[method] = {**scores(heatmap, outline), "scale": explanation.scale}
         if randomised is not None:
             shuffled = randomised.explain(x, label, method).heatmap
             rows[method]["spearman_vs_randomised"] = _spearman(heatmap, shuffled)
@@ -151,6 +150,19 @@ def summarise(rows: Sequence[dict[str, Any]], method: str, seed: int = 0) -> dic
     return summary
 
 
+ABSOLUTE_SCALE_PERCENTILE = 95
+
+
+def absolute_scales(rows: Sequence[dict[str, Any]], methods: Sequence[str]) -> dict[str, float]:
+    """Per method, the 95th percentile of the maps' own ranges on validation: the Explain page's common scale."""
+    scales = {}
+    for method in methods:
+        values = [r["methods"][method]["scale"] for r in rows if r["subset"] == VALIDATION and method in r["methods"]]
+        if values:
+            scales[method] = float(np.percentile(values, ABSOLUTE_SCALE_PERCENTILE))
+    return scales
+
+
 def groups(rows: Sequence[dict[str, Any]], class_names: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     """all, each tumour class, correct and wrong predictions."""
     out = {"all": list(rows)}
@@ -177,7 +189,6 @@ def subset_tables(rows: Sequence[dict[str, Any]], methods: Sequence[str], class_
     return tables
 
 
-GALLERY_DIR = "saliency_gallery"
 GALLERY_PER_KIND = 3
 
 
@@ -195,12 +206,12 @@ def _gallery(
     complete = [r for r in rows if r["subset"] == VALIDATION and all(m in r["methods"] for m in METHODS)]
     ranked = sorted(complete, key=lambda r: r["methods"][GRAD_CAM]["energy_share"])
     chosen = [("best", r) for r in ranked[::-1][:GALLERY_PER_KIND]] + [("worst", r) for r in ranked[:GALLERY_PER_KIND]]
-    (out_dir / GALLERY_DIR).mkdir(parents=True, exist_ok=True)
+    (out_dir / SALIENCY_GALLERY_DIR).mkdir(parents=True, exist_ok=True)
     names = classifier.card.class_names
     gallery = []
     for rank, (kind, row) in enumerate(chosen):
         _, prepared, outline, maps = score_scan(scans[row["scan"]], classifier, (explainer, None), masks_dir, METHODS)
-        file = f"{GALLERY_DIR}/{kind}_{rank % GALLERY_PER_KIND + 1}.png"
+        file = f"{SALIENCY_GALLERY_DIR}/{kind}_{rank % GALLERY_PER_KIND + 1}.png"
         titles = {m: f"{m}: share {row['methods'][m]['energy_share']:.0%}" for m in METHODS}
         saliency_strip(prepared, outline, maps, titles, f"{names[row['label']]} · {row['scan']}").savefig(
             out_dir / file, dpi=80
@@ -215,7 +226,7 @@ def evaluate_saliency(
     artifact_dir: Path,
     out: Path,
     methods: Sequence[str] = METHODS,
-    max_slow_scans: int = 120,
+    max_slow_scans: int = 60,
     sanity: bool = True,
     seed: int = 0,
 ) -> dict[str, Any]:
@@ -246,6 +257,7 @@ def evaluate_saliency(
         "slow_methods_subsample": {"max_scans_per_subset": max_slow_scans, "seed": seed},
         "sanity_check": "exit flow and head re-initialised" if sanity else None,
         "tables": subset_tables(rows, methods, card.class_names),
+        "absolute_scales": absolute_scales(rows, methods),
         "scans": rows,
     }
     if set(METHODS) <= set(methods):

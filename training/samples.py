@@ -2,7 +2,11 @@
 
 Per class: the first Testing scan with no copy in Training and the first one
 with a copy, each classified correctly by the committed model (so the tests
-can assert their labels), shrunk to at most 256 px.
+can assert their labels), shrunk to at most 256 px. Per tumour class also one
+scan with a radiologists' outline, copied byte for byte so that the app's
+outline bank (keyed by the file's SHA-256) recognises it: the first correctly
+classified Testing scan with an outline, else the first correctly classified
+validation scan of the saliency check (held out from training).
 """
 
 from __future__ import annotations
@@ -39,4 +43,24 @@ def write_samples(data_dir: Path, evaluation: Path, out_dir: Path) -> list[Path]
                 image.thumbnail((SAMPLE_MAX_SIDE, SAMPLE_MAX_SIDE))
                 image.save(target, quality=90)
             written.append(target)
+    return written
+
+
+def write_outlined_samples(data_dir: Path, evaluation: Path, saliency: Path, out_dir: Path) -> list[Path]:
+    """One outlined scan per tumour class, from Testing when it has one, else from validation."""
+    tested = {r["path"]: r for r in json.loads(Path(evaluation).read_text())["images"]}
+    checked = json.loads(Path(saliency).read_text())["scans"]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for label in sorted({row["label"] for row in checked}):
+        rows = [r for r in checked if r["label"] == label and r["correct"]]
+        in_testing = [r for r in rows if r["scan"] in tested]
+        if not (in_testing or rows):
+            continue
+        scan = (in_testing or rows)[0]["scan"]
+        class_dir, name = scan.split("/")[-2:]
+        stem = Path(name).stem.replace("(", "").replace(")", "").replace(" ", "_")
+        target = out_dir / f"{class_dir}__outlined_{stem}.jpg"
+        target.write_bytes((Path(data_dir) / scan).read_bytes())
+        written.append(target)
     return written

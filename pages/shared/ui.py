@@ -16,8 +16,10 @@ from PIL import Image
 
 from model.card import ARTIFACT_DIR, AUDIT_FILE, EVALUATION_FILE, ModelCard, load_card, load_json
 from model.errors import BrainMRIError, InputError
-from model.explain import Explainer
+from model.explain import Explainer, Explanation
+from model.outlines import OUTLINES_FILE, OutlineBank, prepared_outline
 from model.predict import Classifier
+from model.saliency_report import SALIENCY_FILE
 
 NOTICE = "**Research and teaching demo — not a medical device.** Do not use it to diagnose or treat anyone."
 SAMPLES_DIR = ARTIFACT_DIR / "samples"
@@ -64,6 +66,36 @@ def audit() -> dict | None:
     return committed_json(AUDIT_FILE)
 
 
+def saliency_evaluation() -> dict | None:
+    return committed_json(SALIENCY_FILE)
+
+
+@st.cache_resource(show_spinner=False)
+def get_outline_bank() -> OutlineBank | None:
+    path = ARTIFACT_DIR / OUTLINES_FILE
+    return OutlineBank.load(path) if path.exists() else None
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def scan_outline(data: bytes) -> np.ndarray | None:
+    """The radiologists' outline of this exact file, aligned with the prepared scan, when the app ships one."""
+    bank = get_outline_bank()
+    return None if bank is None else prepared_outline(bank, data, card().image_size)
+
+
+EXPLANATIONS_KEPT = 48
+
+
+def remembered_explanation(key: tuple, compute) -> Explanation:
+    """This visitor's recent maps, at most EXPLANATIONS_KEPT, so that switching class or method back is instant."""
+    kept = st.session_state.setdefault("explanations", {})
+    if key not in kept:
+        kept[key] = compute()
+        while len(kept) > EXPLANATIONS_KEPT:
+            kept.pop(next(iter(kept)))
+    return kept[key]
+
+
 @dataclass(frozen=True)
 class Result:
     """A classification reduced to plain data, so that st.cache_data can keep it."""
@@ -104,18 +136,27 @@ def classify(data: bytes, frame: int | None = None) -> Result | str:
     )
 
 
+SAMPLE_KINDS = {"outlined": "with the radiologists' outline", "new": "new scan", "copy": "copy of a training scan"}
+
+
 def sample_scans() -> dict[str, Path]:
-    """Label shown in the picker -> file: `<class_dir>__<name>.jpg`."""
+    """Label shown in the picker -> file `<class_dir>__<kind>_<name>.jpg`; outlined examples first."""
     names = dict(zip(card().class_dirs, card().class_names))
-    return {
-        f"{names.get(p.name.split('__')[0], '?')} example ({p.stem.split('__')[-1]})": p
-        for p in sorted(SAMPLES_DIR.glob("*.jpg"))
-    }
+    labelled = {}
+    for kind, words in SAMPLE_KINDS.items():
+        for path in sorted(SAMPLES_DIR.glob(f"*__{kind}_*.jpg")):
+            class_dir, name = path.stem.split("__")
+            labelled[f"{names.get(class_dir, '?')} example, {words} ({name.removeprefix(kind + '_')})"] = path
+    return labelled
 
 
-def png_bytes(image: np.ndarray) -> bytes:
+def png_bytes(image) -> bytes:
+    """A uint8 image array or a Matplotlib figure as PNG bytes."""
     buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
+    if isinstance(image, np.ndarray):
+        Image.fromarray(image).save(buffer, format="PNG")
+    else:
+        image.savefig(buffer, format="png", dpi=110)
     return buffer.getvalue()
 
 
