@@ -1,7 +1,10 @@
 """Load the shipped artifact once and classify images with calibrated probabilities.
 
 One `Classifier` serves every Streamlit session: Keras models are not safe to
-call from several threads at once, so the forward pass runs under a lock.
+call from several threads at once, so every use of the Keras model (the
+TensorFlow forward pass, the saliency maps) holds `lock`; the ONNX Runtime
+forward pass does not, so one visitor's SmoothGrad never stalls another's
+classification.
 Classification runs the ONNX export on ONNX Runtime when the card lists one
 (measured fastest here, see `python -m training bench`), else the Keras
 model as a `tf.function` with a fixed input signature (faster than eager calls
@@ -87,7 +90,7 @@ class Classifier:
             lambda x: self._features_model(x, training=False),
             input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)],
         )
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # guards the Keras model only
 
     @property
     def runtime(self) -> str:
@@ -127,10 +130,10 @@ class Classifier:
         batch = np.asarray(inputs, dtype=np.float32)
         if self.card.tta_flip:
             batch = np.concatenate([batch, batch[:, :, ::-1]])
-        with self.lock:
-            if self.onnx is not None:
-                features, logits = self.onnx(batch)
-            else:
+        if self.onnx is not None:  # ONNX Runtime sessions may run from several threads at once
+            features, logits = self.onnx(batch)
+        else:
+            with self.lock:
                 features, logits = (t.numpy() for t in self._forward(tf.constant(batch)))
         if self.card.tta_flip:
             n = len(inputs)

@@ -1,12 +1,13 @@
 """One shared model under concurrent sessions: no errors, same answers, no memory growth."""
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import psutil
 import pytest
 
-from model.explain import GRAD_CAM, Explainer
+from model.explain import GRAD_CAM, SMOOTHGRAD, Explainer
 from model.preprocess import to_model_input
 from tests.helpers import sample_scans
 
@@ -45,3 +46,20 @@ def test_memory_does_not_grow_over_a_hundred_requests(real_classifier):
         session(real_classifier, explainer, data, name)
     growth_mib = (process.memory_info().rss - before) / 2**20
     assert growth_mib < 64, f"RSS grew by {growth_mib:.0f} MiB over 100 requests"
+
+
+def test_a_classification_finishes_while_another_session_computes_smoothgrad(real_classifier):
+    """SmoothGrad holds the Keras model's lock for seconds; the ONNX Runtime classification must not wait for it."""
+    assert real_classifier.onnx is not None
+    explainer = Explainer(real_classifier)
+    classified = real_classifier.classify_bytes(sample_scans()[0][0].read_bytes(), "scan.jpg")
+    x = to_model_input(classified.prepared)
+    explainer.explain(x, 0, SMOOTHGRAD)  # traced once, so the next one is a plain long computation
+    first_chunk_done = threading.Event()
+    worker = threading.Thread(target=lambda: explainer.explain(x, 0, SMOOTHGRAD, progress=lambda _: first_chunk_done.set()))
+    worker.start()
+    assert first_chunk_done.wait(60)
+    real_classifier.classify_bytes(sample_scans()[1][0].read_bytes(), "other.jpg")
+    smoothgrad_still_running = worker.is_alive()
+    worker.join()
+    assert smoothgrad_still_running, "the classification waited for the whole SmoothGrad"

@@ -103,10 +103,13 @@ def test_evaluate_reports_full_and_leakage_clean_subsets(trained, tmp_path):
     with pytest.raises(ValueError):
         evaluate(data, "Training", config.out_dir, tmp_path / "no.json")
 
-    scored = evaluate_candidates(data, config.run_dir, tmp_path / "candidates.json")[config.run_dir.name]
+    scored = evaluate_candidates(data, config.run_dir, tmp_path / "candidates.json", masks_dir=masks)
+    scored = scored[config.run_dir.name]
     validation = json.loads((config.out_dir / CARD_FILE).read_text())["validation"]
     assert {"frozen_backbone_head", "finetuned_exit_flow"} <= set(scored)
     assert [name for name, row in scored.items() if row["chosen_by_run"]] == [validation["selected"]]
+    localised = [name for name, row in scored.items() if "grad_cam_validation" in row]
+    assert localised == [validation["selected"]] and scored[localised[0]]["grad_cam_validation"]["n"] > 0
     for name, row in scored.items():
         assert row["validation_nll_all_views"] == validation["selection"]["candidates_nll_all_views"][name]
         assert row["full"] == pytest.approx(

@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     candidates.add_argument("--data-dir", type=Path, required=True)
     candidates.add_argument("--run-dir", type=Path, required=True)
     candidates.add_argument("--out", type=Path, default=None, help="default: model/artifacts/candidates.json")
+    candidates.add_argument(
+        "--masks-dir", type=Path, default=None, help="outlines folder: also score the run's choice's Grad-CAM"
+    )
 
     rescore = commands.add_parser("rescore", help="score trained artifacts on their run's validation views again")
     rescore.add_argument("--data-dir", type=Path, required=True)
@@ -153,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         from model.card import ARTIFACT_DIR
         from training.evaluate import evaluate_candidates
 
-        summary = evaluate_candidates(args.data_dir, args.run_dir, args.out or ARTIFACT_DIR / "candidates.json")
+        summary = evaluate_candidates(
+            args.data_dir, args.run_dir, args.out or ARTIFACT_DIR / "candidates.json", masks_dir=args.masks_dir
+        )
         print(json.dumps(summary, indent=2))
     elif args.command == "rescore":
         from training.rescore import rescore

@@ -150,11 +150,28 @@ def _nll_on_interpolation_grid(selection: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def evaluate_candidates(data_dir: Path, run_dir: Path, out: Path, split: str = "Testing") -> dict[str, Any]:
+def _grad_cam_localisation(data_dir: Path, masks_dir: Path, candidate_dir: Path) -> dict[str, Any]:
+    """Grad-CAM against the expert outlines on the validation tumour scans (`python -m training saliency`)."""
+    from model.explain import GRAD_CAM
+    from model.saliency_report import SALIENCY_FILE, default_method_summary
+    from training.saliency import evaluate_saliency
+
+    out = candidate_dir / SALIENCY_FILE
+    report = json.loads(out.read_text()) if out.exists() else None
+    if report is None or report["artifact_sha256"] != load_card(candidate_dir).weights_sha256:
+        report = evaluate_saliency(data_dir, masks_dir, candidate_dir, out, [GRAD_CAM], sanity=False)
+    summary = default_method_summary(report)[1]
+    return {k: summary[k] for k in ("n", "pointing_game", "pointing_game_ci95", "energy_share", "energy_share_ci95")}
+
+
+def evaluate_candidates(
+    data_dir: Path, run_dir: Path, out: Path, split: str = "Testing", masks_dir: Path | None = None
+) -> dict[str, Any]:
     """Scores each candidate a training run saved, once, for the record; the choice was made on validation.
 
     Results of every run are kept in `out` under the run's folder name; a candidate whose evaluation
-    already exists for the same weights is not scored again.
+    already exists for the same weights is not scored again. With `masks_dir`, the run's own choice is also
+    scored on how well its Grad-CAM points at the expert outlines of the validation tumour scans.
     """
     run_dir = Path(run_dir)
     summary = json.loads(out.read_text()) if out.exists() else {}
@@ -184,6 +201,8 @@ def evaluate_candidates(data_dir: Path, run_dir: Path, out: Path, split: str = "
             scored[candidate_dir.name]["validation_nll_all_views"] = nll_by_candidate[candidate_dir.name]
         if candidate_dir.name == "weight_interpolated":
             scored[candidate_dir.name]["alpha"] = selection["alpha"]
+        if masks_dir is not None and scored[candidate_dir.name]["chosen_by_run"]:
+            scored[candidate_dir.name]["grad_cam_validation"] = _grad_cam_localisation(data_dir, masks_dir, candidate_dir)
     summary[run_dir.name] = scored
     out.write_text(json.dumps(summary, indent=2))
     return summary

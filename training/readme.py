@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from model.card import ARTIFACT_DIR, AUDIT_FILE, CARD_FILE, EVALUATION_FILE
-from model.saliency_report import OUTLINE_CITATION, SALIENCY_FILE, headline, sanity_sentence, summary_rows
+from model.saliency_report import (
+    OUTLINE_CITATION,
+    SALIENCY_FILE,
+    default_method_summary,
+    headline,
+    sanity_sentence,
+    summary_rows,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -36,6 +43,13 @@ def _candidate_label(artifact_dir: str) -> str:
     if len(parts) >= 3 and parts[-2] == "candidates":
         return f"run {parts[-3]}, {parts[-1].replace('_', ' ')}"
     return artifact_dir
+
+
+def _localisation(scored: dict[str, Any] | None, metric: str) -> str:
+    if not scored:
+        return "–"
+    low, high = scored[f"{metric}_ci95"]
+    return f"{scored[metric]:.0%} ({low:.0%}–{high:.0%})"
 
 
 def _markdown_table(rows: list[dict[str, Any]]) -> list[str]:
@@ -132,9 +146,12 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
         "scored once per candidate after training, never used to choose):",
         "",
         "| run | candidate | stage-2 epochs | validation accuracy | validation loss, all views | same, after "
-        "temperature | Testing accuracy | leakage-clean accuracy |",
-        "|---|---|---|---|---|---|---|---|",
+        "temperature | Testing accuracy | leakage-clean accuracy | Grad-CAM pointing game (validation) | "
+        "Grad-CAM energy share (validation) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    saliency = _load(artifact_dir / SALIENCY_FILE)
+    shipped_localisation = {saliency["artifact_sha256"]: default_method_summary(saliency)[1]} if saliency else {}
     rescored = {row["artifact_sha256"]: row for row in (_load(artifact_dir / RESCORE_FILE) or {"rows": []})["rows"]}
     for run, scored in candidates.items():
         for name, values in scored.items():
@@ -142,12 +159,14 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
             shipped = shipped or (" (run's choice)" if values.get("chosen_by_run") else "")
             alpha = f" (α = {values['alpha']:.1f})" if "alpha" in values else ""
             nll = f"{values['validation_nll_all_views']:.4f}" if "validation_nll_all_views" in values else "–"
+            localisation = values.get("grad_cam_validation") or shipped_localisation.get(values["artifact_sha256"])
             row = rescored.get(values["artifact_sha256"])
             fitted = f"{row['nll_all_views_at_fitted_temperature']:.4f}" if row else "–"
             lines.append(
                 f"| {run} | {name.replace('_', ' ')}{alpha}{shipped} | {values['finetune_epochs_run']} | "
                 f"{_pct(values['validation_accuracy'])} | {nll} | {fitted} | {_pct(values['full'])} | "
-                f"{_pct(values['leakage_clean'])} |"
+                f"{_pct(values['leakage_clean'])} | {_localisation(localisation, 'pointing_game')} | "
+                f"{_localisation(localisation, 'energy_share')} |"
             )
     lines += [
         "",
