@@ -194,6 +194,8 @@ def evaluate_candidates(
             else len(card.raw["history"]["stage2_finetune"].get("loss", [])),
             "runtime": report.get("runtime", "TensorFlow"),
             "chosen_by_run": card.raw["validation"]["selected"] == candidate_dir.name,
+            "testing_recall": {name: values["recall"] for name, values in report["full"]["per_class"].items()},
+            "run_wall_s": card.raw["timings"]["total_wall_s"],
         }
         selection = card.raw["validation"].get("selection", {})
         nll_by_candidate = selection.get("candidates_nll_all_views") or _nll_on_interpolation_grid(selection)

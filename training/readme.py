@@ -45,6 +45,15 @@ def _candidate_label(artifact_dir: str) -> str:
     return artifact_dir
 
 
+def _recalls(values: dict[str, Any]) -> str:
+    recall = values.get("testing_recall")
+    return " / ".join(f"{v:.0%}" for v in recall.values()) if recall else "–"
+
+
+def _minutes(values: dict[str, Any]) -> str:
+    return f"{values['run_wall_s'] / 60:.0f} min" if "run_wall_s" in values else "–"
+
+
 def _localisation(scored: dict[str, Any] | None, metric: str) -> str:
     if not scored:
         return "–"
@@ -146,9 +155,9 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
         "scored once per candidate after training, never used to choose):",
         "",
         "| run | candidate | stage-2 epochs | validation accuracy | validation loss, all views | same, after "
-        "temperature | Testing accuracy | leakage-clean accuracy | Grad-CAM pointing game (validation) | "
-        "Grad-CAM energy share (validation) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "temperature | Testing accuracy | leakage-clean accuracy | Testing recall G / M / N / P | Grad-CAM pointing "
+        "game (validation) | Grad-CAM energy share (validation) | run wall time |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     saliency = _load(artifact_dir / SALIENCY_FILE)
     shipped_localisation = {saliency["artifact_sha256"]: default_method_summary(saliency)[1]} if saliency else {}
@@ -159,14 +168,17 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
             shipped = shipped or (" (run's choice)" if values.get("chosen_by_run") else "")
             alpha = f" (α = {values['alpha']:.1f})" if "alpha" in values else ""
             nll = f"{values['validation_nll_all_views']:.4f}" if "validation_nll_all_views" in values else "–"
+            if values["artifact_sha256"] == card["artifact"]["sha256"]:  # the shipped model's own files fill gaps
+                recall = {name: v["recall"] for name, v in full["per_class"].items()}
+                values = {"testing_recall": recall, "run_wall_s": card["timings"]["total_wall_s"], **values}
             localisation = values.get("grad_cam_validation") or shipped_localisation.get(values["artifact_sha256"])
             row = rescored.get(values["artifact_sha256"])
             fitted = f"{row['nll_all_views_at_fitted_temperature']:.4f}" if row else "–"
             lines.append(
                 f"| {run} | {name.replace('_', ' ')}{alpha}{shipped} | {values['finetune_epochs_run']} | "
                 f"{_pct(values['validation_accuracy'])} | {nll} | {fitted} | {_pct(values['full'])} | "
-                f"{_pct(values['leakage_clean'])} | {_localisation(localisation, 'pointing_game')} | "
-                f"{_localisation(localisation, 'energy_share')} |"
+                f"{_pct(values['leakage_clean'])} | {_recalls(values)} | {_localisation(localisation, 'pointing_game')} | "
+                f"{_localisation(localisation, 'energy_share')} | {_minutes(values)} |"
             )
     lines += [
         "",
