@@ -135,11 +135,6 @@ class Explainer:
         grad_cam, grad_cam_pp = self._cams(tf.constant(batch), tf.constant(class_index, tf.int32))
         return grad_cam.numpy(), grad_cam_pp.numpy()
 
-    def low_resolution_cams(self, model_input: np.ndarray, class_index: int) -> tuple[np.ndarray, np.ndarray]:
-        """(Grad-CAM, Grad-CAM++) at the conv layer's own resolution (10 x 10 for Xception at 299 px)."""
-        with self.classifier.lock:
-            return self._grad_cams(np.asarray(model_input, dtype=np.float32)[None], class_index)
-
     @functools.cached_property
     def _reference_tools(self) -> dict:
         model = self.classifier.model

@@ -40,6 +40,11 @@ from model.preprocess import prepare, to_model_input
 _BLAS = ThreadpoolController()
 
 
+def calibrated_probabilities(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """Temperature scaling (Guo et al., 2017): softmax(logits / T), in float64, over the last axis."""
+    return softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=-1)
+
+
 @dataclass(frozen=True)
 class Prediction:
     class_index: int
@@ -144,7 +149,7 @@ class Classifier:
         with _BLAS.limit(limits=1, user_api="blas"):
             features, logits = self.forward(inputs)
             scores = self.ood.score(features) if self.ood is not None else [None] * len(logits)
-        probabilities = softmax(logits.astype(np.float64) / self.card.temperature, axis=1)
+        probabilities = calibrated_probabilities(logits, self.card.temperature)
         predictions = []
         for row, probs, score in zip(logits, probabilities, scores):
             index = int(np.argmax(probs))

@@ -97,8 +97,8 @@ without = report.get("without_label_conflicts")
 if without:
     low, high = without["accuracy_ci95"]
     st.caption(
-        f"{report['label_conflicts']} Testing scans are filed as pituitary tumours but are figshare slices that "
-        f"radiologists labelled meningioma (see Dataset). Without them, accuracy on the whole split is "
+        f"{report['label_conflicts']} Testing scans carry a class that the figshare dataset, where radiologists "
+        f"outlined each tumour, labels otherwise (see Dataset). Without them, accuracy on the whole split is "
         f"{without['accuracy']:.1%} (95 % CI {low:.1%}–{high:.1%}, {without['n']} scans)."
     )
 

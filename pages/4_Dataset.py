@@ -78,18 +78,16 @@ for slot, pair in enumerate(report.get("examples", {}).get("leak_pairs", [])):
 conflicts = report.get("label_conflicts")
 if conflicts:
     st.subheader("Where two sources disagree on the label")
+    filed = " / ".join(sorted({report["class_names"][c["class"]] for c in conflicts}))
     st.markdown(
-        f"**{len(conflicts)} scans filed under one tumour type here are slices that the figshare dataset, where "
-        "radiologists outlined each tumour, labels as another** (Cheng et al., figshare article 1512427, "
-        "CC BY 4.0). All are sellar or suprasellar lesions, where a pituitary tumour and a meningioma can look "
-        "alike on one slice. The Evaluation page also scores Testing without them."
+        f"**{len(conflicts)} scans filed as {filed} here are slices that the figshare dataset, where radiologists "
+        "outlined each tumour, labels otherwise** (Cheng et al., figshare article 1512427, CC BY 4.0). One slice "
+        "rarely settles the question; the Evaluation page also scores Testing without them."
     )
     grid = st.columns(7)
     for slot, conflict in enumerate(conflicts):
         with grid[slot % 7]:
             if "image" in conflict:
                 st.image(str(EXAMPLES_DIR / conflict["image"]), width="stretch")
-            st.caption(
-                f"{conflict['scan']}: here {report['class_names'][conflict['class']]}, "
-                f"figshare {conflict['figshare_label']} (slice {conflict['figshare_index']})"
-            )
+            split, _, file = conflict["scan"].split("/")
+            st.caption(f"{file} ({split}) · figshare: {conflict['figshare_label']}, slice {conflict['figshare_index']}")

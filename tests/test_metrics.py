@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, precision_score
 
-from training.calibrate import calibrated_probabilities, fit_temperature
+from model.predict import calibrated_probabilities
+from training.calibrate import fit_temperature
 from training.metrics import bootstrap_mean_ci, classification_report, reliability
 
 NAMES = ["a", "b", "c", "d"]

@@ -1,10 +1,10 @@
-"""Temperature scaling (Guo et al., 2017), fitted on validation logits only."""
+"""Temperature scaling (Guo et al., 2017), fitted on validation logits only; applied by model.predict."""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
+from scipy.special import log_softmax
 
 
 def nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
@@ -14,7 +14,3 @@ def nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     result = minimize_scalar(lambda log_t: nll(logits, labels, float(np.exp(log_t))), bounds=(-3, 3), method="bounded")
     return float(np.exp(result.x))
-
-
-def calibrated_probabilities(logits: np.ndarray, temperature: float) -> np.ndarray:
-    return softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=-1)

@@ -35,7 +35,6 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
-from scipy.special import softmax
 
 from model.architecture import (
     BACKBONES,
@@ -49,6 +48,7 @@ from model.architecture import (
 from model.backbone import cache_dir, imagenet_xception_weights
 from model.card import ARTIFACT_DIR, CLASS_DIRS, CLASS_LABELS
 from model.ood import OODDetector
+from model.predict import calibrated_probabilities
 from model.preprocess import __doc__ as PREPROCESSING_DOC
 from training.artifact import machine_info, write_artifact
 from training.attention import OutlineGuided, outline_rows
@@ -449,7 +449,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         tta = float((averaged.argmax(1) == y_val).mean()) > float((clean.argmax(1) == y_val).mean()) + 0.005
         logits = averaged if tta else clean
         temperature = fit_temperature(logits, y_val)
-        probabilities = softmax(logits / temperature, axis=1)
+        probabilities = calibrated_probabilities(logits, temperature)
         ood = None
         if with_ood:
             train_clean_rows = train_idx * config.views + CLEAN_VIEW
