@@ -15,13 +15,12 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from model.decode import decode_file
+from model.decode import IMAGE_SUFFIXES, decode_file
 from model.errors import InputError
 from model.predict import Classifier
 from model.preprocess import preprocess
 
-SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".dcm"}
-BATCH = 16
+BATCH = 16  # images per classification call, here and in the evaluations
 
 
 def find_scans(inputs: Iterable[Path]) -> list[Path]:
@@ -29,7 +28,7 @@ def find_scans(inputs: Iterable[Path]) -> list[Path]:
     for item in inputs:
         item = Path(item)
         if item.is_dir():
-            found += sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+            found += sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         else:
             found.append(item)
     return found

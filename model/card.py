@@ -18,6 +18,11 @@ CARD_FILE = "model_card.json"
 ONNX_FILE = "classifier.onnx"
 EVALUATION_FILE = "evaluation.json"
 AUDIT_FILE = "audit.json"
+OOD_GUARD_FILE = "ood_guard.npz"
+OOD_EVALUATION_FILE = "ood_evaluation.json"
+CANDIDATES_FILE = "candidates.json"
+RESCORE_FILE = "validation_rescore.json"
+SAMPLES_DIR = ARTIFACT_DIR / "samples"
 
 # Folder names of the dataset, in label order; training copies them into the card.
 CLASS_DIRS: tuple[str, ...] = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")

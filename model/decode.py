@@ -25,6 +25,9 @@ from model.errors import (
     UnsupportedFormatError,
 )
 
+# File name endings the batch CLI and the dataset listing pick up (content is still sniffed, never trusted).
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".dcm"})
+
 MAX_FILE_BYTES = 25 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 MIN_SIDE = 32

@@ -17,7 +17,8 @@ import onnxruntime as ort
 INPUT_NAME = "image"
 
 
-def _threads() -> int:
+def available_cores() -> int:
+    """The cores this process may run on (its affinity), which is what the machine's report should say."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
@@ -26,7 +27,7 @@ class OnnxForward:
 
     def __init__(self, path: Path, threads: int | None = None, spinning: bool = False):
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or _threads()
+        options.intra_op_num_threads = threads or available_cores()
         options.inter_op_num_threads = 1
         # Without spinning, idle ONNX Runtime workers leave the cores to the TensorFlow saliency pass
         # that usually follows a classification; the benchmark measures what spinning would gain.

@@ -33,7 +33,6 @@ from model.onnx_forward import OnnxForward
 from model.ood import OODDetector
 from model.preprocess import prepare, to_model_input
 
-
 # After a NumPy matmul, OpenBLAS worker threads spin-wait and take the two cores from the TensorFlow
 # forward pass that follows: measured here, one classification went from 55 ms to 91 ms. The guard's
 # matrices are tiny, so NumPy runs single-threaded while we classify.

@@ -174,7 +174,9 @@ def saliency_section(report: dict) -> None:
     st.markdown(f"{WHAT_A_HIT_MEANS} {WHY_NOT_PROOF}")
     left, right = st.columns(2)
     subset = left.radio("Scans", list(SUBSET_LABELS), format_func=SUBSET_LABELS.get, horizontal=False)
-    group = right.selectbox("Group", groups_of(report, subset), help="Per true class, or by whether the model was right")
+    group = right.selectbox(
+        "Group", groups_of(report, subset), help="Per true class, or by whether the model was right"
+    )
     st.dataframe(pd.DataFrame(summary_rows(report, subset, group)), hide_index=True, width="stretch")
     st.pyplot(localisation_chart(report["tables"][subset]["groups"][group]), clear_figure=True)
     sample = report["slow_methods_subsample"]

@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from model.card import ARTIFACT_DIR, CLASS_DIRS, CLASS_LABELS, ModelCard
+from model.card import CLASS_DIRS, CLASS_LABELS, SAMPLES_DIR, ModelCard
 
-SAMPLES_DIR = ARTIFACT_DIR / "samples"
 TINY_SIZE = 64
 
 

@@ -45,7 +45,9 @@ def test_only_views_with_an_outline_count():
     features = tf.concat([features_lit_at([(3, 3)]), features_lit_at([(1, 1)])], axis=0)
     targets = tf.concat([one_hot(0), one_hot(0)], axis=0)
     outlines = tf.constant(np.concatenate([OUTLINE, OUTLINE]))
-    assert float(attention_loss(features, KERNEL, targets, outlines, tf.constant([False, True]))) == pytest.approx(0, abs=1e-5)
+    assert float(attention_loss(features, KERNEL, targets, outlines, tf.constant([False, True]))) == pytest.approx(
+        0, abs=1e-5
+    )
     assert float(attention_loss(features, KERNEL, targets, outlines, tf.constant([False, False]))) == 0.0
 
 

@@ -56,7 +56,9 @@ def test_a_classification_finishes_while_another_session_computes_smoothgrad(rea
     x = to_model_input(classified.prepared)
     explainer.explain(x, 0, SMOOTHGRAD)  # traced once, so the next one is a plain long computation
     first_chunk_done = threading.Event()
-    worker = threading.Thread(target=lambda: explainer.explain(x, 0, SMOOTHGRAD, progress=lambda _: first_chunk_done.set()))
+    worker = threading.Thread(
+        target=lambda: explainer.explain(x, 0, SMOOTHGRAD, progress=lambda _: first_chunk_done.set())
+    )
     worker.start()
     assert first_chunk_done.wait(60)
     real_classifier.classify_bytes(sample_scans()[1][0].read_bytes(), "other.jpg")

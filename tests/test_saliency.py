@@ -1,10 +1,8 @@
 import json
 
 import numpy as np
-import pytest
 
 from model.explain import GRAD_CAM, METHODS
-from model.predict import Classifier
 from training.saliency import BASELINES, VALIDATION, evaluate_saliency, randomised_model, summarise
 
 
@@ -21,7 +19,10 @@ def test_randomisation_changes_the_exit_flow_and_head_and_nothing_else(tiny_clas
 
 
 def test_summary_gives_means_with_confidence_intervals():
-    rows = [{"area_share": 0.1, "methods": {GRAD_CAM: {"pointing_game": p, "energy_share": 0.5, "auprc": 0.3}}} for p in (0, 1, 1, 1)]
+    rows = [
+        {"area_share": 0.1, "methods": {GRAD_CAM: {"pointing_game": p, "energy_share": 0.5, "auprc": 0.3}}}
+        for p in (0, 1, 1, 1)
+    ]
     summary = summarise(rows, GRAD_CAM)
     assert summary["n"] == 4 and summary["pointing_game"] == 0.75
     low, high = summary["pointing_game_ci95"]

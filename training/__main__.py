@@ -40,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--artifact-dir", type=Path, default=None, help="default: model/artifacts")
     evaluate.add_argument("--out", type=Path, required=True, help="JSON file to write")
     evaluate.add_argument("--gallery-dir", type=Path, default=None, help="also save misclassified scans here")
-    evaluate.add_argument("--masks-dir", type=Path, default=None, help="outlines folder: also score without label conflicts")
+    evaluate.add_argument(
+        "--masks-dir", type=Path, default=None, help="outlines folder: also score without label conflicts"
+    )
     evaluate.add_argument(
         "--runtime",
         choices=["auto", "tensorflow"],
@@ -153,11 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(json.dumps({k: report[k]["accuracy"] for k in ("full", "leakage_clean")}, indent=2))
     elif args.command == "candidates":
-        from model.card import ARTIFACT_DIR
+        from model.card import ARTIFACT_DIR, CANDIDATES_FILE
         from training.evaluate import evaluate_candidates
 
         summary = evaluate_candidates(
-            args.data_dir, args.run_dir, args.out or ARTIFACT_DIR / "candidates.json", masks_dir=args.masks_dir
+            args.data_dir, args.run_dir, args.out or ARTIFACT_DIR / CANDIDATES_FILE, masks_dir=args.masks_dir
         )
         print(json.dumps(summary, indent=2))
     elif args.command == "rescore":
@@ -205,20 +207,22 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out or ARTIFACT_DIR / OUTLINES_FILE
         print(f"{build_outline_bank(args.data_dir, args.masks_dir, out)} outlines packed into {out}")
     elif args.command == "bench":
-        from model.card import ARTIFACT_DIR
+        from model.card import SAMPLES_DIR
         from training.bench import main as bench_main
 
-        sample = args.sample or sorted((ARTIFACT_DIR / "samples").glob("*.jpg"))[0]
+        sample = args.sample or sorted(SAMPLES_DIR.glob("*.jpg"))[0]
         bench_main(args.out, args.markdown, sample, args.runs)
         print(args.markdown.read_text())
     elif args.command == "samples":
-        from model.card import ARTIFACT_DIR, EVALUATION_FILE
+        from model.card import ARTIFACT_DIR, EVALUATION_FILE, SAMPLES_DIR
         from model.saliency_report import SALIENCY_FILE
         from training.samples import write_outlined_samples, write_samples
 
-        evaluation, out_dir = args.evaluation or ARTIFACT_DIR / EVALUATION_FILE, args.out_dir or ARTIFACT_DIR / "samples"
+        evaluation, out_dir = args.evaluation or ARTIFACT_DIR / EVALUATION_FILE, args.out_dir or SAMPLES_DIR
         written = write_samples(args.data_dir, evaluation, out_dir)
-        written += write_outlined_samples(args.data_dir, evaluation, args.saliency or ARTIFACT_DIR / SALIENCY_FILE, out_dir)
+        written += write_outlined_samples(
+            args.data_dir, evaluation, args.saliency or ARTIFACT_DIR / SALIENCY_FILE, out_dir
+        )
         print("\n".join(str(p) for p in written))
     elif args.command == "export":
         from model.card import ARTIFACT_DIR

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
 from pathlib import Path
 from typing import Any
@@ -12,11 +11,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from model.architecture import save_weights_npz
-from model.card import CARD_FILE, WEIGHTS_FILE, sha256_file
+from model.architecture import FLOAT16_MIN_SIZE, save_weights_npz
+from model.card import CARD_FILE, OOD_GUARD_FILE, WEIGHTS_FILE, sha256_file
+from model.onnx_forward import available_cores
 from model.ood import OODDetector
-
-OOD_FILE = "ood_guard.npz"
 
 
 def machine_info() -> dict[str, Any]:
@@ -31,7 +29,7 @@ def machine_info() -> dict[str, Any]:
     return {
         "platform": platform.platform(),
         "cpu": cpu,
-        "cpu_count": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu_count": available_cores(),
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
@@ -57,15 +55,15 @@ def write_artifact(
         "weights_file": WEIGHTS_FILE,
         "sha256": sha256_file(weights_path),
         "bytes": weights_path.stat().st_size,
-        "storage": "npz; float16 for arrays with >= 4096 values, float32 otherwise",
+        "storage": f"npz; float16 for arrays with >= {FLOAT16_MIN_SIZE} values, float32 otherwise",
     }
     card["calibration"] = {"method": "temperature scaling on validation logits", "temperature": temperature}
     card["inference"] = {"tta_flip": tta_flip, "output": "logits; probabilities = softmax(logits / temperature)"}
     if ood is not None:
-        ood_path = out_dir / OOD_FILE
+        ood_path = out_dir / OOD_GUARD_FILE
         ood.save(ood_path)
         card["ood"] = {
-            "file": OOD_FILE,
+            "file": OOD_GUARD_FILE,
             "sha256": sha256_file(ood_path),
             "threshold": ood.threshold,
             "method": "min class-conditional Mahalanobis distance of pooled features, probabilistic-PCA covariance",

@@ -18,8 +18,8 @@ from PIL import Image
 from model.card import CLASS_DIRS, CLASS_LABELS
 from model.decode import decode_file
 from training.data import TEST_SPLIT, TRAIN_SPLIT, Sample, fingerprint, list_split
-from training.masks import label_conflicts
 from training.duplicates import NEAR_DUPLICATE_DISTANCE, ImageHashes, cross_match, duplicate_groups, hash_images
+from training.masks import label_conflicts
 
 THUMBNAIL = 160
 EXAMPLES_PER_CLASS = 6

@@ -47,7 +47,10 @@ def augment_with_outline(
     if rng.random() < 0.5:
         image, shape = ImageOps.mirror(image), shape and shape.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     angle = rng.uniform(-config.max_rotation, config.max_rotation)
-    image, shape = image.rotate(angle, Image.Resampling.BILINEAR), shape and shape.rotate(angle, Image.Resampling.BILINEAR)
+    image, shape = (
+        image.rotate(angle, Image.Resampling.BILINEAR),
+        shape and shape.rotate(angle, Image.Resampling.BILINEAR),
+    )
     side = image.width
     crop = int(side * rng.uniform(config.min_crop, 1.0))
     left, top = rng.integers(0, side - crop + 1, size=2)

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Sequence
 
 from model.card import CLASS_DIRS
+from model.decode import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".dcm"}
 TRAIN_SPLIT = "Training"
 TEST_SPLIT = "Testing"
 

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from model.batch import BATCH
 from model.card import load_card
 from model.decode import decode_file
 from model.predict import Classifier, Runtime
@@ -24,8 +25,6 @@ from training.data import TRAIN_SPLIT, fingerprint, list_split
 from training.duplicates import NEAR_DUPLICATE_DISTANCE, cross_match, hash_images
 from training.masks import label_conflicts
 from training.metrics import classification_report
-
-BATCH = 16
 
 
 def _subset(report_rows: list[dict[str, Any]], mask: np.ndarray, class_names: list[str]) -> dict[str, Any]:
@@ -204,7 +203,9 @@ def evaluate_candidates(
         if candidate_dir.name == "weight_interpolated":
             scored[candidate_dir.name]["alpha"] = selection["alpha"]
         if masks_dir is not None and scored[candidate_dir.name]["chosen_by_run"]:
-            scored[candidate_dir.name]["grad_cam_validation"] = _grad_cam_localisation(data_dir, masks_dir, candidate_dir)
+            scored[candidate_dir.name]["grad_cam_validation"] = _grad_cam_localisation(
+                data_dir, masks_dir, candidate_dir
+            )
     summary[run_dir.name] = scored
     out.write_text(json.dumps(summary, indent=2))
     return summary

@@ -88,7 +88,7 @@ def export_onnx(classifier: Classifier, out_dir: Path) -> dict[str, Any]:
         "file": ONNX_FILE,
         "sha256": sha256_file(out_path),
         "bytes": out_path.stat().st_size,
-        "precision": "float32 compute; arrays with >= 4096 values stored as float16",
+        "precision": f"float32 compute; arrays with >= {FLOAT16_MIN_SIZE} values stored as float16",
         "float16_arrays": halved,
         "opset": OPSET,
         "max_logit_difference_vs_tensorflow": difference,

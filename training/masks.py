@@ -147,7 +147,9 @@ def _resized_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(shape[::-1], Image.Resampling.NEAREST)) > 0
 
 
-def rebuild_masks(figshare_dir: Path, data_dir: Path, out: Path, splits: Sequence[str] = ("Training", "Testing")) -> int:
+def rebuild_masks(
+    figshare_dir: Path, data_dir: Path, out: Path, splits: Sequence[str] = ("Training", "Testing")
+) -> int:
     """Writes `out/<split>/<class>/<stem>.png` and `out/index.csv` for every tumour scan that is a figshare slice."""
     slices = [read_figshare_slice(p) for p in tqdm(sorted(Path(figshare_dir).glob("*.mat")), desc="reading figshare")]
     hashes = [imagehash.phash(Image.fromarray(s.image)) for s in slices]
@@ -166,7 +168,16 @@ def rebuild_masks(figshare_dir: Path, data_dir: Path, out: Path, splits: Sequenc
             target.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(mask.astype(np.uint8) * 255).save(target)
             rows.append(
-                [split, sample.path.parent.name, sample.path.name, found.index, found.label, distance, f"{correlation:.4f}", int(mask.sum())]
+                [
+                    split,
+                    sample.path.parent.name,
+                    sample.path.name,
+                    found.index,
+                    found.label,
+                    distance,
+                    f"{correlation:.4f}",
+                    int(mask.sum()),
+                ]
             )
     with open(Path(out) / INDEX_FILE, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)

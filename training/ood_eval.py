@@ -20,11 +20,10 @@ from PIL import Image, ImageDraw
 from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
+from model.batch import BATCH
 from model.decode import decode_file, decode_image
 from model.predict import Classifier
 from training.data import list_split
-
-BATCH = 16
 
 
 def _skimage_images() -> Iterator[tuple[str, str, np.ndarray]]:

@@ -10,7 +10,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from model.card import ARTIFACT_DIR, AUDIT_FILE, CARD_FILE, EVALUATION_FILE
+from model.card import (
+    ARTIFACT_DIR,
+    AUDIT_FILE,
+    CANDIDATES_FILE,
+    CARD_FILE,
+    EVALUATION_FILE,
+    OOD_EVALUATION_FILE,
+    RESCORE_FILE,
+)
 from model.saliency_report import (
     OUTLINE_CITATION,
     SALIENCY_FILE,
@@ -23,9 +31,6 @@ from model.saliency_report import (
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
-OOD_FILE = "ood_evaluation.json"
-CANDIDATES_FILE = "candidates.json"
-RESCORE_FILE = "validation_rescore.json"
 BENCH_MD = ROOT / "benchmarks" / "results.md"
 
 
@@ -177,32 +182,35 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
             lines.append(
                 f"| {run} | {name.replace('_', ' ')}{alpha}{shipped} | {values['finetune_epochs_run']} | "
                 f"{_pct(values['validation_accuracy'])} | {nll} | {fitted} | {_pct(values['full'])} | "
-                f"{_pct(values['leakage_clean'])} | {_recalls(values)} | {_localisation(localisation, 'pointing_game')} | "
-                f"{_localisation(localisation, 'energy_share')} | {_minutes(values)} |"
+                f"{_pct(values['leakage_clean'])} | {_recalls(values)} | "
+                f"{_localisation(localisation, 'pointing_game')} | {_localisation(localisation, 'energy_share')} | "
+                f"{_minutes(values)} |"
             )
     lines += [
         "",
-        "A run's choice replaces the shipped model only when its validation loss over all views is lower. A "
-        "candidate that scores higher on Testing is not shipped for that reason: choosing by Testing would make its "
-        "Testing score meaningless.",
+        "Inside a run, the stage-2 end and the interpolation are chosen by validation loss over all views. Between "
+        "runs, since the outline experiment (the owner's rule, `training/PREREGISTRATION.md`), a run replaces the "
+        "shipped model only when its loss over all validation views **after a temperature fitted to those same "
+        "logits** is lower than the shipped model's, rescored on the same frozen-layer cache; earlier runs were "
+        "compared at temperature 1 and are not re-shipped retroactively. A candidate that scores higher on Testing "
+        "is not shipped for that reason: choosing by Testing would make its Testing score meaningless.",
     ]
     if rescored:
         best = min(rescored.values(), key=lambda row: row["nll_all_views_at_fitted_temperature"])
         shipped_row = rescored.get(card["artifact"]["sha256"])
+        lowest = best["nll_all_views_at_fitted_temperature"]
         lines += [
             "",
-            "The loss after a temperature fitted to the same validation logits (`python -m training rescore`) is "
-            "reported, not used to choose: it does not charge a model for a miscalibration that temperature scaling "
-            "removes anyway."
+            "Loss after a fitted temperature: `python -m training rescore`."
             + (
                 f" By it the shipped model ({shipped_row['nll_all_views_at_fitted_temperature']:.4f}) is not the "
-                f"lowest: {_candidate_label(best['artifact_dir'])} scores {best['nll_all_views_at_fitted_temperature']:.4f}."
+                f"lowest of the runs rescored: {_candidate_label(best['artifact_dir'])} scores {lowest:.4f}."
                 if shipped_row and best is not shipped_row
                 else ""
             ),
         ]
     lines += _saliency_lines(artifact_dir)
-    guard = _load(artifact_dir / OOD_FILE)
+    guard = _load(artifact_dir / OOD_EVALUATION_FILE)
     if guard is not None:
         lines += [
             "",

@@ -27,8 +27,14 @@ from tqdm import tqdm
 from model.architecture import BACKBONES, build_classifier, split_model
 from model.decode import decode_file
 from model.explain import GRAD_CAM, GRAD_CAM_PLUS_PLUS, METHODS, Explainer
-from model.localisation import POINTING_TOLERANCE_AT, POINTING_TOLERANCE_PX, area_share, scores
-from model.localisation import centred_gaussian_map, uniform_map
+from model.localisation import (
+    POINTING_TOLERANCE_AT,
+    POINTING_TOLERANCE_PX,
+    area_share,
+    centred_gaussian_map,
+    scores,
+    uniform_map,
+)
 from model.predict import Classifier
 from model.preprocess import prepare_outline, to_model_input
 from model.saliency_report import SALIENCY_GALLERY_DIR, TESTING, VALIDATION
@@ -89,7 +95,11 @@ def slow_subsample(scans: Sequence[HeldOutScan], max_scans: int, seed: int) -> s
 
 
 def _method_rows(
-    explainers: tuple[Explainer, Explainer | None], x: np.ndarray, label: int, outline: np.ndarray, methods: Iterable[str]
+    explainers: tuple[Explainer, Explainer | None],
+    x: np.ndarray,
+    label: int,
+    outline: np.ndarray,
+    methods: Iterable[str],
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     explainer, randomised = explainers
     rows, maps = {}, {}

@@ -363,9 +363,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
     with strategy.scope():
         trainer = top if outlines is None else OutlineGuided(top, cam_top(model, spec), config.attention_weight)
-        trainer.compile(
-            keras.optimizers.Adam(config.finetune_learning_rate), loss=_loss(config), metrics=["accuracy"]
-        )
+        trainer.compile(keras.optimizers.Adam(config.finetune_learning_rate), loss=_loss(config), metrics=["accuracy"])
     checkpoint = run_dir / "finetune_best.weights.h5"
     epoch_weights = EpochWeights(top)
     train_data = CachedRows(

@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from model.card import ARTIFACT_DIR, AUDIT_FILE, EVALUATION_FILE, ModelCard, load_card, load_json
+from model.card import ARTIFACT_DIR, AUDIT_FILE, EVALUATION_FILE, SAMPLES_DIR, ModelCard, load_card, load_json
 from model.errors import BrainMRIError, InputError
 from model.explain import Explainer, Explanation
 from model.outlines import OUTLINES_FILE, OutlineBank, prepared_outline
@@ -22,7 +22,6 @@ from model.predict import Classifier
 from model.saliency_report import SALIENCY_FILE
 
 NOTICE = "**Research and teaching demo — not a medical device.** Do not use it to diagnose or treat anyone."
-SAMPLES_DIR = ARTIFACT_DIR / "samples"
 
 
 def page_setup(title: str) -> None:
