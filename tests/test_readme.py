@@ -1,8 +1,8 @@
 import json
 import shutil
 
-from model.card import ARTIFACT_DIR, CARD_FILE, EVALUATION_FILE
-from training.readme import CANDIDATES_FILE, END, README, RESCORE_FILE, START, render
+from model.card import ARTIFACT_DIR, CANDIDATES_FILE, CARD_FILE, EVALUATION_FILE, RESCORE_FILE
+from training.readme import END, README, START, render
 
 
 def test_readme_results_match_the_committed_json():
@@ -31,9 +31,9 @@ def _artifact_copy(tmp_path, fitted_losses):
 
 def test_readme_says_when_the_shipped_model_is_not_lowest_after_temperature(tmp_path):
     text = render(_artifact_copy(tmp_path, {"runs/a/candidates/shipped": 0.3, "runs/b/candidates/epoch_averaged": 0.2}))
-    assert "By it the shipped model (0.3000) is not the lowest: run b, epoch averaged scores 0.2000." in text
+    assert "the shipped model (0.3000) is not the lowest of the runs rescored: run b, epoch averaged scores 0.2000." in text
 
 
 def test_readme_stays_quiet_when_the_shipped_model_is_lowest_after_temperature(tmp_path):
     text = render(_artifact_copy(tmp_path, {"runs/a/candidates/shipped": 0.1, "runs/b/candidates/epoch_averaged": 0.2}))
-    assert "is not the lowest" not in text and "removes anyway." in text
+    assert "is not the lowest" not in text and "`python -m training rescore`." in text
