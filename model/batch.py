@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Protocol
 
 import numpy as np
 import tensorflow as tf
@@ -54,6 +54,42 @@ def _dataset(paths: list[Path], size: int) -> tf.data.Dataset:
     )
 
 
+class Scored(Protocol):
+    """What a CSV row needs of a prediction (`model.predict.Prediction`, or the app's cached copy of one)."""
+
+    class_name: str
+    probabilities: np.ndarray
+    out_of_distribution: bool
+
+    @property
+    def confidence(self) -> float: ...
+
+    @property
+    def margin(self) -> float: ...
+
+
+def csv_fields(class_names: list[str]) -> list[str]:
+    """Stable English column names, in the CLI's CSV and the app's download alike."""
+    return ["file", "prediction", "confidence", "margin", "looks_like_training_mri", "error"] + [
+        f"p({n})" for n in class_names
+    ]
+
+
+def result_row(file: str, class_names: list[str], scored: Scored | None = None, error: str = "") -> dict[str, object]:
+    """One CSV row: the prediction and its calibrated probabilities, or the reason the file could not be read."""
+    row: dict[str, object] = dict.fromkeys(csv_fields(class_names))
+    row.update(file=file, error=error)
+    if scored is not None:
+        row.update(
+            prediction=scored.class_name,
+            confidence=round(scored.confidence, 4),
+            margin=round(scored.margin, 4),
+            looks_like_training_mri=not scored.out_of_distribution,
+        )
+        row.update({f"p({n})": round(float(v), 4) for n, v in zip(class_names, scored.probabilities)})
+    return row
+
+
 def classify_paths(classifier: Classifier, paths: list[Path]) -> Iterator[dict[str, object]]:
     names = classifier.card.class_names
     for batch_paths, images, errors in _dataset(paths, classifier.card.image_size):
@@ -61,28 +97,12 @@ def classify_paths(classifier: Classifier, paths: list[Path]) -> Iterator[dict[s
         good = [i for i, e in enumerate(errors) if not e]
         predictions = dict(zip(good, classifier.predict_inputs(images.numpy()[good]))) if good else {}
         for i, path in enumerate(batch_paths.numpy()):
-            row: dict[str, object] = {
-                "file": path.decode(),
-                "prediction": "",
-                "confidence": "",
-                "looks_like_training_mri": "",
-                "error": errors[i],
-            }
-            if i in predictions:
-                p = predictions[i]
-                row.update(
-                    prediction=p.class_name,
-                    confidence=round(p.confidence, 4),
-                    looks_like_training_mri=not p.out_of_distribution,
-                )
-                row.update({f"p({n})": round(float(v), 4) for n, v in zip(names, p.probabilities)})
-            yield row
+            yield result_row(path.decode(), names, predictions.get(i), errors[i])
 
 
 def classify_to_csv(classifier: Classifier, inputs: Iterable[Path], out: Path) -> int:
     paths = find_scans(inputs)
-    fields = ["file", "prediction", "confidence", "looks_like_training_mri", "error"]
-    fields += [f"p({n})" for n in classifier.card.class_names]
+    fields = csv_fields(classifier.card.class_names)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)

@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from model.batch import result_row
 from model.errors import BrainMRIError
 from model.figures import probability_bars
 from pages.shared.ui import Result, classify, get_classifier, page_setup, sample_scans, show_library_error
@@ -39,16 +40,7 @@ for index, (name, data) in enumerate(files):
     with st.container(border=True):
         if isinstance(result, str):
             st.error(f"**{name}** could not be classified. {result}", icon=":material/block:")
-            rows.append(
-                {
-                    "file": name,
-                    "prediction": "",
-                    "confidence": None,
-                    "margin": None,
-                    "looks_like_training_mri": None,
-                    "error": result,
-                }
-            )
+            rows.append(result_row(name, names, error=result))
             continue
         picture, verdict, chart = st.columns([1, 1.2, 1.6])
         picture.image(result.prepared, caption=f"{name} (as the model sees it)", width="stretch")
@@ -66,17 +58,7 @@ for index, (name, data) in enumerate(files):
                     f"DICOM · modality {result.details.get('modality')} · frame {result.frame + 1} of {result.frames}"
                 )
         chart.pyplot(probability_bars(result.probabilities, names), clear_figure=True)
-    rows.append(
-        {
-            "file": name,
-            "prediction": result.class_name,
-            "confidence": round(result.confidence, 4),
-            "margin": round(result.margin, 4),
-            "looks_like_training_mri": not result.out_of_distribution,
-            "error": "",
-            **{f"p({n})": round(float(p), 4) for n, p in zip(names, result.probabilities)},
-        }
-    )
+    rows.append(result_row(name, names, result))
 progress.empty()
 
 st.subheader("Results")
