@@ -3,11 +3,9 @@
 import numpy as np
 import pandas as pd
 import streamlit as st
-from PIL import Image
 
 from model.card import ARTIFACT_DIR
 from model.errors import BrainMRIError
-from model.explain import GRAD_CAM, overlay
 from model.figures import (
     confusion_matrix_figure,
     localisation_chart,
@@ -15,7 +13,6 @@ from model.figures import (
     reliability_figure,
     training_curves,
 )
-from model.preprocess import to_model_input
 from model.saliency_report import (
     OUTLINE_CITATION,
     SUBSET_LABELS,
@@ -26,7 +23,7 @@ from model.saliency_report import (
     sanity_sentence,
     summary_rows,
 )
-from pages.shared.ui import card, evaluation, get_explainer, page_setup, saliency_evaluation
+from pages.shared.ui import card, evaluation, get_explainer, grad_cam_overlay, page_setup, saliency_evaluation
 
 GALLERY_DIR = ARTIFACT_DIR / "gallery"
 PER_PAGE = 6
@@ -151,11 +148,9 @@ if show_cam:
         st.error(f"Grad-CAM is unavailable: {error}")
 grid = st.columns(3)
 for slot, row in enumerate(mistakes[(page - 1) * PER_PAGE : page * PER_PAGE]):
-    image = np.asarray(Image.open(GALLERY_DIR / row["gallery_image"]).convert("RGB"))
+    path = GALLERY_DIR / row["gallery_image"]
     with grid[slot % 3].container(border=True):
-        if explainer is not None:
-            heatmap = explainer.explain(to_model_input(image), row["predicted"], GRAD_CAM).heatmap
-            image = overlay(image, heatmap)
+        image = grad_cam_overlay(path, row["predicted"]) if explainer is not None else str(path)
         st.image(
             image,
             width="stretch",

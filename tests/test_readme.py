@@ -31,7 +31,10 @@ def _artifact_copy(tmp_path, fitted_losses):
 
 def test_readme_says_when_the_shipped_model_is_not_lowest_after_temperature(tmp_path):
     text = render(_artifact_copy(tmp_path, {"runs/a/candidates/shipped": 0.3, "runs/b/candidates/epoch_averaged": 0.2}))
-    assert "the shipped model (0.3000) is not the lowest of the runs rescored: run b, epoch averaged scores 0.2000." in text
+    assert (
+        "the shipped model (0.3000) is not the lowest of the runs rescored: run b, epoch averaged scores 0.2000."
+        in text
+    )
 
 
 def test_readme_stays_quiet_when_the_shipped_model_is_lowest_after_temperature(tmp_path):

@@ -12,7 +12,7 @@ from tests.helpers import TINY_SIZE, write_dataset, write_masks
 from training import split as split_module
 from training.audit import audit
 from training.evaluate import evaluate, evaluate_candidates
-from training.rescore import rescore
+from training.rescore import rescore, write_rows
 from training.train import CachedRows, TrainConfig, average, interpolate, train
 
 
@@ -158,6 +158,16 @@ def test_rescore_reproduces_the_validation_loss_the_run_chose_by(trained):
     assert row["artifact_sha256"] == card["artifact"]["sha256"]
     assert row["nll_all_views"] == pytest.approx(chosen["nll_all_views"], rel=1e-2)  # weights stored as float16
     assert row["nll_all_views_at_fitted_temperature"] <= row["nll_all_views"] + 1e-6
+
+
+def test_rescore_rows_replace_their_own_artifacts_rows_and_keep_the_others(tmp_path):
+    out = tmp_path / "rescore.json"
+    write_rows(out, [{"artifact_sha256": "a", "loss": 1}, {"artifact_sha256": "b", "loss": 2}])
+    write_rows(out, [{"artifact_sha256": "b", "loss": 3}])
+    assert json.loads(out.read_text())["rows"] == [
+        {"artifact_sha256": "a", "loss": 1},
+        {"artifact_sha256": "b", "loss": 3},
+    ]
 
 
 def test_rescore_without_the_runs_cache_says_so(trained, tmp_path, monkeypatch):

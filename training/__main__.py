@@ -163,11 +163,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(json.dumps(summary, indent=2))
     elif args.command == "rescore":
-        from training.rescore import rescore
+        from training.rescore import rescore, write_rows
 
         rows = rescore(args.data_dir, args.artifact_dirs)
         if args.out is not None:
-            args.out.write_text(json.dumps({"rows": rows}, indent=2))
+            write_rows(args.out, rows)
         print(json.dumps(rows, indent=2))
     elif args.command == "audit":
         from training.audit import audit

@@ -6,6 +6,7 @@ e.g. the all-view loss after a fitted temperature. Only Training is read, never 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import numpy as np
 
 from model.architecture import BACKBONES, load_weights_npz, split_model
 from model.card import load_card
+from training.artifact import machine_info
 from training.augment import AugmentConfig
 from training.data import fingerprint
 from training.split import split_training
@@ -56,6 +58,14 @@ def rescore(data_dir: Path, artifact_dirs: list[Path]) -> list[dict[str, Any]]:
                 "candidate": card["candidate"],
                 "artifact_sha256": card["artifact"]["sha256"],
                 **validation_scores(logits, split.labels[split.val_idx], config.views),
+                "cpu": machine_info()["cpu"],  # the cache is rebuilt per machine; its float rounding differs
             }
         )
     return rows
+
+
+def write_rows(out: Path, rows: list[dict[str, Any]]) -> None:
+    """Adds `rows` to the file, replacing earlier rows of the same artifacts and keeping the others."""
+    kept = json.loads(out.read_text())["rows"] if out.exists() else []
+    fresh = {row["artifact_sha256"] for row in rows}
+    out.write_text(json.dumps({"rows": [r for r in kept if r["artifact_sha256"] not in fresh] + rows}, indent=2))

@@ -16,9 +16,10 @@ from PIL import Image
 
 from model.card import ARTIFACT_DIR, AUDIT_FILE, EVALUATION_FILE, SAMPLES_DIR, ModelCard, load_card, load_json
 from model.errors import BrainMRIError, InputError
-from model.explain import Explainer, Explanation
+from model.explain import GRAD_CAM, Explainer, Explanation, overlay
 from model.outlines import OUTLINES_FILE, OutlineBank, prepared_outline
 from model.predict import Classifier
+from model.preprocess import to_model_input
 from model.saliency_report import SALIENCY_FILE
 
 NOTICE = "**Research and teaching demo — not a medical device.** Do not use it to diagnose or treat anyone."
@@ -80,6 +81,13 @@ def scan_outline(data: bytes) -> np.ndarray | None:
     """The radiologists' outline of this exact file, aligned with the prepared scan, when the app ships one."""
     bank = get_outline_bank()
     return None if bank is None else prepared_outline(bank, data, card().image_size)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def grad_cam_overlay(path: Path, class_index: int) -> np.ndarray:
+    """A prepared scan saved on disk with its Grad-CAM overlaid: computed once per scan and class, not per rerun."""
+    image = np.asarray(Image.open(path).convert("RGB"))
+    return overlay(image, get_explainer().explain(to_model_input(image), class_index, GRAD_CAM).heatmap)
 
 
 EXPLANATIONS_KEPT = 48
