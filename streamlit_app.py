@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from pages.shared.ui import card, evaluation, page_setup
+from model.saliency_report import headline
+from pages.shared.ui import card, evaluation, page_setup, saliency_evaluation
 
 
 def home() -> None:
@@ -63,6 +64,10 @@ def home() -> None:
             )
             st.caption(f"95 % CI {low:.1%} – {high:.1%} over {clean['n']} images — the honest figure; see Evaluation")
 
+    saliency = saliency_evaluation()
+    if saliency is not None:
+        st.subheader("Does it look at the tumour?")
+        st.markdown(headline(saliency) + " Details and the other methods: **Evaluation**.")
     st.caption("Source code, training recipe and every figure shown here are reproducible from the repository.")
 
 

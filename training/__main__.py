@@ -106,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     samples.add_argument(
         "--saliency", type=Path, default=None, help="default: model/artifacts/saliency_evaluation.json"
     )
+    samples.add_argument("--masks-dir", type=Path, default=None, help="outlines folder: also pick outlined scans")
 
     export = commands.add_parser("export", help="add the ONNX export to an artifact (train does this itself)")
     export.add_argument("--artifact-dir", type=Path, default=None, help="default: model/artifacts")
@@ -220,9 +221,9 @@ def main(argv: list[str] | None = None) -> int:
 
         evaluation, out_dir = args.evaluation or ARTIFACT_DIR / EVALUATION_FILE, args.out_dir or SAMPLES_DIR
         written = write_samples(args.data_dir, evaluation, out_dir)
-        written += write_outlined_samples(
-            args.data_dir, evaluation, args.saliency or ARTIFACT_DIR / SALIENCY_FILE, out_dir
-        )
+        if args.masks_dir is not None:
+            saliency = args.saliency or ARTIFACT_DIR / SALIENCY_FILE
+            written += write_outlined_samples(args.data_dir, evaluation, saliency, args.masks_dir, out_dir)
         print("\n".join(str(p) for p in written))
     elif args.command == "export":
         from model.card import ARTIFACT_DIR

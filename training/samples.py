@@ -16,6 +16,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from training.masks import label_conflicts
+
 SAMPLE_MAX_SIDE = 256
 
 
@@ -46,10 +48,13 @@ def write_samples(data_dir: Path, evaluation: Path, out_dir: Path) -> list[Path]
     return written
 
 
-def write_outlined_samples(data_dir: Path, evaluation: Path, saliency: Path, out_dir: Path) -> list[Path]:
-    """One outlined scan per tumour class, from Testing when it has one, else from validation."""
+def write_outlined_samples(
+    data_dir: Path, evaluation: Path, saliency: Path, masks_dir: Path, out_dir: Path
+) -> list[Path]:
+    """One outlined scan per tumour class, from Testing when it has one, else from validation; no label conflict."""
     tested = {r["path"]: r for r in json.loads(Path(evaluation).read_text())["images"]}
-    checked = json.loads(Path(saliency).read_text())["scans"]
+    disputed = {row.scan for row in label_conflicts(masks_dir)}
+    checked = [r for r in json.loads(Path(saliency).read_text())["scans"] if r["scan"] not in disputed]
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for label in sorted({row["label"] for row in checked}):
