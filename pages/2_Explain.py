@@ -148,7 +148,8 @@ if outline is None:
 else:
     st.markdown(f"**Against the radiologists' outline** (white; it covers {area_share(outline):.1%} of the image)")
     rows = [{"method": m, **scores(e.heatmap, outline)} for m, e in explanations.items()]
-    table = pd.DataFrame(rows).rename(columns={"pointing_game": "peak on outline", "energy_share": "energy inside"})
+    columns = {"pointing_game": "peak on outline", "energy_share": "energy inside", "auprc": "AUPRC"}
+    table = pd.DataFrame(rows).rename(columns=columns)
     table["peak on outline"] = table["peak on outline"].map(lambda v: "yes" if v >= 0.5 else "no")
-    st.dataframe(table.style.format({"energy inside": "{:.0%}", "auprc": "{:.2f}"}), hide_index=True, width="stretch")
+    st.dataframe(table.style.format({"energy inside": "{:.0%}", "AUPRC": "{:.2f}"}), hide_index=True, width="stretch")
     st.caption(OUTLINE_CITATION + " How often each method lands on the outline across held-out scans: Evaluation.")
