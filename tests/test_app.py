@@ -136,3 +136,10 @@ def test_a_photo_is_flagged_as_not_a_brain_mri():
     assert not app.exception
     assert any("does not look like a brain MRI" in w.value for w in app.warning)
     assert app.dataframe[0].value["looks_like_training_mri"].tolist() == [False]
+
+
+def test_the_served_app_does_not_watch_files():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["fileWatcherType"] == "none"
