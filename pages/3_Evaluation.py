@@ -6,6 +6,7 @@ import streamlit as st
 
 from model.card import ARTIFACT_DIR
 from model.errors import BrainMRIError
+from model.evaluation_report import label_conflict_sentence, per_class_rows, subset_rows
 from model.figures import (
     confusion_matrix_figure,
     localisation_chart,
@@ -70,41 +71,14 @@ low, high = copies["accuracy_ci95"]
 columns[2].metric("Accuracy on the copies", f"{copies['accuracy']:.1%}")
 columns[2].caption(f"95 % CI {low:.1%}–{high:.1%} over {copies['n']} scans also seen in training")
 
+st.dataframe(pd.DataFrame(subset_rows(report)), hide_index=True, width="stretch")
+if label_conflict_sentence(report):
+    st.caption(label_conflict_sentence(report))
+
 subsets = {"Whole split": full, "Leakage-clean subset": clean, "Copies of training scans": copies}
-summary = pd.DataFrame(
-    [
-        {
-            "subset": label,
-            "images": s["n"],
-            "accuracy": s["accuracy"],
-            "balanced accuracy": s["balanced_accuracy"],
-            "macro F1": s["macro_f1"],
-            "ECE": s["calibration"]["ece"],
-        }
-        for label, s in subsets.items()
-    ]
-)
-st.dataframe(
-    summary.style.format({c: "{:.1%}" for c in ("accuracy", "balanced accuracy", "macro F1")} | {"ECE": "{:.3f}"}),
-    hide_index=True,
-    width="stretch",
-)
-
-without = report.get("without_label_conflicts")
-if without:
-    low, high = without["accuracy_ci95"]
-    st.caption(
-        f"{report['label_conflicts']} Testing scans carry a class that the figshare dataset, where radiologists "
-        f"outlined each tumour, labels otherwise (see Dataset). Without them, accuracy on the whole split is "
-        f"{without['accuracy']:.1%} (95 % CI {low:.1%}–{high:.1%}, {without['n']} scans)."
-    )
-
 choice = st.radio("Show details for", list(subsets), horizontal=True)
 chosen = subsets[choice]
-per_class = pd.DataFrame([{"class": n, **chosen["per_class"][n]} for n in names])
-st.dataframe(
-    per_class.style.format({c: "{:.1%}" for c in ("precision", "recall", "f1")}), hide_index=True, width="stretch"
-)
+st.dataframe(pd.DataFrame(per_class_rows(chosen)), hide_index=True, width="stretch")
 left, middle, right = st.columns(3)
 left.pyplot(confusion_matrix_figure(chosen["confusion_matrix"], names, False, f"{choice}: counts"), clear_figure=True)
 middle.pyplot(
