@@ -1,9 +1,19 @@
 import json
 
 import numpy as np
+from PIL import Image
 
-from model.explain import GRAD_CAM, METHODS
-from training.saliency import BASELINES, VALIDATION, evaluate_saliency, randomised_model, summarise
+from model.explain import GRAD_CAM, METHODS, Explainer
+from tests.helpers import synthetic_scan
+from training.saliency import (
+    BASELINES,
+    VALIDATION,
+    HeldOutScan,
+    evaluate_saliency,
+    randomised_model,
+    score_scan,
+    summarise,
+)
 
 
 def test_randomisation_changes_the_exit_flow_and_head_and_nothing_else(tiny_classifier):
@@ -43,3 +53,19 @@ def test_evaluation_scores_every_method_and_baseline_on_held_out_outlined_scans(
     assert -1 <= table[GRAD_CAM]["spearman_vs_randomised"] <= 1
     assert all(row["subset"] == VALIDATION and row["label"] != 2 for row in report["scans"])  # no no_tumor outline
     assert (tmp_path / report["gallery"][0]["file"]).exists()
+
+
+def test_a_scan_whose_outline_vanishes_at_the_models_size_is_skipped(tiny_classifier, tmp_path):
+    scan = tmp_path / "data" / "Training" / "glioma_tumor" / "0.jpg"
+    scan.parent.mkdir(parents=True)
+    Image.fromarray(synthetic_scan(0, np.random.default_rng(0))).convert("RGB").save(scan)
+    speck = np.zeros((96, 96), np.uint8)
+    speck[30, 30] = 255  # one pixel: less than half a pixel at 64 px
+    mask = tmp_path / "masks" / "Training" / "glioma_tumor" / "0.png"
+    mask.parent.mkdir(parents=True)
+    Image.fromarray(speck).save(mask)
+    held_out = HeldOutScan(VALIDATION, "Training/glioma_tumor/0.jpg", 0, scan)
+    assert (
+        score_scan(held_out, tiny_classifier, (Explainer(tiny_classifier), None), tmp_path / "masks", [GRAD_CAM])
+        is None
+    )

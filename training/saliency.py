@@ -125,10 +125,12 @@ def score_scan(
     explainers: tuple[Explainer, Explainer | None],
     masks_dir: Path,
     methods: Sequence[str],
-) -> tuple[dict[str, Any], np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """(row of scores, prepared scan, prepared outline, maps) for one held-out scan."""
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray, dict[str, np.ndarray]] | None:
+    """(row of scores, prepared scan, prepared outline, maps) for one held-out scan; None if the outline vanishes."""
     rgb = decode_file(scan.path).rgb
     outline = prepare_outline(load_mask(masks_dir, scan.scan), rgb, classifier.card.image_size)
+    if not outline.any():  # smaller than a pixel once the scan is resized to the model's input
+        return None
     prepared, prediction = classifier.classify_images([rgb])[0]
     method_rows, maps = _method_rows(explainers, to_model_input(prepared), scan.label, outline, methods)
     for name, baseline in BASELINES.items():
@@ -250,10 +252,14 @@ def evaluate_saliency(
         randomised = Explainer(Classifier(randomised_model(classifier.model, card.backbone, seed), card))
     scans = held_out_scans(data_dir, masks_dir, card.raw["training_config"]["seed"])
     slow = slow_subsample(scans, max_slow_scans, seed)
-    rows = []
+    rows, too_small = [], []
     for scan in tqdm(scans, desc="saliency vs outlines", unit="scan"):
         chosen = [m for m in methods if m in FAST_METHODS or scan.scan in slow]
-        rows.append(score_scan(scan, classifier, (explainer, randomised), masks_dir, chosen)[0])
+        scored = score_scan(scan, classifier, (explainer, randomised), masks_dir, chosen)
+        if scored is None:
+            too_small.append(scan.scan)
+        else:
+            rows.append(scored[0])
     report = {
         "schema_version": SCHEMA_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -266,6 +272,7 @@ def evaluate_saliency(
         "pointing_tolerance": f"{POINTING_TOLERANCE_PX} px at {POINTING_TOLERANCE_AT} px",
         "slow_methods_subsample": {"max_scans_per_subset": max_slow_scans, "seed": seed},
         "sanity_check": "exit flow and head re-initialised" if sanity else None,
+        "skipped_outline_too_small": too_small,
         "tables": subset_tables(rows, methods, card.class_names),
         "absolute_scales": absolute_scales(rows, methods),
         "scans": rows,
