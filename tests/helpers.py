@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,21 @@ def write_masks(data_dir: Path, root: Path) -> Path:
         rows.append(f"{split},{class_dir},{scan.name},{len(rows)},{class_dir.split('_')[0]},0,1.0,{int(mask.sum())}")
     (root / "index.csv").write_text("\n".join(rows) + "\n")
     return root
+
+
+def encode(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def gradient(size=(96, 64)) -> np.ndarray:
+    width, height = size
+    return np.tile(np.linspace(0, 255, width, dtype=np.uint8), (height, 1))
+
+
+JPEG = encode(Image.fromarray(gradient()).convert("RGB"), "JPEG", quality=90)  # small valid files of each format
+PNG = encode(Image.fromarray(gradient()), "PNG")
 
 
 def tiny_card(**overrides) -> ModelCard:

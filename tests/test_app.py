@@ -6,8 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from model.card import EVALUATION_FILE, load_card, load_json
-from tests.helpers import sample_scans
-from tests.test_decode import PNG
+from tests.helpers import PNG, sample_scans
 
 pytestmark = pytest.mark.artifact
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,17 +24,7 @@ from model.errors import (
     InputError,
     UnsupportedFormatError,
 )
-
-
-def encode(image: Image.Image, fmt: str, **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
-
-
-def gradient(size=(96, 64)) -> np.ndarray:
-    width, height = size
-    return np.tile(np.linspace(0, 255, width, dtype=np.uint8), (height, 1))
+from tests.helpers import JPEG, PNG, encode, gradient
 
 
 def dicom(
@@ -78,10 +68,6 @@ def dicom(
 
 def ramp16(height=64, width=64) -> np.ndarray:
     return np.tile(np.linspace(0, 4000, width), (height, 1)).astype(np.uint16)
-
-
-JPEG = encode(Image.fromarray(gradient()).convert("RGB"), "JPEG", quality=90)
-PNG = encode(Image.fromarray(gradient()), "PNG")
 
 
 # ---- refused, with the typed error and a sentence naming the file -------------------------------

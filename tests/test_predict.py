@@ -20,7 +20,7 @@ def test_probabilities_are_calibrated_softmax_of_logits(tiny_classifier):
 
 
 def test_classify_bytes_decodes_and_raises_typed_errors(tiny_classifier):
-    from tests.test_decode import JPEG
+    from tests.helpers import JPEG
 
     classified = tiny_classifier.classify_bytes(JPEG, "a.jpg")
     assert classified.prepared.shape == (TINY_SIZE, TINY_SIZE, 3)
