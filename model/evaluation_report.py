@@ -1,6 +1,6 @@
-"""Rows and sentences of the Testing evaluation (`python -m training evaluate`), for the pages and the README alike.
+"""Rows and sentences of the Testing evaluation and the dataset audit, for the pages and the README alike.
 
-The JSON is written once by training/evaluate.py; the wording of what it says lives here.
+The JSON files are written by `python -m training evaluate` and `audit`; the wording of what they say lives here.
 """
 
 from __future__ import annotations
@@ -56,4 +56,16 @@ def label_conflict_sentence(report: dict[str, Any]) -> str:
         f"{report['label_conflicts']} Testing scans carry a class that the figshare dataset, where radiologists "
         f"outlined each tumour, labels otherwise (see Dataset). Without them, accuracy on the whole split is "
         f"{accuracy_with_ci(without)} over {without['n']} scans."
+    )
+
+
+def audit_sentence(audit: dict[str, Any]) -> str:
+    """How much of Testing copies Training, and how much Training copies itself."""
+    summary, training = audit["summary"], audit["splits"]["Training"]
+    return (
+        f"**{summary['testing_leaked']} of {summary['testing_images']} Testing scans are copies of Training scans** "
+        f"({summary['testing_exact_copies']} byte-identical; rule: {audit['near_duplicate_rule']}); only "
+        f"{summary['testing_leakage_clean']} are new. Inside Training, {training['images_in_near_groups']} scans fall "
+        f"into {training['near_duplicate_groups']} groups of near duplicates, which is why the validation split keeps "
+        "each group on one side."
     )

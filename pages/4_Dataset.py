@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from model.card import ARTIFACT_DIR
+from model.evaluation_report import audit_sentence
 from model.figures import class_distribution
 from pages.shared.ui import audit, page_setup
 
@@ -33,16 +34,7 @@ for class_dir, name in zip(class_dirs, names):
         st.image([str(EXAMPLES_DIR / f) for f in files], width=130)
 
 st.subheader("Duplicates and leakage between the splits")
-summary = report["summary"]
-st.markdown(
-    f"Rule: {report['near_duplicate_rule']} (perceptual hash from `imagehash`). "
-    f"**{summary['testing_leaked']} of {summary['testing_images']} Testing scans** are copies of Training scans "
-    f"({summary['testing_exact_copies']} byte-identical); only **{summary['testing_leakage_clean']}** are new. "
-    "Training itself holds "
-    f"{report['splits']['Training']['images_in_near_groups']} scans in "
-    f"{report['splits']['Training']['near_duplicate_groups']} groups of near duplicates, which is why the "
-    "validation split keeps each group on one side."
-)
+st.markdown(audit_sentence(report) + " Perceptual hashes from `imagehash`.")
 per_class = pd.DataFrame(
     [
         {

@@ -19,7 +19,7 @@ from model.card import (
     OOD_EVALUATION_FILE,
     RESCORE_FILE,
 )
-from model.evaluation_report import label_conflict_sentence, per_class_rows, subset_rows
+from model.evaluation_report import audit_sentence, label_conflict_sentence, per_class_rows, subset_rows
 from model.saliency_report import (
     OUTLINE_CITATION,
     SALIENCY_FILE,
@@ -105,15 +105,7 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
     full = report["full"]
     audit = _load(artifact_dir / AUDIT_FILE)
     if audit is not None:
-        summary, training = audit["summary"], audit["splits"]["Training"]
-        lines += [
-            f"Dataset audit (`python -m training audit`, {audit['near_duplicate_rule']}): "
-            f"**{summary['testing_leaked']} of {summary['testing_images']} Testing scans are copies of Training "
-            f"scans** ({summary['testing_exact_copies']} byte-identical); {summary['testing_leakage_clean']} are new. "
-            f"Inside Training, {training['images_in_near_groups']} scans fall into "
-            f"{training['near_duplicate_groups']} groups of duplicates.",
-            "",
-        ]
+        lines += [f"Dataset audit (`python -m training audit`): {audit_sentence(audit)}", ""]
     lines += [
         f"Model: `{card['candidate']}` trained {card['created'][:10]} on {card['machine']['cpu_count']} CPU cores "
         f"({card['machine']['cpu']}) in **{card['timings']['total_wall_s'] / 60:.1f} min** end to end "
