@@ -95,6 +95,24 @@ class ModelCard:
             text += f" and mixed with the frozen-backbone head (α = {selection['alpha']:.1f})"
         return text
 
+    @property
+    def how_chosen(self) -> str:
+        """Which candidate training kept and by what, in words, from what training recorded."""
+        validation = self.raw["validation"]
+        selection = validation.get("selection")
+        text = (
+            "Validation accuracy of each candidate (a duplicate-aware split of Training): "
+            + ", ".join(f"{k.replace('_', ' ')} {v:.1%}" for k, v in validation["candidates_accuracy"].items())
+            + f"; selected: {validation['selected'].replace('_', ' ')}"
+        )
+        if not selection:
+            return text + "."
+        return text + (
+            f" (α = {selection['alpha']:.1f} between the stage-1 weights and the end of stage 2, its "
+            f"{selection.get('stage2_end', 'best checkpoint')}; lowest validation loss over clean, mirrored and "
+            "augmented views)."
+        )
+
 
 def load_card(artifact_dir: Path = ARTIFACT_DIR) -> ModelCard:
     path = Path(artifact_dir) / CARD_FILE

@@ -90,20 +90,7 @@ right.pyplot(
 
 st.subheader("Training curves")
 st.pyplot(training_curves(model_card.raw["history"]), clear_figure=True)
-validation = model_card.raw["validation"]
-selection = validation.get("selection")
-st.caption(
-    "Validation accuracy of each candidate (a duplicate-aware split of Training): "
-    + ", ".join(f"{k.replace('_', ' ')} {v:.1%}" for k, v in validation["candidates_accuracy"].items())
-    + f"; selected: {validation['selected'].replace('_', ' ')}"
-    + (
-        f" (α = {selection['alpha']:.1f} between the stage-1 weights and the end of stage 2, its "
-        f"{selection.get('stage2_end', 'best checkpoint')}; lowest validation loss over clean, mirrored and "
-        "augmented views)."
-        if selection
-        else "."
-    )
-)
+st.caption(model_card.how_chosen)
 
 st.subheader("Mistakes")
 mistakes = [r for r in report["images"] if r["predicted"] != r["label"] and r.get("gallery_image")]
