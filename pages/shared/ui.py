@@ -9,6 +9,7 @@ import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import streamlit as st
@@ -93,7 +94,7 @@ def grad_cam_overlay(path: Path, class_index: int) -> np.ndarray:
 EXPLANATIONS_KEPT = 48
 
 
-def remembered_explanation(key: tuple, compute) -> Explanation:
+def remembered_explanation(key: tuple, compute: Callable[[], Explanation]) -> Explanation:
     """This visitor's recent maps, at most EXPLANATIONS_KEPT, so that switching class or method back is instant."""
     kept = st.session_state.setdefault("explanations", {})
     if key not in kept:
