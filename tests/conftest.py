@@ -14,7 +14,8 @@ from model.architecture import build_classifier
 from model.card import ARTIFACT_DIR, CLASS_DIRS
 from model.predict import Classifier
 from tests.helpers import TINY_SIZE, tiny_card, write_dataset, write_masks
-from training.train import TrainConfig, train
+from training.config import TrainConfig
+from training.train import train
 
 
 @pytest.fixture(scope="session")

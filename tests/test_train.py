@@ -11,9 +11,10 @@ from model.predict import Classifier
 from tests.helpers import TINY_SIZE, write_dataset, write_masks
 from training import split as split_module
 from training.audit import audit
+from training.config import TrainConfig
 from training.evaluate import evaluate, evaluate_candidates
 from training.rescore import rescore, write_rows
-from training.train import CachedRows, TrainConfig, average, interpolate, train
+from training.train import CachedRows, average, interpolate, train
 
 
 def test_training_writes_a_loadable_artifact_whose_hash_is_in_the_card(trained):

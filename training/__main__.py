@@ -11,6 +11,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from training.config import TrainConfig, default  # noqa: E402  (no TensorFlow: --help stays fast)
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
@@ -18,22 +20,26 @@ def _parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train the classifier on DIR/Training and write the artifact")
     train.add_argument("--data-dir", type=Path, required=True, help="folder holding Training/<class>/*.jpg")
-    train.add_argument("--out-dir", type=Path, default=None, help="where the artifact goes (default: model/artifacts)")
+    train.add_argument("--out-dir", type=Path, default=default("out_dir"), help="where the artifact goes")
     train.add_argument("--run-dir", type=Path, default=None, help="checkpoints and candidates (default: runs/<time>)")
-    train.add_argument("--backbone", choices=["xception", "tiny"], default="xception")
-    train.add_argument("--image-size", type=int, default=299)
-    train.add_argument("--views", type=int, default=5, help="cached views per image: clean, mirrored, augmented...")
-    train.add_argument("--seed", type=int, default=42)
-    train.add_argument("--head-epochs", type=int, default=60)
-    train.add_argument("--finetune-epochs", type=int, default=30)
-    train.add_argument("--finetune-learning-rate", type=float, default=1e-4)
-    train.add_argument("--mixup", type=float, default=0.4, help="stage-2 manifold mixup Beta parameter (0: off)")
-    train.add_argument("--label-smoothing", type=float, default=0.0, help="label smoothing of both stages' loss")
+    train.add_argument("--backbone", choices=["xception", "tiny"], default=default("backbone"))
+    train.add_argument("--image-size", type=int, default=default("image_size"))
     train.add_argument(
-        "--attention-weight", type=float, default=0.0, help="stage-2 outline-guided attention term (0: off)"
+        "--views", type=int, default=default("views"), help="cached views per image: clean, mirrored, augmented..."
+    )
+    train.add_argument("--seed", type=int, default=default("seed"))
+    train.add_argument("--head-epochs", type=int, default=default("head_epochs"))
+    train.add_argument("--finetune-epochs", type=int, default=default("finetune_epochs"))
+    train.add_argument("--finetune-learning-rate", type=float, default=default("finetune_learning_rate"))
+    train.add_argument("--mixup", type=float, default=default("mixup"), help="stage-2 manifold mixup Beta (0: off)")
+    train.add_argument("--label-smoothing", type=float, default=default("label_smoothing"), help="of both stages' loss")
+    train.add_argument(
+        "--attention-weight",
+        type=float,
+        default=default("attention_weight"),
+        help="stage-2 outline-guided attention term (0: off)",
     )
     train.add_argument("--masks-dir", type=Path, default=None, help="expert outlines folder (for --attention-weight)")
-
     evaluate = commands.add_parser("evaluate", help="score the artifact on a split, whole and leakage-clean")
     evaluate.add_argument("--data-dir", type=Path, required=True)
     evaluate.add_argument("--split", default="Testing")
@@ -118,12 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "train":
-        from model.card import ARTIFACT_DIR
-        from training.train import TrainConfig, train
+        from training.train import train
 
         config = TrainConfig(
             data_dir=args.data_dir,
-            out_dir=args.out_dir or ARTIFACT_DIR,
+            out_dir=args.out_dir,
             run_dir=args.run_dir,
             backbone=args.backbone,
             image_size=args.image_size,

@@ -10,54 +10,26 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from model.architecture import BACKBONES, load_weights_npz, split_model
+from model.architecture import load_weights_npz
 from model.card import load_card
 from training.artifact import machine_info
-from training.augment import AugmentConfig
-from training.data import fingerprint
-from training.split import split_training
-from training.train import TrainConfig, all_view_rows, frozen_cache_path, initial_model, predict_rows, validation_scores
-
-
-def _config(data_dir: Path, card: dict[str, Any]) -> TrainConfig:
-    saved = card["training_config"]
-    return TrainConfig(
-        data_dir=data_dir,
-        backbone=saved["backbone"],
-        image_size=saved["image_size"],
-        views=saved["views"],
-        seed=saved["seed"],
-        dropout=saved["dropout"],
-        augment=AugmentConfig(**saved["augment"]),
-    )
+from training.config import TrainConfig
+from training.train import prepare
 
 
 def rescore(data_dir: Path, artifact_dirs: list[Path]) -> list[dict[str, Any]]:
     """One row of `validation_scores` per artifact; a missing cache raises FileNotFoundError (train once first)."""
-    rows, splits = [], {}
+    rows = []
     for artifact_dir in artifact_dirs:
         card = load_card(artifact_dir).raw
-        config = _config(data_dir, card)
-        if config.seed not in splits:  # hashing the images is the slow part; runs share seeds
-            split = split_training(data_dir, config.seed)
-            splits[config.seed] = split, fingerprint(split.samples, data_dir)
-        split, dataset_fingerprint = splits[config.seed]
-        cache_path = frozen_cache_path(config, dataset_fingerprint)
-        if not cache_path.exists():
-            raise FileNotFoundError(f"no frozen-layer cache for {artifact_dir} at {cache_path}: run training once")
-        cache = np.load(cache_path, mmap_mode="r")
-        model = initial_model(config)
-        load_weights_npz(model, artifact_dir / card["artifact"]["weights_file"])
-        _, top, _ = split_model(model, BACKBONES[config.backbone])
-        logits = predict_rows(top, cache, all_view_rows(split.val_idx, config.views), config.batch_size)
+        data = prepare(TrainConfig.of_card(card, data_dir), timings={}, cache_must_exist=True)
+        load_weights_npz(data.model, artifact_dir / card["artifact"]["weights_file"])
         rows.append(
             {
                 "artifact_dir": str(artifact_dir),
                 "candidate": card["candidate"],
                 "artifact_sha256": card["artifact"]["sha256"],
-                **validation_scores(logits, split.labels[split.val_idx], config.views),
+                **data.validation_scores(data.top.get_weights()),
                 "cpu": machine_info()["cpu"],  # the cache is rebuilt per machine; its float rounding differs
             }
         )

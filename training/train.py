@@ -27,7 +27,9 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -46,14 +48,14 @@ from model.architecture import (
     split_model,
 )
 from model.backbone import cache_dir, imagenet_xception_weights
-from model.card import ARTIFACT_DIR, CLASS_DIRS, CLASS_LABELS
+from model.card import CLASS_DIRS, CLASS_LABELS
 from model.ood import OODDetector
 from model.predict import calibrated_probabilities
 from model.preprocess import __doc__ as PREPROCESSING_DOC
 from training.artifact import machine_info, write_artifact
 from training.attention import OutlineGuided, outline_rows
-from training.augment import AugmentConfig
 from training.calibrate import fit_temperature, nll
+from training.config import TrainConfig
 from training.data import TRAIN_SPLIT, fingerprint
 from training.duplicates import NEAR_DUPLICATE_DISTANCE
 from training.export import export_artifact
@@ -66,41 +68,10 @@ log = logging.getLogger(__name__)
 PREPROCESSING_VERSION = "headcrop-stretch-gray3-v1"
 # Stage-2 weights averaged over the last k epochs run, for each k here that is not longer than the run.
 AVERAGING_WINDOWS = (2, 4, 8, 16, 32)
+BEST_CHECKPOINT = "best checkpoint"
+# Flip test-time augmentation is kept only when it adds more than half a point of clean validation accuracy.
+TTA_MIN_GAIN = 0.005
 DATASET_SOURCE = "Bhuvaji et al., Brain Tumor Classification (MRI), Kaggle 2020, doi:10.34740/KAGGLE/DSV/1183165"
-
-
-@dataclass
-class TrainConfig:
-    data_dir: Path
-    out_dir: Path = ARTIFACT_DIR
-    run_dir: Path | None = None
-    backbone: str = "xception"
-    image_size: int = 299
-    views: int = 5
-    seed: int = 42
-    batch_size: int = 32
-    label_smoothing: float = 0.0  # mixup already softens the targets
-    dropout: float = 0.3
-    interpolation_steps: int = 10  # WiSE-FT mixes tried: alpha = 0, 1/steps, ..., 1
-    head_epochs: int = 60
-    head_learning_rate: float = 1e-3
-    finetune_epochs: int = 30
-    finetune_learning_rate: float = 1e-4
-    patience: int = 3
-    mixup: float = 0.4  # Beta parameter of stage-2 manifold mixup; 0 turns it off
-    attention_weight: float = 0.0  # stage-2 outline-guided attention term (training/attention.py); 0 turns it off
-    masks_dir: Path | None = None  # expert outlines (training/masks.py); needed when attention_weight > 0
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.update(
-            data_dir=str(self.data_dir),
-            out_dir=str(self.out_dir),
-            run_dir=str(self.run_dir),
-            masks_dir=None if self.masks_dir is None else str(self.masks_dir),
-        )
-        return data
 
 
 class CachedRows(keras.utils.PyDataset):
@@ -295,225 +266,385 @@ def _history(fit: keras.callbacks.History) -> dict[str, list[float]]:
     return {key: [float(v) for v in values] for key, values in fit.history.items()}
 
 
-def train(config: TrainConfig) -> dict[str, Any]:
-    started = time.time()
-    timings: dict[str, float] = {}
-    keras.utils.set_random_seed(config.seed)
-    run_dir = config.run_dir or Path("runs") / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    spec = BACKBONES[config.backbone]
-    num_classes = len(CLASS_DIRS)
+@dataclass
+class RunData:
+    """What every stage reads: the split, the frozen-layer cache and the model cut where fine-tuning starts."""
 
+    config: TrainConfig
+    split: TrainingSplit
+    dataset_fingerprint: str
+    cache: np.ndarray
+    model: keras.Model
+    top: keras.Model  # the fine-tuned part, on cached activations
+    pooled: keras.Model  # the frozen top's pooled features, for stage 1 and the OOD guard
+    strategy: tf.distribute.Strategy
+    class_weights: np.ndarray
+
+    @property
+    def y_val(self) -> np.ndarray:
+        return self.split.labels[self.split.val_idx]
+
+    def view_rows(self, images: np.ndarray, view: int) -> np.ndarray:
+        return images * self.config.views + view
+
+    def top_logits(self, weights: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
+        self.top.set_weights(weights)
+        return predict_rows(self.top, self.cache, rows, self.config.batch_size)
+
+    def validation_scores(self, weights: list[np.ndarray]) -> dict[str, float]:
+        """`validation_scores` of `weights` on every cached view of the validation images."""
+        rows = all_view_rows(self.split.val_idx, self.config.views)
+        return validation_scores(self.top_logits(weights, rows), self.y_val, self.config.views)
+
+
+@dataclass
+class Stage1:
+    weights: list[np.ndarray]
+    history: dict[str, list[float]]
+
+
+@dataclass
+class Stage2:
+    best_checkpoint: list[np.ndarray]
+    epochs: list[list[np.ndarray]]  # the weights after each epoch run, for averaging
+    history: dict[str, list[float]]
+
+
+@dataclass
+class Stage2End:
+    """The end of stage 2 kept: the best checkpoint or a tail average, with the scores of every option."""
+
+    name: str
+    weights: list[np.ndarray]
+    options: list[dict[str, Any]]
+
+    @property
+    def averaged(self) -> bool:
+        return self.name != BEST_CHECKPOINT
+
+    @property
+    def candidate(self) -> str:
+        return "epoch_averaged" if self.averaged else "finetuned_exit_flow"
+
+
+@dataclass
+class Choice:
+    """The WiSE-FT mix kept and the validation scores of every candidate the run saves."""
+
+    alpha: float
+    weights: list[np.ndarray]
+    selected: str
+    interpolation: list[dict[str, Any]]
+    candidate_scores: dict[str, dict[str, Any]]
+
+    @property
+    def candidates_accuracy(self) -> dict[str, float]:
+        return {name: row["accuracy_clean"] for name, row in self.candidate_scores.items()}
+
+
+@dataclass
+class Calibration:
+    """Flip TTA decided and the temperature fitted, both on the clean validation views."""
+
+    tta_flip: bool
+    temperature: float
+    logits: np.ndarray
+    tta_flip_accuracy: float
+    no_tta_accuracy: float
+
+
+@contextmanager
+def timed(timings: dict[str, float], key: str) -> Iterator[None]:
     tick = time.time()
-    split = split_training(config.data_dir, config.seed)
-    samples, labels, groups = split.samples, split.labels, split.groups
-    train_idx, val_idx = split.train_idx, split.val_idx
-    paths = [s.path for s in samples]
-    dataset_fingerprint = fingerprint(samples, config.data_dir)
-    timings["hash_and_split_s"] = time.time() - tick
-    log.info("train %d / validation %d images, %d duplicate groups", len(train_idx), len(val_idx), groups.max() + 1)
+    yield
+    timings[key] = time.time() - tick
 
+
+def prepare(config: TrainConfig, timings: dict[str, float], cache_must_exist: bool = False) -> RunData:
+    """Splits Training, builds the model and caches the frozen layers' activations of every view.
+
+    With `cache_must_exist` (scoring a finished run again), a missing cache raises FileNotFoundError
+    instead of being computed.
+    """
+    keras.utils.set_random_seed(config.seed)
+    spec = BACKBONES[config.backbone]
+    with timed(timings, "hash_and_split_s"):
+        split = split_training(config.data_dir, config.seed)
+        dataset_fingerprint = fingerprint(split.samples, config.data_dir)
+    cache_path = frozen_cache_path(config, dataset_fingerprint)
+    if cache_must_exist and not cache_path.exists():
+        raise FileNotFoundError(f"no frozen-layer cache at {cache_path}: run training once on this machine")
+    log.info(
+        "train %d / validation %d images, %d duplicate groups",
+        len(split.train_idx),
+        len(split.val_idx),
+        split.groups.max() + 1,
+    )
     strategy = distribution_strategy()
     with strategy.scope():
         model = initial_model(config)
     bottom, top, pooled = split_model(model, spec)
-    tick = time.time()
-    cache_path = frozen_cache_path(config, dataset_fingerprint)
-    cache, computed = cached_bottom_activations(
-        bottom, paths, config.views, config.image_size, config.seed, cache_path, config.augment
-    )
-    timings["cache_frozen_layers_s"] = time.time() - tick
+    with timed(timings, "cache_frozen_layers_s"):
+        cache, computed = cached_bottom_activations(
+            bottom,
+            [s.path for s in split.samples],
+            config.views,
+            config.image_size,
+            config.seed,
+            cache_path,
+            config.augment,
+        )
     timings["cache_images_computed"] = computed
-    y_val = labels[val_idx]
-    val_clean_rows = val_idx * config.views + CLEAN_VIEW
-    val_flip_rows = val_idx * config.views + FLIPPED_VIEW
-    class_weights = balanced_class_weights(labels[train_idx], num_classes)
+    class_weights = balanced_class_weights(split.labels[split.train_idx], len(CLASS_DIRS))
+    return RunData(config, split, dataset_fingerprint, cache, model, top, pooled, strategy, class_weights)
 
-    # Stage 1: the head alone, on pooled features of every cached view.
-    tick = time.time()
-    train_rows = all_view_rows(train_idx, config.views)
-    train_features = predict_rows(pooled, cache, train_rows, config.batch_size)
-    val_features = predict_rows(pooled, cache, val_clean_rows, config.batch_size)
-    with strategy.scope():
-        feature_input = keras.Input(train_features.shape[1:])
-        head = keras.Model(feature_input, model.get_layer(LOGITS_LAYER)(model.get_layer("head_dropout")(feature_input)))
-        head.compile(keras.optimizers.Adam(config.head_learning_rate), loss=_loss(config), metrics=["accuracy"])
-    stage1_fit = head.fit(
-        train_features,
-        keras.utils.to_categorical(np.repeat(labels[train_idx], config.views), num_classes),
-        sample_weight=class_weights[np.repeat(labels[train_idx], config.views)],
-        validation_data=(val_features, keras.utils.to_categorical(y_val, num_classes)),
-        epochs=config.head_epochs,
-        batch_size=config.batch_size * 2,
-        callbacks=[keras.callbacks.EarlyStopping("val_loss", patience=config.patience * 2, restore_best_weights=True)],
-        verbose=2,
-    )
-    timings["stage1_head_s"] = time.time() - tick
-    timings["stage1_images_per_s"] = len(train_rows) / max(timings["stage1_head_s"], 1e-9)
-    stage1_weights = [np.array(w) for w in top.get_weights()]
 
-    # Stage 2: fine-tune the exit flow with BatchNorm statistics frozen, with the attention term when asked.
+def fit_head(data: RunData, timings: dict[str, float]) -> Stage1:
+    """Stage 1: the head alone, on pooled features of every cached view of the training images."""
+    config, split, num_classes = data.config, data.split, len(CLASS_DIRS)
+    train_labels = np.repeat(split.labels[split.train_idx], config.views)
+    with timed(timings, "stage1_head_s"):
+        train_features = predict_rows(
+            data.pooled, data.cache, all_view_rows(split.train_idx, config.views), config.batch_size
+        )
+        val_features = predict_rows(
+            data.pooled, data.cache, data.view_rows(split.val_idx, CLEAN_VIEW), config.batch_size
+        )
+        with data.strategy.scope():
+            features = keras.Input(train_features.shape[1:])
+            logits = data.model.get_layer(LOGITS_LAYER)(data.model.get_layer("head_dropout")(features))
+            head = keras.Model(features, logits)
+            head.compile(keras.optimizers.Adam(config.head_learning_rate), loss=_loss(config), metrics=["accuracy"])
+        fit = head.fit(
+            train_features,
+            keras.utils.to_categorical(train_labels, num_classes),
+            sample_weight=data.class_weights[train_labels],
+            validation_data=(val_features, keras.utils.to_categorical(data.y_val, num_classes)),
+            epochs=config.head_epochs,
+            batch_size=config.batch_size * 2,
+            callbacks=[
+                keras.callbacks.EarlyStopping("val_loss", patience=config.patience * 2, restore_best_weights=True)
+            ],
+            verbose=2,
+        )
+    timings["stage1_images_per_s"] = len(train_labels) / max(timings["stage1_head_s"], 1e-9)
+    return Stage1([np.array(w) for w in data.top.get_weights()], _history(fit))
+
+
+def fine_tune(data: RunData, run_dir: Path, timings: dict[str, float]) -> Stage2:
+    """Stage 2: the exit flow and head, BatchNorm statistics frozen, with the attention term when asked."""
+    config, split = data.config, data.split
     outlines = None
     if config.attention_weight > 0:
-        tick = time.time()
-        outlines = training_outlines(config, split, top.get_layer(spec.last_conv_layer).output.shape[1])
-        timings["outline_views_s"] = time.time() - tick
-    tick = time.time()
-    for layer in top.layers:
-        layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
-    with strategy.scope():
-        trainer = top if outlines is None else OutlineGuided(top, cam_top(model, spec), config.attention_weight)
-        trainer.compile(keras.optimizers.Adam(config.finetune_learning_rate), loss=_loss(config), metrics=["accuracy"])
-    checkpoint = run_dir / "finetune_best.weights.h5"
-    epoch_weights = EpochWeights(top)
-    train_data = CachedRows(
-        cache,
-        train_idx,
-        labels[train_idx],
-        config.views,
-        config.batch_size,
-        num_classes,
-        class_weights,
-        seed=config.seed,
-        view_choices=tuple(range(config.views)),
-        mixup=config.mixup,
-        outlines=outlines,
-    )
-    val_data = CachedRows(
-        cache, val_idx, y_val, config.views, config.batch_size, num_classes, view_choices=tuple(range(config.views))
-    )
-    stage2_fit = trainer.fit(
-        train_data,
-        validation_data=val_data,
-        epochs=config.finetune_epochs,
-        callbacks=[
-            keras.callbacks.ModelCheckpoint(
-                checkpoint, monitor="val_loss", save_best_only=True, save_weights_only=True
-            ),
-            keras.callbacks.EarlyStopping("val_loss", patience=config.patience),
-            keras.callbacks.CSVLogger(run_dir / "finetune_log.csv"),
-            epoch_weights,
-        ],
-        verbose=2,
-    )
-    trainer.load_weights(checkpoint)
-    timings["stage2_finetune_s"] = time.time() - tick
-    timings["stage2_images_per_s"] = len(stage2_fit.epoch) * len(train_idx) / max(timings["stage2_finetune_s"], 1e-9)
-    stage2_weights = [np.array(w) for w in top.get_weights()]
-
-    # The end of stage 2: the best checkpoint or a tail average of the epochs, then the weight interpolation
-    # between the two stages, all scored on every validation view.
-    tick = time.time()
-    val_all_rows = all_view_rows(val_idx, config.views)
-
-    def score(weights: list[np.ndarray]) -> dict[str, float]:
-        top.set_weights(weights)
-        return validation_scores(predict_rows(top, cache, val_all_rows, config.batch_size), y_val, config.views)
-
-    epochs_run = len(epoch_weights.epochs)
-    ends = {"best checkpoint": stage2_weights}
-    for window in (w for w in AVERAGING_WINDOWS if w <= epochs_run):
-        ends[f"average of the last {window} epochs"] = average(epoch_weights.epochs[-window:])
-    averaging = [{"weights": name, **score(weights)} for name, weights in ends.items()]
-    for row in averaging:
-        log.info("stage-2 end %s", row)
-    end_row = min(averaging, key=lambda row: row["nll_all_views"])
-    end_weights = ends[end_row["weights"]]
-    epoch_weights.epochs.clear()
-    averaged = end_row["weights"] != "best checkpoint"
-    interpolation = []
-    for step in range(config.interpolation_steps + 1):
-        alpha = step / config.interpolation_steps
-        interpolation.append({"alpha": alpha, **score(interpolate(stage1_weights, end_weights, alpha))})
-        log.info("alpha %.2f: %s", alpha, interpolation[-1])
-    timings["interpolation_s"] = time.time() - tick
-    best = min(interpolation, key=lambda row: (row["nll_all_views"], -row["alpha"]))
-    end_name = "epoch_averaged" if averaged else "finetuned_exit_flow"
-    selected = {0.0: "frozen_backbone_head", 1.0: end_name}.get(best["alpha"], "weight_interpolated")
-    # Validation loss and accuracy of every candidate saved under run_dir/candidates.
-    candidate_scores = {"frozen_backbone_head": interpolation[0], "finetuned_exit_flow": averaging[0]}
-    if averaged:
-        candidate_scores["epoch_averaged"] = end_row
-    candidate_scores[selected] = best
-    candidates = {name: row["accuracy_clean"] for name, row in candidate_scores.items()}
-    log.info("selected %s (%s, alpha %.2f)", selected, end_row["weights"], best["alpha"])
-    selected_weights = interpolate(stage1_weights, end_weights, best["alpha"])
-
-    def finish(weights: list[np.ndarray], name: str, out_dir: Path, with_ood: bool) -> dict[str, Any]:
-        top.set_weights(weights)
-        clean = predict_rows(top, cache, val_clean_rows, config.batch_size)
-        flipped = predict_rows(top, cache, val_flip_rows, config.batch_size)
-        averaged = (clean + flipped) / 2
-        tta = float((averaged.argmax(1) == y_val).mean()) > float((clean.argmax(1) == y_val).mean()) + 0.005
-        logits = averaged if tta else clean
-        temperature = fit_temperature(logits, y_val)
-        probabilities = calibrated_probabilities(logits, temperature)
-        ood = None
-        if with_ood:
-            train_clean_rows = train_idx * config.views + CLEAN_VIEW
-            ood = OODDetector.fit(
-                predict_rows(pooled, cache, train_clean_rows, config.batch_size),
-                labels[train_idx],
-                predict_rows(pooled, cache, val_clean_rows, config.batch_size),
+        with timed(timings, "outline_views_s"):
+            spec = BACKBONES[config.backbone]
+            outlines = training_outlines(config, split, data.top.get_layer(spec.last_conv_layer).output.shape[1])
+    with timed(timings, "stage2_finetune_s"):
+        for layer in data.top.layers:
+            layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
+        with data.strategy.scope():
+            trainer = data.top
+            if outlines is not None:
+                cams = cam_top(data.model, BACKBONES[config.backbone])
+                trainer = OutlineGuided(data.top, cams, config.attention_weight)
+            trainer.compile(
+                keras.optimizers.Adam(config.finetune_learning_rate), loss=_loss(config), metrics=["accuracy"]
             )
-        class_names = [CLASS_LABELS[c] for c in CLASS_DIRS]
-        card = {
-            "name": "Brain-MRI tumour classifier (Xception transfer learning)",
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "candidate": name,
-            "notice": "Research and teaching demo. Not a medical device.",
-            "class_dirs": list(CLASS_DIRS),
-            "class_names": class_names,
-            "image_size": config.image_size,
-            "backbone": config.backbone,
-            "backbone_weights": "ImageNet Xception (include_top=False), SHA-256 verified",
-            "fine_tuned_from_layer": spec.split_layer,
-            "last_conv_layer": spec.last_conv_layer,
-            "preprocessing": {"version": PREPROCESSING_VERSION, "description": " ".join(PREPROCESSING_DOC.split())},
-            "training_config": config.as_dict(),
-            "dataset": {
-                "source": DATASET_SOURCE,
-                "split_used": TRAIN_SPLIT,
-                "fingerprint_sha256": dataset_fingerprint,
-                "images": len(samples),
-                "train_images": int(len(train_idx)),
-                "validation_images": int(len(val_idx)),
-                "duplicate_groups": int(groups.max() + 1),
-                "near_duplicate_phash_distance": NEAR_DUPLICATE_DISTANCE,
-                "class_counts": {c: int((labels == i).sum()) for i, c in enumerate(CLASS_DIRS)},
-            },
-            "validation": {
-                "candidates_accuracy": candidates,
-                "selected": selected,
-                "selection": {
-                    "criterion": "lowest NLL over all cached views of the validation images",
-                    "stage2_end": end_row["weights"],
-                    "averaging": averaging,
-                    "alpha": best["alpha"],
-                    "interpolation": interpolation,
-                    "candidates_nll_all_views": {n: row["nll_all_views"] for n, row in candidate_scores.items()},
-                },
-                "tta_flip_accuracy": float((averaged.argmax(1) == y_val).mean()),
-                "no_tta_accuracy": float((clean.argmax(1) == y_val).mean()),
-                "nll_before_calibration": nll(logits, y_val, 1.0),
-                "nll_after_calibration": nll(logits, y_val, temperature),
-                "report": classification_report(y_val, probabilities, class_names, seed=config.seed),
-            },
-            "history": {"stage1_head": _history(stage1_fit), "stage2_finetune": _history(stage2_fit)},
-            "timings": {**timings, "total_wall_s": time.time() - started},
-            "machine": machine_info(),
-            "distribution_strategy": type(strategy).__name__,
-        }
-        return write_artifact(model, out_dir, card, temperature, tta, ood)
+        all_views = tuple(range(config.views))
+        num_classes = len(CLASS_DIRS)
+        train_data = CachedRows(
+            data.cache,
+            split.train_idx,
+            split.labels[split.train_idx],
+            config.views,
+            config.batch_size,
+            num_classes,
+            data.class_weights,
+            seed=config.seed,
+            view_choices=all_views,
+            mixup=config.mixup,
+            outlines=outlines,
+        )
+        val_data = CachedRows(
+            data.cache, split.val_idx, data.y_val, config.views, config.batch_size, num_classes, view_choices=all_views
+        )
+        checkpoint = run_dir / "finetune_best.weights.h5"
+        epoch_weights = EpochWeights(data.top)
+        fit = trainer.fit(
+            train_data,
+            validation_data=val_data,
+            epochs=config.finetune_epochs,
+            callbacks=[
+                keras.callbacks.ModelCheckpoint(
+                    checkpoint, monitor="val_loss", save_best_only=True, save_weights_only=True
+                ),
+                keras.callbacks.EarlyStopping("val_loss", patience=config.patience),
+                keras.callbacks.CSVLogger(run_dir / "finetune_log.csv"),
+                epoch_weights,
+            ],
+            verbose=2,
+        )
+        trainer.load_weights(checkpoint)
+    timings["stage2_images_per_s"] = len(fit.epoch) * len(split.train_idx) / max(timings["stage2_finetune_s"], 1e-9)
+    return Stage2([np.array(w) for w in data.top.get_weights()], epoch_weights.epochs, _history(fit))
 
-    run_candidates = {"frozen_backbone_head": stage1_weights, "finetuned_exit_flow": stage2_weights}
-    if averaged:
-        run_candidates["epoch_averaged"] = end_weights
-    for name, weights in {**run_candidates, selected: selected_weights}.items():
-        finish(weights, name, run_dir / "candidates" / name, with_ood=False)
-    card = finish(selected_weights, selected, config.out_dir, with_ood=True)
+
+def choose_stage2_end(data: RunData, stage2: Stage2) -> Stage2End:
+    """The best checkpoint or the average of the last k epochs, whichever has the lowest all-view loss."""
+    ends = {BEST_CHECKPOINT: stage2.best_checkpoint}
+    for window in (w for w in AVERAGING_WINDOWS if w <= len(stage2.epochs)):
+        ends[f"average of the last {window} epochs"] = average(stage2.epochs[-window:])
+    options = [{"weights": name, **data.validation_scores(weights)} for name, weights in ends.items()]
+    for row in options:
+        log.info("stage-2 end %s", row)
+    best = min(options, key=lambda row: row["nll_all_views"])
+    return Stage2End(best["weights"], ends[best["weights"]], options)
+
+
+def choose_interpolation(data: RunData, stage1: Stage1, end: Stage2End) -> Choice:
+    """WiSE-FT between the stage-1 weights and the end of stage 2: the mix with the lowest all-view loss."""
+    steps = data.config.interpolation_steps
+    interpolation = []
+    for step in range(steps + 1):
+        alpha = step / steps
+        interpolation.append(
+            {"alpha": alpha, **data.validation_scores(interpolate(stage1.weights, end.weights, alpha))}
+        )
+        log.info("alpha %.2f: %s", alpha, interpolation[-1])
+    best = min(interpolation, key=lambda row: (row["nll_all_views"], -row["alpha"]))
+    selected = {0.0: "frozen_backbone_head", 1.0: end.candidate}.get(best["alpha"], "weight_interpolated")
+    scores = {"frozen_backbone_head": interpolation[0], "finetuned_exit_flow": end.options[0]}
+    if end.averaged:
+        scores["epoch_averaged"] = next(row for row in end.options if row["weights"] == end.name)
+    scores[selected] = best
+    log.info("selected %s (%s, alpha %.2f)", selected, end.name, best["alpha"])
+    weights = interpolate(stage1.weights, end.weights, best["alpha"])
+    return Choice(best["alpha"], weights, selected, interpolation, scores)
+
+
+def calibrate(data: RunData, weights: list[np.ndarray]) -> Calibration:
+    """Keeps flip TTA only if it adds more than TTA_MIN_GAIN of clean accuracy, then fits the temperature."""
+    val_idx, y_val = data.split.val_idx, data.y_val
+    clean = data.top_logits(weights, data.view_rows(val_idx, CLEAN_VIEW))
+    flipped = data.top_logits(weights, data.view_rows(val_idx, FLIPPED_VIEW))
+    averaged = (clean + flipped) / 2
+    tta_accuracy = float((averaged.argmax(1) == y_val).mean())
+    no_tta_accuracy = float((clean.argmax(1) == y_val).mean())
+    tta = tta_accuracy > no_tta_accuracy + TTA_MIN_GAIN
+    logits = averaged if tta else clean
+    return Calibration(tta, fit_temperature(logits, y_val), logits, tta_accuracy, no_tta_accuracy)
+
+
+def fit_guard(data: RunData, weights: list[np.ndarray]) -> OODDetector:
+    """The not-a-brain-MRI guard on `weights`' pooled features of the clean views (train fit, validation threshold)."""
+    split, config = data.split, data.config
+    data.top.set_weights(weights)  # the pooled features pass through the fine-tuned exit flow
+    return OODDetector.fit(
+        predict_rows(data.pooled, data.cache, data.view_rows(split.train_idx, CLEAN_VIEW), config.batch_size),
+        split.labels[split.train_idx],
+        predict_rows(data.pooled, data.cache, data.view_rows(split.val_idx, CLEAN_VIEW), config.batch_size),
+    )
+
+
+def model_card(
+    data: RunData,
+    name: str,
+    stage1: Stage1,
+    stage2: Stage2,
+    end: Stage2End,
+    choice: Choice,
+    calibration: Calibration,
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    """The card training writes beside the weights (the artifact's SHA-256s are added by `write_artifact`)."""
+    config, split = data.config, data.split
+    class_names = [CLASS_LABELS[c] for c in CLASS_DIRS]
+    spec = BACKBONES[config.backbone]
+    y_val = data.y_val
+    return {
+        "name": "Brain-MRI tumour classifier (Xception transfer learning)",
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "candidate": name,
+        "notice": "Research and teaching demo. Not a medical device.",
+        "class_dirs": list(CLASS_DIRS),
+        "class_names": class_names,
+        "image_size": config.image_size,
+        "backbone": config.backbone,
+        "backbone_weights": "ImageNet Xception (include_top=False), SHA-256 verified",
+        "fine_tuned_from_layer": spec.split_layer,
+        "last_conv_layer": spec.last_conv_layer,
+        "preprocessing": {"version": PREPROCESSING_VERSION, "description": " ".join(PREPROCESSING_DOC.split())},
+        "training_config": config.as_dict(),
+        "dataset": {
+            "source": DATASET_SOURCE,
+            "split_used": TRAIN_SPLIT,
+            "fingerprint_sha256": data.dataset_fingerprint,
+            "images": len(split.samples),
+            "train_images": int(len(split.train_idx)),
+            "validation_images": int(len(split.val_idx)),
+            "duplicate_groups": int(split.groups.max() + 1),
+            "near_duplicate_phash_distance": NEAR_DUPLICATE_DISTANCE,
+            "class_counts": {c: int((split.labels == i).sum()) for i, c in enumerate(CLASS_DIRS)},
+        },
+        "validation": {
+            "candidates_accuracy": choice.candidates_accuracy,
+            "selected": choice.selected,
+            "selection": {
+                "criterion": "lowest NLL over all cached views of the validation images",
+                "stage2_end": end.name,
+                "averaging": end.options,
+                "alpha": choice.alpha,
+                "interpolation": choice.interpolation,
+                "candidates_nll_all_views": {n: r["nll_all_views"] for n, r in choice.candidate_scores.items()},
+            },
+            "tta_flip_accuracy": calibration.tta_flip_accuracy,
+            "no_tta_accuracy": calibration.no_tta_accuracy,
+            "nll_before_calibration": nll(calibration.logits, y_val, 1.0),
+            "nll_after_calibration": nll(calibration.logits, y_val, calibration.temperature),
+            "report": classification_report(
+                y_val, calibrated_probabilities(calibration.logits, calibration.temperature), class_names, config.seed
+            ),
+        },
+        "history": {"stage1_head": stage1.history, "stage2_finetune": stage2.history},
+        "timings": dict(timings),
+        "machine": machine_info(),
+        "distribution_strategy": type(data.strategy).__name__,
+    }
+
+
+def train(config: TrainConfig) -> dict[str, Any]:
+    """Runs the stages, saves every candidate under run_dir/candidates and the chosen one in out_dir."""
+    started = time.time()
+    timings: dict[str, float] = {}
+    run_dir = config.run_dir or Path("runs") / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    data = prepare(config, timings)
+    stage1 = fit_head(data, timings)
+    stage2 = fine_tune(data, run_dir, timings)
+    with timed(timings, "interpolation_s"):
+        end = choose_stage2_end(data, stage2)
+        stage2.epochs.clear()
+        choice = choose_interpolation(data, stage1, end)
+
+    def save(weights: list[np.ndarray], name: str, out_dir: Path, with_guard: bool) -> dict[str, Any]:
+        calibration = calibrate(data, weights)
+        guard = fit_guard(data, weights) if with_guard else None
+        card = model_card(data, name, stage1, stage2, end, choice, calibration, timings)
+        card["timings"]["total_wall_s"] = time.time() - started
+        data.top.set_weights(weights)
+        return write_artifact(data.model, out_dir, card, calibration.temperature, calibration.tta_flip, guard)
+
+    candidates = {"frozen_backbone_head": stage1.weights, "finetuned_exit_flow": stage2.best_checkpoint}
+    if end.averaged:
+        candidates["epoch_averaged"] = end.weights
+    for name, weights in {**candidates, choice.selected: choice.weights}.items():
+        save(weights, name, run_dir / "candidates" / name, with_guard=False)
+    card = save(choice.weights, choice.selected, config.out_dir, with_guard=True)
     card["onnx"] = export_artifact(config.out_dir)
     log.info(
-        "wrote %s (validation accuracy %.4f) in %.0f s", config.out_dir, candidates[selected], time.time() - started
+        "wrote %s (validation accuracy %.4f) in %.0f s",
+        config.out_dir,
+        choice.candidates_accuracy[choice.selected],
+        time.time() - started,
     )
     return card

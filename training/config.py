@@ -1,0 +1,66 @@
+"""Every setting of a training run, with its default: the CLI's options and the model card read them from here.
+
+Kept free of TensorFlow so that `python -m training --help` and the CLI's defaults load at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from model.card import ARTIFACT_DIR
+from training.augment import AugmentConfig
+
+
+@dataclass
+class TrainConfig:
+    data_dir: Path
+    out_dir: Path = ARTIFACT_DIR
+    run_dir: Path | None = None
+    backbone: str = "xception"
+    image_size: int = 299
+    views: int = 5
+    seed: int = 42
+    batch_size: int = 32
+    label_smoothing: float = 0.0  # mixup already softens the targets
+    dropout: float = 0.3
+    interpolation_steps: int = 10  # WiSE-FT mixes tried: alpha = 0, 1/steps, ..., 1
+    head_epochs: int = 60
+    head_learning_rate: float = 1e-3
+    finetune_epochs: int = 30
+    finetune_learning_rate: float = 1e-4
+    patience: int = 3
+    mixup: float = 0.4  # Beta parameter of stage-2 manifold mixup; 0 turns it off
+    attention_weight: float = 0.0  # stage-2 outline-guided attention term (training/attention.py); 0 turns it off
+    masks_dir: Path | None = None  # expert outlines (training/masks.py); needed when attention_weight > 0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    @classmethod
+    def of_card(cls, card: dict[str, Any], data_dir: Path) -> "TrainConfig":
+        """The settings a finished run's card recorded that decide its split, cache and model."""
+        saved = card["training_config"]
+        return cls(
+            data_dir=data_dir,
+            backbone=saved["backbone"],
+            image_size=saved["image_size"],
+            views=saved["views"],
+            seed=saved["seed"],
+            dropout=saved["dropout"],
+            augment=AugmentConfig(**saved["augment"]),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(
+            data_dir=str(self.data_dir),
+            out_dir=str(self.out_dir),
+            run_dir=str(self.run_dir),
+            masks_dir=None if self.masks_dir is None else str(self.masks_dir),
+        )
+        return data
+
+
+def default(name: str) -> Any:
+    """The default of TrainConfig's field `name` (what the CLI shows and uses when the option is left out)."""
+    return next(f.default for f in fields(TrainConfig) if f.name == name)
