@@ -1,22 +1,25 @@
-"""Classify a folder (or a list) of scans to CSV without the app, streaming with tf.data.
+"""Classify a folder (or a list) of scans to CSV without the app, streaming, without TensorFlow.
 
-Decoding and preprocessing run in parallel `tf.data` map calls while the model
-works on the previous batch; rows are written as they come, so a folder of any
+Decoding and preprocessing run in a thread pool, a bounded number of files ahead, while ONNX Runtime
+works on the current batch (both release the GIL); rows are written as they come, so a folder of any
 size needs constant memory. Files that cannot be read get a row with the error.
 """
 
 from __future__ import annotations
 
 import csv
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator, Protocol
 
 import numpy as np
-import tensorflow as tf
 from tqdm import tqdm
 
 from model.decode import IMAGE_SUFFIXES, decode_file
 from model.errors import InputError
+from model.onnx_forward import available_cores
 from model.predict import Classifier
 from model.preprocess import preprocess
 
@@ -34,24 +37,32 @@ def find_scans(inputs: Iterable[Path]) -> list[Path]:
     return found
 
 
-def _dataset(paths: list[Path], size: int) -> tf.data.Dataset:
-    def load(path: tf.Tensor) -> tuple[np.ndarray, bytes]:
-        try:
-            return preprocess(decode_file(path.numpy().decode()).rgb, size), b""
-        except (InputError, OSError) as error:
-            return np.zeros((size, size, 3), np.float32), str(error).encode()
+Loaded = tuple[Path, np.ndarray | None, str]  # (file, model input or None, error message)
 
-    def mapped(path: tf.Tensor):
-        image, error = tf.py_function(load, [path], [tf.float32, tf.string])
-        image.set_shape((size, size, 3))
-        return path, image, error
 
-    return (
-        tf.data.Dataset.from_tensor_slices([str(p) for p in paths])
-        .map(mapped, num_parallel_calls=tf.data.AUTOTUNE)
-        .batch(BATCH)
-        .prefetch(2)
-    )
+def _load(path: Path, size: int) -> Loaded:
+    try:
+        return path, preprocess(decode_file(path).rgb, size), ""
+    except (InputError, OSError) as error:
+        return path, None, str(error)
+
+
+def loaded_scans(paths: Iterable[Path], size: int, ahead: int = 4 * BATCH) -> Iterator[Loaded]:
+    """Decoded and preprocessed scans in input order, at most `ahead` files decoded ahead of the consumer."""
+    with ThreadPoolExecutor(max_workers=available_cores(), thread_name_prefix="decode") as pool:
+        pending: deque[Future[Loaded]] = deque()
+        for path in paths:
+            pending.append(pool.submit(_load, Path(path), size))
+            if len(pending) >= ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def batches(items: Iterable[Loaded], size: int) -> Iterator[list[Loaded]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
 
 
 class Scored(Protocol):
@@ -90,14 +101,14 @@ def result_row(file: str, class_names: list[str], scored: Scored | None = None, 
     return row
 
 
-def classify_paths(classifier: Classifier, paths: list[Path]) -> Iterator[dict[str, object]]:
+def classify_paths(classifier: Classifier, paths: list[Path], batch_size: int = BATCH) -> Iterator[dict[str, object]]:
     names = classifier.card.class_names
-    for batch_paths, images, errors in _dataset(paths, classifier.card.image_size):
-        errors = [e.decode() for e in errors.numpy()]
-        good = [i for i, e in enumerate(errors) if not e]
-        predictions = dict(zip(good, classifier.predict_inputs(images.numpy()[good]))) if good else {}
-        for i, path in enumerate(batch_paths.numpy()):
-            yield result_row(path.decode(), names, predictions.get(i), errors[i])
+    for chunk in batches(loaded_scans(paths, classifier.card.image_size), batch_size):
+        good = [item for item in chunk if item[1] is not None]
+        predictions = classifier.predict_inputs(np.stack([item[1] for item in good])) if good else []
+        by_path = {id(item): prediction for item, prediction in zip(good, predictions)}
+        for item in chunk:
+            yield result_row(str(item[0]), names, by_path.get(id(item)), item[2])
 
 
 def classify_to_csv(classifier: Classifier, inputs: Iterable[Path], out: Path) -> int:

@@ -15,51 +15,33 @@ from __future__ import annotations
 
 import functools
 import time
-from dataclasses import dataclass
-from typing import Callable
 
 import keras
-import matplotlib
 import numpy as np
 import tensorflow as tf
-from scipy.ndimage import zoom
 from tf_keras_vis.gradcam import Gradcam, GradcamPlusPlus
 from tf_keras_vis.saliency import Saliency
 from tf_keras_vis.scorecam import Scorecam
 from tf_keras_vis.utils.scores import CategoricalScore
 
 from model.architecture import BACKBONES
+from model.maps import (
+    GRAD_CAM,
+    GRAD_CAM_PLUS_PLUS,
+    METHODS,
+    SCORE_CAM,
+    SMOOTHGRAD,
+    Explanation,
+    Progress,
+    normalise,
+    upsample,
+)
 from model.predict import Classifier
 
-GRAD_CAM, GRAD_CAM_PLUS_PLUS, SCORE_CAM, SMOOTHGRAD = "Grad-CAM", "Grad-CAM++", "Score-CAM", "SmoothGrad"
-METHODS = (GRAD_CAM, GRAD_CAM_PLUS_PLUS, SCORE_CAM, SMOOTHGRAD)
 SCORE_CAM_MAX_N = 10
 SMOOTHGRAD_SAMPLES = 20
 SMOOTHGRAD_NOISE = 0.2
 SMOOTHGRAD_CHUNK = 5
-
-Progress = Callable[[float], None]
-
-
-@dataclass(frozen=True)
-class Explanation:
-    method: str
-    class_index: int
-    heatmap: np.ndarray  # size x size, float32 in [0, 1]: the map scaled to its own range
-    seconds: float
-    scale: float = 1.0  # the map's own range (max - min) before scaling, in the method's units
-
-    def on_scale(self, reference: float) -> np.ndarray:
-        """The map on a fixed scale shared by every scan and class: 1 = `reference` (see `absolute_scales`)."""
-        return np.clip(self.heatmap * (self.scale / reference), 0.0, 1.0) if reference > 0 else self.heatmap
-
-
-def _normalise(values: np.ndarray) -> tuple[np.ndarray, float]:
-    """(map scaled to [0, 1], its range before scaling)."""
-    values = np.nan_to_num(np.asarray(values, dtype=np.float32))
-    values = values - values.min()
-    peak = float(values.max())
-    return (values / peak if peak > 0 else values), peak
 
 
 class Explainer:
@@ -67,7 +49,7 @@ class Explainer:
 
     def __init__(self, classifier: Classifier):
         self.classifier = classifier
-        model = classifier.model
+        self.model = model = classifier.model  # builds the Keras model if this is its first use
         layer_name = classifier.card.raw.get("last_conv_layer") or BACKBONES[classifier.card.backbone].last_conv_layer
         self.layer_name = layer_name
         conv_output = model.get_layer(layer_name).output
@@ -90,6 +72,11 @@ class Explainer:
             self._score_cam_map,
             input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32), tf.TensorSpec([], tf.int32)],
         )
+
+    def warm_up(self) -> None:
+        """Traces the compiled Grad-CAM once, so that a visitor's first map does not pay for it."""
+        size = self.classifier.card.image_size
+        self.explain(np.zeros((size, size, 3), np.float32), 0, GRAD_CAM)
 
     def _cam_maps(self, image: tf.Tensor, class_index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         activations = self._conv(image, training=False)
@@ -119,7 +106,7 @@ class Explainer:
         low = tf.reduce_min(upsampled, axis=(1, 2), keepdims=True)
         high = tf.reduce_max(upsampled, axis=(1, 2), keepdims=True)
         masks = tf.transpose((upsampled - low) / (high - low + 1e-7), [3, 1, 2, 0])
-        probabilities = tf.nn.softmax(self.classifier.model(image * masks, training=False))[:, class_index]
+        probabilities = tf.nn.softmax(self.model(image * masks, training=False))[:, class_index]
         return tf.nn.relu(tf.reduce_sum(selected[0] * probabilities, axis=-1))
 
     def _noisy_gradients(self, image: tf.Tensor, class_index: tf.Tensor, sigma: tf.Tensor) -> tf.Tensor:
@@ -127,7 +114,7 @@ class Explainer:
         noisy = image + tf.random.normal(tf.concat([[SMOOTHGRAD_CHUNK], tf.shape(image)[1:]], axis=0)) * sigma
         with tf.GradientTape() as tape:
             tape.watch(noisy)
-            score = self.classifier.model(noisy, training=False)[:, class_index]
+            score = self.model(noisy, training=False)[:, class_index]
         return tf.reduce_sum(tf.abs(tape.gradient(score, noisy)), axis=0)
 
     def _grad_cams(self, batch: np.ndarray, class_index: int) -> tuple[np.ndarray, np.ndarray]:
@@ -137,7 +124,7 @@ class Explainer:
 
     @functools.cached_property
     def _reference_tools(self) -> dict:
-        model = self.classifier.model
+        model = self.model
         return {
             GRAD_CAM: Gradcam(model, clone=False),
             GRAD_CAM_PLUS_PLUS: GradcamPlusPlus(model, clone=False),
@@ -176,15 +163,15 @@ class Explainer:
                 heatmap = self._reference(batch, class_index, method)
             elif method in (GRAD_CAM, GRAD_CAM_PLUS_PLUS):
                 grad_cam, grad_cam_pp = self._grad_cams(batch, class_index)
-                heatmap = _upsample(grad_cam if method == GRAD_CAM else grad_cam_pp, batch.shape[1:3])
+                heatmap = upsample(grad_cam if method == GRAD_CAM else grad_cam_pp, batch.shape[1:3])
             elif method == SCORE_CAM:
                 cam = self._score_cam(tf.constant(batch), tf.constant(class_index, tf.int32)).numpy()
-                heatmap = _upsample(cam, batch.shape[1:3])
+                heatmap = upsample(cam, batch.shape[1:3])
             else:
                 heatmap = self._smoothgrad(batch, class_index, progress)
         if progress is not None:
             progress(1.0)
-        scaled, scale = _normalise(heatmap)
+        scaled, scale = normalise(heatmap)
         return Explanation(method, class_index, scaled, time.perf_counter() - started, scale)
 
     def _smoothgrad(self, batch: np.ndarray, class_index: int, progress: Progress | None) -> np.ndarray:
@@ -197,15 +184,3 @@ class Explainer:
             if progress is not None:
                 progress((done + 1) / chunks)
         return (total / SMOOTHGRAD_SAMPLES).max(axis=-1)
-
-
-def _upsample(cam: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Bilinear, corners aligned: the same upsampling tf-keras-vis uses (scipy zoom, order 1)."""
-    return zoom(cam, (shape[0] / cam.shape[0], shape[1] / cam.shape[1]), order=1)
-
-
-def overlay(image: np.ndarray, heatmap: np.ndarray, opacity: float = 0.45, colormap: str = "jet") -> np.ndarray:
-    """Blends a [0, 1] heatmap, coloured with a Matplotlib colormap, onto a uint8 RGB image."""
-    colours = matplotlib.colormaps[colormap](np.clip(heatmap, 0, 1))[..., :3] * 255.0
-    blended = (1 - opacity) * image.astype(np.float32) + opacity * colours
-    return np.clip(blended, 0, 255).astype(np.uint8)

@@ -4,9 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from model.errors import BrainMRIError
-from model.explain import GRAD_CAM, METHODS
 from model.figures import explanation_figure
 from model.localisation import area_share, scores
+from model.maps import GRAD_CAM, METHODS
 from model.preprocess import to_model_input
 from model.saliency_report import OUTLINE_CITATION
 from pages.shared.ui import (

@@ -10,6 +10,7 @@ from PIL import Image
 
 from model.card import CLASS_DIRS, CLASS_LABELS, SAMPLES_DIR, ModelCard
 
+ROOT = Path(__file__).resolve().parents[1]  # the repository
 TINY_SIZE = 64
 
 

@@ -1,15 +1,12 @@
 """Every page under streamlit.testing.v1.AppTest, with the committed model (marked `artifact`)."""
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from model.card import EVALUATION_FILE, load_card, load_json
-from tests.helpers import PNG, sample_scans
+from tests.helpers import PNG, ROOT, sample_scans
 
 pytestmark = pytest.mark.artifact
-ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["streamlit_app.py", "pages/1_Classify.py", "pages/2_Explain.py", "pages/3_Evaluation.py", "pages/4_Dataset.py"]
 TIMEOUT = 240
 

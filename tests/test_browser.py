@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 from model.card import load_card
-from tests.helpers import sample_scans
+from tests.helpers import ROOT, sample_scans
 
 pytestmark = [pytest.mark.browser, pytest.mark.artifact]
-ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
     "--headless",

@@ -7,7 +7,8 @@ import numpy as np
 import psutil
 import pytest
 
-from model.explain import GRAD_CAM, SMOOTHGRAD, Explainer
+from model.explain import Explainer
+from model.maps import GRAD_CAM, SMOOTHGRAD
 from model.preprocess import to_model_input
 from tests.helpers import sample_scans
 

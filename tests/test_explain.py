@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from model.explain import GRAD_CAM, METHODS, SMOOTHGRAD, Explainer, Explanation, overlay
+from model.explain import Explainer
+from model.maps import GRAD_CAM, METHODS, SMOOTHGRAD, Explanation, overlay
 from model.preprocess import to_model_input
 from tests.helpers import TINY_SIZE, sample_scans
 

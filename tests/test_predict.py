@@ -1,13 +1,17 @@
+import os
+import shutil
+import subprocess
+import sys
 import threading
 
 import numpy as np
 import pytest
 
 from model.architecture import build_classifier, save_weights_npz
-from model.card import CARD_FILE
+from model.card import CARD_FILE, load_card
 from model.errors import ChecksumMismatchError, EmptyFileError
 from model.predict import Classifier
-from tests.helpers import TINY_SIZE, sample_scans
+from tests.helpers import ROOT, TINY_SIZE, sample_scans
 
 
 def test_probabilities_are_calibrated_softmax_of_logits(tiny_classifier):
@@ -72,3 +76,45 @@ def test_committed_artifact_classifies_the_sample_scans_as_their_labels(real_cla
         expected = real_classifier.card.class_names[real_classifier.card.class_dirs.index(class_dir)]
         assert classified.prediction.class_name == expected, path.name
         assert not classified.prediction.out_of_distribution, path.name
+
+
+# ---- classification without TensorFlow -------------------------------------------------------------
+
+NO_TENSORFLOW = """
+import sys
+import numpy as np
+from model.predict import Classifier
+import model.batch, pages.shared.ui  # what the Classify page and the CLI import
+classifier = Classifier.from_artifact(sys.argv[1])
+size = classifier.card.image_size
+classifier.predict_inputs(np.zeros((2, size, size, 3), np.float32))
+print(sorted(m for m in ("tensorflow", "keras", "tf_keras_vis") if m in sys.modules))
+"""
+
+
+def test_an_onnx_artifact_classifies_without_importing_tensorflow(trained):
+    _, _, config, _ = trained
+    run = subprocess.run(
+        [sys.executable, "-c", NO_TENSORFLOW, str(config.out_dir)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
+
+
+def test_keras_weights_are_checked_when_first_needed(trained, tmp_path):
+    _, _, config, _ = trained
+    copy = shutil.copytree(config.out_dir, tmp_path / "artifact")
+    weights = copy / load_card(copy).weights_file
+    data = weights.read_bytes()
+    weights.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
+    classifier = Classifier.from_artifact(copy)  # the ONNX export and the guard are intact
+    size = classifier.card.image_size
+    assert len(classifier.predict_inputs(np.zeros((1, size, size, 3), np.float32))) == 1
+    assert not classifier.keras_loaded
+    with pytest.raises(ChecksumMismatchError, match="model card"):
+        classifier.model

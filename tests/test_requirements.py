@@ -2,9 +2,9 @@
 
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
+
 TRAINING_ONLY = ("imagehash", "h5py", "psutil", "onnx", "tf2onnx", "skimage", "training")
 APP_MODULES = ("pages.shared.ui", "model.batch", "model.figures", "model.saliency_report", "model.localisation")
 

@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({k: report[k] for k in ("auroc", "in_distribution", "out_of_distribution")}, indent=2))
     elif args.command == "saliency":
         from model.card import ARTIFACT_DIR
-        from model.explain import METHODS
+        from model.maps import METHODS
         from training.saliency import evaluate_saliency
 
         report = evaluate_saliency(

@@ -28,7 +28,8 @@ import tensorflow as tf
 
 from model.architecture import build_classifier, load_weights_npz
 from model.card import ARTIFACT_DIR
-from model.explain import METHODS, SCORE_CAM_MAX_N, SMOOTHGRAD_SAMPLES, Explainer
+from model.explain import SCORE_CAM_MAX_N, SMOOTHGRAD_SAMPLES, Explainer
+from model.maps import METHODS
 from model.onnx_forward import OnnxForward
 from model.predict import Classifier
 from model.preprocess import to_model_input

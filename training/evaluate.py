@@ -151,7 +151,7 @@ def _nll_on_interpolation_grid(selection: dict[str, Any]) -> dict[str, float]:
 
 def _grad_cam_localisation(data_dir: Path, masks_dir: Path, candidate_dir: Path) -> dict[str, Any]:
     """Grad-CAM against the expert outlines on the validation tumour scans (`python -m training saliency`)."""
-    from model.explain import GRAD_CAM
+    from model.maps import GRAD_CAM
     from model.saliency_report import SALIENCY_FILE, default_method_summary
     from training.saliency import evaluate_saliency
 

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from model.architecture import BACKBONES, build_classifier, split_model
 from model.decode import decode_file
-from model.explain import GRAD_CAM, GRAD_CAM_PLUS_PLUS, METHODS, Explainer
+from model.explain import Explainer
 from model.localisation import (
     POINTING_TOLERANCE_AT,
     POINTING_TOLERANCE_PX,
@@ -35,6 +35,7 @@ from model.localisation import (
     scores,
     uniform_map,
 )
+from model.maps import GRAD_CAM, GRAD_CAM_PLUS_PLUS, METHODS
 from model.predict import Classifier
 from model.preprocess import prepare_outline, to_model_input
 from model.saliency_report import SALIENCY_GALLERY_DIR, TESTING, VALIDATION

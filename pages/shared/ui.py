@@ -9,7 +9,7 @@ import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import streamlit as st
@@ -17,11 +17,14 @@ from PIL import Image
 
 from model.card import ARTIFACT_DIR, AUDIT_FILE, EVALUATION_FILE, SAMPLES_DIR, ModelCard, load_card, load_json
 from model.errors import BrainMRIError, InputError
-from model.explain import GRAD_CAM, Explainer, Explanation, overlay
+from model.maps import GRAD_CAM, Explanation, overlay
 from model.outlines import OUTLINES_FILE, OutlineBank, prepared_outline
 from model.predict import Classifier
 from model.preprocess import to_model_input
 from model.saliency_report import SALIENCY_FILE
+
+if TYPE_CHECKING:
+    from model.explain import Explainer
 
 NOTICE = "**Research and teaching demo — not a medical device.** Do not use it to diagnose or treat anyone."
 
@@ -40,9 +43,14 @@ def get_classifier() -> Classifier:
     return classifier
 
 
-@st.cache_resource(show_spinner="Preparing saliency methods…")
+@st.cache_resource(show_spinner="Loading TensorFlow and the Keras model for saliency maps (first map only)…")
 def get_explainer() -> Explainer:
-    return Explainer(get_classifier())
+    """Classification runs on ONNX Runtime alone; TensorFlow loads here, the first time a map is asked for."""
+    from model.explain import Explainer
+
+    explainer = Explainer(get_classifier())
+    explainer.warm_up()
+    return explainer
 
 
 @st.cache_data(show_spinner=False)
