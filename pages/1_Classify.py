@@ -5,66 +5,136 @@ import streamlit as st
 
 from model.batch import result_row
 from model.errors import BrainMRIError
-from model.figures import probability_bars
-from pages.shared.ui import Result, classify, get_classifier, page_setup, sample_scans, show_library_error
+from pages.shared.ui import (
+    Result,
+    classify,
+    explain_scan,
+    get_classifier,
+    keep_scans,
+    kept_scans,
+    page_setup,
+    sample_scans,
+    show_library_error,
+    thumbnail_uri,
+)
+
+NOT_MRI = "does not look like a training MRI"
+UNREADABLE = "could not be read"
 
 page_setup("Classify MRI slices")
 
 try:
-    get_classifier()
+    names = get_classifier().card.class_names
 except BrainMRIError as error:
     show_library_error(error)
 
-names = get_classifier().card.class_names
 uploads = st.file_uploader(
     "Drop brain MRI slices here (JPEG, PNG, BMP, TIFF, WebP or DICOM)",
     accept_multiple_files=True,
-    help="Files stay in memory; nothing is written to disk.",
+    help="Files stay in this browser session's memory; nothing is written to disk.",
 )
 examples = st.multiselect("…or try bundled example scans", list(sample_scans()))
-
-files: list[tuple[str, bytes]] = [(f.name, f.getvalue()) for f in uploads or []]
-files += [(label, sample_scans()[label].read_bytes()) for label in examples]
+keep_scans([(f.name, f.getvalue()) for f in uploads or []])
+keep_scans([(label, sample_scans()[label].read_bytes()) for label in examples])
+files = kept_scans()
 if not files:
     st.info("Upload one or more scans, or pick an example, to see what the model makes of them.")
     st.stop()
 
-rows = []
+
+def frame_of(name: str) -> int | None:
+    """The frame the visitor picked for a multi-frame DICOM (the slider counts from 1)."""
+    picked = st.session_state.get(f"frame-{name}")
+    return None if picked is None else picked - 1
+
+
+results: dict[str, Result | str] = {}
 progress = st.progress(0.0, text="Classifying…")
-for index, (name, data) in enumerate(files):
-    result = classify(data)
-    if isinstance(result, Result) and result.frames > 1:
-        frame = st.slider(f"Frame of {name}", 0, result.frames - 1, result.frame, key=f"frame-{index}-{name}")
-        result = classify(data, frame)
+for index, (name, data) in enumerate(files.items()):
+    results[name] = classify(data, frame_of(name))
     progress.progress((index + 1) / len(files), text=f"Classified {index + 1} of {len(files)}")
-    with st.container(border=True):
-        if isinstance(result, str):
+progress.empty()
+
+
+def summary_row(name: str, result: Result | str) -> dict[str, object]:
+    if isinstance(result, str):
+        return {"scan": None, "file": name, "class": "—", "confidence": None, "margin": None, "check": UNREADABLE}
+    return {
+        "scan": thumbnail_uri(result.prepared),
+        "file": name,
+        "class": result.class_name,
+        "confidence": result.confidence,
+        "margin": result.margin,
+        "check": NOT_MRI if result.out_of_distribution else "",
+    }
+
+
+heading, clear = st.columns([4, 1], vertical_alignment="bottom")
+heading.subheader(f"{len(files)} scan{'s' * (len(files) > 1)} this session")
+if clear.button("Clear the session's scans", icon=":material/delete:"):
+    files.clear()
+    st.rerun()
+show = st.segmented_control(
+    "Show", ["All", "Least confident first", "Flagged"], default="All", help="Flagged: unreadable or not like an MRI"
+)
+summary = pd.DataFrame([summary_row(name, result) for name, result in results.items()])
+if show == "Least confident first":
+    summary = summary.sort_values("confidence", na_position="first")
+elif show == "Flagged":
+    summary = summary[summary["check"] != ""]
+st.dataframe(
+    summary,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "scan": st.column_config.ImageColumn("scan", help="as the model sees it", width="small"),
+        "file": st.column_config.TextColumn("file", width="large"),
+        "confidence": st.column_config.ProgressColumn("confidence", format="percent", min_value=0, max_value=1),
+        "margin": st.column_config.NumberColumn("margin", format="percent", help="top probability minus the next"),
+        "check": st.column_config.TextColumn("check", help="details below"),
+    },
+)
+rows = [result_row(n, names, r) if isinstance(r, Result) else result_row(n, names, error=r) for n, r in results.items()]
+st.download_button(
+    "Download results as CSV",
+    pd.DataFrame(rows).to_csv(index=False).encode(),
+    "classifications.csv",
+    "text/csv",
+    help="Stable English column names, one row per file, for scripts and spreadsheets",
+)
+
+st.subheader("Details")
+for name, result in results.items():
+    if isinstance(result, str):
+        with st.expander(f"{name} — {UNREADABLE}", icon=":material/block:", expanded=True):
             st.error(f"**{name}** could not be classified. {result}", icon=":material/block:")
-            rows.append(result_row(name, names, error=result))
-            continue
-        picture, verdict, chart = st.columns([1, 1.2, 1.6])
-        picture.image(result.prepared, caption=f"{name} (as the model sees it)", width="stretch")
+        continue
+    with st.expander(f"{name} — {result.class_name} {result.confidence:.1%}", expanded=len(files) == 1):
+        picture, verdict = st.columns([1, 2])
+        picture.image(result.prepared, caption="As the model sees it: head cropped, contrast normalised")
         with verdict:
-            st.subheader(result.class_name)
-            st.markdown(f"Confidence **{result.confidence:.1%}** · margin to the runner-up **{result.margin:.1%}**")
             if result.out_of_distribution:
+                st.subheader(f":gray[{result.class_name}]")
                 st.warning(
                     "This does not look like a brain MRI slice like those the model was trained on. "
                     "Treat the class above as **unreliable**.",
                     icon=":material/warning:",
                 )
+            else:
+                st.subheader(result.class_name)
+            st.markdown(f"Confidence **{result.confidence:.1%}** · margin to the runner-up **{result.margin:.1%}**")
+            chances = pd.DataFrame({"calibrated probability": result.probabilities}, index=names)
+            st.bar_chart(chances, horizontal=True, height=170, x_label="calibrated probability", y_label="")
+            if result.frames > 1:
+                st.slider(f"Frame of {name}", 1, result.frames, result.frame + 1, key=f"frame-{name}")
             if result.details.get("format") == "DICOM":
-                st.caption(
-                    f"DICOM · modality {result.details.get('modality')} · frame {result.frame + 1} of {result.frames}"
-                )
-        chart.pyplot(probability_bars(result.probabilities, names), clear_figure=True)
-    rows.append(result_row(name, names, result))
-progress.empty()
+                modality = result.details.get("modality")
+                st.caption(f"DICOM · modality {modality} · frame {result.frame + 1} of {result.frames}")
+                if modality not in (None, "MR"):
+                    st.warning(f"This DICOM file is not an MR image (modality {modality}).", icon=":material/warning:")
+            if st.button("Explain this scan", key=f"explain-{name}", icon=":material/local_fire_department:"):
+                explain_scan(name)
 
-st.subheader("Results")
-table = pd.DataFrame(rows)
-st.dataframe(table, hide_index=True, width="stretch")
-st.download_button("Download results as CSV", table.to_csv(index=False).encode(), "classifications.csv", "text/csv")
 st.caption(
     f"Classified with {get_classifier().runtime}; the saliency maps on the Explain page come from the float32 "
     "Keras model, which the export was checked against."

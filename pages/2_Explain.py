@@ -15,6 +15,8 @@ from pages.shared.ui import (
     content_id,
     get_classifier,
     get_explainer,
+    keep_scans,
+    kept_scans,
     page_setup,
     png_bytes,
     remembered_explanation,
@@ -38,20 +40,20 @@ except BrainMRIError as error:
 model_card = get_classifier().card
 names = model_card.class_names
 upload = st.file_uploader("Drop one brain MRI slice", accept_multiple_files=False)
-examples = sample_scans()
-example = st.selectbox(
-    "…or use an example scan",
-    list(examples),
-    index=0 if upload is None else None,
-    placeholder="(using the uploaded file)",
+if upload is not None and st.session_state.get("explain_upload") != upload.file_id:
+    st.session_state["explain_upload"] = upload.file_id
+    keep_scans([(upload.name, upload.getvalue())])
+    st.session_state["explain_scan"] = upload.name
+kept, examples = kept_scans(), sample_scans()
+options = list(kept) + [label for label in examples if label not in kept]
+wanted = st.session_state.get("explain_scan")
+name = st.selectbox(
+    "Scan to explain: this session's scans (Classify keeps them), then the bundled examples",
+    options,
+    index=options.index(wanted) if wanted in options else 0,
 )
-if upload is not None:
-    name, data = upload.name, upload.getvalue()
-elif example is not None:
-    name, data = example, examples[example].read_bytes()
-else:
-    st.info("Upload a scan or pick an example.")
-    st.stop()
+st.session_state["explain_scan"] = name
+data = kept[name] if name in kept else examples[name].read_bytes()
 
 result = classify(data)
 if not isinstance(result, Result):

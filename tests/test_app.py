@@ -38,10 +38,11 @@ def test_classify_an_uploaded_scan_shows_its_label_and_a_table():
     app.get("file_uploader")[0].set_value([(path.name, path.read_bytes(), "image/jpeg")])
     app.run()
     assert not app.exception
-    assert [s.value for s in app.subheader][0] == expected
-    table = app.dataframe[0].value
-    assert table["prediction"].tolist() == [expected]
-    assert abs(sum(table[[c for c in table.columns if c.startswith("p(")]].iloc[0]) - 1) < 1e-3
+    assert [s.value for s in app.subheader] == ["1 scan this session", "Details", expected]
+    summary = app.dataframe[0].value
+    assert summary["class"].tolist() == [expected] and summary["file"].tolist() == [path.name]
+    assert 0.25 < summary["confidence"].iloc[0] <= 1 and summary["scan"].iloc[0].startswith("data:image/png")
+    assert len(app.get("vega_lite_chart")) == 1  # the probabilities, drawn by the browser
 
 
 def test_a_batch_with_bad_files_shows_one_result_and_one_message_per_bad_file():
@@ -61,7 +62,24 @@ def test_a_batch_with_bad_files_shows_one_result_and_one_message_per_bad_file():
     assert len(errors) == 3
     for name in ("empty.jpg", "notes.png", "broken.png"):
         assert sum(name in e for e in errors) == 1
-    assert len(app.dataframe[0].value) == 4
+    summary = app.dataframe[0].value
+    assert len(summary) == 4
+    failed = summary[summary["file"] != path.name]
+    assert set(failed["check"]) == {"could not be read"} and set(failed["class"]) == {"—"}
+
+
+def test_scans_and_results_stay_for_the_session_and_open_in_explain():
+    path, _ = sample_scans()[0]
+    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    app.run()
+    app.switch_page("pages/1_Classify.py").run()
+    app.get("file_uploader")[0].set_value([(path.name, path.read_bytes(), "image/jpeg")]).run()
+    app.switch_page("streamlit_app.py").run()
+    app.switch_page("pages/1_Classify.py").run()  # the uploader is empty again; the scan is not
+    assert app.dataframe[0].value["file"].tolist() == [path.name]
+    next(b for b in app.button if b.label == "Explain this scan").click().run()
+    assert not app.exception
+    assert app.title[0].value == "Explain a prediction" and app.selectbox[0].value == path.name
 
 
 def test_explain_shows_every_method_in_one_figure_with_one_download():
@@ -131,7 +149,8 @@ def test_a_photo_is_flagged_as_not_a_brain_mri():
     app.run()
     assert not app.exception
     assert any("does not look like a brain MRI" in w.value for w in app.warning)
-    assert app.dataframe[0].value["looks_like_training_mri"].tolist() == [False]
+    assert app.dataframe[0].value["check"].tolist() == ["does not look like a training MRI"]
+    assert "gray" in [s.value for s in app.subheader][-1]  # the verdict is greyed out
 
 
 def test_the_served_app_does_not_watch_files():

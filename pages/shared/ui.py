@@ -5,6 +5,7 @@ Not a page itself (Streamlit ignores modules in sub-folders of pages/).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ def page_setup(title: str) -> None:
     with st.sidebar:
         st.warning(NOTICE, icon=":material/warning:")
     st.title(title)
+    # Also in the page body: on a phone the sidebar starts collapsed and its notice goes unseen.
+    st.markdown(":orange-badge[:material/warning: Research and teaching demo — not a medical device]")
 
 
 @st.cache_resource(show_spinner="Loading the model (once per server)…")
@@ -174,6 +177,37 @@ def png_bytes(image) -> bytes:
     else:
         image.savefig(buffer, format="png", dpi=110)
     return buffer.getvalue()
+
+
+SCANS_KEPT = 100  # per visitor, in memory only
+
+
+def keep_scans(files: list[tuple[str, bytes]]) -> None:
+    """Adds files to this visitor's scans (memory only, never disk), so they survive a visit to another page."""
+    kept: dict[str, bytes] = st.session_state.setdefault("scans", {})
+    for name, data in files:
+        kept.pop(name, None)
+        kept[name] = data
+    while len(kept) > SCANS_KEPT:
+        kept.pop(next(iter(kept)))
+
+
+def kept_scans() -> dict[str, bytes]:
+    """This visitor's scans, file name -> bytes, oldest first."""
+    return st.session_state.setdefault("scans", {})
+
+
+def explain_scan(name: str) -> None:
+    """Opens the Explain page on one of this visitor's scans."""
+    st.session_state["explain_scan"] = name
+    st.switch_page("pages/2_Explain.py")
+
+
+def thumbnail_uri(image: np.ndarray, size: int = 64) -> str:
+    """A small PNG as a data URI, for an image column of a table."""
+    thumbnail = Image.fromarray(image)
+    thumbnail.thumbnail((size, size))
+    return "data:image/png;base64," + base64.b64encode(png_bytes(np.asarray(thumbnail))).decode()
 
 
 def content_id(data: bytes) -> str:
