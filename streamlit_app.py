@@ -1,9 +1,11 @@
 """Entry point: navigation, and the Home page (what the app does, the four classes, the model card in short)."""
 
+from urllib.parse import urlparse
+
 import streamlit as st
 
 from model.saliency_report import headline
-from pages.shared.ui import card, evaluation, page_setup, saliency_evaluation
+from pages.shared.ui import NAVIGATED, card, evaluation, page_setup, saliency_evaluation
 
 
 def home() -> None:
@@ -71,12 +73,27 @@ def home() -> None:
     st.caption("Source code, training recipe and every figure shown here are reproducible from the repository.")
 
 
-st.navigation(
-    [
-        st.Page(home, title="Home", icon=":material/home:", default=True),
-        st.Page("pages/1_Classify.py", title="Classify", icon=":material/search:", url_path="Classify"),
-        st.Page("pages/2_Explain.py", title="Explain", icon=":material/local_fire_department:", url_path="Explain"),
-        st.Page("pages/3_Evaluation.py", title="Evaluation", icon=":material/analytics:", url_path="Evaluation"),
-        st.Page("pages/4_Dataset.py", title="Dataset", icon=":material/photo_library:", url_path="Dataset"),
-    ]
-).run()
+PAGES = [
+    st.Page(home, title="Home", icon=":material/home:", default=True),
+    st.Page("pages/1_Classify.py", title="Classify", icon=":material/search:", url_path="Classify"),
+    st.Page("pages/2_Explain.py", title="Explain", icon=":material/local_fire_department:", url_path="Explain"),
+    st.Page("pages/3_Evaluation.py", title="Evaluation", icon=":material/analytics:", url_path="Evaluation"),
+    st.Page("pages/4_Dataset.py", title="Dataset", icon=":material/photo_library:", url_path="Dataset"),
+]
+
+
+def case_alias() -> list[st.Page]:
+    """URLs are case-insensitive: /evaluation gets a one-off page under that path that opens /Evaluation."""
+    typed = urlparse(st.context.url or "").path.strip("/").rsplit("/", 1)[-1]
+    target = next((p for p in PAGES if typed != p.url_path and typed.lower() == p.url_path.lower()), None)
+    if target is None:
+        return []
+
+    def redirect() -> None:
+        st.switch_page(target)
+
+    return [st.Page(redirect, title=target.title, icon=target.icon, url_path=typed)]
+
+
+st.session_state[NAVIGATED] = True
+st.navigation(PAGES + case_alias()).run()

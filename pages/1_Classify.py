@@ -18,8 +18,7 @@ from pages.shared.ui import (
     thumbnail_uri,
 )
 
-NOT_MRI = "does not look like a training MRI"
-UNREADABLE = "could not be read"
+NOT_MRI = "not like a training MRI"
 
 page_setup("Classify MRI slices")
 
@@ -56,9 +55,7 @@ for index, (name, data) in enumerate(files.items()):
 progress.empty()
 
 
-def summary_row(name: str, result: Result | str) -> dict[str, object]:
-    if isinstance(result, str):
-        return {"scan": None, "file": name, "class": "—", "confidence": None, "margin": None, "check": UNREADABLE}
+def summary_row(name: str, result: Result) -> dict[str, object]:
     return {
         "scan": thumbnail_uri(result.prepared),
         "file": name,
@@ -69,31 +66,35 @@ def summary_row(name: str, result: Result | str) -> dict[str, object]:
     }
 
 
+classified = {name: result for name, result in results.items() if isinstance(result, Result)}
+failed = {name: message for name, message in results.items() if isinstance(message, str)}
 heading, clear = st.columns([4, 1], vertical_alignment="bottom")
 heading.subheader(f"{len(files)} scan{'s' * (len(files) > 1)} this session")
 if clear.button("Clear the session's scans", icon=":material/delete:"):
     files.clear()
     st.rerun()
-show = st.segmented_control(
-    "Show", ["All", "Least confident first", "Flagged"], default="All", help="Flagged: unreadable or not like an MRI"
-)
-summary = pd.DataFrame([summary_row(name, result) for name, result in results.items()])
-if show == "Least confident first":
-    summary = summary.sort_values("confidence", na_position="first")
-elif show == "Flagged":
-    summary = summary[summary["check"] != ""]
-st.dataframe(
-    summary,
-    hide_index=True,
-    width="stretch",
-    column_config={
-        "scan": st.column_config.ImageColumn("scan", help="as the model sees it", width="small"),
-        "file": st.column_config.TextColumn("file", width="large"),
-        "confidence": st.column_config.ProgressColumn("confidence", format="percent", min_value=0, max_value=1),
-        "margin": st.column_config.NumberColumn("margin", format="percent", help="top probability minus the next"),
-        "check": st.column_config.TextColumn("check", help="details below"),
-    },
-)
+for name, message in failed.items():
+    st.error(f"**{name}** could not be classified. {message}", icon=":material/block:")
+if classified:
+    show = st.segmented_control(
+        "Show", ["All", "Least confident first", "Flagged"], default="All", help="Flagged: not like a training MRI"
+    )
+    summary = pd.DataFrame([summary_row(name, result) for name, result in classified.items()])
+    if show == "Least confident first":
+        summary = summary.sort_values("confidence")
+    elif show == "Flagged":
+        summary = summary[summary["check"] != ""]
+    st.dataframe(
+        summary,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "scan": st.column_config.ImageColumn("scan", help="as the model sees it", width="small"),
+            "confidence": st.column_config.ProgressColumn("confidence", format="percent", min_value=0, max_value=1),
+            "margin": st.column_config.NumberColumn("margin", format="percent", help="top probability minus the next"),
+            "check": st.column_config.TextColumn("check", help="details below"),
+        },
+    )
 rows = [result_row(n, names, r) if isinstance(r, Result) else result_row(n, names, error=r) for n, r in results.items()]
 st.download_button(
     "Download results as CSV",
@@ -104,11 +105,7 @@ st.download_button(
 )
 
 st.subheader("Details")
-for name, result in results.items():
-    if isinstance(result, str):
-        with st.expander(f"{name} — {UNREADABLE}", icon=":material/block:", expanded=True):
-            st.error(f"**{name}** could not be classified. {result}", icon=":material/block:")
-        continue
+for name, result in classified.items():
     with st.expander(f"{name} — {result.class_name} {result.confidence:.1%}", expanded=len(files) == 1):
         picture, verdict = st.columns([1, 2])
         picture.image(result.prepared, caption="As the model sees it: head cropped, contrast normalised")

@@ -1,5 +1,6 @@
 """End to end in real headless Chromium: start `streamlit run`, upload a scan, see the label and Grad-CAM."""
 
+import contextlib
 import os
 import shutil
 import socket
@@ -7,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,44 +37,54 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@contextlib.contextmanager
+def running_server(log_dir: Path) -> Iterator[str]:
+    """A fresh `streamlit run streamlit_app.py` on a free port; yields its URL."""
     port = free_port()
-    log = open(tmp_path_factory.mktemp("server") / "streamlit.log", "w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "streamlit_app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-        ],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    url = f"http://127.0.0.1:{port}"
+    with open(log_dir / "streamlit.log", "w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "streamlit_app.py",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+            ],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_healthy(url)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def wait_until_healthy(url: str) -> None:
     deadline = time.time() + STARTUP_S
     while time.time() < deadline:
         try:
             if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                break
+                return
         except OSError:
             time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail("streamlit did not become healthy")
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+    pytest.fail("streamlit did not become healthy")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with running_server(tmp_path_factory.mktemp("server")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +108,7 @@ def test_upload_in_a_real_browser_shows_label_and_grad_cam(server, browser, tmp_
     page.goto(f"{server}/Classify")
     page.locator("input[type=file]").first.set_input_files(str(path))
     page.get_by_role("heading", name=expected).wait_for(timeout=RESULT_MS)
-    page.get_by_text("Download results as CSV").wait_for(timeout=RESULT_MS)
+    page.get_by_role("button", name="Download results as CSV").wait_for(timeout=RESULT_MS)
     page.screenshot(path=tmp_path / "classify.png", full_page=True)
 
     page.goto(f"{server}/Explain")
@@ -110,3 +122,44 @@ def test_upload_in_a_real_browser_shows_label_and_grad_cam(server, browser, tmp_
     )
     page.screenshot(path=tmp_path / "explain.png", full_page=True)
     assert (tmp_path / "explain.png").stat().st_size > 10_000
+
+
+def sidebar_navigation(page) -> str:
+    nav = page.locator("[data-testid=stSidebarNav]")
+    nav.wait_for(timeout=RESULT_MS)
+    return nav.inner_text()
+
+
+def test_a_cold_servers_first_deep_link_gets_the_full_navigation(browser, tmp_path):
+    with running_server(tmp_path) as url:  # nobody has opened "/" on this server
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{url}/Dataset")
+        page.get_by_role("heading", name="The dataset").wait_for(timeout=RESULT_MS)
+        navigation = sidebar_navigation(page)
+        assert "Home" in navigation and "Evaluation" in navigation and "streamlit app" not in navigation
+        page.goto(f"{url}/dataset")  # URLs are case-insensitive
+        page.get_by_role("heading", name="The dataset").wait_for(timeout=RESULT_MS)
+        assert page.url.endswith("/Dataset") and page.get_by_text("Page not found").count() == 0
+
+
+def test_results_stay_when_the_visitor_comes_back_to_classify(server, browser):
+    path, _ = sample_scans()[0]
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/Classify")
+    page.locator("input[type=file]").first.set_input_files(str(path))
+    page.get_by_text("1 scan this session").wait_for(timeout=RESULT_MS)
+    page.locator("[data-testid=stSidebarNav]").get_by_role("link", name="Home").click()
+    page.get_by_role("heading", name="Brain-MRI tumour classifier").wait_for(timeout=RESULT_MS)
+    page.locator("[data-testid=stSidebarNav]").get_by_role("link", name="Classify").click()
+    page.get_by_text("1 scan this session").wait_for(timeout=RESULT_MS)
+    page.get_by_role("button", name="Explain this scan").click()
+    page.get_by_text(f"Explaining {load_card().class_names[0]}").first.wait_for(timeout=RESULT_MS)
+
+
+def test_a_phone_sees_the_not_a_medical_device_notice_in_the_page(server, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page.goto(server)
+    notice = page.locator("[data-testid=stMain]").get_by_text("not a medical device").first
+    notice.wait_for(timeout=RESULT_MS)
+    assert notice.is_visible()
+    page.screenshot(path=tmp_path / "phone.png")

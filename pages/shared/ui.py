@@ -30,7 +30,27 @@ if TYPE_CHECKING:
 NOTICE = "**Research and teaching demo — not a medical device.** Do not use it to diagnose or treat anyone."
 
 
+NAVIGATED = "navigated by streamlit_app.py"  # set by the app's entry point in every session it serves
+
+
+def leave_legacy_navigation() -> None:
+    """Makes a cold server's first deep link show the app's own navigation.
+
+    With a `pages/` folder, a server's first request for e.g. /Evaluation runs that page file on its own, as
+    Streamlit's legacy multipage app (sidebar "streamlit app", no icons), and every deep link after it does
+    the same until a visitor opens "/". That legacy mode is one class attribute, which `st.navigation` turns
+    off when streamlit_app.py first runs; turning it off here and rerunning lets streamlit_app.py serve this
+    link with the full navigation. A session that streamlit_app.py has already served needs none of this.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory and not st.session_state.get(NAVIGATED):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def page_setup(title: str) -> None:
+    leave_legacy_navigation()
     st.set_page_config(page_title=f"{title} · Brain-MRI classifier", page_icon=":material/neurology:", layout="wide")
     with st.sidebar:
         st.warning(NOTICE, icon=":material/warning:")
