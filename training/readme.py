@@ -177,16 +177,17 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
         best = min(rescored.values(), key=lambda row: row["nll_all_views_at_fitted_temperature"])
         shipped_row = rescored.get(card["artifact"]["sha256"])
         lowest = best["nll_all_views_at_fitted_temperature"]
-        lines += [
-            "",
-            "Loss after a fitted temperature: `python -m training rescore`."
-            + (
+        verdict = ""
+        if shipped_row and best is not shipped_row:
+            verdict = (
                 f" By it the shipped model ({shipped_row['nll_all_views_at_fitted_temperature']:.4f}) is not the "
                 f"lowest of the runs rescored: {_candidate_label(best['artifact_dir'])} scores {lowest:.4f}."
-                if shipped_row and best is not shipped_row
-                else ""
-            ),
-        ]
+            )
+        elif shipped_row:
+            verdict = (
+                f" By it the shipped model ({lowest:.4f}) is the lowest of the {len(rescored)} artifacts rescored."
+            )
+        lines += ["", "Loss after a fitted temperature: `python -m training rescore`." + verdict]
     lines += _saliency_lines(artifact_dir)
     guard = _load(artifact_dir / OOD_EVALUATION_FILE)
     if guard is not None:
