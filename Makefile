@@ -31,5 +31,8 @@ test: $(VENV)/.dev-installed chromium
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q
 
+bench: $(VENV)/.dev-installed chromium
+	$(PY) -m benchmarks
+
 clean:
 	rm -rf $(VENV) .pytest_cache

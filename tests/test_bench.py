@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from benchmarks.bench import model_flops, timed
 from model.architecture import build_classifier
-from training.bench import model_flops, timed
 
 
 def test_flop_count_of_xception_at_299_matches_the_published_figure():

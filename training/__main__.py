@@ -100,11 +100,6 @@ def _parser() -> argparse.ArgumentParser:
     outlines.add_argument("--data-dir", type=Path, required=True)
     outlines.add_argument("--masks-dir", type=Path, required=True)
     outlines.add_argument("--out", type=Path, default=None, help="default: model/artifacts/outlines.npz")
-    bench = commands.add_parser("bench", help="speed benchmark of the shipped model (JSON + Markdown)")
-    bench.add_argument("--out", type=Path, default=Path("benchmarks/results.json"))
-    bench.add_argument("--markdown", type=Path, default=Path("benchmarks/results.md"))
-    bench.add_argument("--sample", type=Path, default=None, help="scan to time (default: first bundled sample)")
-    bench.add_argument("--runs", type=int, default=30)
     samples = commands.add_parser("samples", help="pick the sample scans bundled with the app")
     samples.add_argument("--data-dir", type=Path, required=True)
     samples.add_argument("--evaluation", type=Path, default=None, help="default: model/artifacts/evaluation.json")
@@ -212,13 +207,6 @@ def main(argv: list[str] | None = None) -> int:
 
         out = args.out or ARTIFACT_DIR / OUTLINES_FILE
         print(f"{build_outline_bank(args.data_dir, args.masks_dir, out)} outlines packed into {out}")
-    elif args.command == "bench":
-        from model.card import SAMPLES_DIR
-        from training.bench import main as bench_main
-
-        sample = args.sample or sorted(SAMPLES_DIR.glob("*.jpg"))[0]
-        bench_main(args.out, args.markdown, sample, args.runs)
-        print(args.markdown.read_text())
     elif args.command == "samples":
         from model.card import ARTIFACT_DIR, EVALUATION_FILE, SAMPLES_DIR
         from model.saliency_report import SALIENCY_FILE

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from benchmarks import RESULTS_MD
 from model.card import (
     ARTIFACT_DIR,
     AUDIT_FILE,
@@ -32,7 +33,6 @@ from model.saliency_report import (
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
-BENCH_MD = ROOT / "benchmarks" / "results.md"
 
 
 def _load(path: Path) -> dict[str, Any] | None:
@@ -199,8 +199,8 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
             f"{_pct(guard['out_of_distribution']['detection_rate'])} of the non-MRI images "
             "(`python -m training ood`).",
         ]
-    if BENCH_MD.exists():
-        lines += ["", "Speed (`python -m training bench`):", "", BENCH_MD.read_text().strip()]
+    if RESULTS_MD.exists():
+        lines += ["", "Speed (`python -m benchmarks`):", "", RESULTS_MD.read_text().strip()]
     return "\n".join(lines + ["", END])
 
 

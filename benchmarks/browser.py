@@ -1,0 +1,102 @@
+"""What a person waits for in the browser: a real `streamlit run` server driven by headless Chromium.
+
+Measures upload -> first result for one scan, upload -> every result and the summary table for twenty, and
+the server's memory after it has only classified (TensorFlow never loaded).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from benchmarks.throughput import scan_folder
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+WAIT_MS = 300_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_server(port: int, log: Path) -> subprocess.Popen:
+    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port)]
+    command += ["--server.address", "127.0.0.1", "--server.headless", "true"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(command, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status == 200:
+                return process
+        except OSError:
+            time.sleep(0.3)
+    process.kill()
+    raise RuntimeError("streamlit did not start")
+
+
+def _upload_and_wait(page, url: str, files: list[Path]) -> float:
+    """Seconds from handing the files to the uploader until every result's card and the table are visible."""
+    page.goto(f"{url}/Classify")
+    page.get_by_text("Drop brain MRI slices").wait_for(timeout=WAIT_MS)
+    started = time.perf_counter()
+    page.locator("input[type=file]").first.set_input_files([str(f) for f in files])
+    heading = f"{len(files)} scan{'s' * (len(files) > 1)} this session"
+    page.get_by_role("heading", name=heading).wait_for(timeout=WAIT_MS)
+    page.locator("[data-testid=stDataFrame]").wait_for(timeout=WAIT_MS)
+    page.wait_for_function(
+        f"document.querySelectorAll('[data-testid=stExpander]').length >= {len(files)}", timeout=WAIT_MS
+    )
+    page.get_by_role("button", name="Download results as CSV").wait_for(timeout=WAIT_MS)
+    return time.perf_counter() - started
+
+
+def browser_timings() -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "scans"
+        folder.mkdir()
+        first, one, twenty = _split(scan_folder(folder, 22, distinct=True))
+        port, log = _free_port(), Path(tmp) / "server.log"
+        launched = time.perf_counter()
+        server = _start_server(port, log)
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+                timings = {}
+                for name, files in (("first_scan", first), ("one_scan", one), ("twenty_scans", twenty)):
+                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                    timings[f"{name}_s"] = _upload_and_wait(page, f"http://127.0.0.1:{port}", files)
+                    if name == "first_scan":
+                        timings["server_start_to_first_result_s"] = time.perf_counter() - launched
+                browser.close()
+            rss = psutil.Process(server.pid).memory_info().rss
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        log_text = log.read_text()
+    return {
+        **timings,
+        "server_rss_after_classifying_mib": rss / 2**20,
+        "server_log_lines": len(log_text.splitlines()),
+        "server_log_warnings": sum("WARNING" in line or "Inotify" in line for line in log_text.splitlines()),
+    }
+
+
+def _split(scans: list[Path]) -> tuple[list[Path], list[Path], list[Path]]:
+    """A scan for the fresh server's first result, another for a warm single upload, twenty for the batch."""
+    return scans[:1], scans[1:2], scans[2:22]
