@@ -17,6 +17,7 @@ def home() -> None:
         "(Grad-CAM and friends). **Evaluation** and **Dataset** show, honestly, how good the model is on held-out "
         "scans — and how much of the public test split is a copy of its training split."
     )
+    st.page_link("pages/1_Classify.py", label="Classify a scan", icon=":material/search:")
 
     st.subheader("The four classes")
     st.markdown(

@@ -56,7 +56,7 @@ def confusion_matrix_figure(
             ha="center",
             va="center",
             color="white" if value > (0.5 if normalise else values.max() / 2) else "black",
-            fontsize=9,
+            fontsize=13,
         )
     axis.set_xticks(range(len(class_names)), class_names, rotation=30, ha="right")
     axis.set_yticks(range(len(class_names)), class_names)

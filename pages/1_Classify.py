@@ -32,7 +32,13 @@ uploads = st.file_uploader(
     accept_multiple_files=True,
     help="Files stay in this browser session's memory; nothing is written to disk.",
 )
-examples = st.multiselect("…or try bundled example scans", list(sample_scans()))
+examples = st.multiselect(
+    "…or try bundled example scans",
+    list(sample_scans()),
+    help="Testing scans: a *copy of a training scan* also appears in Training (the model has seen it), a *new "
+    "scan* does not; an example *with the radiologists' outline* shows it on the Explain page. The name in "
+    "brackets is the file's name in the dataset.",
+)
 keep_scans([(f.name, f.getvalue()) for f in uploads or []])
 keep_scans([(label, sample_scans()[label].read_bytes()) for label in examples])
 files = kept_scans()

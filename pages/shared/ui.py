@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+import matplotlib.pyplot as plt
 import numpy as np
 import streamlit as st
 from PIL import Image
@@ -196,6 +197,7 @@ def png_bytes(image) -> bytes:
         Image.fromarray(image).save(buffer, format="PNG")
     else:
         image.savefig(buffer, format="png", dpi=110)
+        plt.close(image)  # pyplot keeps every figure it made until it is closed
     return buffer.getvalue()
 
 
