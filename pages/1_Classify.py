@@ -76,7 +76,7 @@ classified = {name: result for name, result in results.items() if isinstance(res
 failed = {name: message for name, message in results.items() if isinstance(message, str)}
 heading, clear = st.columns([4, 1], vertical_alignment="bottom")
 heading.subheader(f"{len(files)} scan{'s' * (len(files) > 1)} this session")
-if clear.button("Clear the session's scans", icon=":material/delete:"):
+if clear.button("Clear scans", icon=":material/delete:", help="Forget this session's scans and results"):
     files.clear()
     st.rerun()
 for name, message in failed.items():
@@ -98,7 +98,8 @@ if classified:
             "scan": st.column_config.ImageColumn("scan", help="as the model sees it", width="small"),
             "confidence": st.column_config.ProgressColumn("confidence", format="percent", min_value=0, max_value=1),
             "margin": st.column_config.NumberColumn("margin", format="percent", help="top probability minus the next"),
-            "check": st.column_config.TextColumn("check", help="details below"),
+            "file": st.column_config.TextColumn("file", width="medium"),
+            "check": st.column_config.TextColumn("check", help="details below", width="medium"),
         },
     )
 rows = [result_row(n, names, r) if isinstance(r, Result) else result_row(n, names, error=r) for n, r in results.items()]
