@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
+ARTIFACT_ENV = "BRAIN_MRI_ARTIFACT_DIR"  # the app serves this folder instead, when set (the fast tests' tiny model)
 WEIGHTS_FILE = "classifier.weights.npz"
 CARD_FILE = "model_card.json"
 ONNX_FILE = "classifier.onnx"

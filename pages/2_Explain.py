@@ -46,6 +46,9 @@ if upload is not None and st.session_state.get("explain_upload") != upload.file_
     st.session_state["explain_scan"] = upload.name
 kept, examples = kept_scans(), sample_scans()
 options = list(kept) + [label for label in examples if label not in kept]
+if not options:
+    st.info("Upload a scan to see which parts of it drove the model's answer.")
+    st.stop()
 wanted = st.session_state.get("explain_scan")
 name = st.selectbox(
     "Scan to explain: this session's scans (Classify keeps them), then the bundled examples",

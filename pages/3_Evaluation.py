@@ -4,7 +4,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from model.card import ARTIFACT_DIR
 from model.errors import BrainMRIError
 from model.evaluation_report import label_conflict_sentence, per_class_rows, subset_rows
 from model.figures import (
@@ -25,6 +24,7 @@ from model.saliency_report import (
     summary_rows,
 )
 from pages.shared.ui import (
+    artifact_dir,
     card,
     evaluation,
     get_explainer,
@@ -34,7 +34,7 @@ from pages.shared.ui import (
     saliency_evaluation,
 )
 
-GALLERY_DIR = ARTIFACT_DIR / "gallery"
+GALLERY_DIR = "gallery"  # misclassified Testing scans, beside the evaluation (python -m training evaluate)
 PER_PAGE = 6
 # Quoted, not reproduced: the seed notebook's Testing accuracy (Xception@256, full fine-tune on a Colab GPU).
 SEED_REPORTED_ACCURACY = 0.759
@@ -142,7 +142,7 @@ def mistakes_section() -> None:
             st.error(f"Grad-CAM is unavailable: {error}")
     grid = st.columns(3)
     for slot, row in enumerate(mistakes[(page - 1) * PER_PAGE : page * PER_PAGE]):
-        path = GALLERY_DIR / row["gallery_image"]
+        path = artifact_dir() / GALLERY_DIR / row["gallery_image"]
         with grid[slot % 3].container(border=True):
             image = grad_cam_overlay(path, row["predicted"]) if explainer is not None else str(path)
             st.image(
@@ -190,7 +190,7 @@ def saliency_section(report: dict) -> None:
         if shown:
             st.markdown(f"**{kind.capitalize()} cases** (by Grad-CAM's energy share inside the outline)")
             for item in shown:
-                st.image(str(ARTIFACT_DIR / item["file"]), width="stretch")
+                st.image(str(artifact_dir() / item["file"]), width="stretch")
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

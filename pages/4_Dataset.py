@@ -3,12 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from model.card import ARTIFACT_DIR
 from model.evaluation_report import audit_sentence
 from model.figures import class_distribution
-from pages.shared.ui import audit, page_setup
+from pages.shared.ui import artifact_dir, audit, page_setup
 
-EXAMPLES_DIR = ARTIFACT_DIR / "examples"
+EXAMPLES_DIR = "examples"  # thumbnails beside the audit (python -m training audit --examples-dir)
 
 page_setup("The dataset")
 report = audit()
@@ -31,7 +30,7 @@ for class_dir, name in zip(class_dirs, names):
     files = report.get("examples", {}).get("grid", {}).get(class_dir, [])
     if files:
         st.markdown(f"**{name}**")
-        st.image([str(EXAMPLES_DIR / f) for f in files], width=130)
+        st.image([str(artifact_dir() / EXAMPLES_DIR / f) for f in files], width=130)
 
 st.subheader("Duplicates and leakage between the splits")
 st.markdown(audit_sentence(report) + " Perceptual hashes from `imagehash`.")
@@ -60,7 +59,10 @@ grid = st.columns(4)
 for slot, pair in enumerate(report.get("examples", {}).get("leak_pairs", [])):
     with grid[slot % 4].container(border=True):
         st.image(
-            [str(EXAMPLES_DIR / pair["test_image"]), str(EXAMPLES_DIR / pair["training_image"])],
+            [
+                str(artifact_dir() / EXAMPLES_DIR / pair["test_image"]),
+                str(artifact_dir() / EXAMPLES_DIR / pair["training_image"]),
+            ],
             width=110,
             caption=["Testing", "Training"],
         )
@@ -80,6 +82,6 @@ if conflicts:
     for slot, conflict in enumerate(conflicts):
         with grid[slot % 7]:
             if "image" in conflict:
-                st.image(str(EXAMPLES_DIR / conflict["image"]), width="stretch")
+                st.image(str(artifact_dir() / EXAMPLES_DIR / conflict["image"]), width="stretch")
             split, _, file = conflict["scan"].split("/")
             st.caption(f"{file} ({split}) · figshare: {conflict['figshare_label']}, slice {conflict['figshare_index']}")

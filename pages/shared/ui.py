@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -17,7 +18,16 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from model.card import ARTIFACT_DIR, AUDIT_FILE, EVALUATION_FILE, SAMPLES_DIR, ModelCard, load_card, load_json
+from model.card import (
+    ARTIFACT_DIR,
+    ARTIFACT_ENV,
+    AUDIT_FILE,
+    EVALUATION_FILE,
+    SAMPLES_DIR,
+    ModelCard,
+    load_card,
+    load_json,
+)
 from model.errors import BrainMRIError, InputError
 from model.maps import GRAD_CAM, Explanation, overlay
 from model.outlines import OUTLINES_FILE, OutlineBank, prepared_outline
@@ -60,33 +70,55 @@ def page_setup(title: str) -> None:
     st.markdown(":orange-badge[:material/warning: Research and teaching demo — not a medical device]")
 
 
-@st.cache_resource(show_spinner="Loading the model (once per server)…")
+def artifact_dir() -> Path:
+    """The artifact the app serves: model/artifacts, or the folder ARTIFACT_ENV names (the fast tests' tiny
+    model). Read on every call and passed to every cache, so two artifacts never share a cached result."""
+    return Path(os.environ.get(ARTIFACT_ENV, ARTIFACT_DIR))
+
+
 def get_classifier() -> Classifier:
-    classifier = Classifier.from_artifact(ARTIFACT_DIR)
+    return _classifier(artifact_dir())
+
+
+@st.cache_resource(show_spinner="Loading the model (once per server)…")
+def _classifier(folder: Path) -> Classifier:
+    classifier = Classifier.from_artifact(folder)
     classifier.warm_up()
     return classifier
 
 
-@st.cache_resource(show_spinner="Loading TensorFlow and the Keras model for saliency maps (first map only)…")
 def get_explainer() -> Explainer:
+    return _explainer(artifact_dir())
+
+
+@st.cache_resource(show_spinner="Loading TensorFlow and the Keras model for saliency maps (first map only)…")
+def _explainer(folder: Path) -> Explainer:
     """Classification runs on ONNX Runtime alone; TensorFlow loads here, the first time a map is asked for."""
     from model.explain import Explainer
 
-    explainer = Explainer(get_classifier())
+    explainer = Explainer(_classifier(folder))
     explainer.warm_up()
     return explainer
 
 
-@st.cache_data(show_spinner=False)
 def card() -> ModelCard:
-    return load_card()
+    return _card(artifact_dir())
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=4)
+def _card(folder: Path) -> ModelCard:
+    return load_card(folder)
+
+
 def committed_json(name: str) -> dict | None:
     """A JSON file committed next to the artifact, or None when it has not been produced yet."""
+    return _committed_json(artifact_dir(), name)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _committed_json(folder: Path, name: str) -> dict | None:
     try:
-        return load_json(name)
+        return load_json(name, folder)
     except FileNotFoundError:
         return None
 
@@ -104,23 +136,31 @@ def saliency_evaluation() -> dict | None:
 
 
 @st.cache_resource(show_spinner=False)
-def get_outline_bank() -> OutlineBank | None:
-    path = ARTIFACT_DIR / OUTLINES_FILE
+def _outline_bank(folder: Path) -> OutlineBank | None:
+    path = folder / OUTLINES_FILE
     return OutlineBank.load(path) if path.exists() else None
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
 def scan_outline(data: bytes) -> np.ndarray | None:
     """The radiologists' outline of this exact file, aligned with the prepared scan, when the app ships one."""
-    bank = get_outline_bank()
-    return None if bank is None else prepared_outline(bank, data, card().image_size)
+    return _scan_outline(artifact_dir(), data)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
+def _scan_outline(folder: Path, data: bytes) -> np.ndarray | None:
+    bank = _outline_bank(folder)
+    return None if bank is None else prepared_outline(bank, data, _card(folder).image_size)
+
+
 def grad_cam_overlay(path: Path, class_index: int) -> np.ndarray:
+    return _grad_cam_overlay(artifact_dir(), path, class_index)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _grad_cam_overlay(folder: Path, path: Path, class_index: int) -> np.ndarray:
     """A prepared scan saved on disk with its Grad-CAM overlaid: computed once per scan and class, not per rerun."""
     image = np.asarray(Image.open(path).convert("RGB"))
-    return overlay(image, get_explainer().explain(to_model_input(image), class_index, GRAD_CAM).heatmap)
+    return overlay(image, _explainer(folder).explain(to_model_input(image), class_index, GRAD_CAM).heatmap)
 
 
 EXPLANATIONS_KEPT = 48
@@ -153,11 +193,15 @@ class Result:
     details: dict[str, str]
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
 def classify(data: bytes, frame: int | None = None) -> Result | str:
     """Cached by file content (and frame); a bad file gives its one-sentence message instead."""
+    return _classify(artifact_dir(), data, frame)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _classify(folder: Path, data: bytes, frame: int | None) -> Result | str:
     try:
-        classified = get_classifier().classify_bytes(data, "This file", frame)
+        classified = _classifier(folder).classify_bytes(data, "This file", frame)
     except InputError as error:
         return str(error)
     p = classified.prediction
@@ -184,7 +228,7 @@ def sample_scans() -> dict[str, Path]:
     names = dict(zip(card().class_dirs, card().class_names))
     labelled = {}
     for kind, words in SAMPLE_KINDS.items():
-        for path in sorted(SAMPLES_DIR.glob(f"*__{kind}_*.jpg")):
+        for path in sorted((artifact_dir() / SAMPLES_DIR.name).glob(f"*__{kind}_*.jpg")):
             class_dir, name = path.stem.split("__")
             labelled[f"{names.get(class_dir, '?')} example, {words} ({name.removeprefix(kind + '_')})"] = path
     return labelled

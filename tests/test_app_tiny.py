@@ -1,0 +1,62 @@
+"""Every page under AppTest with the tiny trained model (fast suite): the pages must not need the real artifact.
+
+The tiny artifact has no evaluation, audit or saliency files, so the pages also show how they say so.
+"""
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from model.card import ARTIFACT_ENV
+from tests.helpers import ROOT, encode, synthetic_scan
+
+PAGES = ["streamlit_app.py", "pages/1_Classify.py", "pages/2_Explain.py", "pages/3_Evaluation.py", "pages/4_Dataset.py"]
+
+
+@pytest.fixture
+def tiny_app(trained, monkeypatch):
+    _, _, config, _ = trained
+    monkeypatch.setenv(ARTIFACT_ENV, str(config.out_dir))
+
+    def run(page: str) -> AppTest:
+        app = AppTest.from_file(str(ROOT / page), default_timeout=120)
+        app.run()
+        assert not app.exception, [e.message for e in app.exception]
+        return app
+
+    return run
+
+
+def body_text(app: AppTest) -> str:
+    kinds = ("markdown", "caption", "title", "subheader", "info", "warning", "error")
+    return "\n".join(str(e.value) for kind in kinds for e in getattr(app, kind))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_the_tiny_model_with_the_notice(tiny_app, page):
+    assert "not a medical device" in body_text(tiny_app(page))
+
+
+def test_pages_without_committed_results_say_which_command_makes_them(tiny_app):
+    assert "python -m training evaluate" in body_text(tiny_app("pages/3_Evaluation.py"))
+    assert "python -m training audit" in body_text(tiny_app("pages/4_Dataset.py"))
+
+
+def test_classify_shows_a_result_from_the_tiny_model(tiny_app, trained):
+    scan = encode(Image.fromarray(synthetic_scan(0, np.random.default_rng(0))).convert("RGB"), "JPEG")
+    app = tiny_app("pages/1_Classify.py")
+    app.get("file_uploader")[0].set_value([("scan.jpg", scan, "image/jpeg")]).run()
+    assert not app.exception
+    summary = app.dataframe[0].value
+    assert summary["file"].tolist() == ["scan.jpg"]
+    assert summary["class"].iloc[0] in trained[3]["class_names"]
+
+
+def test_explain_draws_a_map_for_an_upload_with_the_tiny_model(tiny_app):
+    scan = encode(Image.fromarray(synthetic_scan(3, np.random.default_rng(1))).convert("RGB"), "JPEG")
+    app = tiny_app("pages/2_Explain.py")
+    app.get("file_uploader")[0].set_value(("scan.jpg", scan, "image/jpeg")).run()
+    assert not app.exception
+    assert app.selectbox[0].value == "scan.jpg"
+    assert len(app.get("image")) == 1 and len(app.get("download_button")) == 1
