@@ -33,17 +33,16 @@ def home() -> None:
     st.subheader("The model in short")
     left, right = st.columns(2)
     with left:
-        raw = model_card.raw
+        dataset = model_card.dataset
         st.markdown(
             f"- **Backbone:** Xception (ImageNet weights), {model_card.fine_tuning}"
             + f"; input {model_card.image_size}×{model_card.image_size} px, head-cropped and contrast-normalised "
             "grayscale\n"
-            f"- **Training data:** {raw['dataset']['images']} scans of the Training split of Bhuvaji et al. "
-            f"(Kaggle 2020) — {raw['dataset']['train_images']} to train, "
-            f"{raw['dataset']['validation_images']} to validate\n"
+            f"- **Training data:** {dataset['images']} scans of the Training split of Bhuvaji et al. "
+            f"(Kaggle 2020) — {dataset['train_images']} to train, {dataset['validation_images']} to validate\n"
             f"- **Calibration:** temperature scaling on validation (T = {model_card.temperature:.2f})\n"
-            f"- **Trained:** {raw['created'][:10]} on {raw['machine']['cpu_count']} CPU cores in "
-            f"{raw['timings']['total_wall_s'] / 60:.0f} min\n"
+            f"- **Trained:** {model_card.created[:10]} on {model_card.machine['cpu_count']} CPU cores in "
+            f"{model_card.timings['total_wall_s'] / 60:.0f} min\n"
             f"- **Runs on:** {'ONNX Runtime' if model_card.onnx else 'TensorFlow'} for classification, "
             "TensorFlow for the saliency maps"
         )

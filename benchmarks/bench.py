@@ -292,9 +292,7 @@ def run_benchmark(sample: Path, runs: int = 30, artifact_dir: Path = ARTIFACT_DI
     results["contention"] = latency_under_smoothgrad(classifier, explainer, x, runs)
     results["throughput"] = folder_throughput(classifier)
     results["browser"] = browser_timings()
-    card = classifier.card.raw
-    results["training"] = {k: v for k, v in card.get("timings", {}).items()}
-    results["training"]["machine"] = card.get("machine", {}).get("cpu")
+    results["training"] = {**classifier.card.timings, "machine": classifier.card.machine.get("cpu")}
     return results
 
 

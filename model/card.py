@@ -10,7 +10,9 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+from model.errors import ArtifactError
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
 ARTIFACT_ENV = "BRAIN_MRI_ARTIFACT_DIR"  # the app serves this folder instead, when set (the fast tests' tiny model)
@@ -23,6 +25,7 @@ OOD_GUARD_FILE = "ood_guard.npz"
 OOD_EVALUATION_FILE = "ood_evaluation.json"
 CANDIDATES_FILE = "candidates.json"
 RESCORE_FILE = "validation_rescore.json"
+SALIENCY_FILE = "saliency_evaluation.json"
 SAMPLES_DIR = ARTIFACT_DIR / "samples"
 
 # Folder names of the dataset, in label order; training copies them into the card.
@@ -43,9 +46,46 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+# Every JSON file written beside an artifact carries "schema_version". A reader upgrades an older file through
+# MIGRATIONS, one version at a time, and refuses a newer one. Version 2 (2026-11-25) only added the field.
+SCHEMA_VERSIONS: dict[str, int] = {
+    CARD_FILE: 2,
+    EVALUATION_FILE: 2,
+    AUDIT_FILE: 2,
+    OOD_EVALUATION_FILE: 2,
+    CANDIDATES_FILE: 2,
+    RESCORE_FILE: 2,
+    SALIENCY_FILE: 2,
+}
+MIGRATIONS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {
+    **{(kind, 1): dict for kind in SCHEMA_VERSIONS},
+    (CANDIDATES_FILE, 1): lambda data: {"runs": data},  # version 1 kept the runs at the top level
+}
+
+
+def write_record(path: Path, kind: str, data: dict[str, Any], indent: int = 2) -> None:
+    """The one writer of the JSON files beside an artifact: `kind` is the file's canonical name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"schema_version": SCHEMA_VERSIONS[kind], **{k: v for k, v in data.items() if k != "schema_version"}}
+    path.write_text(json.dumps(record, indent=indent), encoding="utf-8")
+
+
+def read_record(path: Path, kind: str) -> dict[str, Any]:
+    """Reads a file written by `write_record` (or before it), upgraded to the current schema of its kind."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    version, current = data.get("schema_version", 1), SCHEMA_VERSIONS[kind]
+    if version > current:
+        raise ArtifactError(f"{Path(path).name} has schema version {version}; this code reads up to {current}.")
+    while version < current:
+        data = MIGRATIONS[(kind, version)](data)
+        version += 1
+    data["schema_version"] = current
+    return data
+
+
 @dataclass
 class ModelCard:
-    """The subset of the card JSON that code depends on; everything else stays in `raw`."""
+    """The model card, read through attributes; `raw` is the file as written, kept for tools that extend it."""
 
     class_dirs: list[str]
     class_names: list[str]
@@ -57,6 +97,15 @@ class ModelCard:
     tta_flip: bool = False
     ood: dict[str, Any] | None = None
     onnx: dict[str, Any] | None = None
+    last_conv_layer: str | None = None
+    candidate: str = ""
+    created: str = ""
+    training_config: dict[str, Any] = field(default_factory=dict)
+    dataset: dict[str, Any] = field(default_factory=dict)
+    validation: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, Any] = field(default_factory=dict)
+    machine: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -72,6 +121,12 @@ class ModelCard:
             tta_flip=bool(data.get("inference", {}).get("tta_flip", False)),
             ood=data.get("ood"),
             onnx=data.get("onnx"),
+            last_conv_layer=data.get("last_conv_layer"),
+            candidate=data.get("candidate", ""),
+            created=data.get("created", ""),
+            **{name: data.get(name, {}) for name in ("training_config", "dataset", "validation", "history")},
+            timings=data.get("timings", {}),
+            machine=data.get("machine", {}),
             raw=data,
         )
 
@@ -82,24 +137,24 @@ class ModelCard:
     @property
     def fine_tuning(self) -> str:
         """How the backbone became this model, in words, from what training recorded."""
-        selection = self.raw.get("validation", {}).get("selection", {})
-        mixup = self.raw.get("training_config", {}).get("mixup")
+        selection = self.validation.get("selection", {})
+        mixup = self.training_config.get("mixup")
         text = "exit flow fine-tuned"
         if selection.get("stage2_end", "best checkpoint") != "best checkpoint":
             text += f" ({selection['stage2_end']})"
         if mixup:
             text += f" with manifold mixup (Beta({mixup}, {mixup}))"
-        attention = self.raw.get("training_config", {}).get("attention_weight")
+        attention = self.training_config.get("attention_weight")
         if attention:
             text += f", guided by radiologists' tumour outlines (attention weight λ = {attention})"
-        if selection and self.raw.get("candidate") == "weight_interpolated":
+        if selection and self.candidate == "weight_interpolated":
             text += f" and mixed with the frozen-backbone head (α = {selection['alpha']:.1f})"
         return text
 
     @property
     def how_chosen(self) -> str:
         """Which candidate training kept and by what, in words, from what training recorded."""
-        validation = self.raw["validation"]
+        validation = self.validation
         selection = validation.get("selection")
         text = (
             "Validation accuracy of each candidate (a duplicate-aware split of Training): "
@@ -116,11 +171,13 @@ class ModelCard:
 
 
 def load_card(artifact_dir: Path = ARTIFACT_DIR) -> ModelCard:
-    path = Path(artifact_dir) / CARD_FILE
-    with open(path, encoding="utf-8") as handle:
-        return ModelCard.from_dict(json.load(handle))
+    return ModelCard.from_dict(read_record(Path(artifact_dir) / CARD_FILE, CARD_FILE))
+
+
+def write_card(artifact_dir: Path, card: dict[str, Any]) -> None:
+    write_record(Path(artifact_dir) / CARD_FILE, CARD_FILE, card)
 
 
 def load_json(name: str, artifact_dir: Path = ARTIFACT_DIR) -> dict[str, Any]:
-    with open(Path(artifact_dir) / name, encoding="utf-8") as handle:
-        return json.load(handle)
+    """One of the JSON files beside the artifact, by its canonical name."""
+    return read_record(Path(artifact_dir) / name, name)

@@ -50,7 +50,7 @@ class Explainer:
     def __init__(self, classifier: Classifier):
         self.classifier = classifier
         self.model = model = classifier.model  # builds the Keras model if this is its first use
-        layer_name = classifier.card.raw.get("last_conv_layer") or BACKBONES[classifier.card.backbone].last_conv_layer
+        layer_name = classifier.card.last_conv_layer or BACKBONES[classifier.card.backbone].last_conv_layer
         self.layer_name = layer_name
         conv_output = model.get_layer(layer_name).output
         self._conv = keras.Model(model.input, conv_output)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-SALIENCY_FILE = "saliency_evaluation.json"
 SALIENCY_GALLERY_DIR = "saliency_gallery"
 VALIDATION, TESTING = "validation", "testing"
 SUBSET_LABELS = {

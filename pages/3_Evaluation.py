@@ -93,7 +93,7 @@ if label_conflict_sentence(report):
 
 @st.cache_data(show_spinner=False, max_entries=1)
 def training_curves_png() -> bytes:
-    return png_bytes(training_curves(model_card.raw["history"]))
+    return png_bytes(training_curves(model_card.history))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

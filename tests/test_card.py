@@ -1,3 +1,5 @@
+import pytest
+
 from tests.helpers import tiny_card
 
 
@@ -32,3 +34,24 @@ def test_how_chosen_names_the_selected_candidate_and_its_interpolation():
 def test_fine_tuning_says_when_the_outlines_guided_it():
     card = tiny_card(training_config={"mixup": 0.4, "attention_weight": 0.25}, validation={"selection": {}})
     assert "guided by radiologists' tumour outlines (attention weight λ = 0.25)" in card.fine_tuning
+
+
+def test_records_carry_their_schema_version_and_old_files_are_upgraded(tmp_path):
+    from model.card import CANDIDATES_FILE, EVALUATION_FILE, SCHEMA_VERSIONS, read_record, write_record
+
+    write_record(tmp_path / "e.json", EVALUATION_FILE, {"full": {"accuracy": 0.5}})
+    assert read_record(tmp_path / "e.json", EVALUATION_FILE) == {
+        "schema_version": SCHEMA_VERSIONS[EVALUATION_FILE],
+        "full": {"accuracy": 0.5},
+    }
+    (tmp_path / "c.json").write_text('{"run": {"candidate": {"full": 0.8}}}')  # version 1: runs at the top level
+    assert read_record(tmp_path / "c.json", CANDIDATES_FILE)["runs"] == {"run": {"candidate": {"full": 0.8}}}
+
+
+def test_a_record_from_a_newer_schema_is_refused(tmp_path):
+    from model.card import AUDIT_FILE, SCHEMA_VERSIONS, read_record
+    from model.errors import ArtifactError
+
+    (tmp_path / "a.json").write_text(f'{{"schema_version": {SCHEMA_VERSIONS[AUDIT_FILE] + 1}}}')
+    with pytest.raises(ArtifactError, match="schema version"):
+        read_record(tmp_path / "a.json", AUDIT_FILE)

@@ -41,7 +41,7 @@ def test_training_writes_a_loadable_artifact_whose_hash_is_in_the_card(trained):
     predictions = classifier.predict_inputs(np.zeros((2, TINY_SIZE, TINY_SIZE, 3), np.float32))
     assert len(predictions) == 2 and abs(predictions[0].probabilities.sum() - 1) < 1e-6
     for candidate in ("frozen_backbone_head", "finetuned_exit_flow"):
-        assert load_card(config.run_dir / "candidates" / candidate).raw["candidate"] == candidate
+        assert load_card(config.run_dir / "candidates" / candidate).candidate == candidate
 
 
 def test_training_never_asks_for_the_testing_split(tmp_path, monkeypatch):

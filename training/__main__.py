@@ -208,8 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out or ARTIFACT_DIR / OUTLINES_FILE
         print(f"{build_outline_bank(args.data_dir, args.masks_dir, out)} outlines packed into {out}")
     elif args.command == "samples":
-        from model.card import ARTIFACT_DIR, EVALUATION_FILE, SAMPLES_DIR
-        from model.saliency_report import SALIENCY_FILE
+        from model.card import ARTIFACT_DIR, EVALUATION_FILE, SALIENCY_FILE, SAMPLES_DIR
         from training.samples import write_outlined_samples, write_samples
 
         evaluation, out_dir = args.evaluation or ARTIFACT_DIR / EVALUATION_FILE, args.out_dir or SAMPLES_DIR

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import platform
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from model.architecture import FLOAT16_MIN_SIZE, save_weights_npz
-from model.card import CARD_FILE, OOD_GUARD_FILE, WEIGHTS_FILE, sha256_file
+from model.card import OOD_GUARD_FILE, WEIGHTS_FILE, sha256_file, write_card
 from model.onnx_forward import available_cores
 from model.ood import OODDetector
 
@@ -68,6 +67,5 @@ def write_artifact(
             "threshold": ood.threshold,
             "method": "min class-conditional Mahalanobis distance of pooled features, probabilistic-PCA covariance",
         }
-    with open(out_dir / CARD_FILE, "w", encoding="utf-8") as handle:
-        json.dump(card, handle, indent=2)
+    write_card(out_dir, card)
     return card

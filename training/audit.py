@@ -6,7 +6,6 @@ thumbnails so that page works without the dataset.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image
 
-from model.card import CLASS_DIRS, CLASS_LABELS
+from model.card import AUDIT_FILE, CLASS_DIRS, CLASS_LABELS, write_record
 from model.decode import decode_file
 from training.data import TEST_SPLIT, TRAIN_SPLIT, Sample, fingerprint, list_split
 from training.duplicates import NEAR_DUPLICATE_DISTANCE, ImageHashes, cross_match, duplicate_groups, hash_images
@@ -130,9 +129,7 @@ def audit(
         report["label_conflicts"] = _label_conflicts(data_dir, masks_dir, examples_dir)
     if examples_dir is not None:
         report["examples"] = _write_examples(data_dir, train, test, pairs, examples_dir, seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", encoding="utf-8") as handle:
-        json.dump(report, handle, indent=1)
+    write_record(out, AUDIT_FILE, report, indent=1)
     return report
 
 

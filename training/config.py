@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from model.card import ARTIFACT_DIR
+from model.card import ARTIFACT_DIR, ModelCard
 from training.augment import AugmentConfig
 
 
@@ -37,9 +37,9 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     @classmethod
-    def of_card(cls, card: dict[str, Any], data_dir: Path) -> "TrainConfig":
+    def of_card(cls, card: ModelCard, data_dir: Path) -> "TrainConfig":
         """The settings a finished run's card recorded that decide its split, cache and model."""
-        saved = card["training_config"]
+        saved = card.training_config
         return cls(
             data_dir=data_dir,
             backbone=saved["backbone"],

@@ -7,7 +7,6 @@ near duplicate in Training) measures generalisation. Both are reported.
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +17,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from model.batch import BATCH
-from model.card import load_card
+from model.card import CANDIDATES_FILE, EVALUATION_FILE, SALIENCY_FILE, load_card, read_record, write_record
 from model.decode import decode_file
 from model.predict import Classifier, Runtime
 from training.data import TRAIN_SPLIT, fingerprint, list_split
@@ -103,7 +102,7 @@ def evaluate(
         "split": split,
         "artifact_sha256": card.weights_sha256,
         "artifact_dir": str(artifact_dir),
-        "candidate": card.raw.get("candidate"),
+        "candidate": card.candidate,
         "runtime": classifier.runtime,
         "class_names": names,
         "dataset_fingerprint_sha256": fingerprint(samples, data_dir),
@@ -131,32 +130,18 @@ def evaluate(
         "wall_s": time.time() - started,
         "images": rows,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", encoding="utf-8") as handle:
-        json.dump(report, handle, indent=1)
+    write_record(out, EVALUATION_FILE, report, indent=1)
     return report
-
-
-def _nll_on_interpolation_grid(selection: dict[str, Any]) -> dict[str, float]:
-    """Cards written before the epoch averaging: every candidate was a point of the interpolation grid."""
-    if not selection:
-        return {}
-    by_alpha = {row["alpha"]: row["nll_all_views"] for row in selection["interpolation"]}
-    return {
-        "frozen_backbone_head": by_alpha[0.0],
-        "finetuned_exit_flow": by_alpha[1.0],
-        "weight_interpolated": by_alpha[selection["alpha"]],
-    }
 
 
 def _grad_cam_localisation(data_dir: Path, masks_dir: Path, candidate_dir: Path) -> dict[str, Any]:
     """Grad-CAM against the expert outlines on the validation tumour scans (`python -m training saliency`)."""
     from model.maps import GRAD_CAM
-    from model.saliency_report import SALIENCY_FILE, default_method_summary
+    from model.saliency_report import default_method_summary
     from training.saliency import evaluate_saliency
 
     out = candidate_dir / SALIENCY_FILE
-    report = json.loads(out.read_text()) if out.exists() else None
+    report = read_record(out, SALIENCY_FILE) if out.exists() else None
     if report is None or report["artifact_sha256"] != load_card(candidate_dir).weights_sha256:
         report = evaluate_saliency(data_dir, masks_dir, candidate_dir, out, [GRAD_CAM], sanity=False)
     summary = default_method_summary(report)[1]
@@ -173,31 +158,31 @@ def evaluate_candidates(
     scored on how well its Grad-CAM points at the expert outlines of the validation tumour scans.
     """
     run_dir = Path(run_dir)
-    summary = json.loads(out.read_text()) if out.exists() else {}
+    runs = read_record(out, CANDIDATES_FILE)["runs"] if out.exists() else {}
     scored = {}
     for candidate_dir in sorted((run_dir / "candidates").iterdir()):
         card = load_card(candidate_dir)
-        previous = candidate_dir / "evaluation.json"
-        report = json.loads(previous.read_text()) if previous.exists() else None
+        previous = candidate_dir / EVALUATION_FILE
+        report = read_record(previous, EVALUATION_FILE) if previous.exists() else None
         if report is None or report["artifact_sha256"] != card.weights_sha256:
             report = evaluate(data_dir, split, candidate_dir, previous)
         scored[candidate_dir.name] = {
             "artifact_sha256": report["artifact_sha256"],
             "split": split,
-            "validation_accuracy": card.raw["validation"]["candidates_accuracy"][candidate_dir.name],
+            "validation_accuracy": card.validation["candidates_accuracy"][candidate_dir.name],
             "full": report["full"]["accuracy"],
             "leakage_clean": report["leakage_clean"]["accuracy"],
             "leaked_copies": report["leaked_copies"]["accuracy"],
             "finetune_epochs_run": 0
             if candidate_dir.name == "frozen_backbone_head"
-            else len(card.raw["history"]["stage2_finetune"].get("loss", [])),
-            "runtime": report.get("runtime", "TensorFlow"),
-            "chosen_by_run": card.raw["validation"]["selected"] == candidate_dir.name,
+            else len(card.history["stage2_finetune"].get("loss", [])),
+            "runtime": report["runtime"],
+            "chosen_by_run": card.validation["selected"] == candidate_dir.name,
             "testing_recall": {name: values["recall"] for name, values in report["full"]["per_class"].items()},
-            "run_wall_s": card.raw["timings"]["total_wall_s"],
+            "run_wall_s": card.timings["total_wall_s"],
         }
-        selection = card.raw["validation"].get("selection", {})
-        nll_by_candidate = selection.get("candidates_nll_all_views") or _nll_on_interpolation_grid(selection)
+        selection = card.validation["selection"]
+        nll_by_candidate = selection["candidates_nll_all_views"]
         if candidate_dir.name in nll_by_candidate:
             scored[candidate_dir.name]["validation_nll_all_views"] = nll_by_candidate[candidate_dir.name]
         if candidate_dir.name == "weight_interpolated":
@@ -206,6 +191,6 @@ def evaluate_candidates(
             scored[candidate_dir.name]["grad_cam_validation"] = _grad_cam_localisation(
                 data_dir, masks_dir, candidate_dir
             )
-    summary[run_dir.name] = scored
-    out.write_text(json.dumps(summary, indent=2))
-    return summary
+    runs[run_dir.name] = scored
+    write_record(out, CANDIDATES_FILE, {"runs": runs})
+    return runs

@@ -15,7 +15,6 @@ number format must leave accuracy on Testing unchanged.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ import tf2onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from model.architecture import FLOAT16_MIN_SIZE, features_model
-from model.card import CARD_FILE, ONNX_FILE, sha256_file
+from model.card import ONNX_FILE, load_card, sha256_file, write_card
 from model.onnx_forward import INPUT_NAME, OnnxForward
 from model.predict import Classifier
 
@@ -101,8 +100,7 @@ def export_artifact(artifact_dir: Path) -> dict[str, Any]:
     """Adds the ONNX export to an artifact folder and records it in the model card."""
     classifier = Classifier.from_artifact(artifact_dir, runtime="tensorflow")
     block = export_onnx(classifier, artifact_dir)
-    card_path = Path(artifact_dir) / CARD_FILE
-    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card = load_card(artifact_dir).raw
     card["onnx"] = block
-    card_path.write_text(json.dumps(card, indent=2), encoding="utf-8")
+    write_card(artifact_dir, card)
     return block

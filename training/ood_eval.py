@@ -10,7 +10,6 @@ measures it.
 from __future__ import annotations
 
 import io
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -21,6 +20,7 @@ from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
 from model.batch import BATCH
+from model.card import OOD_EVALUATION_FILE, write_record
 from model.decode import decode_file, decode_image
 from model.predict import Classifier
 from training.data import list_split
@@ -173,6 +173,5 @@ def evaluate_guard(data_dir: Path, split: str, artifact_dir: Path, out: Path) ->
             for (c, n, _), s in zip(ood, out_scores)
         ],
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
+    write_record(out, OOD_EVALUATION_FILE, report, indent=1)
     return report

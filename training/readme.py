@@ -6,7 +6,6 @@ tests/test_readme.py fails when the README and the JSON disagree.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,12 @@ from model.card import (
     EVALUATION_FILE,
     OOD_EVALUATION_FILE,
     RESCORE_FILE,
+    SALIENCY_FILE,
+    read_record,
 )
 from model.evaluation_report import audit_sentence, label_conflict_sentence, per_class_rows, subset_rows
 from model.saliency_report import (
     OUTLINE_CITATION,
-    SALIENCY_FILE,
     default_method_summary,
     headline,
     sanity_sentence,
@@ -36,7 +36,7 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
 def _load(path: Path) -> dict[str, Any] | None:
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_record(path, path.name) if path.exists() else None
 
 
 def _pct(value: float) -> str:
@@ -130,7 +130,7 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
     lines += ["", conflicts] if conflicts else []
     lines += ["", "Per class on the whole split (precision / recall / F1 / support):", ""]
     lines += _markdown_table(per_class_rows(full))
-    candidates = _load(artifact_dir / CANDIDATES_FILE) or {}
+    candidates = (_load(artifact_dir / CANDIDATES_FILE) or {"runs": {}})["runs"]
     lines += [
         "",
         "Every candidate trained so far, as Keras models (validation = duplicate-aware split of Training, which "

@@ -6,12 +6,11 @@ e.g. the all-view loss after a fitted temperature. Only Training is read, never 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from model.architecture import load_weights_npz
-from model.card import load_card
+from model.card import RESCORE_FILE, load_card, read_record, write_record
 from training.artifact import machine_info
 from training.config import TrainConfig
 from training.train import prepare
@@ -21,14 +20,14 @@ def rescore(data_dir: Path, artifact_dirs: list[Path]) -> list[dict[str, Any]]:
     """One row of `validation_scores` per artifact; a missing cache raises FileNotFoundError (train once first)."""
     rows = []
     for artifact_dir in artifact_dirs:
-        card = load_card(artifact_dir).raw
+        card = load_card(artifact_dir)
         data = prepare(TrainConfig.of_card(card, data_dir), timings={}, cache_must_exist=True)
-        load_weights_npz(data.model, artifact_dir / card["artifact"]["weights_file"])
+        load_weights_npz(data.model, artifact_dir / card.weights_file)
         rows.append(
             {
                 "artifact_dir": str(artifact_dir),
-                "candidate": card["candidate"],
-                "artifact_sha256": card["artifact"]["sha256"],
+                "candidate": card.candidate,
+                "artifact_sha256": card.weights_sha256,
                 **data.validation_scores(data.top.get_weights()),
                 "cpu": machine_info()["cpu"],  # the cache is rebuilt per machine; its float rounding differs
             }
@@ -38,6 +37,6 @@ def rescore(data_dir: Path, artifact_dirs: list[Path]) -> list[dict[str, Any]]:
 
 def write_rows(out: Path, rows: list[dict[str, Any]]) -> None:
     """Adds `rows` to the file, replacing earlier rows of the same artifacts and keeping the others."""
-    kept = json.loads(out.read_text())["rows"] if out.exists() else []
+    kept = read_record(out, RESCORE_FILE)["rows"] if out.exists() else []
     fresh = {row["artifact_sha256"] for row in rows}
-    out.write_text(json.dumps({"rows": [r for r in kept if r["artifact_sha256"] not in fresh] + rows}, indent=2))
+    write_record(out, RESCORE_FILE, {"rows": [r for r in kept if r["artifact_sha256"] not in fresh] + rows})

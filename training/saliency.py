@@ -12,7 +12,6 @@ subsample of at most `max_slow_scans` scans per subset.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,6 +24,7 @@ from scipy.stats import spearmanr
 from tqdm import tqdm
 
 from model.architecture import BACKBONES, build_classifier, split_model
+from model.card import SALIENCY_FILE, write_record
 from model.decode import decode_file
 from model.explain import Explainer
 from model.localisation import (
@@ -251,7 +251,7 @@ def evaluate_saliency(
     randomised = None
     if sanity:
         randomised = Explainer(Classifier(randomised_model(classifier.model, card.backbone, seed), card))
-    scans = held_out_scans(data_dir, masks_dir, card.raw["training_config"]["seed"])
+    scans = held_out_scans(data_dir, masks_dir, card.training_config["seed"])
     slow = slow_subsample(scans, max_slow_scans, seed)
     rows, too_small = [], []
     for scan in tqdm(scans, desc="saliency vs outlines", unit="scan"):
@@ -265,7 +265,7 @@ def evaluate_saliency(
         "schema_version": SCHEMA_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "artifact_sha256": card.weights_sha256,
-        "candidate": card.raw.get("candidate"),
+        "candidate": card.candidate,
         "class_names": card.class_names,
         "methods": list(methods),
         "baselines": list(BASELINES),
@@ -282,6 +282,5 @@ def evaluate_saliency(
         by_name = {s.scan: s for s in scans}
         report["gallery"] = _gallery(rows, by_name, classifier, explainer, masks_dir, out.parent)
     report["wall_s"] = time.time() - started
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
+    write_record(out, SALIENCY_FILE, report, indent=1)
     return report

@@ -11,18 +11,18 @@ validation scan of the saliency check (held out from training).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from PIL import Image
 
+from model.card import EVALUATION_FILE, SALIENCY_FILE, read_record
 from training.masks import label_conflicts
 
 SAMPLE_MAX_SIDE = 256
 
 
 def write_samples(data_dir: Path, evaluation: Path, out_dir: Path) -> list[Path]:
-    report = json.loads(Path(evaluation).read_text())
+    report = read_record(Path(evaluation), EVALUATION_FILE)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for label in range(len(report["class_names"])):
@@ -52,9 +52,9 @@ def write_outlined_samples(
     data_dir: Path, evaluation: Path, saliency: Path, masks_dir: Path, out_dir: Path
 ) -> list[Path]:
     """One outlined scan per tumour class, from Testing when it has one, else from validation; no label conflict."""
-    tested = {r["path"]: r for r in json.loads(Path(evaluation).read_text())["images"]}
+    tested = {r["path"]: r for r in read_record(Path(evaluation), EVALUATION_FILE)["images"]}
     disputed = {row.scan for row in label_conflicts(masks_dir)}
-    checked = [r for r in json.loads(Path(saliency).read_text())["scans"] if r["scan"] not in disputed]
+    checked = [r for r in read_record(Path(saliency), SALIENCY_FILE)["scans"] if r["scan"] not in disputed]
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for label in sorted({row["label"] for row in checked}):

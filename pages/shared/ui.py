@@ -23,6 +23,7 @@ from model.card import (
     ARTIFACT_ENV,
     AUDIT_FILE,
     EVALUATION_FILE,
+    SALIENCY_FILE,
     SAMPLES_DIR,
     ModelCard,
     load_card,
@@ -33,7 +34,6 @@ from model.maps import GRAD_CAM, Explanation, overlay
 from model.outlines import OUTLINES_FILE, OutlineBank, prepared_outline
 from model.predict import Classifier
 from model.preprocess import to_model_input
-from model.saliency_report import SALIENCY_FILE
 
 if TYPE_CHECKING:
     from model.explain import Explainer
