@@ -26,6 +26,7 @@ OOD_EVALUATION_FILE = "ood_evaluation.json"
 CANDIDATES_FILE = "candidates.json"
 RESCORE_FILE = "validation_rescore.json"
 SALIENCY_FILE = "saliency_evaluation.json"
+TRUST_FILE = "trust.json"  # prediction sets and referral threshold (python -m training trust)
 SAMPLES_DIR = ARTIFACT_DIR / "samples"
 
 # Folder names of the dataset, in label order; training copies them into the card.
@@ -56,6 +57,7 @@ SCHEMA_VERSIONS: dict[str, int] = {
     CANDIDATES_FILE: 2,
     RESCORE_FILE: 2,
     SALIENCY_FILE: 2,
+    TRUST_FILE: 2,
 }
 MIGRATIONS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {
     **{(kind, 1): dict for kind in SCHEMA_VERSIONS},

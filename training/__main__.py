@@ -100,6 +100,10 @@ def _parser() -> argparse.ArgumentParser:
     outlines.add_argument("--data-dir", type=Path, required=True)
     outlines.add_argument("--masks-dir", type=Path, required=True)
     outlines.add_argument("--out", type=Path, default=None, help="default: model/artifacts/outlines.npz")
+    trust = commands.add_parser("trust", help="fit prediction sets and the referral threshold on validation")
+    trust.add_argument("--data-dir", type=Path, required=True)
+    trust.add_argument("--artifact-dir", type=Path, default=None, help="default: model/artifacts")
+    trust.add_argument("--out", type=Path, default=None, help="default: model/artifacts/trust.json")
     samples = commands.add_parser("samples", help="pick the sample scans bundled with the app")
     samples.add_argument("--data-dir", type=Path, required=True)
     samples.add_argument("--evaluation", type=Path, default=None, help="default: model/artifacts/evaluation.json")
@@ -207,6 +211,13 @@ def main(argv: list[str] | None = None) -> int:
 
         out = args.out or ARTIFACT_DIR / OUTLINES_FILE
         print(f"{build_outline_bank(args.data_dir, args.masks_dir, out)} outlines packed into {out}")
+    elif args.command == "trust":
+        from model.card import ARTIFACT_DIR, TRUST_FILE
+        from training.trust import evaluate_trust
+
+        folder = args.artifact_dir or ARTIFACT_DIR
+        report = evaluate_trust(args.data_dir, folder, args.out or folder / TRUST_FILE)
+        print(json.dumps({k: report[k] for k in ("qhat", "referral_threshold", "sets", "referral")}, indent=2))
     elif args.command == "samples":
         from model.card import ARTIFACT_DIR, EVALUATION_FILE, SALIENCY_FILE, SAMPLES_DIR
         from training.samples import write_outlined_samples, write_samples

@@ -1,0 +1,102 @@
+"""`python -m training trust`: fit the prediction sets and the referral threshold on validation, then report
+how they hold on Testing (whole and leakage-clean), where they were never fitted.
+
+Validation probabilities come from the app's own classification path (decode, preprocess, ONNX Runtime,
+temperature) on the run's validation split of Training; Testing probabilities from the committed evaluation.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from model.batch import BATCH, batches, loaded_scans
+from model.card import EVALUATION_FILE, TRUST_FILE, load_card, read_record, write_record
+from model.predict import Classifier
+from model.trust import (
+    ALPHA,
+    REFERRED_SHARE,
+    aps_scores,
+    conformal_quantile,
+    prediction_set,
+    referral_threshold,
+)
+from training.split import split_training
+
+
+def validation_probabilities(classifier: Classifier, data_dir: Path, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(calibrated probabilities, labels) of the validation images, through the app's classification path."""
+    split = split_training(data_dir, seed)
+    paths = [split.samples[i].path for i in split.val_idx]
+    probabilities = []
+    chunks = batches(loaded_scans(paths, classifier.card.image_size), BATCH)
+    for chunk in tqdm(chunks, total=-(-len(paths) // BATCH), desc="validation", unit="batch"):
+        probabilities += [p.probabilities for p in classifier.predict_inputs(np.stack([c[1] for c in chunk]))]
+    return np.array(probabilities), split.labels[split.val_idx]
+
+
+def set_summary(probabilities: np.ndarray, labels: np.ndarray, qhat: float) -> dict[str, Any]:
+    sets = [prediction_set(p, qhat) for p in probabilities]
+    sizes = np.array([len(s) for s in sets])
+    return {
+        "n": int(len(labels)),
+        "coverage": float(np.mean([label in s for label, s in zip(labels, sets)])),
+        "mean_size": float(sizes.mean()),
+        "size_counts": {str(k): int((sizes == k).sum()) for k in range(1, probabilities.shape[1] + 1)},
+    }
+
+
+def referral_summary(probabilities: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, Any]:
+    confidence, right = probabilities.max(1), probabilities.argmax(1) == labels
+    kept = confidence >= threshold
+    return {
+        "n": int(len(labels)),
+        "referred_share": float(1 - kept.mean()),
+        "accuracy_all": float(right.mean()),
+        "accuracy_kept": float(right[kept].mean()) if kept.any() else None,
+        "accuracy_referred": float(right[~kept].mean()) if (~kept).any() else None,
+    }
+
+
+def coverage_curve(probabilities: np.ndarray, labels: np.ndarray, points: int = 21) -> list[dict[str, float]]:
+    """Accuracy on the most confident scans kept, for kept shares 100 %, 95 %, ... (selective prediction)."""
+    order = np.argsort(-probabilities.max(1), kind="stable")
+    right = (probabilities.argmax(1) == labels)[order]
+    curve = []
+    for share in np.linspace(1.0, 0.0, points)[:-1]:
+        kept = max(1, int(round(share * len(labels))))
+        curve.append({"kept_share": float(share), "accuracy": float(right[:kept].mean())})
+    return curve
+
+
+def evaluate_trust(data_dir: Path, artifact_dir: Path, out: Path) -> dict[str, Any]:
+    started = time.time()
+    card, classifier = load_card(artifact_dir), Classifier.from_artifact(artifact_dir)
+    val_probs, val_labels = validation_probabilities(classifier, data_dir, card.training_config["seed"])
+    qhat = conformal_quantile(aps_scores(val_probs, val_labels), ALPHA)
+    threshold = referral_threshold(val_probs.max(1), REFERRED_SHARE)
+    testing = read_record(Path(artifact_dir) / EVALUATION_FILE, EVALUATION_FILE)
+    if testing["artifact_sha256"] != card.weights_sha256:
+        raise ValueError("the committed evaluation belongs to other weights; run `python -m training evaluate`")
+    images = testing["images"]
+    subsets = {"validation": (val_probs, val_labels)}
+    for name, keep in (("testing", lambda r: True), ("testing_leakage_clean", lambda r: not r["leaked"])):
+        rows = [r for r in images if keep(r)]
+        subsets[name] = (np.array([r["probabilities"] for r in rows]), np.array([r["label"] for r in rows]))
+    report = {
+        "artifact_sha256": card.weights_sha256,
+        "alpha": ALPHA,
+        "qhat": qhat,
+        "referred_share_on_validation": REFERRED_SHARE,
+        "referral_threshold": threshold,
+        "sets": {name: set_summary(p, y, qhat) for name, (p, y) in subsets.items()},
+        "referral": {name: referral_summary(p, y, threshold) for name, (p, y) in subsets.items()},
+        "coverage_curves": {name: coverage_curve(p, y) for name, (p, y) in subsets.items()},
+        "wall_s": time.time() - started,
+    }
+    write_record(out, TRUST_FILE, report)
+    return report
