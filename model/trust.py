@@ -1,31 +1,29 @@
 """When to trust a prediction: conformal prediction sets and the referral threshold, both fitted on validation.
 
-Prediction sets follow Adaptive Prediction Sets (APS; Romano et al., NeurIPS 2020; Angelopoulos et al., ICLR
-2021), without randomisation so that a scan always gets the same set: classes are added from the most to the
-least probable until their probabilities sum to at least `qhat`, the conformal quantile of the validation
-scores. On scans exchangeable with validation the set holds the true class with probability >= 1 - alpha;
-on scans from another source it need not, and the evaluation says by how much it falls short.
+Split conformal prediction with the least-ambiguous score (Sadinle, Lei and Wasserman, JASA 2019; the "LAC"
+score in Angelopoulos et al., ICLR 2021): a class joins the set when its calibrated probability is at least
+1 - qhat, qhat being the conformal quantile of 1 - p(true class) on validation. Sets are deterministic and
+the smallest on average among sets with the guarantee; Adaptive Prediction Sets were tried first and, without
+randomisation, gave 2.8 classes on average at 90 % for a model this confident (see the commit history).
+On scans exchangeable with validation a set holds the true class with probability >= 1 - alpha; on scans from
+another source it need not, and the evaluation says by how much it falls short.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-ALPHA = 0.1  # 90 % prediction sets
+ALPHA = 0.01  # 99 % sets: at 90 % or 95 % (below the 96 % validation accuracy) every set is a single class
 REFERRED_SHARE = 0.2  # the least confident fifth of validation scans sets the referral threshold
 
 
-def aps_scores(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Non-conformity of each (scan, true class): the probability mass of the classes ranked up to and including
-    the true one."""
-    order = np.argsort(-probabilities, axis=1, kind="stable")
-    ranked = np.take_along_axis(probabilities, order, axis=1)
-    cumulative = np.cumsum(ranked, axis=1)
-    rank_of_label = np.argmax(order == labels[:, None], axis=1)
-    return cumulative[np.arange(len(labels)), rank_of_label]
+def conformity_scores(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Non-conformity of each (scan, true class): 1 - the calibrated probability of the true class."""
+    return 1.0 - probabilities[np.arange(len(labels)), labels]
 
 
 def conformal_quantile(scores: np.ndarray, alpha: float = ALPHA) -> float:
@@ -36,11 +34,11 @@ def conformal_quantile(scores: np.ndarray, alpha: float = ALPHA) -> float:
 
 
 def prediction_set(probabilities: np.ndarray, qhat: float) -> list[int]:
-    """Class indices from the most probable down, until their probabilities reach `qhat` (at least one)."""
-    order = np.argsort(-np.asarray(probabilities), kind="stable")
-    cumulative = np.cumsum(np.asarray(probabilities)[order])
-    size = int(np.searchsorted(cumulative, qhat - 1e-12) + 1)
-    return [int(i) for i in order[: min(size, len(order))]]
+    """Classes with probability >= 1 - qhat, most probable first; never empty (the top class at least)."""
+    probabilities = np.asarray(probabilities)
+    order = np.argsort(-probabilities, kind="stable")
+    members = [int(i) for i in order if probabilities[i] >= 1.0 - qhat - 1e-12]
+    return members or [int(order[0])]
 
 
 def referral_threshold(confidences: np.ndarray, share: float = REFERRED_SHARE) -> float:
@@ -55,8 +53,58 @@ class Trust:
     qhat: float
     referral_threshold: float
 
+    @classmethod
+    def from_report(cls, report: dict[str, Any]) -> "Trust":
+        return cls(float(report["qhat"]), float(report["referral_threshold"]))
+
     def set_for(self, probabilities: np.ndarray) -> list[int]:
         return prediction_set(probabilities, self.qhat)
 
     def referred(self, confidence: float) -> bool:
         return confidence < self.referral_threshold
+
+
+def set_label(report: dict[str, Any]) -> str:
+    """The column and line label of a prediction set, e.g. "90 % set"."""
+    return f"{1 - report['alpha']:.0%} set".replace("%", " %")
+
+
+def caveat(report: dict[str, Any]) -> str:
+    """How far the sets and the confidence carry to scans from other sources, from the committed trust check."""
+    level, sets, referral = f"{1 - report['alpha']:.0%}", report["sets"], report["referral"]
+    clean, clean_referral = sets["testing_leakage_clean"], referral["testing_leakage_clean"]
+    return (
+        f"The {level} sets are fitted on validation scans, where they held the true class for "
+        f"{sets['validation']['coverage']:.0%}; on new test scans from other sources (the leakage-clean subset, "
+        f"{clean['n']} scans) they held it for only {clean['coverage']:.0%}, with {clean['mean_size']:.1f} classes on "
+        f"average. Scans below {report['referral_threshold']:.0%} confidence (the least certain "
+        f"{report['referred_share_on_validation']:.0%} of validation) are marked for referral: on the new test "
+        f"scans, {clean_referral['referred_share']:.0%} were, and the model was right on "
+        f"{clean_referral['accuracy_kept']:.0%} of the rest (all: {clean_referral['accuracy_all']:.0%})."
+    )
+
+
+TRUST_SUBSETS = {
+    "validation": "validation (fitted here)",
+    "testing": "Testing, whole split",
+    "testing_leakage_clean": "Testing, leakage-clean (new scans)",
+}
+
+
+def trust_rows(report: dict[str, Any]) -> list[dict[str, str]]:
+    """One row per subset: the sets' coverage and size, and what the referral threshold does."""
+    rows = []
+    for key, label in TRUST_SUBSETS.items():
+        sets, referral = report["sets"][key], report["referral"][key]
+        rows.append(
+            {
+                "scans": label,
+                "images": str(sets["n"]),
+                f"{set_label(report)} coverage": f"{sets['coverage']:.1%}",
+                "mean set size": f"{sets['mean_size']:.2f}",
+                "referred": f"{referral['referred_share']:.1%}",
+                "accuracy on the rest": f"{referral['accuracy_kept']:.1%}",
+                "accuracy on all": f"{referral['accuracy_all']:.1%}",
+            }
+        )
+    return rows

@@ -5,6 +5,7 @@ import streamlit as st
 
 from model.batch import result_row
 from model.errors import BrainMRIError
+from model.trust import Trust, caveat, set_label
 from pages.shared.ui import (
     Result,
     classify,
@@ -16,9 +17,11 @@ from pages.shared.ui import (
     sample_scans,
     show_library_error,
     thumbnail_uri,
+    trust_report,
 )
 
 NOT_MRI = "not like a training MRI"
+REFER = "low confidence: refer"
 
 page_setup("Classify MRI slices")
 
@@ -61,15 +64,22 @@ for index, (name, data) in enumerate(files.items()):
 progress.empty()
 
 
+report = trust_report()
+trust = None if report is None else Trust.from_report(report)
+
+
+def checks(result: Result) -> str:
+    flags = [NOT_MRI] if result.out_of_distribution else []
+    if trust is not None and trust.referred(result.confidence):
+        flags.append(REFER)
+    return "; ".join(flags)
+
+
 def summary_row(name: str, result: Result) -> dict[str, object]:
-    return {
-        "scan": thumbnail_uri(result.prepared),
-        "file": name,
-        "class": result.class_name,
-        "confidence": result.confidence,
-        "margin": result.margin,
-        "check": NOT_MRI if result.out_of_distribution else "",
-    }
+    row = {"scan": thumbnail_uri(result.prepared), "file": name, "class": result.class_name}
+    if trust is not None:
+        row[set_label(report)] = ", ".join(names[i] for i in trust.set_for(result.probabilities))
+    return row | {"confidence": result.confidence, "margin": result.margin, "check": checks(result)}
 
 
 classified = {name: result for name, result in results.items() if isinstance(result, Result)}
@@ -83,7 +93,10 @@ for name, message in failed.items():
     st.error(f"**{name}** could not be classified. {message}", icon=":material/block:")
 if classified:
     show = st.segmented_control(
-        "Show", ["All", "Least confident first", "Flagged"], default="All", help="Flagged: not like a training MRI"
+        "Show",
+        ["All", "Least confident first", "Flagged"],
+        default="All",
+        help="Flagged: not like a training MRI, or below the referral threshold",
     )
     summary = pd.DataFrame([summary_row(name, result) for name, result in classified.items()])
     if show == "Least confident first":
@@ -127,6 +140,10 @@ for name, result in classified.items():
             else:
                 st.subheader(result.class_name)
             st.markdown(f"Confidence **{result.confidence:.1%}** · margin to the runner-up **{result.margin:.1%}**")
+            if trust is not None:
+                members = ", ".join(names[i] for i in trust.set_for(result.probabilities))
+                referred = " · **below the referral threshold**" if trust.referred(result.confidence) else ""
+                st.markdown(f"{set_label(report).capitalize()}: **{members}**{referred}")
             chances = pd.DataFrame({"calibrated probability": result.probabilities}, index=names)
             st.bar_chart(chances, horizontal=True, height=170, x_label="calibrated probability", y_label="")
             if result.frames > 1:
@@ -139,6 +156,8 @@ for name, result in classified.items():
             if st.button("Explain this scan", key=f"explain-{name}", icon=":material/local_fire_department:"):
                 explain_scan(name)
 
+if report is not None:
+    st.caption(caveat(report))
 st.caption(
     f"Classified with {get_classifier().runtime}; the saliency maps on the Explain page come from the float32 "
     "Keras model, which the export was checked against."

@@ -23,6 +23,7 @@ from model.saliency_report import (
     sanity_sentence,
     summary_rows,
 )
+from model.trust import TRUST_SUBSETS, caveat, trust_rows
 from pages.shared.ui import (
     artifact_dir,
     card,
@@ -32,6 +33,7 @@ from pages.shared.ui import (
     page_setup,
     png_bytes,
     saliency_evaluation,
+    trust_report,
 )
 
 GALLERY_DIR = "gallery"  # misclassified Testing scans, beside the evaluation (python -m training evaluate)
@@ -197,6 +199,27 @@ def saliency_section(report: dict) -> None:
 def localisation_png(subset: str, group: str) -> bytes:
     return png_bytes(localisation_chart(saliency_evaluation()["tables"][subset]["groups"][group]))
 
+
+def trust_section(report: dict) -> None:
+    """Prediction sets and referral: when to trust an answer, from the committed `python -m training trust`."""
+    st.subheader("When to trust an answer")
+    st.markdown(caveat(report))
+    st.dataframe(pd.DataFrame(trust_rows(report)), hide_index=True, width="stretch")
+    curves = pd.DataFrame(
+        {
+            TRUST_SUBSETS[name]: {f"{100 * p['kept_share']:.0f}": p["accuracy"] for p in points}
+            for name, points in report["coverage_curves"].items()
+        }
+    )
+    st.line_chart(curves.iloc[::-1], x_label="% of scans kept (the most confident)", y_label="accuracy")
+    st.caption(
+        "Selective prediction: the model answers only for its most confident scans and refers the rest. "
+        "Prediction sets: Adaptive Prediction Sets (Romano et al., NeurIPS 2020), split-conformal on validation."
+    )
+
+
+if (trust := trust_report()) is not None:
+    trust_section(trust)
 
 saliency = saliency_evaluation()
 if saliency is None:

@@ -43,6 +43,8 @@ def test_classify_an_uploaded_scan_shows_its_label_and_a_table():
     assert summary["class"].tolist() == [expected] and summary["file"].tolist() == [path.name]
     assert 0.25 < summary["confidence"].iloc[0] <= 1 and summary["scan"].iloc[0].startswith("data:image/png")
     assert len(app.get("vega_lite_chart")) == 1  # the probabilities, drawn by the browser
+    assert expected in summary["99 % set"].iloc[0].split(", ")  # the prediction set holds the predicted class
+    assert "sets are fitted on validation scans" in texts(app)  # how far they carry to other sources
 
 
 def test_a_batch_with_bad_files_shows_one_result_and_one_message_per_bad_file():
@@ -123,6 +125,13 @@ def test_evaluation_shows_the_accuracy_from_the_committed_json():
     values = [m.value for m in app.metric]
     assert f"{report['full']['accuracy']:.1%}" in values
     assert f"{report['leakage_clean']['accuracy']:.1%}" in values
+
+
+def test_evaluation_says_when_to_trust_an_answer():
+    app = run("pages/3_Evaluation.py")
+    assert "When to trust an answer" in texts(app)
+    rows = next(d.value for d in app.dataframe if "mean set size" in d.value.columns)
+    assert rows["images"].tolist() == ["479", "394", "132"]
 
 
 def test_evaluation_says_whether_the_maps_point_at_the_tumour():

@@ -1,13 +1,13 @@
 import numpy as np
 import pytest
 
-from model.trust import Trust, aps_scores, conformal_quantile, prediction_set, referral_threshold
+from model.trust import Trust, conformal_quantile, conformity_scores, prediction_set, referral_threshold
 from training.trust import coverage_curve, referral_summary, set_summary
 
 
-def test_aps_score_is_the_mass_ranked_up_to_the_true_class():
+def test_score_is_one_minus_the_true_class_probability():
     probabilities = np.array([[0.5, 0.3, 0.2], [0.5, 0.3, 0.2]])
-    np.testing.assert_allclose(aps_scores(probabilities, np.array([0, 2])), [0.5, 1.0])
+    np.testing.assert_allclose(conformity_scores(probabilities, np.array([0, 2])), [0.5, 0.8])
 
 
 def test_conformal_quantile_uses_the_finite_sample_level():
@@ -15,11 +15,12 @@ def test_conformal_quantile_uses_the_finite_sample_level():
     assert conformal_quantile(scores, alpha=0.2) == pytest.approx(0.9)
 
 
-def test_prediction_set_adds_classes_until_the_quantile_is_reached():
+def test_prediction_set_holds_the_classes_above_one_minus_the_quantile():
     probabilities = np.array([0.6, 0.1, 0.3])
     assert prediction_set(probabilities, 0.5) == [0]
-    assert prediction_set(probabilities, 0.85) == [0, 2]
+    assert prediction_set(probabilities, 0.75) == [0, 2]
     assert prediction_set(probabilities, 1.0) == [0, 2, 1]
+    assert prediction_set(probabilities, 0.1) == [0]  # never empty
 
 
 def test_sets_cover_at_least_one_minus_alpha_on_exchangeable_scans():
@@ -27,7 +28,7 @@ def test_sets_cover_at_least_one_minus_alpha_on_exchangeable_scans():
     logits = rng.normal(size=(4000, 4)) * 2
     probabilities = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     labels = np.array([rng.choice(4, p=p) for p in probabilities])  # labels drawn from the model itself
-    qhat = conformal_quantile(aps_scores(probabilities[:2000], labels[:2000]), alpha=0.1)
+    qhat = conformal_quantile(conformity_scores(probabilities[:2000], labels[:2000]), alpha=0.1)
     summary = set_summary(probabilities[2000:], labels[2000:], qhat)
     assert summary["coverage"] >= 0.88 and 1 <= summary["mean_size"] <= 4
 

@@ -19,6 +19,7 @@ from model.card import (
     OOD_EVALUATION_FILE,
     RESCORE_FILE,
     SALIENCY_FILE,
+    TRUST_FILE,
     read_record,
 )
 from model.evaluation_report import audit_sentence, label_conflict_sentence, per_class_rows, subset_rows
@@ -29,6 +30,7 @@ from model.saliency_report import (
     sanity_sentence,
     summary_rows,
 )
+from model.trust import caveat, trust_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -189,6 +191,10 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
             )
         lines += ["", "Loss after a fitted temperature: `python -m training rescore`." + verdict]
     lines += _saliency_lines(artifact_dir)
+    trust = _load(artifact_dir / TRUST_FILE)
+    if trust is not None:
+        lines += ["", "When to trust an answer (`python -m training trust`): " + caveat(trust), ""]
+        lines += _markdown_table(trust_rows(trust))
     guard = _load(artifact_dir / OOD_EVALUATION_FILE)
     if guard is not None:
         lines += [

@@ -20,8 +20,8 @@ from model.predict import Classifier
 from model.trust import (
     ALPHA,
     REFERRED_SHARE,
-    aps_scores,
     conformal_quantile,
+    conformity_scores,
     prediction_set,
     referral_threshold,
 )
@@ -77,7 +77,7 @@ def evaluate_trust(data_dir: Path, artifact_dir: Path, out: Path) -> dict[str, A
     started = time.time()
     card, classifier = load_card(artifact_dir), Classifier.from_artifact(artifact_dir)
     val_probs, val_labels = validation_probabilities(classifier, data_dir, card.training_config["seed"])
-    qhat = conformal_quantile(aps_scores(val_probs, val_labels), ALPHA)
+    qhat = conformal_quantile(conformity_scores(val_probs, val_labels), ALPHA)
     threshold = referral_threshold(val_probs.max(1), REFERRED_SHARE)
     testing = read_record(Path(artifact_dir) / EVALUATION_FILE, EVALUATION_FILE)
     if testing["artifact_sha256"] != card.weights_sha256:

@@ -25,6 +25,7 @@ from model.card import (
     EVALUATION_FILE,
     SALIENCY_FILE,
     SAMPLES_DIR,
+    TRUST_FILE,
     ModelCard,
     load_card,
     load_json,
@@ -133,6 +134,12 @@ def audit() -> dict | None:
 
 def saliency_evaluation() -> dict | None:
     return committed_json(SALIENCY_FILE)
+
+
+def trust_report() -> dict | None:
+    """The committed prediction-set and referral check, if it belongs to the model being served."""
+    report = committed_json(TRUST_FILE)
+    return report if report is not None and report["artifact_sha256"] == card().weights_sha256 else None
 
 
 @st.cache_resource(show_spinner=False)
