@@ -34,6 +34,52 @@ def _subset(report_rows: list[dict[str, Any]], mask: np.ndarray, class_names: li
     return classification_report(labels, probabilities, class_names)
 
 
+def _classified_rows(
+    classifier: Classifier,
+    samples: list,
+    training: list,
+    match: Any,
+    leaked: np.ndarray,
+    conflicts: set[str],
+    data_dir: Path,
+) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
+    """One row per scan, classified through the app's path, with its leakage and label-conflict facts."""
+    rows: list[dict[str, Any]] = []
+    prepared_images: list[np.ndarray] = []
+    for start in tqdm(range(0, len(samples), BATCH), desc="classifying", unit="batch"):
+        chunk = samples[start : start + BATCH]
+        results = classifier.classify_images([decode_file(s.path).rgb for s in chunk])
+        for offset, (sample, (prepared, prediction)) in enumerate(zip(chunk, results)):
+            i = start + offset
+            prepared_images.append(prepared)
+            rows.append(
+                {
+                    "path": sample.relative(data_dir),
+                    "label": sample.label,
+                    "predicted": prediction.class_index,
+                    "probabilities": [round(float(p), 6) for p in prediction.probabilities],
+                    "ood_score": prediction.ood_score,
+                    "out_of_distribution": prediction.out_of_distribution,
+                    "leaked": bool(leaked[i]),
+                    "exact_copy": bool(match.exact[i]),
+                    "phash_distance": int(match.distance[i]),
+                    "nearest_training_image": training[int(match.nearest[i])].relative(data_dir),
+                    "label_conflict": sample.relative(data_dir) in conflicts,
+                }
+            )
+    return rows, prepared_images
+
+
+def _write_gallery(rows: list[dict[str, Any]], prepared_images: list[np.ndarray], gallery_dir: Path) -> None:
+    """Saves each misclassified scan as the model saw it, and names the file in its row."""
+    gallery_dir.mkdir(parents=True, exist_ok=True)
+    for row, prepared in zip(rows, prepared_images):
+        if row["predicted"] != row["label"]:
+            name = row["path"].replace("/", "__").rsplit(".", 1)[0] + ".jpg"
+            Image.fromarray(prepared).save(gallery_dir / name, quality=90)
+            row["gallery_image"] = name
+
+
 def evaluate(
     data_dir: Path,
     split: str,
@@ -62,37 +108,9 @@ def evaluate(
     leaked = match.leaked(NEAR_DUPLICATE_DISTANCE)
 
     conflicts = {row.scan for row in label_conflicts(masks_dir)} if masks_dir is not None else set()
-    rows: list[dict[str, Any]] = []
-    prepared_images: list[np.ndarray] = []
-    for start in tqdm(range(0, len(samples), BATCH), desc=f"classifying {split}", unit="batch"):
-        chunk = samples[start : start + BATCH]
-        results = classifier.classify_images([decode_file(s.path).rgb for s in chunk])
-        for offset, (sample, (prepared, prediction)) in enumerate(zip(chunk, results)):
-            i = start + offset
-            prepared_images.append(prepared if gallery_dir is not None else None)
-            rows.append(
-                {
-                    "path": sample.relative(data_dir),
-                    "label": sample.label,
-                    "predicted": prediction.class_index,
-                    "probabilities": [round(float(p), 6) for p in prediction.probabilities],
-                    "ood_score": prediction.ood_score,
-                    "out_of_distribution": prediction.out_of_distribution,
-                    "leaked": bool(leaked[i]),
-                    "exact_copy": bool(match.exact[i]),
-                    "phash_distance": int(match.distance[i]),
-                    "nearest_training_image": training[int(match.nearest[i])].relative(data_dir),
-                    "label_conflict": sample.relative(data_dir) in conflicts,
-                }
-            )
-
+    rows, prepared_images = _classified_rows(classifier, samples, training, match, leaked, conflicts, data_dir)
     if gallery_dir is not None:
-        gallery_dir.mkdir(parents=True, exist_ok=True)
-        for row, prepared in zip(rows, prepared_images):
-            if row["predicted"] != row["label"]:
-                name = row["path"].replace("/", "__").rsplit(".", 1)[0] + ".jpg"
-                Image.fromarray(prepared).save(gallery_dir / name, quality=90)
-                row["gallery_image"] = name
+        _write_gallery(rows, prepared_images, gallery_dir)
 
     names = card.class_names
     clean = ~leaked
