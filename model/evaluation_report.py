@@ -5,7 +5,11 @@ The JSON files are written by `python -m training evaluate` and `audit`; the wor
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
+
+import numpy as np
+from scipy.stats import binomtest
 
 SUBSETS = {
     "full": "whole split",
@@ -69,3 +73,62 @@ def audit_sentence(audit: dict[str, Any]) -> str:
         f"into {training['near_duplicate_groups']} groups of near duplicates, which is why the validation split keeps "
         "each group on one side."
     )
+
+
+def paired_comparison(
+    labels: np.ndarray, ours: np.ndarray, theirs: np.ndarray, resamples: int = 2000, seed: int = 0
+) -> dict[str, Any]:
+    """Two models on the same scans: accuracy difference with a paired bootstrap 95 % CI, and McNemar's exact
+    test on the scans where exactly one of them is right."""
+    right_ours, right_theirs = ours == labels, theirs == labels
+    only_ours, only_theirs = int((right_ours & ~right_theirs).sum()), int((right_theirs & ~right_ours).sum())
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(labels), size=(resamples, len(labels)))
+    differences = right_ours[picks].mean(1) - right_theirs[picks].mean(1)
+    discordant = only_ours + only_theirs
+    return {
+        "n": int(len(labels)),
+        "difference": float(right_ours.mean() - right_theirs.mean()),
+        "difference_ci95": [float(np.percentile(differences, 2.5)), float(np.percentile(differences, 97.5))],
+        "only_ours_right": only_ours,
+        "only_theirs_right": only_theirs,
+        "mcnemar_p": float(binomtest(only_ours, discordant).pvalue) if discordant else 1.0,
+    }
+
+
+PAIRED_INTRO = (
+    "Paired comparisons on the same Testing scans: the shipped model against each candidate whose predictions "
+    "are recorded (candidates as Keras models). The difference in accuracy has a paired bootstrap 95 % CI; "
+    "McNemar's exact test counts the scans only one of the two gets right (shipped vs the other); a p-value "
+    "far above 0.05 means the difference is within noise."
+)
+
+
+def comparison_rows(report: dict[str, Any], candidates: dict[str, Any]) -> list[dict[str, str]]:
+    """The shipped model against every candidate whose Testing predictions are recorded, whole and leakage-clean."""
+    images = report["images"]
+    labels, ours = np.array([r["label"] for r in images]), np.array([r["predicted"] for r in images])
+    clean = np.array([not r["leaked"] for r in images])
+    rows = []
+    for run, scored in candidates["runs"].items():
+        for name, values in scored.items():
+            if values["artifact_sha256"] == report["artifact_sha256"] or "testing_predictions" not in values:
+                continue
+            if values["testing_paths_sha256"] != paths_digest(images):
+                continue
+            theirs = np.array(values["testing_predictions"])
+            row = {"against": f"{run}, {name.replace('_', ' ')}"}
+            for label, keep in (("whole", np.ones(len(labels), bool)), ("leakage-clean", clean)):
+                c = paired_comparison(labels[keep], ours[keep], theirs[keep])
+                low, high = c["difference_ci95"]
+                row[f"{label}: shipped minus it (95 % CI)"] = f"{c['difference']:+.1%} ({low:+.1%} to {high:+.1%})"
+                row[f"{label}: McNemar p"] = (
+                    f"{c['mcnemar_p']:.2g} ({c['only_ours_right']} vs {c['only_theirs_right']})"
+                )
+            rows.append(row)
+    return rows
+
+
+def paths_digest(images: list[dict[str, Any]]) -> str:
+    """Which scans, in which order, a list of per-scan predictions refers to."""
+    return hashlib.sha256("\n".join(row["path"] for row in images).encode()).hexdigest()

@@ -4,8 +4,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from model.card import CANDIDATES_FILE
 from model.errors import BrainMRIError
-from model.evaluation_report import label_conflict_sentence, per_class_rows, subset_rows
+from model.evaluation_report import (
+    PAIRED_INTRO,
+    comparison_rows,
+    label_conflict_sentence,
+    per_class_rows,
+    subset_rows,
+)
 from model.figures import (
     confusion_matrix_figure,
     localisation_chart,
@@ -27,6 +34,7 @@ from model.trust import TRUST_SUBSETS, caveat, trust_rows
 from pages.shared.ui import (
     artifact_dir,
     card,
+    committed_json,
     evaluation,
     get_explainer,
     grad_cam_overlay,
@@ -161,6 +169,10 @@ details_section()
 st.subheader("Training curves")
 st.image(training_curves_png(), caption="Loss and accuracy per epoch of both training stages, on train and validation")
 st.caption(model_card.how_chosen)
+if (candidates := committed_json(CANDIDATES_FILE)) is not None and (rows := comparison_rows(report, candidates)):
+    st.subheader("Is the shipped model really better?")
+    st.markdown(PAIRED_INTRO)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 mistakes_section()
 
 

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from model.batch import BATCH
 from model.card import CANDIDATES_FILE, EVALUATION_FILE, SALIENCY_FILE, load_card, read_record, write_record
 from model.decode import decode_file
+from model.evaluation_report import paths_digest
 from model.predict import Classifier, Runtime
 from training.data import TRAIN_SPLIT, fingerprint, list_split
 from training.duplicates import NEAR_DUPLICATE_DISTANCE, cross_match, hash_images
@@ -197,6 +198,9 @@ def evaluate_candidates(
             "runtime": report["runtime"],
             "chosen_by_run": card.validation["selected"] == candidate_dir.name,
             "testing_recall": {name: values["recall"] for name, values in report["full"]["per_class"].items()},
+            # In the order of the evaluation's images, for paired comparisons on the same scans.
+            "testing_paths_sha256": paths_digest(report["images"]),
+            "testing_predictions": [row["predicted"] for row in report["images"]],
             "run_wall_s": card.timings["total_wall_s"],
         }
         selection = card.validation["selection"]

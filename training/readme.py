@@ -22,7 +22,14 @@ from model.card import (
     TRUST_FILE,
     read_record,
 )
-from model.evaluation_report import audit_sentence, label_conflict_sentence, per_class_rows, subset_rows
+from model.evaluation_report import (
+    PAIRED_INTRO,
+    audit_sentence,
+    comparison_rows,
+    label_conflict_sentence,
+    per_class_rows,
+    subset_rows,
+)
 from model.saliency_report import (
     OUTLINE_CITATION,
     default_method_summary,
@@ -232,6 +239,9 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
     lines += _markdown_table(per_class_rows(report["full"]))
     lines += CANDIDATES_HEADER + _candidate_rows(artifact_dir, card, report["full"])
     lines += ["", SELECTION_RULE] + _rescore_lines(artifact_dir, card)
+    candidates = _load(artifact_dir / CANDIDATES_FILE)
+    if candidates is not None and (rows := comparison_rows(report, candidates)):
+        lines += ["", PAIRED_INTRO, ""] + _markdown_table(rows)
     lines += _saliency_lines(artifact_dir) + _trust_and_guard_lines(artifact_dir)
     if RESULTS_MD.exists():
         lines += ["", "Speed (`python -m benchmarks`):", "", RESULTS_MD.read_text().strip()]
