@@ -38,6 +38,33 @@ def subset_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _with_ci(measure: dict[str, Any]) -> str:
+    if measure["value"] is None:
+        return "–"
+    low, high = measure["ci95"]
+    return f"{measure['value']:.1%} ({low:.0%}–{high:.0%})"
+
+
+def one_vs_rest_rows(subset: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each class against the others: what a screening reader asks (Wilson 95 % CIs), and the curves' areas."""
+    rows = []
+    for name, values in subset.get("one_vs_rest", {}).items():
+        rows.append(
+            {
+                "class": name,
+                "sensitivity": _with_ci(values["sensitivity"]),
+                "specificity": _with_ci(values["specificity"]),
+                "PPV": _with_ci(values["ppv"]),
+                "NPV": _with_ci(values["npv"]),
+                "ROC AUC": "–" if values["roc_auc"] is None else f"{values['roc_auc']:.3f}",
+                "average precision": "–"
+                if values["average_precision"] is None
+                else f"{values['average_precision']:.3f}",
+            }
+        )
+    return rows
+
+
 def per_class_rows(subset: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         {

@@ -218,3 +218,31 @@ def explanation_figure(
         figure.colorbar(opaque, ax=list(axes), shrink=0.85, label=scale_label)
     figure.text(0.01, 0.01, footer, fontsize=7, color="#555555")
     return figure
+
+
+def roc_pr_figure(subset: dict[str, Any], title: str) -> Figure:
+    """One-vs-rest ROC and precision-recall curves of every class, with their areas in the legend."""
+    figure, (roc, pr) = plt.subplots(1, 2, figsize=(9.6, 4.2), layout="constrained")
+    for (name, values), colour in zip(subset["one_vs_rest"].items(), class_colours()):
+        if "roc_curve" not in values:
+            continue
+        roc.plot(
+            values["roc_curve"]["fpr"],
+            values["roc_curve"]["tpr"],
+            color=colour,
+            label=f"{name} ({values['roc_auc']:.3f})",
+        )
+        pr.plot(
+            values["pr_curve"]["recall"],
+            values["pr_curve"]["precision"],
+            color=colour,
+            label=f"{name} ({values['average_precision']:.3f})",
+        )
+    roc.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    roc.set(xlabel="1 - specificity", ylabel="sensitivity", title=f"{title}: ROC (AUC)")
+    pr.set(xlabel="recall (sensitivity)", ylabel="precision (PPV)", title=f"{title}: precision-recall (AP)")
+    for axis in (roc, pr):
+        axis.legend(fontsize=8, loc="lower left" if axis is pr else "lower right")
+        axis.set_xlim(0, 1)
+        axis.set_ylim(0, 1.02)
+    return figure

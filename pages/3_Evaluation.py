@@ -10,6 +10,7 @@ from model.evaluation_report import (
     PAIRED_INTRO,
     comparison_rows,
     label_conflict_sentence,
+    one_vs_rest_rows,
     per_class_rows,
     subset_rows,
 )
@@ -18,6 +19,7 @@ from model.figures import (
     localisation_chart,
     probability_bars,
     reliability_figure,
+    roc_pr_figure,
     training_curves,
 )
 from model.saliency_report import (
@@ -54,6 +56,12 @@ METRICS_EXPLAINED = (
     "the mean over classes of F1, which balances precision (how often a predicted class is right) and recall (how "
     "many of a class are found). ECE, expected calibration error: the average gap between the confidence shown "
     "and the accuracy reached, over confidence bins; 0 means a stated 80 % is right 80 % of the time."
+)
+ONE_VS_REST_EXPLAINED = (
+    "Sensitivity: the share of a class's scans the model finds. Specificity: the share of the other scans it "
+    "does not call that class. PPV: how often a call of that class is right; NPV: how often 'not that class' is "
+    "right (both depend on how common the class is in this split). The curves sweep the threshold on that "
+    "class's probability; AUC and average precision summarise them (1 is perfect)."
 )
 RELIABILITY_EXPLAINED = (
     "Reliability diagram: each bar is the accuracy of the predictions made with that confidence; on the diagonal, "
@@ -107,6 +115,12 @@ def training_curves_png() -> bytes:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
+def roc_pr_png(choice: str) -> bytes | None:
+    subset = SUBSETS[choice]
+    return png_bytes(roc_pr_figure(subset, choice)) if "one_vs_rest" in subset else None
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
 def subset_figures(choice: str) -> tuple[bytes, bytes, bytes]:
     """The confusion matrices and reliability diagram of one subset as PNGs, drawn once, not on every rerun."""
     chosen = SUBSETS[choice]
@@ -131,6 +145,10 @@ def details_section() -> None:
     left.image(counts, caption=f"{choice}: confusion matrix, counts (rows: true class, columns: predicted)")
     middle.image(normalised, caption=f"{choice}: each row as shares of the true class; the diagonal is recall")
     right.image(reliability, caption=RELIABILITY_EXPLAINED)
+    if (curves := roc_pr_png(choice)) is not None:
+        st.markdown(f"**Each class against the others** ({choice.lower()}; Wilson 95 % CIs)")
+        st.dataframe(pd.DataFrame(one_vs_rest_rows(SUBSETS[choice])), hide_index=True, width="stretch")
+        st.image(curves, caption=ONE_VS_REST_EXPLAINED)
 
 
 @st.fragment

@@ -73,3 +73,20 @@ def test_paired_comparison_matches_a_hand_computed_mcnemar_table():
     assert result["difference"] == pytest.approx(0.2)
     low, high = result["difference_ci95"]
     assert low < 0.2 < high
+
+
+def test_one_vs_rest_matches_scikit_learn_and_hand_counts():
+    from sklearn.metrics import roc_auc_score
+
+    from training.metrics import one_vs_rest
+
+    truth = np.array([1, 1, 1, 0, 0, 0, 0, 0], bool)
+    predicted = np.array([1, 1, 0, 1, 0, 0, 0, 0], bool)
+    scores = np.array([0.9, 0.8, 0.3, 0.7, 0.2, 0.1, 0.4, 0.05])
+    result = one_vs_rest(truth, predicted, scores)
+    assert result["sensitivity"]["value"] == pytest.approx(2 / 3) and result["specificity"]["value"] == 0.8
+    assert result["ppv"]["value"] == pytest.approx(2 / 3) and result["npv"]["value"] == 0.8
+    low, high = result["sensitivity"]["ci95"]
+    assert 0 < low < 2 / 3 < high < 1
+    assert result["roc_auc"] == pytest.approx(roc_auc_score(truth, scores))
+    assert result["roc_curve"]["fpr"][0] == 0 and result["roc_curve"]["tpr"][-1] == 1

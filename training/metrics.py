@@ -5,15 +5,21 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
+from scipy.stats import binomtest
 from sklearn.metrics import (
     accuracy_score,
+    average_precision_score,
     balanced_accuracy_score,
     confusion_matrix,
     f1_score,
+    precision_recall_curve,
     precision_recall_fscore_support,
+    roc_auc_score,
+    roc_curve,
 )
 
 ECE_BINS = 15
+CURVE_POINTS = 60  # points kept per ROC or precision-recall curve in the JSON
 BOOTSTRAP_RESAMPLES = 2000
 
 
@@ -84,6 +90,43 @@ def classification_report(
             }
             for i, name in enumerate(class_names)
         },
+        "one_vs_rest": {
+            name: one_vs_rest(labels == i, predictions == i, probabilities[:, i]) for i, name in enumerate(class_names)
+        },
         "confusion_matrix": confusion_matrix(labels, predictions, labels=indices).tolist(),
         "calibration": reliability(probabilities, labels),
     }
+
+
+def proportion(successes: int, trials: int) -> dict[str, Any]:
+    """A proportion with its Wilson score 95 % interval (None when there are no trials)."""
+    if trials == 0:
+        return {"value": None, "ci95": None}
+    interval = binomtest(successes, trials).proportion_ci(confidence_level=0.95, method="wilson")
+    return {"value": successes / trials, "ci95": [float(interval.low), float(interval.high)]}
+
+
+def _thinned(*arrays: np.ndarray) -> list[list[float]]:
+    keep = np.unique(np.linspace(0, len(arrays[0]) - 1, min(CURVE_POINTS, len(arrays[0]))).round().astype(int))
+    return [[round(float(a[i]), 4) for i in keep] for a in arrays]
+
+
+def one_vs_rest(truth: np.ndarray, predicted: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
+    """One class against the others: sensitivity, specificity, PPV and NPV with Wilson CIs, ROC and PR curves."""
+    tp, fn = int((truth & predicted).sum()), int((truth & ~predicted).sum())
+    fp, tn = int((~truth & predicted).sum()), int((~truth & ~predicted).sum())
+    both_present = truth.any() and (~truth).any()
+    result = {
+        "sensitivity": proportion(tp, tp + fn),
+        "specificity": proportion(tn, tn + fp),
+        "ppv": proportion(tp, tp + fp),
+        "npv": proportion(tn, tn + fn),
+        "roc_auc": float(roc_auc_score(truth, scores)) if both_present else None,
+        "average_precision": float(average_precision_score(truth, scores)) if both_present else None,
+    }
+    if both_present:
+        fpr, tpr, _ = roc_curve(truth, scores)
+        precision, recall, _ = precision_recall_curve(truth, scores)
+        result["roc_curve"] = dict(zip(("fpr", "tpr"), _thinned(fpr, tpr)))
+        result["pr_curve"] = dict(zip(("recall", "precision"), _thinned(recall, precision)))
+    return result

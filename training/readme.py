@@ -27,6 +27,7 @@ from model.evaluation_report import (
     audit_sentence,
     comparison_rows,
     label_conflict_sentence,
+    one_vs_rest_rows,
     per_class_rows,
     subset_rows,
 )
@@ -237,6 +238,10 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
     lines += ["", conflicts] if conflicts else []
     lines += ["", "Per class on the whole split (precision / recall / F1 / support):", ""]
     lines += _markdown_table(per_class_rows(report["full"]))
+    for key, label in (("full", "whole split"), ("leakage_clean", "leakage-clean subset")):
+        if one_vs_rest_rows(report[key]):
+            lines += ["", f"Each class against the others, {label} (Wilson 95 % CIs):", ""]
+            lines += _markdown_table(one_vs_rest_rows(report[key]))
     lines += CANDIDATES_HEADER + _candidate_rows(artifact_dir, card, report["full"])
     lines += ["", SELECTION_RULE] + _rescore_lines(artifact_dir, card)
     candidates = _load(artifact_dir / CANDIDATES_FILE)
