@@ -79,6 +79,7 @@ PAGES = [
     st.Page("pages/2_Explain.py", title="Explain", icon=":material/local_fire_department:", url_path="Explain"),
     st.Page("pages/3_Evaluation.py", title="Evaluation", icon=":material/analytics:", url_path="Evaluation"),
     st.Page("pages/4_Dataset.py", title="Dataset", icon=":material/photo_library:", url_path="Dataset"),
+    st.Page("pages/5_Model_card.py", title="Model card", icon=":material/badge:", url_path="Model_card"),
 ]
 
 

@@ -12,6 +12,14 @@ from model.card import CLASS_DIRS, CLASS_LABELS, SAMPLES_DIR, ModelCard
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 TINY_SIZE = 64
+PAGES = [  # every page of the app, as AppTest opens them
+    "streamlit_app.py",
+    "pages/1_Classify.py",
+    "pages/2_Explain.py",
+    "pages/3_Evaluation.py",
+    "pages/4_Dataset.py",
+    "pages/5_Model_card.py",
+]
 
 
 TUMOUR_SPOTS = [(0.3, 0.3), (0.3, 0.7), None, (0.7, 0.5)]  # per class: the blob's centre, as a share of the side

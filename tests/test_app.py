@@ -4,10 +4,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from model.card import EVALUATION_FILE, load_card, load_json
-from tests.helpers import PNG, ROOT, sample_scans
+from tests.helpers import PAGES, PNG, ROOT, sample_scans
 
 pytestmark = pytest.mark.artifact
-PAGES = ["streamlit_app.py", "pages/1_Classify.py", "pages/2_Explain.py", "pages/3_Evaluation.py", "pages/4_Dataset.py"]
 TIMEOUT = 240
 
 
@@ -164,3 +163,13 @@ def test_the_served_app_does_not_watch_files():
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["fileWatcherType"] == "none"
+
+
+def test_the_model_card_says_what_it_is_for_where_it_fails_and_how_testing_was_used():
+    from model.card import CANDIDATES_FILE
+
+    text = texts(run("pages/5_Model_card.py"))
+    assert "Out of scope:" in text and "not a medical device" in text
+    assert "On new scans from other sources the model finds only" in text
+    candidates = load_json(CANDIDATES_FILE)["runs"]
+    assert f"{sum(len(r) for r in candidates.values())} candidates from {len(candidates)} training runs" in text

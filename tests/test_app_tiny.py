@@ -9,9 +9,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from model.card import ARTIFACT_ENV
-from tests.helpers import ROOT, encode, synthetic_scan
-
-PAGES = ["streamlit_app.py", "pages/1_Classify.py", "pages/2_Explain.py", "pages/3_Evaluation.py", "pages/4_Dataset.py"]
+from tests.helpers import PAGES, ROOT, encode, synthetic_scan
 
 
 @pytest.fixture

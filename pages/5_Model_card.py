@@ -1,0 +1,33 @@
+"""Model card: intended use, data, training, metrics, known failure modes and the use of Testing."""
+
+import streamlit as st
+
+from model.card import CANDIDATES_FILE, OOD_EVALUATION_FILE
+from model.card_report import (
+    INTENDED_USE,
+    failure_modes,
+    metrics,
+    provenance,
+    testing_history,
+    training_procedure,
+)
+from pages.shared.ui import audit, card, committed_json, evaluation, page_setup, trust_report
+
+page_setup("Model card")
+model_card, report = card(), evaluation()
+st.caption(
+    "Following Model Cards (Mitchell et al., FAT* 2019) and the CLAIM checklist (Radiology: AI, 2024 update); "
+    "every figure below is read from the committed files in model/artifacts/."
+)
+st.markdown(INTENDED_USE)
+st.markdown(provenance(model_card, audit(), report))
+st.markdown(training_procedure(model_card))
+if report is None:
+    st.info("No evaluation has been committed for this model. Run `python -m training evaluate` (see README).")
+    st.stop()
+st.markdown(metrics(report))
+st.markdown(
+    "**Known failure modes**\n"
+    + "\n".join(f"- {mode}" for mode in failure_modes(report, trust_report(), committed_json(OOD_EVALUATION_FILE)))
+)
+st.markdown(testing_history(committed_json(CANDIDATES_FILE)))
