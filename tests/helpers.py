@@ -7,6 +7,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import encapsulate
+from pydicom.filewriter import dcmwrite
+from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
 from model.card import CLASS_DIRS, CLASS_LABELS, SAMPLES_DIR, ModelCard
 
@@ -105,3 +109,43 @@ def tiny_card(**overrides) -> ModelCard:
 def sample_scans() -> list[tuple[Path, str]]:
     """(path, class folder) of the sample scans shipped with the artifact: `<class_dir>__<name>.jpg`."""
     return [(p, p.name.split("__")[0]) for p in sorted(SAMPLES_DIR.glob("*.jpg"))]
+
+
+def dicom(
+    pixels: np.ndarray | None,
+    photometric="MONOCHROME2",
+    syntax=ExplicitVRLittleEndian,
+    window=None,
+    encapsulated: bytes | None = None,
+) -> bytes:
+    """A small DICOM file (MR, with fake patient data that must never be shown) around `pixels`."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = MRImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = syntax
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = MRImageStorage, meta.MediaStorageSOPInstanceUID
+    ds.Modality = "MR"
+    ds.PatientName = "Secret^Patient"
+    ds.PatientID = "ID-12345"
+    if pixels is not None or encapsulated is not None:
+        shape = pixels.shape if pixels is not None else (64, 64)
+        ds.Rows, ds.Columns = shape[-2], shape[-1]
+        ds.SamplesPerPixel = 1
+        ds.PhotometricInterpretation = photometric
+        ds.PixelRepresentation = 0
+        if encapsulated is not None:
+            ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+            ds.PixelData = encapsulate([encapsulated])
+            ds["PixelData"].VR = "OB"
+        else:
+            ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
+            if pixels.ndim == 3:
+                ds.NumberOfFrames = pixels.shape[0]
+            ds.PixelData = pixels.astype(np.uint16).tobytes()
+        if window is not None:
+            ds.WindowCenter, ds.WindowWidth = window
+    buffer = io.BytesIO()
+    dcmwrite(buffer, ds, enforce_file_format=True)
+    return buffer.getvalue()

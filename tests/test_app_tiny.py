@@ -9,7 +9,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from model.card import ARTIFACT_ENV
-from tests.helpers import PAGES, ROOT, encode, synthetic_scan
+from tests.helpers import PAGES, ROOT, dicom, encode, synthetic_scan
 
 
 @pytest.fixture
@@ -58,3 +58,13 @@ def test_explain_draws_a_map_for_an_upload_with_the_tiny_model(tiny_app):
     assert not app.exception
     assert app.selectbox[0].value == "scan.jpg"
     assert len(app.get("image")) == 1 and len(app.get("download_button")) == 1
+
+
+def test_explain_picks_a_frame_of_a_multi_frame_file_and_says_which(tiny_app):
+    rng = np.random.default_rng(2)
+    frames = np.stack([synthetic_scan(label, rng).astype(np.uint16) * 16 for label in (0, 3)])
+    app = tiny_app("pages/2_Explain.py")
+    app.get("file_uploader")[0].set_value(("series.dcm", dicom(frames), "application/dicom")).run()
+    assert not app.exception and "Explaining frame 2 of 2" in body_text(app)  # the middle frame first
+    app.slider[0].set_value(1).run()
+    assert not app.exception and "Explaining frame 1 of 2" in body_text(app)

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.encaps import encapsulate
-from pydicom.filewriter import dcmwrite
-from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless, JPEGBaseline8Bit, MRImageStorage, generate_uid
+from pydicom.uid import JPEG2000Lossless, JPEGBaseline8Bit
 
 from model.decode import MAX_FILE_BYTES, decode_image
 from model.errors import (
@@ -24,46 +19,7 @@ from model.errors import (
     InputError,
     UnsupportedFormatError,
 )
-from tests.helpers import JPEG, PNG, encode, gradient
-
-
-def dicom(
-    pixels: np.ndarray | None,
-    photometric="MONOCHROME2",
-    syntax=ExplicitVRLittleEndian,
-    window=None,
-    encapsulated: bytes | None = None,
-) -> bytes:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = MRImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = syntax
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = MRImageStorage, meta.MediaStorageSOPInstanceUID
-    ds.Modality = "MR"
-    ds.PatientName = "Secret^Patient"
-    ds.PatientID = "ID-12345"
-    if pixels is not None or encapsulated is not None:
-        shape = pixels.shape if pixels is not None else (64, 64)
-        ds.Rows, ds.Columns = shape[-2], shape[-1]
-        ds.SamplesPerPixel = 1
-        ds.PhotometricInterpretation = photometric
-        ds.PixelRepresentation = 0
-        if encapsulated is not None:
-            ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
-            ds.PixelData = encapsulate([encapsulated])
-            ds["PixelData"].VR = "OB"
-        else:
-            ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
-            if pixels.ndim == 3:
-                ds.NumberOfFrames = pixels.shape[0]
-            ds.PixelData = pixels.astype(np.uint16).tobytes()
-        if window is not None:
-            ds.WindowCenter, ds.WindowWidth = window
-    buffer = io.BytesIO()
-    dcmwrite(buffer, ds, enforce_file_format=True)
-    return buffer.getvalue()
+from tests.helpers import JPEG, PNG, dicom, encode, gradient
 
 
 def ramp16(height=64, width=64) -> np.ndarray:
