@@ -103,10 +103,13 @@ if classified:
         summary = summary.sort_values("confidence")
     elif show == "Flagged":
         summary = summary[summary["check"] != ""]
-    st.dataframe(
+    picked = st.dataframe(
         summary,
         hide_index=True,
         width="stretch",
+        on_select="rerun",
+        selection_mode="single-row",
+        key="summary",
         column_config={
             "scan": st.column_config.ImageColumn("scan", help="as the model sees it", width="small"),
             "confidence": st.column_config.ProgressColumn("confidence", format="percent", min_value=0, max_value=1),
@@ -115,6 +118,8 @@ if classified:
             "check": st.column_config.TextColumn("check", help="details below", width="medium"),
         },
     )
+    rows_picked = picked.selection.rows
+    shown = summary["file"].iloc[rows_picked[0] if rows_picked else 0] if len(summary) else next(iter(classified))
 rows = [result_row(n, names, r) if isinstance(r, Result) else result_row(n, names, error=r) for n, r in results.items()]
 st.download_button(
     "Download results as CSV",
@@ -124,37 +129,44 @@ st.download_button(
     help="Stable English column names, one row per file, for scripts and spreadsheets",
 )
 
-st.subheader("Details")
-for name, result in classified.items():
-    with st.expander(f"{name} — {result.class_name} {result.confidence:.1%}", expanded=len(files) == 1):
-        picture, verdict = st.columns([1, 2])
-        picture.image(result.prepared, caption="As the model sees it: head cropped, contrast normalised")
-        with verdict:
-            if result.out_of_distribution:
-                st.subheader(f":gray[{result.class_name}]")
-                st.warning(
-                    "This does not look like a brain MRI slice like those the model was trained on. "
-                    "Treat the class above as **unreliable**.",
-                    icon=":material/warning:",
-                )
-            else:
-                st.subheader(result.class_name)
-            st.markdown(f"Confidence **{result.confidence:.1%}** · margin to the runner-up **{result.margin:.1%}**")
-            if trust is not None:
-                members = ", ".join(names[i] for i in trust.set_for(result.probabilities))
-                referred = " · **below the referral threshold**" if trust.referred(result.confidence) else ""
-                st.markdown(f"{set_label(report).capitalize()}: **{members}**{referred}")
-            chances = pd.DataFrame({"calibrated probability": result.probabilities}, index=names)
-            st.bar_chart(chances, horizontal=True, height=170, x_label="calibrated probability", y_label="")
-            if result.frames > 1:
-                st.slider(f"Frame of {name}", 1, result.frames, result.frame + 1, key=f"frame-{name}")
-            if result.details.get("format") == "DICOM":
-                modality = result.details.get("modality")
-                st.caption(f"DICOM · modality {modality} · frame {result.frame + 1} of {result.frames}")
-                if modality not in (None, "MR"):
-                    st.warning(f"This DICOM file is not an MR image (modality {modality}).", icon=":material/warning:")
-            if st.button("Explain this scan", key=f"explain-{name}", icon=":material/local_fire_department:"):
-                explain_scan(name)
+
+def details(name: str, result: Result) -> None:
+    """One scan in full: the image as the model saw it, the verdict, its set, the probabilities, actions."""
+    picture, verdict = st.columns([1, 2])
+    picture.image(result.prepared, caption=f"{name} as the model sees it: head cropped, contrast normalised")
+    with verdict:
+        if result.out_of_distribution:
+            st.subheader(f":gray[{result.class_name}]")
+            st.warning(
+                "This does not look like a brain MRI slice like those the model was trained on. "
+                "Treat the class above as **unreliable**.",
+                icon=":material/warning:",
+            )
+        else:
+            st.subheader(result.class_name)
+        st.markdown(f"Confidence **{result.confidence:.1%}** · margin to the runner-up **{result.margin:.1%}**")
+        if trust is not None:
+            members = ", ".join(names[i] for i in trust.set_for(result.probabilities))
+            referred = " · **below the referral threshold**" if trust.referred(result.confidence) else ""
+            st.markdown(f"{set_label(report).capitalize()}: **{members}**{referred}")
+        chances = pd.DataFrame({"calibrated probability": result.probabilities}, index=names)
+        st.bar_chart(chances, horizontal=True, height=170, x_label="calibrated probability", y_label="")
+        if result.frames > 1:
+            st.slider(f"Frame of {name}", 1, result.frames, result.frame + 1, key=f"frame-{name}")
+        if result.details.get("format") == "DICOM":
+            modality = result.details.get("modality")
+            st.caption(f"DICOM · modality {modality} · frame {result.frame + 1} of {result.frames}")
+            if modality not in (None, "MR"):
+                st.warning(f"This DICOM file is not an MR image (modality {modality}).", icon=":material/warning:")
+        if st.button("Explain this scan", key=f"explain-{name}", icon=":material/local_fire_department:"):
+            explain_scan(name)
+
+
+if classified:
+    st.subheader("Details")
+    if len(classified) > 1:
+        st.caption(f"Of {shown}; pick a row of the table to see another scan.")
+    details(shown, classified[shown])
 
 if report is not None:
     st.caption(caveat(report))
