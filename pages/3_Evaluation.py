@@ -237,11 +237,11 @@ def trust_section(report: dict) -> None:
     st.dataframe(pd.DataFrame(trust_rows(report)), hide_index=True, width="stretch")
     curves = pd.DataFrame(
         {
-            TRUST_SUBSETS[name]: {f"{100 * p['kept_share']:.0f}": p["accuracy"] for p in points}
+            TRUST_SUBSETS[name]: {round(100 * p["kept_share"]): p["accuracy"] for p in points}
             for name, points in report["coverage_curves"].items()
         }
     )
-    st.line_chart(curves.iloc[::-1], x_label="% of scans kept (the most confident)", y_label="accuracy")
+    st.line_chart(curves.sort_index(), x_label="% of scans kept (the most confident)", y_label="accuracy")
     st.caption(
         "Selective prediction: the model answers only for its most confident scans and refers the rest. "
         "Prediction sets: Adaptive Prediction Sets (Romano et al., NeurIPS 2020), split-conformal on validation."
