@@ -133,7 +133,11 @@ st.download_button(
 def details(name: str, result: Result) -> None:
     """One scan in full: the image as the model saw it, the verdict, its set, the probabilities, actions."""
     picture, verdict = st.columns([1, 2])
-    picture.image(result.prepared, caption=f"{name} as the model sees it: head cropped, contrast normalised")
+    picture.image(
+        result.prepared,
+        caption=f"{name} as the model sees it: head cropped, contrast normalised",
+        alt=f"MRI slice {name}, classified as {result.class_name}",
+    )
     with verdict:
         if result.out_of_distribution:
             st.subheader(f":gray[{result.class_name}]")

@@ -140,11 +140,16 @@ footer = (
     + ("outline: Cheng et al., figshare 1512427, CC BY 4.0 · " if drawn is not None else "")
     + "research demo, not a medical device"
 )
-figure = explanation_figure(result.prepared, maps, titles, drawn, colormap, opacity, footer, scale_label)
-st.pyplot(figure, width="content" if len(methods) < 3 else "stretch")
+picture = png_bytes(explanation_figure(result.prepared, maps, titles, drawn, colormap, opacity, footer, scale_label))
+st.image(
+    picture,
+    width="content" if len(methods) < 3 else "stretch",
+    alt=f"{name} with the {', '.join(methods)} map{'s' * (len(methods) > 1)} for {target}"
+    + (" and the radiologists' outline" if drawn is not None else ""),
+)
 st.download_button(
     "Download this figure (PNG, with legend, class, probability, methods and model hash)",
-    png_bytes(figure),
+    picture,
     f"{name.rsplit('.', 1)[0]}_{target}_{'-'.join(methods)}.png".replace(" ", "_"),
     "image/png",
 )

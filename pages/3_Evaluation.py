@@ -142,13 +142,25 @@ def details_section() -> None:
     st.dataframe(pd.DataFrame(per_class_rows(SUBSETS[choice])), hide_index=True, width="stretch")
     counts, normalised, reliability = subset_figures(choice)
     left, middle, right = st.columns(3)
-    left.image(counts, caption=f"{choice}: confusion matrix, counts (rows: true class, columns: predicted)")
-    middle.image(normalised, caption=f"{choice}: each row as shares of the true class; the diagonal is recall")
-    right.image(reliability, caption=RELIABILITY_EXPLAINED)
+    left.image(
+        counts,
+        caption=f"{choice}: confusion matrix, counts (rows: true class, columns: predicted)",
+        alt=f"Confusion matrix of the {choice.lower()}; the per-class table above gives the same figures",
+    )
+    middle.image(
+        normalised,
+        caption=f"{choice}: each row as shares of the true class; the diagonal is recall",
+        alt=f"Row-normalised confusion matrix of the {choice.lower()}",
+    )
+    right.image(
+        reliability,
+        caption=RELIABILITY_EXPLAINED,
+        alt=f"Reliability diagram, ECE {SUBSETS[choice]['calibration']['ece']:.3f}",
+    )
     if (curves := roc_pr_png(choice)) is not None:
         st.markdown(f"**Each class against the others** ({choice.lower()}; Wilson 95 % CIs)")
         st.dataframe(pd.DataFrame(one_vs_rest_rows(SUBSETS[choice])), hide_index=True, width="stretch")
-        st.image(curves, caption=ONE_VS_REST_EXPLAINED)
+        st.image(curves, caption=ONE_VS_REST_EXPLAINED, alt="ROC and precision-recall curves, one per class")
 
 
 @st.fragment
@@ -173,19 +185,30 @@ def mistakes_section() -> None:
         path = artifact_dir() / GALLERY_DIR / row["gallery_image"]
         with grid[slot % 3].container(border=True):
             image = grad_cam_overlay(path, row["predicted"]) if explainer is not None else str(path)
+            verdict = f"true {names[row['label']]}, predicted {names[row['predicted']]}"
             st.image(
                 image,
                 width="stretch",
-                caption=f"{row['path']} · true {names[row['label']]}, predicted {names[row['predicted']]}"
+                caption=f"{row['path']} · {verdict}"
                 + (" · copy of a training scan" if row["leaked"] else " · new scan"),
+                alt=f"Misclassified test scan: {verdict}",
             )
-            st.image(probability_png(tuple(row["probabilities"])), width="stretch")
+            st.image(
+                probability_png(tuple(row["probabilities"])),
+                width="stretch",
+                alt="Calibrated probabilities: "
+                + ", ".join(f"{n} {p:.0%}" for n, p in zip(names, row["probabilities"])),
+            )
 
 
 SUBSETS = {"Whole split": full, "Leakage-clean subset": clean, "Copies of training scans": copies}
 details_section()
 st.subheader("Training curves")
-st.image(training_curves_png(), caption="Loss and accuracy per epoch of both training stages, on train and validation")
+st.image(
+    training_curves_png(),
+    caption="Loss and accuracy per epoch of both training stages, on train and validation",
+    alt="Training curves: loss and accuracy per epoch",
+)
 st.caption(model_card.how_chosen)
 if (candidates := committed_json(CANDIDATES_FILE)) is not None and (rows := comparison_rows(report, candidates)):
     st.subheader("Is the shipped model really better?")
@@ -208,7 +231,11 @@ def saliency_section(report: dict) -> None:
         "Group", groups_of(report, subset), help="Per true class, or by whether the model was right"
     )
     st.dataframe(pd.DataFrame(summary_rows(report, subset, group)), hide_index=True, width="stretch")
-    st.image(localisation_png(subset, group), caption="Pointing game and energy share per method, with 95 % CIs")
+    st.image(
+        localisation_png(subset, group),
+        caption="Pointing game and energy share per method, with 95 % CIs",
+        alt="Bar chart of the table above",
+    )
     sample = report["slow_methods_subsample"]
     st.caption(
         f"Each method explains the true class. Pointing-game tolerance {report['pointing_tolerance']} (Zhang et al., "
@@ -222,7 +249,11 @@ def saliency_section(report: dict) -> None:
         if shown:
             st.markdown(f"**{kind.capitalize()} cases** (by Grad-CAM's energy share inside the outline)")
             for item in shown:
-                st.image(str(artifact_dir() / item["file"]), width="stretch")
+                st.image(
+                    str(artifact_dir() / item["file"]),
+                    width="stretch",
+                    alt=f"{kind.capitalize()} case: scan, outline and saliency maps of {item['scan']}",
+                )
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

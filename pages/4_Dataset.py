@@ -5,7 +5,7 @@ import streamlit as st
 
 from model.evaluation_report import audit_sentence
 from model.figures import class_distribution
-from pages.shared.ui import artifact_dir, audit, page_setup
+from pages.shared.ui import artifact_dir, audit, page_setup, png_bytes
 
 EXAMPLES_DIR = "examples"  # thumbnails beside the audit (python -m training audit --examples-dir)
 
@@ -23,14 +23,24 @@ st.markdown(
     "Every number on this page comes from `python -m training audit`."
 )
 counts = {split: info["class_counts"] for split, info in report["splits"].items()}
-st.columns([3, 2])[0].pyplot(class_distribution(counts, class_dirs, names), clear_figure=True)
+st.columns([3, 2])[0].image(
+    png_bytes(class_distribution(counts, class_dirs, names)),
+    alt="Images per class: "
+    + "; ".join(
+        f"{split} " + ", ".join(f"{n} {c.get(d, 0)}" for d, n in zip(class_dirs, names)) for split, c in counts.items()
+    ),
+)
 
 st.subheader("Examples per class (Training)")
 for class_dir, name in zip(class_dirs, names):
     files = report.get("examples", {}).get("grid", {}).get(class_dir, [])
     if files:
         st.markdown(f"**{name}**")
-        st.image([str(artifact_dir() / EXAMPLES_DIR / f) for f in files], width=130)
+        st.image(
+            [str(artifact_dir() / EXAMPLES_DIR / f) for f in files],
+            width=130,
+            alt=[f"{name} training scan"] * len(files),
+        )
 
 st.subheader("Duplicates and leakage between the splits")
 st.markdown(audit_sentence(report) + " Perceptual hashes from `imagehash`.")
@@ -65,6 +75,7 @@ for slot, pair in enumerate(report.get("examples", {}).get("leak_pairs", [])):
             ],
             width=110,
             caption=["Testing", "Training"],
+            alt=["Testing scan", "its copy in Training"],
         )
         kind = "byte-identical" if pair["exact"] else f"pHash distance {pair['phash_distance']}"
         st.caption(f"{report['class_names'][pair['test_class']]} · {kind}")
@@ -82,6 +93,10 @@ if conflicts:
     for slot, conflict in enumerate(conflicts):
         with grid[slot % 7]:
             if "image" in conflict:
-                st.image(str(artifact_dir() / EXAMPLES_DIR / conflict["image"]), width="stretch")
+                st.image(
+                    str(artifact_dir() / EXAMPLES_DIR / conflict["image"]),
+                    width="stretch",
+                    alt=f"Scan labelled differently by figshare ({conflict['figshare_label']})",
+                )
             split, _, file = conflict["scan"].split("/")
             st.caption(f"{file} ({split}) · figshare: {conflict['figshare_label']}, slice {conflict['figshare_index']}")

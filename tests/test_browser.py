@@ -163,3 +163,12 @@ def test_a_phone_sees_the_not_a_medical_device_notice_in_the_page(server, browse
     notice.wait_for(timeout=RESULT_MS)
     assert notice.is_visible()
     page.screenshot(path=tmp_path / "phone.png")
+
+
+def test_every_image_on_the_dataset_page_has_alt_text(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/Dataset")
+    page.get_by_role("heading", name="Where two sources disagree on the label").wait_for(timeout=RESULT_MS)
+    page.wait_for_function("document.querySelectorAll('[data-testid=stImage] img').length > 10", timeout=RESULT_MS)
+    alts = page.eval_on_selector_all("[data-testid=stImage] img", "images => images.map(i => i.alt)")
+    assert alts and all(alt.strip() for alt in alts)
