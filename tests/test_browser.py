@@ -172,3 +172,39 @@ def test_every_image_on_the_dataset_page_has_alt_text(server, browser):
     page.wait_for_function("document.querySelectorAll('[data-testid=stImage] img').length > 10", timeout=RESULT_MS)
     alts = page.eval_on_selector_all("[data-testid=stImage] img", "images => images.map(i => i.alt)")
     assert alts and all(alt.strip() for alt in alts)
+
+
+CAPTION_COLOURS = """els => els.map(e => {
+    const p = e.querySelector('p') || e;
+    let opacity = 1;
+    for (let n = p; n && n.nodeType === 1; n = n.parentElement) opacity *= parseFloat(getComputedStyle(n).opacity);
+    return [getComputedStyle(p).color.match(/\\d+/g).slice(0, 3).map(Number), opacity];
+})"""
+
+
+PAGE_BACKGROUND = """e => {
+    for (let n = e; n; n = n.parentElement) {
+        const c = getComputedStyle(n).backgroundColor.match(/[\\d.]+/g).map(Number);
+        if (c.length < 4 || c[3] > 0) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+}"""
+
+
+def contrast(foreground: list[float], background: list[float]) -> float:
+    def luminance(rgb: list[float]) -> float:
+        linear = [c / 255 / 12.92 if c / 255 <= 0.03928 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    lighter, darker = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_captions_meet_the_wcag_contrast_ratio(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server)
+    page.locator("[data-testid=stCaptionContainer]").first.wait_for(timeout=RESULT_MS)
+    background = page.eval_on_selector("[data-testid=stMain]", PAGE_BACKGROUND)
+    for colour, opacity in page.eval_on_selector_all("[data-testid=stCaptionContainer]", CAPTION_COLOURS):
+        drawn = [opacity * c + (1 - opacity) * b for c, b in zip(colour, background)]
+        assert contrast(drawn, background) >= 4.5, (colour, opacity, background)
