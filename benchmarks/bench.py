@@ -398,7 +398,7 @@ def _throughput_rows(results: dict[str, Any]) -> list[str]:
         f"one `classify_bytes` at a time: {folder['one_at_a_time_images_per_s']:.1f} images/s) |",
         f"| classify one image, another visitor's SmoothGrad running | {busy['during_smoothgrad']['p50_ms']:.0f} ms | "
         f"{busy['during_smoothgrad']['p95_ms']:.0f} ms | alone: {busy['alone']['p50_ms']:.0f} / "
-        f"{busy['alone']['p95_ms']:.0f} ms; {busy['smoothgrad_maps']} SmoothGrad maps meanwhile |",
+        f"{busy['alone']['p95_ms']:.0f} ms; SmoothGrad maps finished meanwhile: {busy['smoothgrad_maps']} |",
         f"| browser: server start to first result (fresh `streamlit run`, headless Chromium) | "
         f"{browser['server_start_to_first_result_s']:.1f} s | | first upload alone: {browser['first_scan_s']:.1f} s; "
         f"server RSS after classifying {browser['server_rss_after_classifying_mib']:.0f}"
