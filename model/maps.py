@@ -1,7 +1,8 @@
 """What a saliency map is, apart from how it is computed: method names, the map, its scale and overlay.
 
 TensorFlow-free, so that pages and reports can name the methods and draw maps without loading the model;
-`model.explain` computes the maps.
+`model.explain` computes the maps. Matplotlib and SciPy load on first use: a server that only classifies
+never needs them.
 """
 
 from __future__ import annotations
@@ -9,9 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import matplotlib
 import numpy as np
-from scipy.ndimage import zoom
 
 GRAD_CAM, GRAD_CAM_PLUS_PLUS, SCORE_CAM, SMOOTHGRAD = "Grad-CAM", "Grad-CAM++", "Score-CAM", "SmoothGrad"
 METHODS = (GRAD_CAM, GRAD_CAM_PLUS_PLUS, SCORE_CAM, SMOOTHGRAD)
@@ -42,11 +41,15 @@ def normalise(values: np.ndarray) -> tuple[np.ndarray, float]:
 
 def upsample(cam: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Bilinear, corners aligned: the same upsampling tf-keras-vis uses (scipy zoom, order 1)."""
+    from scipy.ndimage import zoom
+
     return zoom(cam, (shape[0] / cam.shape[0], shape[1] / cam.shape[1]), order=1)
 
 
 def overlay(image: np.ndarray, heatmap: np.ndarray, opacity: float = 0.45, colormap: str = "jet") -> np.ndarray:
     """Blends a [0, 1] heatmap, coloured with a Matplotlib colormap, onto a uint8 RGB image."""
+    import matplotlib
+
     colours = matplotlib.colormaps[colormap](np.clip(heatmap, 0, 1))[..., :3] * 255.0
     blended = (1 - opacity) * image.astype(np.float32) + opacity * colours
     return np.clip(blended, 0, 255).astype(np.uint8)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-import matplotlib.pyplot as plt
 import numpy as np
 import streamlit as st
 from PIL import Image
@@ -247,6 +246,8 @@ def png_bytes(image) -> bytes:
     if isinstance(image, np.ndarray):
         Image.fromarray(image).save(buffer, format="PNG")
     else:
+        import matplotlib.pyplot as plt  # only the pages that draw figures pay for it
+
         image.savefig(buffer, format="png", dpi=110)
         plt.close(image)  # pyplot keeps every figure it made until it is closed
     return buffer.getvalue()
