@@ -35,6 +35,9 @@ def validation_probabilities(classifier: Classifier, data_dir: Path, seed: int) 
     probabilities = []
     chunks = batches(loaded_scans(paths, classifier.card.image_size), BATCH)
     for chunk in tqdm(chunks, total=-(-len(paths) // BATCH), desc="validation", unit="batch"):
+        unreadable = [str(path) for path, image, _ in chunk if image is None]
+        if unreadable:
+            raise ValueError(f"validation scans that cannot be read: {unreadable}")
         probabilities += [p.probabilities for p in classifier.predict_inputs(np.stack([c[1] for c in chunk]))]
     return np.array(probabilities), split.labels[split.val_idx]
 
