@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any, Sequence
 
 import matplotlib
@@ -216,7 +217,8 @@ def explanation_figure(
     if image is not None:
         opaque = matplotlib.cm.ScalarMappable(norm=image.norm, cmap=image.cmap)  # the bar without the overlay's alpha
         figure.colorbar(opaque, ax=list(axes), shrink=0.85, label=scale_label)
-    figure.text(0.01, 0.01, footer, fontsize=7, color="#555555")
+    width_inches = figure.get_size_inches()[0]  # about 17 characters of 7-point text per inch
+    figure.supxlabel(textwrap.fill(footer, int(width_inches * 17)), fontsize=7, color="#555555", x=0.01, ha="left")
     return figure
 
 
