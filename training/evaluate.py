@@ -43,16 +43,18 @@ def _classified_rows(
     leaked: np.ndarray,
     conflicts: set[str],
     data_dir: Path,
-) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
-    """One row per scan, classified through the app's path, with its leakage and label-conflict facts."""
+    keep_prepared: bool,
+) -> tuple[list[dict[str, Any]], list[np.ndarray | None]]:
+    """One row per scan, classified through the app's path, with its leakage and label-conflict facts; the
+    prepared images are kept only when asked (for the gallery), not for every scan of every run."""
     rows: list[dict[str, Any]] = []
-    prepared_images: list[np.ndarray] = []
+    prepared_images: list[np.ndarray | None] = []
     for start in tqdm(range(0, len(samples), BATCH), desc="classifying", unit="batch"):
         chunk = samples[start : start + BATCH]
         results = classifier.classify_images([decode_file(s.path).rgb for s in chunk])
         for offset, (sample, (prepared, prediction)) in enumerate(zip(chunk, results)):
             i = start + offset
-            prepared_images.append(prepared)
+            prepared_images.append(prepared if keep_prepared else None)
             rows.append(
                 {
                     "path": sample.relative(data_dir),
@@ -109,7 +111,9 @@ def evaluate(
     leaked = match.leaked(NEAR_DUPLICATE_DISTANCE)
 
     conflicts = {row.scan for row in label_conflicts(masks_dir)} if masks_dir is not None else set()
-    rows, prepared_images = _classified_rows(classifier, samples, training, match, leaked, conflicts, data_dir)
+    rows, prepared_images = _classified_rows(
+        classifier, samples, training, match, leaked, conflicts, data_dir, keep_prepared=gallery_dir is not None
+    )
     if gallery_dir is not None:
         _write_gallery(rows, prepared_images, gallery_dir)
 

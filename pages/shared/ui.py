@@ -38,7 +38,8 @@ from model.preprocess import to_model_input
 if TYPE_CHECKING:
     from model.explain import Explainer
 
-NOTICE = "**Research and teaching demo — not a medical device.** Do not use it to diagnose or treat anyone."
+SHORT_NOTICE = "Research and teaching demo — not a medical device"
+NOTICE = f"**{SHORT_NOTICE}.** Do not use it to diagnose or treat anyone."
 
 
 NAVIGATED = "navigated by streamlit_app.py"  # set by the app's entry point in every session it serves
@@ -67,7 +68,7 @@ def page_setup(title: str) -> None:
         st.warning(NOTICE, icon=":material/warning:")
     st.title(title)
     # Also in the page body: on a phone the sidebar starts collapsed and its notice goes unseen.
-    st.markdown(":orange-badge[:material/warning: Research and teaching demo — not a medical device]")
+    st.markdown(f":orange-badge[:material/warning: {SHORT_NOTICE}]")
 
 
 def artifact_dir() -> Path:
