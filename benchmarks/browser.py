@@ -26,13 +26,13 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 WAIT_MS = 300_000
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _start_server(port: int, log: Path) -> subprocess.Popen:
+def start_server(port: int, log: Path) -> subprocess.Popen:
     command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port)]
     command += ["--server.address", "127.0.0.1", "--server.headless", "true"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -71,9 +71,9 @@ def browser_timings() -> dict[str, Any]:
         folder = Path(tmp) / "scans"
         folder.mkdir()
         first, one, twenty = _split(scan_folder(folder, 22, distinct=True))
-        port, log = _free_port(), Path(tmp) / "server.log"
+        port, log = free_port(), Path(tmp) / "server.log"
         launched = time.perf_counter()
-        server = _start_server(port, log)
+        server = start_server(port, log)
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])

@@ -88,9 +88,13 @@ def cam_top(model: keras.Model, spec: BackboneSpec) -> keras.Model:
     return keras.Model(cut, [model.get_layer(spec.last_conv_layer).output, model.output], name="top_with_cam")
 
 
-def features_model(model: keras.Model) -> keras.Model:
-    """Image -> (pooled features, logits): the OOD guard and the head share one pass."""
-    return keras.Model(model.input, [model.get_layer(FEATURES_LAYER).output, model.output])
+def features_model(model: keras.Model, spec: BackboneSpec) -> keras.Model:
+    """Image -> (the frozen activations at the split, logits): the OOD guard and the head share one pass.
+
+    The guard reads the frozen layers (ImageNet weights, never fine-tuned), so it does not move when
+    the top is trained again.
+    """
+    return keras.Model(model.input, [model.get_layer(spec.split_layer).input, model.output])
 
 
 # float16 halves the artifact; small arrays (BatchNorm statistics, biases) stay float32.

@@ -83,10 +83,14 @@ def failure_modes(evaluation: dict[str, Any], trust: dict[str, Any] | None, guar
         )
     if guard is not None:
         missed = [s["name"] for s in guard["out_of_distribution_scores"] if not s["flagged"]]
-        modes.append(
-            f"The not-an-MRI guard let {len(missed)} of {guard['out_of_distribution']['images']} non-MRI test images "
-            f"through ({', '.join(missed)}); a flagged scan's verdict is greyed out, an unflagged one is not."
+        caught = (
+            f"let {len(missed)} of {guard['out_of_distribution']['images']} non-MRI test images through "
+            f"({', '.join(missed)})"
+            if missed
+            else f"flagged all {guard['out_of_distribution']['images']} non-MRI test images, but it cannot have seen "
+            "every kind of picture a visitor may upload"
         )
+        modes.append(f"The not-an-MRI guard {caught}; a flagged scan's verdict is greyed out, an unflagged one is not.")
     return modes
 
 

@@ -159,3 +159,17 @@ def comparison_rows(report: dict[str, Any], candidates: dict[str, Any]) -> list[
 def paths_digest(images: list[dict[str, Any]]) -> str:
     """Which scans, in which order, a list of per-scan predictions refers to."""
     return hashlib.sha256("\n".join(row["path"] for row in images).encode()).hexdigest()
+
+
+def guard_sentence(guard: dict[str, Any]) -> str:
+    """What the not-an-MRI guard catches and what it costs, from `python -m training ood`."""
+    in_split, held_out = guard["in_distribution"], guard["per_part"]["held-out"]
+    return (
+        f"Not-a-brain-MRI guard (on the network's frozen layers, so fine-tuning does not move it): AUROC "
+        f"**{guard['auroc']:.3f}** between the {in_split['images']} {in_split['split']} scans and "
+        f"{guard['out_of_distribution']['images']} non-MRI images; it flags {in_split['false_alarm_rate']:.1%} of "
+        f"{in_split['split']} scans and detects {guard['out_of_distribution']['detection_rate']:.1%} of the non-MRI "
+        f"images, {held_out['detection_rate']:.1%} of the {held_out['images']} it was never designed on (screenshots "
+        "of this app, web pages, documents, charts, ultrasound and CT-like pictures). Its threshold: the "
+        f"{guard['threshold_rule']} (`python -m training ood`)."
+    )

@@ -3,7 +3,7 @@
 Measured here (`python -m training bench`), ONNX Runtime runs the same float32
 network faster than TensorFlow on a CPU. TensorFlow still serves the saliency
 maps, which need gradients; the export keeps the two outputs of
-`architecture.features_model` (pooled features for the OOD guard, logits).
+`architecture.features_model` (the frozen layers' activations for the OOD guard, logits).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def available_cores() -> int:
 
 
 class OnnxForward:
-    """Image batch -> (pooled features, logits), like the TensorFlow `features_model`."""
+    """Image batch -> (frozen activations, logits), like the TensorFlow `features_model`."""
 
     def __init__(self, path: Path, threads: int | None = None, spinning: bool = False):
         options = ort.SessionOptions()
@@ -38,5 +38,5 @@ class OnnxForward:
         self.output_names = [output.name for output in self.session.get_outputs()]
 
     def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        features, logits = self.session.run(self.output_names, {INPUT_NAME: np.ascontiguousarray(batch, np.float32)})
-        return features, logits
+        activations, logits = self.session.run(self.output_names, {INPUT_NAME: np.ascontiguousarray(batch, np.float32)})
+        return activations, logits

@@ -1,12 +1,17 @@
-""" "Is this a brain MRI like the training scans?": a Mahalanobis guard on the model's own features.
+""" "Is this a brain MRI like the training scans?": a Mahalanobis guard on the network's frozen layers.
 
-Score = the smallest class-conditional Mahalanobis distance of an input's pooled
-penultimate features (Lee et al. 2018), with the shared within-class covariance
-modelled as probabilistic PCA (Tipping & Bishop 1999): the top K directions
-keep their own variance, the remaining ones share one. The part of a feature
-vector that lies outside the training subspace is what gives non-MRI images
-away, so it must not be dropped. The threshold is a high percentile of the
-validation scores, so about that share of real scans is flagged by design.
+Score = the smallest class-conditional Mahalanobis distance of an input's
+globally pooled activations where the frozen part of the network ends (Lee et
+al. 2018), with the shared within-class covariance modelled as probabilistic
+PCA (Tipping & Bishop 1999): the top K directions keep their own variance, the
+remaining ones share one. Those layers keep their ImageNet weights, so the
+guard does not move when the top is fine-tuned again; they still describe
+photos, text and screenshots, which the fine-tuned top maps onto the four
+classes (the guard on its pooled features let a screenshot of the app through).
+
+The threshold lies halfway (geometrically) between the highest validation
+scan and the lowest image of the design set of non-MRI images
+(`training/ood_images.py`), the widest margin both sides allow.
 """
 
 from __future__ import annotations
@@ -17,7 +22,13 @@ from pathlib import Path
 import numpy as np
 
 OOD_COMPONENTS = 256
-OOD_PERCENTILE = 99.0
+GUARD_FEATURES = "spatial means of the activations where the frozen layers end"
+THRESHOLD_RULE = "geometric midpoint of the highest validation score and the lowest design non-MRI score"
+
+
+def pooled_frozen_features(activations: np.ndarray) -> np.ndarray:
+    """(N, H, W, C) activations where the frozen layers end -> (N, C) spatial means: what the guard scores."""
+    return np.asarray(activations, dtype=np.float32).mean(axis=(1, 2))
 
 
 @dataclass
@@ -34,9 +45,10 @@ class OODDetector:
         features: np.ndarray,
         labels: np.ndarray,
         validation_features: np.ndarray,
+        non_mri_features: np.ndarray,
         components: int = OOD_COMPONENTS,
-        percentile: float = OOD_PERCENTILE,
     ) -> "OODDetector":
+        """Fits on training features; places the threshold by `THRESHOLD_RULE`."""
         from sklearn.decomposition import PCA
 
         features = np.asarray(features, dtype=np.float64)
@@ -52,7 +64,9 @@ class OODDetector:
             float(max(pca.noise_variance_, 1e-12)),
             threshold=np.inf,
         )
-        detector.threshold = float(np.percentile(detector.score(validation_features), percentile))
+        highest_scan = float(detector.score(validation_features).max())
+        lowest_non_mri = float(detector.score(non_mri_features).min())
+        detector.threshold = float(np.sqrt(highest_scan * lowest_non_mri))
         return detector
 
     def score(self, features: np.ndarray) -> np.ndarray:

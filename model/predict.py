@@ -28,7 +28,7 @@ from model.card import ARTIFACT_DIR, ModelCard, load_card, sha256_file
 from model.decode import DecodedImage, decode_image
 from model.errors import ArtifactError, ChecksumMismatchError
 from model.onnx_forward import OnnxForward
-from model.ood import OODDetector
+from model.ood import GUARD_FEATURES, OODDetector, pooled_frozen_features
 from model.preprocess import prepare, to_model_input
 
 if TYPE_CHECKING:
@@ -130,16 +130,23 @@ class Classifier:
         return "ONNX Runtime" if self.onnx is not None else "TensorFlow"
 
     @classmethod
-    def from_artifact(cls, artifact_dir: Path = ARTIFACT_DIR, runtime: Runtime = "auto") -> "Classifier":
+    def from_artifact(
+        cls, artifact_dir: Path = ARTIFACT_DIR, runtime: Runtime = "auto", with_guard: bool = True
+    ) -> "Classifier":
         """Checks every file's SHA-256 against the card before loading it; the Keras weights load on first use.
 
-        `auto` classifies with the ONNX export when the card lists one; `onnx` insists on it.
+        `auto` classifies with the ONNX export when the card lists one; `onnx` insists on it. Without
+        `with_guard` (exporting, fitting a new guard), the card's guard is not loaded.
         """
         artifact_dir = Path(artifact_dir)
         card = load_card(artifact_dir)
         model = KerasWeights(artifact_dir / card.weights_file, card.weights_sha256)
         ood = None
-        if card.ood:
+        if card.ood and with_guard:
+            if card.ood.get("features") != GUARD_FEATURES:
+                raise ArtifactError(
+                    "this artifact's guard predates the frozen-layer guard: run `python -m training guard`."
+                )
             ood_path = artifact_dir / card.ood["file"]
             verify_file(ood_path, card.ood["sha256"])
             ood = OODDetector.load(ood_path)
@@ -158,31 +165,35 @@ class Classifier:
         self.predict_inputs(np.zeros((1, self.card.image_size, self.card.image_size, 3), np.float32))
 
     def forward(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(pooled features, logits), with flip test-time augmentation when the card asks for it."""
+        """(the guard's pooled frozen features, logits), with flip test-time augmentation when the card asks."""
         batch = np.asarray(inputs, dtype=np.float32)
         if self.card.tta_flip:
             batch = np.concatenate([batch, batch[:, :, ::-1]])
-        if self.onnx is not None:  # ONNX Runtime sessions may run from several threads at once
-            features, logits = self.onnx(batch)
-        else:
-            features, logits = self._keras_forward(batch)
+        activations, logits = self.frozen_and_logits(batch)
+        features = pooled_frozen_features(activations)
         if self.card.tta_flip:
             n = len(inputs)
             features, logits = (features[:n] + features[n:]) / 2, (logits[:n] + logits[n:]) / 2
         return features, logits
 
+    def frozen_and_logits(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(activations where the frozen layers end, logits) of one batch, without test-time augmentation."""
+        if self.onnx is not None:  # ONNX Runtime sessions may run from several threads at once
+            return self.onnx(batch)
+        return self._keras_forward(batch)
+
     def _keras_forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(pooled features, logits) from the Keras model as one `tf.function` with a fixed input signature."""
+        """(frozen activations, logits) from the Keras model as one `tf.function` with a fixed input signature."""
         import tensorflow as tf
 
-        from model.architecture import features_model
+        from model.architecture import BACKBONES, features_model
 
         model = self.model
         with self.lock:
             if self._forward is None:
-                size, pooled_and_logits = self.card.image_size, features_model(model)
+                size, frozen_and_logits = self.card.image_size, features_model(model, BACKBONES[self.card.backbone])
                 self._forward = tf.function(
-                    lambda x: pooled_and_logits(x, training=False),
+                    lambda x: frozen_and_logits(x, training=False),
                     input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)],
                 )
             return tuple(t.numpy() for t in self._forward(tf.constant(batch)))

@@ -68,8 +68,16 @@ report = trust_report()
 trust = None if report is None else Trust.from_report(report)
 
 
+def not_mr_modality(result: Result) -> str | None:
+    """The modality of a DICOM file that says it is not MR (ultrasound, CT...), else None."""
+    modality = result.details.get("modality")
+    return modality if result.details.get("format") == "DICOM" and modality not in (None, "MR") else None
+
+
 def checks(result: Result) -> str:
     flags = [NOT_MRI] if result.out_of_distribution else []
+    if not_mr_modality(result):
+        flags.append(f"DICOM modality {not_mr_modality(result)}, not MR")
     if trust is not None and trust.referred(result.confidence):
         flags.append(REFER)
     return "; ".join(flags)
@@ -139,15 +147,14 @@ def details(name: str, result: Result) -> None:
         alt=f"MRI slice {name}, classified as {result.class_name}",
     )
     with verdict:
+        unreliable = result.out_of_distribution or not_mr_modality(result)
+        st.subheader(f":gray[{result.class_name}]" if unreliable else result.class_name)
         if result.out_of_distribution:
-            st.subheader(f":gray[{result.class_name}]")
             st.warning(
                 "This does not look like a brain MRI slice like those the model was trained on. "
                 "Treat the class above as **unreliable**.",
                 icon=":material/warning:",
             )
-        else:
-            st.subheader(result.class_name)
         st.markdown(f"Confidence **{result.confidence:.1%}** · margin to the runner-up **{result.margin:.1%}**")
         if trust is not None:
             members = ", ".join(names[i] for i in trust.set_for(result.probabilities))
@@ -158,10 +165,15 @@ def details(name: str, result: Result) -> None:
         if result.frames > 1:
             st.slider(f"Frame of {name}", 1, result.frames, result.frame + 1, key=f"frame-{name}")
         if result.details.get("format") == "DICOM":
-            modality = result.details.get("modality")
-            st.caption(f"DICOM · modality {modality} · frame {result.frame + 1} of {result.frames}")
-            if modality not in (None, "MR"):
-                st.warning(f"This DICOM file is not an MR image (modality {modality}).", icon=":material/warning:")
+            st.caption(
+                f"DICOM · modality {result.details.get('modality')} · frame {result.frame + 1} of {result.frames}"
+            )
+        if not_mr_modality(result):
+            st.warning(
+                f"This DICOM file says it is not an MR image (modality {not_mr_modality(result)}): the model only "
+                "knows brain MRI, so the class above means nothing here.",
+                icon=":material/warning:",
+            )
         if st.button("Explain this scan", key=f"explain-{name}", icon=":material/local_fire_department:"):
             explain_scan(name)
 

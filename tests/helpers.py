@@ -117,8 +117,9 @@ def dicom(
     syntax=ExplicitVRLittleEndian,
     window=None,
     encapsulated: bytes | None = None,
+    modality: str = "MR",
 ) -> bytes:
-    """A small DICOM file (MR, with fake patient data that must never be shown) around `pixels`."""
+    """A small DICOM file (MR unless told, with fake patient data that must never be shown) around `pixels`."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = MRImageStorage
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -126,7 +127,7 @@ def dicom(
     ds = Dataset()
     ds.file_meta = meta
     ds.SOPClassUID, ds.SOPInstanceUID = MRImageStorage, meta.MediaStorageSOPInstanceUID
-    ds.Modality = "MR"
+    ds.Modality = modality
     ds.PatientName = "Secret^Patient"
     ds.PatientID = "ID-12345"
     if pixels is not None or encapsulated is not None:

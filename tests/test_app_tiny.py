@@ -51,6 +51,17 @@ def test_classify_shows_a_result_from_the_tiny_model(tiny_app, trained):
     assert summary["class"].iloc[0] in trained[3]["class_names"]
 
 
+def test_a_dicom_file_of_another_modality_is_greyed_out_and_said_plainly(tiny_app):
+    pixels = synthetic_scan(0, np.random.default_rng(4)).astype(np.uint16) * 16
+    app = tiny_app("pages/1_Classify.py")
+    app.get("file_uploader")[0].set_value([("echo.dcm", dicom(pixels, modality="US"), "application/dicom")]).run()
+    assert not app.exception
+    assert "DICOM modality US, not MR" in app.dataframe[0].value["check"].iloc[0]
+    assert any("not an MR image (modality US)" in w.value for w in app.warning)
+    assert app.subheader[-1].value.startswith(":gray[")
+    assert "Secret" not in body_text(app) and "ID-12345" not in body_text(app)
+
+
 def test_explain_draws_a_map_for_an_upload_with_the_tiny_model(tiny_app):
     scan = encode(Image.fromarray(synthetic_scan(3, np.random.default_rng(1))).convert("RGB"), "JPEG")
     app = tiny_app("pages/2_Explain.py")

@@ -13,6 +13,7 @@ from training import split as split_module
 from training.audit import audit
 from training.config import TrainConfig
 from training.evaluate import evaluate, evaluate_candidates
+from training.guard import refit_guard
 from training.rescore import rescore, write_rows
 from training.train import CachedRows, average, interpolate, train
 
@@ -42,6 +43,16 @@ def test_training_writes_a_loadable_artifact_whose_hash_is_in_the_card(trained):
     assert len(predictions) == 2 and abs(predictions[0].probabilities.sum() - 1) < 1e-6
     for candidate in ("frozen_backbone_head", "finetuned_exit_flow"):
         assert load_card(config.run_dir / "candidates" / candidate).candidate == candidate
+
+
+def test_the_guard_fitted_again_from_the_images_matches_the_one_training_fitted_from_its_cache(trained, tmp_path):
+    """One preprocessing path: the run's cached clean views and the images give the guard the same features."""
+    _, data, config, card = trained
+    copy = shutil.copytree(config.out_dir, tmp_path / "artifact")
+    refitted = refit_guard(copy, data)
+    assert refitted["threshold"] == pytest.approx(card["ood"]["threshold"], rel=1e-2)
+    assert refitted["features"] == card["ood"]["features"]
+    assert Classifier.from_artifact(copy).ood is not None
 
 
 def test_training_never_asks_for_the_testing_split(tmp_path, monkeypatch):

@@ -79,11 +79,16 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--out", type=Path, required=True)
     audit.add_argument("--examples-dir", type=Path, default=None, help="also save example thumbnails here")
     audit.add_argument("--masks-dir", type=Path, default=None, help="outlines folder: also list label conflicts")
+    refit = commands.add_parser("guard", help="fit the not-a-brain-MRI guard of an artifact again (no training)")
+    refit.add_argument("--data-dir", type=Path, required=True)
+    refit.add_argument("--artifact-dir", type=Path, default=None, help="default: model/artifacts")
     guard = commands.add_parser("ood", help="measure the not-a-brain-MRI guard against non-MRI images")
     guard.add_argument("--data-dir", type=Path, required=True)
     guard.add_argument("--split", default="Testing")
     guard.add_argument("--artifact-dir", type=Path, default=None)
     guard.add_argument("--out", type=Path, required=True)
+    screenshots = commands.add_parser("screenshots", help="capture the app's pages for the guard's held-out set")
+    screenshots.add_argument("--scan", type=Path, required=True, help="a scan to upload on the Classify page")
     saliency = commands.add_parser("saliency", help="score every saliency method against expert tumour outlines")
     saliency.add_argument("--data-dir", type=Path, required=True)
     saliency.add_argument("--masks-dir", type=Path, required=True, help="the outlines folder (see README)")
@@ -104,6 +109,11 @@ def _parser() -> argparse.ArgumentParser:
     trust.add_argument("--data-dir", type=Path, required=True)
     trust.add_argument("--artifact-dir", type=Path, default=None, help="default: model/artifacts")
     trust.add_argument("--out", type=Path, default=None, help="default: model/artifacts/trust.json")
+    robust = commands.add_parser("robustness", help="accuracy under acquisition changes, severities 1-5")
+    robust.add_argument("--data-dir", type=Path, required=True)
+    robust.add_argument("--artifact-dir", type=Path, default=None, help="default: model/artifacts")
+    robust.add_argument("--out", type=Path, default=None, help="default: model/artifacts/robustness.json")
+    robust.add_argument("--validation-sample", type=int, default=200, help="validation scans scored (seeded)")
     samples = commands.add_parser("samples", help="pick the sample scans bundled with the app")
     samples.add_argument("--data-dir", type=Path, required=True)
     samples.add_argument("--evaluation", type=Path, default=None, help="default: model/artifacts/evaluation.json")
@@ -179,12 +189,25 @@ def main(argv: list[str] | None = None) -> int:
 
         report = audit(args.data_dir, args.out, args.examples_dir, masks_dir=args.masks_dir)
         print(json.dumps(report["summary"], indent=2))
+    elif args.command == "guard":
+        from model.card import ARTIFACT_DIR
+        from training.guard import refit_guard
+
+        print(json.dumps(refit_guard(args.artifact_dir or ARTIFACT_DIR, args.data_dir), indent=2))
     elif args.command == "ood":
         from model.card import ARTIFACT_DIR
         from training.ood_eval import evaluate_guard
 
         report = evaluate_guard(args.data_dir, args.split, args.artifact_dir or ARTIFACT_DIR, args.out)
-        print(json.dumps({k: report[k] for k in ("auroc", "in_distribution", "out_of_distribution")}, indent=2))
+        print(
+            json.dumps(
+                {k: report[k] for k in ("auroc", "in_distribution", "out_of_distribution", "per_part")}, indent=2
+            )
+        )
+    elif args.command == "screenshots":
+        from training.screenshots import capture_screenshots
+
+        print("\n".join(str(p) for p in capture_screenshots(args.scan)))
     elif args.command == "saliency":
         from model.card import ARTIFACT_DIR
         from model.maps import METHODS
@@ -218,6 +241,14 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.artifact_dir or ARTIFACT_DIR
         report = evaluate_trust(args.data_dir, folder, args.out or folder / TRUST_FILE)
         print(json.dumps({k: report[k] for k in ("qhat", "referral_threshold", "sets", "referral")}, indent=2))
+    elif args.command == "robustness":
+        from model.card import ARTIFACT_DIR, ROBUSTNESS_FILE
+        from training.robustness import evaluate_robustness
+
+        folder = args.artifact_dir or ARTIFACT_DIR
+        out = args.out or folder / ROBUSTNESS_FILE
+        report = evaluate_robustness(args.data_dir, folder, out, args.validation_sample)
+        print(json.dumps({s: t["none"]["accuracy"] for s, t in report["results"].items()}, indent=2))
     elif args.command == "samples":
         from model.card import ARTIFACT_DIR, EVALUATION_FILE, SALIENCY_FILE, SAMPLES_DIR
         from training.samples import write_outlined_samples, write_samples

@@ -13,7 +13,7 @@ import tensorflow as tf
 from model.architecture import FLOAT16_MIN_SIZE, save_weights_npz
 from model.card import OOD_GUARD_FILE, WEIGHTS_FILE, sha256_file, write_card
 from model.onnx_forward import available_cores
-from model.ood import OODDetector
+from model.ood import GUARD_FEATURES, THRESHOLD_RULE, OODDetector
 
 
 def machine_info() -> dict[str, Any]:
@@ -59,13 +59,20 @@ def write_artifact(
     card["calibration"] = {"method": "temperature scaling on validation logits", "temperature": temperature}
     card["inference"] = {"tta_flip": tta_flip, "output": "logits; probabilities = softmax(logits / temperature)"}
     if ood is not None:
-        ood_path = out_dir / OOD_GUARD_FILE
-        ood.save(ood_path)
-        card["ood"] = {
-            "file": OOD_GUARD_FILE,
-            "sha256": sha256_file(ood_path),
-            "threshold": ood.threshold,
-            "method": "min class-conditional Mahalanobis distance of pooled features, probabilistic-PCA covariance",
-        }
+        card["ood"] = write_guard(ood, out_dir)
     write_card(out_dir, card)
     return card
+
+
+def write_guard(ood: OODDetector, out_dir: Path) -> dict[str, Any]:
+    """Saves the guard into `out_dir`; returns the card's `ood` block."""
+    ood_path = Path(out_dir) / OOD_GUARD_FILE
+    ood.save(ood_path)
+    return {
+        "file": OOD_GUARD_FILE,
+        "sha256": sha256_file(ood_path),
+        "threshold": ood.threshold,
+        "threshold_rule": THRESHOLD_RULE,
+        "features": GUARD_FEATURES,
+        "method": "min class-conditional Mahalanobis distance, probabilistic-PCA covariance",
+    }

@@ -1,7 +1,7 @@
 """Export the trained classifier to ONNX for the app's classification path.
 
-tf2onnx converts the float32 `features_model` (image -> pooled features,
-logits). Large weight arrays are stored as float16 and cast back to float32
+tf2onnx converts the float32 `features_model` (image -> the frozen layers'
+activations for the guard, logits). Large weight arrays are stored as float16 and cast back to float32
 when ONNX Runtime loads the graph (it folds the casts, so it still computes in
 float32), which halves the file like the npz. The export's logits must match
 TensorFlow's on probe images before it is written; its SHA-256 goes into the
@@ -26,7 +26,7 @@ import tensorflow as tf
 import tf2onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from model.architecture import FLOAT16_MIN_SIZE, features_model
+from model.architecture import BACKBONES, FLOAT16_MIN_SIZE, features_model
 from model.card import ONNX_FILE, load_card, sha256_file, write_card
 from model.onnx_forward import INPUT_NAME, OnnxForward
 from model.predict import Classifier
@@ -42,7 +42,7 @@ class ExportError(RuntimeError):
 def export_float32(classifier: Classifier, path: Path) -> None:
     size = classifier.card.image_size
     signature = [tf.TensorSpec([None, size, size, 3], tf.float32, name=INPUT_NAME)]
-    outputs = features_model(classifier.model)
+    outputs = features_model(classifier.model, BACKBONES[classifier.card.backbone])
     forward = tf.function(lambda x: outputs(x, training=False), input_signature=signature)
     tf2onnx.convert.from_function(forward, input_signature=signature, opset=OPSET, output_path=str(path))
 
@@ -98,7 +98,7 @@ def export_onnx(classifier: Classifier, out_dir: Path) -> dict[str, Any]:
 
 def export_artifact(artifact_dir: Path) -> dict[str, Any]:
     """Adds the ONNX export to an artifact folder and records it in the model card."""
-    classifier = Classifier.from_artifact(artifact_dir, runtime="tensorflow")
+    classifier = Classifier.from_artifact(artifact_dir, runtime="tensorflow", with_guard=False)
     block = export_onnx(classifier, artifact_dir)
     card = load_card(artifact_dir).raw
     card["onnx"] = block

@@ -49,7 +49,7 @@ from model.architecture import (
 )
 from model.backbone import cache_dir, imagenet_xception_weights
 from model.card import CLASS_DIRS, CLASS_LABELS
-from model.ood import OODDetector
+from model.ood import OODDetector, pooled_frozen_features
 from model.predict import calibrated_probabilities
 from model.preprocess import __doc__ as PREPROCESSING_DOC
 from training.artifact import machine_info, write_artifact
@@ -60,6 +60,7 @@ from training.data import TRAIN_SPLIT, fingerprint
 from training.duplicates import NEAR_DUPLICATE_DISTANCE
 from training.export import export_artifact
 from training.features import CLEAN_VIEW, FLIPPED_VIEW, cached_bottom_activations
+from training.guard import design_non_mri_features
 from training.metrics import classification_report
 from training.split import TrainingSplit, split_training
 
@@ -275,8 +276,9 @@ class RunData:
     dataset_fingerprint: str
     cache: np.ndarray
     model: keras.Model
+    bottom: keras.Model  # the frozen layers, whose activations are cached (the OOD guard reads them)
     top: keras.Model  # the fine-tuned part, on cached activations
-    pooled: keras.Model  # the frozen top's pooled features, for stage 1 and the OOD guard
+    pooled: keras.Model  # the top's pooled features, for stage 1
     strategy: tf.distribute.Strategy
     class_weights: np.ndarray
 
@@ -396,7 +398,7 @@ def prepare(config: TrainConfig, timings: dict[str, float], cache_must_exist: bo
         )
     timings["cache_images_computed"] = computed
     class_weights = balanced_class_weights(split.labels[split.train_idx], len(CLASS_DIRS))
-    return RunData(config, split, dataset_fingerprint, cache, model, top, pooled, strategy, class_weights)
+    return RunData(config, split, dataset_fingerprint, cache, model, bottom, top, pooled, strategy, class_weights)
 
 
 def fit_head(data: RunData, timings: dict[str, float]) -> Stage1:
@@ -535,14 +537,26 @@ def calibrate(data: RunData, weights: list[np.ndarray]) -> Calibration:
     return Calibration(tta, fit_temperature(logits, y_val), logits, tta_accuracy, no_tta_accuracy)
 
 
-def fit_guard(data: RunData, weights: list[np.ndarray]) -> OODDetector:
-    """The not-a-brain-MRI guard on `weights`' pooled features of the clean views (train fit, validation threshold)."""
-    split, config = data.split, data.config
-    data.top.set_weights(weights)  # the pooled features pass through the fine-tuned exit flow
+def fit_guard(data: RunData) -> OODDetector:
+    """The not-a-brain-MRI guard on the cached frozen activations of the clean views (train fit, validation
+    and the design non-MRI images place the threshold); it does not depend on the fine-tuned weights."""
+    split, size = data.split, data.config.image_size
+
+    def cached(images: np.ndarray) -> np.ndarray:
+        rows = data.view_rows(images, CLEAN_VIEW)
+        chunk = 4 * data.config.batch_size
+        return np.concatenate(
+            [pooled_frozen_features(data.cache[rows[i : i + chunk]]) for i in range(0, len(rows), chunk)]
+        )
+
+    def frozen(inputs: np.ndarray) -> np.ndarray:
+        return np.asarray(data.bottom(inputs, training=False))
+
     return OODDetector.fit(
-        predict_rows(data.pooled, data.cache, data.view_rows(split.train_idx, CLEAN_VIEW), config.batch_size),
+        cached(split.train_idx),
         split.labels[split.train_idx],
-        predict_rows(data.pooled, data.cache, data.view_rows(split.val_idx, CLEAN_VIEW), config.batch_size),
+        cached(split.val_idx),
+        design_non_mri_features(frozen, size),
     )
 
 
@@ -628,7 +642,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
 
     def save(weights: list[np.ndarray], name: str, out_dir: Path, with_guard: bool) -> dict[str, Any]:
         calibration = calibrate(data, weights)
-        guard = fit_guard(data, weights) if with_guard else None
+        guard = fit_guard(data) if with_guard else None
         card = model_card(data, name, stage1, stage2, end, choice, calibration, timings)
         card["timings"]["total_wall_s"] = time.time() - started
         data.top.set_weights(weights)

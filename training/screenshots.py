@@ -1,0 +1,65 @@
+"""Screenshots of the app's own pages, for the not-an-MRI guard's held-out set (`python -m training screenshots`).
+
+A screenshot of the app once passed the guard as "No tumour 84.9 %". These are
+captured from a real server in headless Chromium, at a desktop and a phone
+size, with and without a classified scan, and committed at half size beside
+`training/ood_images.py`, which feeds them to `python -m training ood`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from PIL import Image
+
+from benchmarks.browser import CHROMIUM, WAIT_MS, free_port, start_server
+from training.ood_images import SCREENSHOT_DIR
+
+PAGES = ("", "Classify", "Explain", "Evaluation", "Dataset", "Model_card")
+VIEWPORTS = {"desktop": (1400, 900), "phone": (390, 844)}
+
+
+def _save_half_size(png: bytes, path: Path) -> None:
+    with tempfile.NamedTemporaryFile(suffix=".png") as tmp:
+        Path(tmp.name).write_bytes(png)
+        with Image.open(tmp.name) as image:
+            image.convert("RGB").resize((image.width // 2, image.height // 2), Image.LANCZOS).save(path, optimize=True)
+
+
+def capture_screenshots(scan: Path, out_dir: Path = SCREENSHOT_DIR) -> list[Path]:
+    """Every page at both sizes once it has rendered, the page before it has, and Classify after an upload."""
+    from playwright.sync_api import sync_playwright
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        server = start_server(port, Path(tmp) / "server.log")
+        url = f"http://127.0.0.1:{port}"
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+                for size, (width, height) in VIEWPORTS.items():
+                    page = browser.new_page(viewport={"width": width, "height": height})
+                    for name in PAGES:
+                        page.goto(f"{url}/{name}", wait_until="commit")
+                        if not name and size == "desktop":  # the page before Streamlit has drawn anything
+                            written.append(_shoot(page, out_dir / "app_loading_desktop.png"))
+                        page.get_by_text("not a medical device").first.wait_for(timeout=WAIT_MS)
+                        page.wait_for_load_state("networkidle")
+                        written.append(_shoot(page, out_dir / f"app_{name.lower() or 'home'}_{size}.png"))
+                    page.goto(f"{url}/Classify")
+                    page.locator("input[type=file]").first.set_input_files(str(scan))
+                    page.get_by_role("button", name="Explain this scan").wait_for(timeout=WAIT_MS)
+                    written.append(_shoot(page, out_dir / f"app_classify_result_{size}.png"))
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return written
+
+
+def _shoot(page, path: Path) -> Path:
+    _save_half_size(page.screenshot(), path)
+    return path
