@@ -20,10 +20,8 @@ from tqdm import tqdm
 from model.decode import IMAGE_SUFFIXES, decode_file
 from model.errors import InputError
 from model.onnx_forward import available_cores
-from model.predict import Classifier
+from model.predict import BATCH, Classifier
 from model.preprocess import preprocess
-
-BATCH = 16  # images per classification call, here and in the evaluations
 
 
 def find_scans(inputs: Iterable[Path]) -> list[Path]:
@@ -81,15 +79,20 @@ class Scored(Protocol):
 
 def csv_fields(class_names: list[str]) -> list[str]:
     """Stable English column names, in the CLI's CSV and the app's download alike."""
-    return ["file", "prediction", "confidence", "margin", "looks_like_training_mri", "error"] + [
+    return ["file", "frame", "prediction", "confidence", "margin", "looks_like_training_mri", "error"] + [
         f"p({n})" for n in class_names
     ]
 
 
-def result_row(file: str, class_names: list[str], scored: Scored | None = None, error: str = "") -> dict[str, object]:
-    """One CSV row: the prediction and its calibrated probabilities, or the reason the file could not be read."""
+def result_row(
+    file: str, class_names: list[str], scored: Scored | None = None, error: str = "", frame: int | None = None
+) -> dict[str, object]:
+    """One CSV row: the prediction and its calibrated probabilities, or the reason the file could not be read.
+
+    `frame` counts from 1 (the frame or slice of a multi-frame file or series); empty for a single image.
+    """
     row: dict[str, object] = dict.fromkeys(csv_fields(class_names))
-    row.update(file=file, error=error)
+    row.update(file=file, error=error, frame=frame)
     if scored is not None:
         row.update(
             prediction=scored.class_name,

@@ -2,8 +2,10 @@
 
 The one decoding function for the app, evaluation and training. Formats are
 allowed by content, never by file name: JPEG, PNG, BMP, TIFF, WebP and DICOM.
-Nothing is written to disk, and no DICOM header field leaves this module
-except the modality and the frame count.
+A .zip of one DICOM series is read as a multi-frame file whose frames are its
+slices (`model/series.py` checks and orders it). Nothing is written to disk,
+and no DICOM header field leaves these modules except the modality and the
+frame count.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from model.errors import (
+    ArchiveError,
     CorruptImageError,
     DicomError,
     EmptyFileError,
@@ -24,6 +27,7 @@ from model.errors import (
     ImageTooSmallError,
     UnsupportedFormatError,
 )
+from model.series import archive_members, is_zip, ordered_series
 
 # File name endings the batch CLI and the dataset listing pick up (content is still sniffed, never trusted).
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".dcm"})
@@ -57,11 +61,31 @@ def decode_image(data: bytes, name: str = "file", frame: int | None = None) -> D
     """Decodes `data`; `frame` picks a frame of a multi-frame DICOM (default: the middle one)."""
     if not data:
         raise EmptyFileError(f"{name} is empty.")
+    if is_zip(data):
+        return _decode_series(ordered_series(archive_members(data, name), name), name, frame)
     if len(data) > MAX_FILE_BYTES:
         raise ImageTooLargeError(f"{name} is {len(data) / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB.")
     decoded = _decode_dicom(data, name, frame) if is_dicom(data) else _decode_raster(data, name)
     _check_shape(decoded.rgb, name)
     return decoded
+
+
+def decode_frames(data: bytes, name: str = "file") -> list[DecodedImage]:
+    """Every frame of a multi-frame DICOM, every slice of a zipped series, or the one image of any other file."""
+    if is_zip(data):
+        slices = ordered_series(archive_members(data, name), name)
+        return [_decode_series(slices, name, index) for index in range(len(slices))]
+    first = decode_image(data, name, 0)
+    return [first] + [decode_image(data, name, index) for index in range(1, first.frames)]
+
+
+def _decode_series(slices: list[bytes], name: str, frame: int | None) -> DecodedImage:
+    chosen = len(slices) // 2 if frame is None else min(max(int(frame), 0), len(slices) - 1)
+    decoded = decode_image(slices[chosen], f"{name}, slice {chosen + 1}")
+    if decoded.frames > 1:
+        raise ArchiveError(f"{name} holds a multi-frame file; a series is one slice per file.")
+    details = {**decoded.details, "format": "DICOM series", "frames": str(len(slices))}
+    return DecodedImage(decoded.rgb, "DICOM series", frames=len(slices), frame=chosen, details=details)
 
 
 def _check_shape(rgb: np.ndarray, name: str) -> None:

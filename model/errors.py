@@ -45,3 +45,7 @@ class ChecksumMismatchError(ArtifactError):
 
 class BackboneUnavailableError(ArtifactError):
     pass
+
+
+class ArchiveError(InputError):
+    """A .zip that is not one readable DICOM series, or that tries a zip bomb or a path trick."""

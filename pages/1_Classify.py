@@ -5,11 +5,14 @@ import streamlit as st
 
 from model.batch import result_row
 from model.errors import BrainMRIError
+from model.series import group_series, slices_summary
 from model.trust import Trust, caveat, set_label
 from pages.shared.ui import (
     Result,
     classify,
+    classify_frames,
     explain_scan,
+    frame_word,
     get_classifier,
     keep_scans,
     kept_scans,
@@ -31,9 +34,10 @@ except BrainMRIError as error:
     show_library_error(error)
 
 uploads = st.file_uploader(
-    "Drop brain MRI slices here (JPEG, PNG, BMP, TIFF, WebP or DICOM)",
+    "Drop brain MRI slices here (JPEG, PNG, BMP, TIFF, WebP, DICOM, or a .zip of one DICOM series)",
     accept_multiple_files=True,
-    help="Files stay in this browser session's memory; nothing is written to disk.",
+    help="Files stay in this browser session's memory; nothing is written to disk. DICOM slices of one series, "
+    "dropped together or zipped, are classified slice by slice as one series.",
 )
 examples = st.multiselect(
     "…or try bundled example scans",
@@ -42,7 +46,7 @@ examples = st.multiselect(
     "scan* does not; an example *with the radiologists' outline* shows it on the Explain page. The name in "
     "brackets is the file's name in the dataset.",
 )
-keep_scans([(f.name, f.getvalue()) for f in uploads or []])
+keep_scans(group_series([(f.name, f.getvalue()) for f in uploads or []]))
 keep_scans([(label, sample_scans()[label].read_bytes()) for label in examples])
 files = kept_scans()
 if not files:
@@ -71,7 +75,7 @@ trust = None if report is None else Trust.from_report(report)
 def not_mr_modality(result: Result) -> str | None:
     """The modality of a DICOM file that says it is not MR (ultrasound, CT...), else None."""
     modality = result.details.get("modality")
-    return modality if result.details.get("format") == "DICOM" and modality not in (None, "MR") else None
+    return modality if result.details.get("format", "").startswith("DICOM") and modality not in (None, "MR") else None
 
 
 def checks(result: Result) -> str:
@@ -128,7 +132,12 @@ if classified:
     )
     rows_picked = picked.selection.rows
     shown = summary["file"].iloc[rows_picked[0] if rows_picked else 0] if len(summary) else next(iter(classified))
-rows = [result_row(n, names, r) if isinstance(r, Result) else result_row(n, names, error=r) for n, r in results.items()]
+rows = [
+    result_row(n, names, r, frame=r.frame + 1 if r.frames > 1 else None)
+    if isinstance(r, Result)
+    else result_row(n, names, error=r)
+    for n, r in results.items()
+]
 st.download_button(
     "Download results as CSV",
     pd.DataFrame(rows).to_csv(index=False).encode(),
@@ -136,6 +145,21 @@ st.download_button(
     "text/csv",
     help="Stable English column names, one row per file, for scripts and spreadsheets",
 )
+
+
+def slice_by_slice(name: str, result: Result) -> None:
+    """The whole series or multi-frame file: each slice's class, in one line and one chart."""
+    every = classify_frames(kept_scans()[name])
+    if isinstance(every, str):
+        st.error(every)
+        return
+    word = frame_word(result)
+    st.markdown(
+        f"**Whole {'series' if word == 'slice' else 'file'}** · "
+        + slices_summary(names, [r.class_index for r in every], [r.out_of_distribution for r in every])
+    )
+    chances = pd.DataFrame([r.probabilities for r in every], columns=names, index=range(1, len(every) + 1))
+    st.area_chart(chances, height=160, x_label=word, y_label="calibrated probability")
 
 
 def details(name: str, result: Result) -> None:
@@ -163,10 +187,13 @@ def details(name: str, result: Result) -> None:
         chances = pd.DataFrame({"calibrated probability": result.probabilities}, index=names)
         st.bar_chart(chances, horizontal=True, height=170, x_label="calibrated probability", y_label="")
         if result.frames > 1:
-            st.slider(f"Frame of {name}", 1, result.frames, result.frame + 1, key=f"frame-{name}")
-        if result.details.get("format") == "DICOM":
+            st.slider(
+                f"{frame_word(result).capitalize()} of {name}", 1, result.frames, result.frame + 1, key=f"frame-{name}"
+            )
+        if result.details.get("format", "").startswith("DICOM"):
             st.caption(
-                f"DICOM · modality {result.details.get('modality')} · frame {result.frame + 1} of {result.frames}"
+                f"{result.details['format']} · modality {result.details.get('modality')} · "
+                f"{frame_word(result)} {result.frame + 1} of {result.frames}"
             )
         if not_mr_modality(result):
             st.warning(
@@ -174,6 +201,8 @@ def details(name: str, result: Result) -> None:
                 "knows brain MRI, so the class above means nothing here.",
                 icon=":material/warning:",
             )
+        if result.frames > 1:
+            slice_by_slice(name, result)
         if st.button("Explain this scan", key=f"explain-{name}", icon=":material/local_fire_department:"):
             explain_scan(name)
 

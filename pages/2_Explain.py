@@ -13,6 +13,7 @@ from pages.shared.ui import (
     Result,
     classify,
     content_id,
+    frame_word,
     get_classifier,
     get_explainer,
     keep_scans,
@@ -60,13 +61,14 @@ data = kept[name] if name in kept else examples[name].read_bytes()
 
 result = classify(data)
 if isinstance(result, Result) and result.frames > 1:
-    frame = st.slider(f"Frame of {name}", 1, result.frames, result.frame + 1, key=f"explain-frame-{name}")
+    word = frame_word(result).capitalize()
+    frame = st.slider(f"{word} of {name}", 1, result.frames, result.frame + 1, key=f"explain-frame-{name}")
     result = classify(data, frame - 1)
 if not isinstance(result, Result):
     st.error(f"**{name}** could not be explained. {result}", icon=":material/block:")
     st.stop()
 if result.frames > 1:
-    st.caption(f"Explaining frame {result.frame + 1} of {result.frames}")
+    st.caption(f"Explaining {frame_word(result)} {result.frame + 1} of {result.frames}")
 
 controls = st.columns(4)
 target = controls[0].selectbox(

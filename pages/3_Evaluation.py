@@ -4,11 +4,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from model.card import CANDIDATES_FILE
+from model.card import CANDIDATES_FILE, OOD_EVALUATION_FILE
 from model.errors import BrainMRIError
 from model.evaluation_report import (
     PAIRED_INTRO,
     comparison_rows,
+    guard_sentence,
     label_conflict_sentence,
     one_vs_rest_rows,
     per_class_rows,
@@ -22,6 +23,7 @@ from model.figures import (
     roc_pr_figure,
     training_curves,
 )
+from model.robustness_report import ROBUSTNESS_SUBSETS, accuracy_curves, robustness_rows, robustness_sentence
 from model.saliency_report import (
     OUTLINE_CITATION,
     SUBSET_LABELS,
@@ -42,6 +44,7 @@ from pages.shared.ui import (
     grad_cam_overlay,
     page_setup,
     png_bytes,
+    robustness_report,
     saliency_evaluation,
     trust_report,
 )
@@ -281,6 +284,33 @@ def trust_section(report: dict) -> None:
 
 if (trust := trust_report()) is not None:
     trust_section(trust)
+
+
+@st.fragment
+def robustness_section(report: dict) -> None:
+    """Accuracy against severity for each acquisition change, from the committed `python -m training robustness`."""
+    st.subheader("Scans from other scanners: robustness to acquisition changes")
+    st.markdown(robustness_sentence(report))
+    subset = st.radio("Scans", list(ROBUSTNESS_SUBSETS), format_func=ROBUSTNESS_SUBSETS.get, horizontal=True)
+    curves = pd.DataFrame(accuracy_curves(report, subset)).sort_index()
+    st.line_chart(curves, x_label="severity (0 = the scan as it is)", y_label="accuracy")
+    st.dataframe(pd.DataFrame(robustness_rows(report, subset)), hide_index=True, width="stretch")
+    st.caption(
+        "Each scan is changed before the app's preprocessing, as a scan from another scanner would arrive: noise "
+        "(Gaussian, and Rician as in magnitude MR images), blur, JPEG re-compression, gamma and contrast changes, a "
+        "bias field (smooth coil-sensitivity shading), rotation and a lower acquisition resolution. *Flagged*: the "
+        "share the not-an-MRI guard sets aside at the strongest setting."
+    )
+
+
+if (robustness := robustness_report()) is not None:
+    robustness_section(robustness)
+else:
+    st.info("No robustness check has been committed. Run `python -m training robustness` (see README).")
+
+if (guard := committed_json(OOD_EVALUATION_FILE)) is not None:
+    st.subheader("Is it a brain MRI at all?")
+    st.markdown(guard_sentence(guard))
 
 saliency = saliency_evaluation()
 if saliency is None:

@@ -118,8 +118,10 @@ def dicom(
     window=None,
     encapsulated: bytes | None = None,
     modality: str = "MR",
+    series: tuple[str, float, int] | None = None,
 ) -> bytes:
-    """A small DICOM file (MR unless told, with fake patient data that must never be shown) around `pixels`."""
+    """A small DICOM file (MR unless told, with fake patient data that must never be shown) around `pixels`;
+    `series` = (series UID, position along z, instance number) makes it a slice of an axial series."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = MRImageStorage
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -130,6 +132,9 @@ def dicom(
     ds.Modality = modality
     ds.PatientName = "Secret^Patient"
     ds.PatientID = "ID-12345"
+    if series is not None:
+        ds.SeriesInstanceUID, z, ds.InstanceNumber = series
+        ds.ImagePositionPatient, ds.ImageOrientationPatient = [0.0, 0.0, z], [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
     if pixels is not None or encapsulated is not None:
         shape = pixels.shape if pixels is not None else (64, 64)
         ds.Rows, ds.Columns = shape[-2], shape[-1]

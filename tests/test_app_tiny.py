@@ -62,6 +62,19 @@ def test_a_dicom_file_of_another_modality_is_greyed_out_and_said_plainly(tiny_ap
     assert "Secret" not in body_text(app) and "ID-12345" not in body_text(app)
 
 
+def test_a_zipped_series_is_classified_slice_by_slice_with_a_scrubber_and_a_summary(tiny_app):
+    from tests.test_series import slices, zipped
+
+    app = tiny_app("pages/1_Classify.py")
+    app.get("file_uploader")[0].set_value([("head.zip", zipped(slices(3)), "application/zip")]).run()
+    assert not app.exception
+    assert app.dataframe[0].value["file"].tolist() == ["head.zip"]
+    assert app.slider[0].label == "Slice of head.zip" and app.slider[0].value == 2
+    assert any(m.value.startswith("**Whole series** · 3 slices:") for m in app.markdown)
+    app.slider[0].set_value(3).run()
+    assert not app.exception and any("slice 3 of 3" in c.value for c in app.caption)
+
+
 def test_explain_draws_a_map_for_an_upload_with_the_tiny_model(tiny_app):
     scan = encode(Image.fromarray(synthetic_scan(3, np.random.default_rng(1))).convert("RGB"), "JPEG")
     app = tiny_app("pages/2_Explain.py")

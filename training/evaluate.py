@@ -16,11 +16,10 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from model.batch import BATCH
 from model.card import CANDIDATES_FILE, EVALUATION_FILE, SALIENCY_FILE, load_card, read_record, write_record
 from model.decode import decode_file
 from model.evaluation_report import paths_digest
-from model.predict import Classifier, Runtime
+from model.predict import BATCH, Classifier, Runtime
 from training.data import TRAIN_SPLIT, fingerprint, list_split
 from training.duplicates import NEAR_DUPLICATE_DISTANCE, cross_match, hash_images
 from training.masks import label_conflicts

@@ -13,11 +13,10 @@ from typing import Any, Callable
 import numpy as np
 from tqdm import tqdm
 
-from model.batch import BATCH
 from model.card import load_card, write_card
 from model.decode import decode_file
 from model.ood import OODDetector, pooled_frozen_features
-from model.predict import Classifier
+from model.predict import BATCH, Classifier
 from model.preprocess import prepare, to_model_input
 from training.artifact import write_guard
 from training.ood_images import DESIGN, out_of_distribution_images

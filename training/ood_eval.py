@@ -15,10 +15,9 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
-from model.batch import BATCH
 from model.card import OOD_EVALUATION_FILE, write_record
 from model.decode import decode_file
-from model.predict import Classifier
+from model.predict import BATCH, Classifier
 from training.data import list_split
 from training.ood_images import DESIGN, HELD_OUT, out_of_distribution_images
 

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from model.batch import BATCH, batches, loaded_scans
+from model.batch import batches, loaded_scans
 from model.card import EVALUATION_FILE, TRUST_FILE, load_card, read_record, write_record
-from model.predict import Classifier
+from model.predict import BATCH, Classifier
 from model.trust import (
     ALPHA,
     REFERRED_SHARE,

@@ -22,6 +22,7 @@ from model.card import (
     ARTIFACT_ENV,
     AUDIT_FILE,
     EVALUATION_FILE,
+    ROBUSTNESS_FILE,
     SALIENCY_FILE,
     SAMPLES_DIR,
     TRUST_FILE,
@@ -32,7 +33,7 @@ from model.card import (
 from model.errors import BrainMRIError, InputError
 from model.maps import GRAD_CAM, Explanation, overlay
 from model.outlines import OUTLINES_FILE, OutlineBank, prepared_outline
-from model.predict import Classifier
+from model.predict import Classified, Classifier
 from model.preprocess import to_model_input
 
 if TYPE_CHECKING:
@@ -136,6 +137,12 @@ def saliency_evaluation() -> dict | None:
     return committed_json(SALIENCY_FILE)
 
 
+def robustness_report() -> dict | None:
+    """The committed robustness check, if it belongs to the model being served."""
+    report = committed_json(ROBUSTNESS_FILE)
+    return report if report is not None and report["artifact_sha256"] == card().weights_sha256 else None
+
+
 def trust_report() -> dict | None:
     """The committed prediction-set and referral check, if it belongs to the model being served."""
     report = committed_json(TRUST_FILE)
@@ -200,6 +207,11 @@ class Result:
     details: dict[str, str]
 
 
+def frame_word(result: Result) -> str:
+    """What one frame of a multi-frame result is called: a slice of a series, a frame of a multi-frame file."""
+    return "slice" if result.details.get("format") == "DICOM series" else "frame"
+
+
 def classify(data: bytes, frame: int | None = None) -> Result | str:
     """Cached by file content (and frame); a bad file gives its one-sentence message instead."""
     return _classify(artifact_dir(), data, frame)
@@ -208,10 +220,26 @@ def classify(data: bytes, frame: int | None = None) -> Result | str:
 @st.cache_data(show_spinner=False, max_entries=256)
 def _classify(folder: Path, data: bytes, frame: int | None) -> Result | str:
     try:
-        classified = _classifier(folder).classify_bytes(data, "This file", frame)
+        return _result(_classifier(folder).classify_bytes(data, "This file", frame))
     except InputError as error:
         return str(error)
-    p = classified.prediction
+
+
+def classify_frames(data: bytes) -> list[Result] | str:
+    """Every frame or slice of a multi-frame file or series, cached by content; or the file's message."""
+    return _classify_frames(artifact_dir(), data)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _classify_frames(folder: Path, data: bytes) -> list[Result] | str:
+    try:
+        return [_result(c) for c in _classifier(folder).classify_frames(data, "This file")]
+    except InputError as error:
+        return str(error)
+
+
+def _result(classified: Classified) -> Result:
+    p, decoded = classified.prediction, classified.decoded
     return Result(
         classified.prepared,
         p.class_index,
@@ -221,9 +249,9 @@ def _classify(folder: Path, data: bytes, frame: int | None) -> Result | str:
         p.margin,
         p.out_of_distribution,
         p.ood_score,
-        classified.decoded.frames,
-        classified.decoded.frame,
-        classified.decoded.details,
+        decoded.frames,
+        decoded.frame,
+        decoded.details,
     )
 
 

@@ -1,0 +1,148 @@
+"""A DICOM series, uploaded as a .zip or as several files, read slice by slice entirely in memory.
+
+Zips are checked before anything is unpacked: member names that climb out of
+the archive or are absolute or links are refused (nothing is ever written to
+disk, but such a zip is not an honest series), as are archives whose members
+would unpack to much more than they weigh (zip bombs) or to more than the
+limits below. Slices are ordered by their position along the slice normal, else
+their instance number, else their name. Header values used for ordering and
+grouping (series UID, positions) never leave this module; only the modality
+and the slice count are shown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import stat
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+import numpy as np
+
+from model.errors import ArchiveError
+
+MAX_ARCHIVE_BYTES = 200 * 1024 * 1024  # what a zip may weigh (Streamlit's own upload limit)
+MAX_UNPACKED_BYTES = 512 * 1024 * 1024
+MAX_SLICES = 1000
+MAX_RATIO = 100  # unpacked / packed size of one member; DICOM compresses a few times, bombs a thousand
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def is_zip(data: bytes) -> bool:
+    return data[:4] == ZIP_MAGIC
+
+
+def _check_member(info: zipfile.ZipInfo, name: str) -> None:
+    path = PurePosixPath(info.filename.replace("\\", "/"))
+    if path.is_absolute() or ".." in path.parts or (info.filename[1:2] == ":"):
+        raise ArchiveError(f"{name} holds a file whose name points outside the archive; it was refused.")
+    if stat.S_ISLNK(info.external_attr >> 16):
+        raise ArchiveError(f"{name} holds a symbolic link; it was refused.")
+    if info.file_size > MAX_RATIO * max(info.compress_size, 1) and info.file_size > 1024 * 1024:
+        raise ArchiveError(f"{name} unpacks to far more than it weighs (a zip bomb?); it was refused.")
+
+
+def archive_members(data: bytes, name: str) -> list[tuple[str, bytes]]:
+    """(member name, bytes) of every file in the zip, after the checks in this module's docstring."""
+    if len(data) > MAX_ARCHIVE_BYTES:
+        raise ArchiveError(f"{name} is {len(data) / 2**20:.0f} MB; the limit is {MAX_ARCHIVE_BYTES // 2**20} MB.")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        infos = [info for info in archive.infolist() if not info.is_dir()]
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise ArchiveError(f"{name} looks like a .zip but could not be opened: it may be damaged.") from error
+    if len(infos) > MAX_SLICES:
+        raise ArchiveError(f"{name} holds {len(infos)} files; a series may have at most {MAX_SLICES}.")
+    for info in infos:
+        _check_member(info, name)
+    if sum(info.file_size for info in infos) > MAX_UNPACKED_BYTES:
+        raise ArchiveError(f"{name} unpacks to more than {MAX_UNPACKED_BYTES // 2**20} MB; it was refused.")
+    members, unpacked = [], 0
+    try:
+        for info in infos:
+            with archive.open(info) as member:
+                content = member.read(info.file_size + 1)  # never more than the size it declares
+            unpacked += len(content)
+            if len(content) > info.file_size or unpacked > MAX_UNPACKED_BYTES:
+                raise ArchiveError(f"{name} unpacks to more than it declares; it was refused.")
+            members.append((info.filename, content))
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as error:
+        raise ArchiveError(f"{name} has a damaged or encrypted member and could not be unpacked.") from error
+    return members
+
+
+@dataclass(frozen=True)
+class SlicePlace:
+    series: str | None  # a hash of the series UID (None without one): groups slices without showing the UID
+    order: tuple[float, float, str]  # position along the slice normal, instance number, name
+
+
+def slice_place(data: bytes, name: str) -> SlicePlace | None:
+    """Where a DICOM slice sits in its series, or None when the header cannot be read."""
+    import pydicom
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            header = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
+        uid = str(getattr(header, "SeriesInstanceUID", ""))
+        position = np.asarray(getattr(header, "ImagePositionPatient", None) or [np.nan] * 3, dtype=float)
+        cosines = np.asarray(getattr(header, "ImageOrientationPatient", None) or [np.nan] * 6, dtype=float)
+        along = float(np.dot(position, np.cross(cosines[:3], cosines[3:])))
+        instance = float(getattr(header, "InstanceNumber", None) or np.nan)
+    except Exception:  # noqa: BLE001 - pydicom raises many types on damaged headers; decoding reports them
+        return None
+    nan_last = lambda value: np.inf if np.isnan(value) else value  # noqa: E731
+    series = hashlib.sha256(uid.encode()).hexdigest()[:16] if uid else None
+    return SlicePlace(series, (nan_last(along), nan_last(instance), name))
+
+
+def ordered_series(members: list[tuple[str, bytes]], name: str) -> list[bytes]:
+    """The DICOM members of one series, in slice order; other files (a README, a DICOMDIR) are left out."""
+    from model.decode import is_dicom
+
+    placed = [(slice_place(data, member), data) for member, data in members if is_dicom(data)]
+    placed = [(place, data) for place, data in placed if place is not None]
+    if not placed:
+        raise ArchiveError(f"{name} holds no DICOM slices.")
+    series = {place.series for place, _ in placed if place.series is not None}
+    if len(series) > 1:
+        raise ArchiveError(f"{name} holds {len(series)} DICOM series; upload one series per .zip.")
+    return [data for _, data in sorted(placed, key=lambda item: item[0].order)]
+
+
+def series_zip(files: list[tuple[str, bytes]]) -> bytes:
+    """Several uploaded slices packed into an in-memory .zip, so that they travel as one series."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for index, (name, data) in enumerate(files):
+            archive.writestr(f"{index:04d}_{PurePosixPath(name).name}", data)
+    return buffer.getvalue()
+
+
+def group_series(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """Uploads as they should be classified: DICOM slices sharing a series become one .zip entry."""
+    from model.decode import is_dicom
+
+    by_series: dict[str, list[tuple[str, bytes]]] = {}
+    for name, data in files:
+        place = slice_place(data, name) if is_dicom(data) else None
+        by_series.setdefault(place.series if place and place.series else f"file:{name}", []).append((name, data))
+    grouped = []
+    for key, members in by_series.items():
+        if key.startswith("file:") or len(members) == 1:
+            grouped += members
+        else:
+            grouped.append((f"series of {len(members)} slices ({members[0][0]} …)", series_zip(members)))
+    return grouped
+
+
+def slices_summary(class_names: list[str], predicted: list[int], flagged: list[bool]) -> str:
+    """One line over a series' slices: how many went to each class, and how many the guard set aside."""
+    counts = np.bincount(np.asarray(predicted, dtype=int), minlength=len(class_names))
+    parts = [f"{count} {class_names[i]}" for i, count in sorted(enumerate(counts), key=lambda c: -c[1]) if count]
+    guard = f"; {sum(flagged)} not like a training MRI" if any(flagged) else ""
+    return f"{len(predicted)} slices: " + ", ".join(parts) + guard

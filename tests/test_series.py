@@ -1,0 +1,103 @@
+"""DICOM series as a .zip or several files: order, limits, refusals, and nothing of the header shown."""
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+
+from model.decode import decode_frames, decode_image
+from model.errors import ArchiveError
+from model.series import MAX_RATIO, group_series, series_zip, slices_summary
+from tests.helpers import dicom, synthetic_scan
+
+UID = "1.2.826.0.1.3680043.8.498.1"
+
+
+def slices(count: int = 3, uid: str = UID) -> list[tuple[str, bytes]]:
+    """Slice i is filled with brightness i (so its order can be read back), written in shuffled file order."""
+    rng = np.random.default_rng(0)
+    made = []
+    for i in range(count):
+        pixels = (synthetic_scan(0, rng).astype(np.uint16) * 0 + 100 * (i + 1)).astype(np.uint16)
+        pixels[:8] = 0  # not a constant image
+        made.append((f"IM{(i * 7) % count:04d}_{uid[-1]}.dcm", dicom(pixels, series=(uid, 5.0 * i, count - i))))
+    return made[::-1]
+
+
+def zipped(members: list[tuple[str, bytes]], compression=zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, data in members:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_a_zipped_series_is_read_in_slice_order_and_shown_from_the_middle():
+    data = zipped(slices(3) + [("README.txt", b"not a slice")])
+    frames = decode_frames(data, "series.zip")
+    brightness = [float(f.rgb[20:, :, 0].mean()) for f in frames]
+    assert len(frames) == 3 and brightness == sorted(brightness)  # ordered by position, not by file name
+    middle = decode_image(data, "series.zip")
+    assert (middle.format, middle.frames, middle.frame) == ("DICOM series", 3, 1)
+    assert middle.details == {"format": "DICOM series", "modality": "MR", "frames": "3"}
+    np.testing.assert_array_equal(decode_image(data, "series.zip", frame=2).rgb, frames[2].rgb)
+
+
+@pytest.mark.parametrize(
+    "member", ["../outside.dcm", "/etc/passwd", "C:/Windows/evil.dcm", "a/../../b.dcm"], ids=str
+)
+def test_member_names_that_leave_the_archive_are_refused(member):
+    with pytest.raises(ArchiveError, match="outside the archive"):
+        decode_image(zipped(slices(2) + [(member, b"x")]), "series.zip")
+
+
+def test_a_symbolic_link_is_refused():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        info = zipfile.ZipInfo("link.dcm")
+        info.external_attr = (0o120777 << 16)
+        archive.writestr(info, "/etc/passwd")
+    with pytest.raises(ArchiveError, match="symbolic link"):
+        decode_image(buffer.getvalue(), "series.zip")
+
+
+def test_a_zip_bomb_is_refused_before_it_is_unpacked():
+    bomb = zipped([("bomb.dcm", bytes(50 * 1024 * 1024))])
+    assert len(bomb) * MAX_RATIO < 50 * 1024 * 1024
+    with pytest.raises(ArchiveError, match="zip bomb"):
+        decode_image(bomb, "series.zip")
+
+
+def test_two_series_in_one_zip_and_a_zip_without_slices_are_refused():
+    with pytest.raises(ArchiveError, match="2 DICOM series"):
+        decode_image(zipped(slices(2) + slices(2, uid="1.2.3.4")[:1]), "mixed.zip")
+    with pytest.raises(ArchiveError, match="no DICOM slices"):
+        decode_image(zipped([("notes.txt", b"hello")]), "empty.zip")
+    with pytest.raises(ArchiveError, match="damaged"):
+        decode_image(zipped(slices(2))[:200], "cut.zip")
+
+
+def test_no_header_value_reaches_a_message_or_the_details():
+    data = zipped(slices(2))
+    decoded = decode_image(data, "series.zip")
+    shown = repr(decoded.details)
+    for secret in ("Secret", "ID-12345", UID):
+        assert secret not in shown
+    with pytest.raises(ArchiveError) as refused:
+        decode_image(zipped(slices(2) + slices(1, uid="9.9")), "mixed.zip")
+    assert "Secret" not in str(refused.value) and UID not in str(refused.value)
+
+
+def test_slices_dropped_together_become_one_series_and_other_files_stay_apart():
+    other = ("photo.dcm", dicom(synthetic_scan(1, np.random.default_rng(1)).astype(np.uint16)))
+    grouped = group_series(slices(3) + [other])
+    assert [name for name, _ in grouped][1] == "photo.dcm"
+    name, data = grouped[0]
+    assert name.startswith("series of 3 slices") and decode_image(data, name).frames == 3
+    assert decode_frames(series_zip(slices(3)), "s.zip")[0].frames == 3
+
+
+def test_the_series_summary_counts_each_class_and_the_flagged_slices():
+    line = slices_summary(["Glioma", "Meningioma", "No tumour"], [0, 0, 2, 0], [False, True, False, False])
+    assert line == "4 slices: 3 Glioma, 1 No tumour; 1 not like a training MRI"
