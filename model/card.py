@@ -27,6 +27,7 @@ CANDIDATES_FILE = "candidates.json"
 RESCORE_FILE = "validation_rescore.json"
 SALIENCY_FILE = "saliency_evaluation.json"
 TRUST_FILE = "trust.json"  # prediction sets and referral threshold (python -m training trust)
+ROBUSTNESS_FILE = "robustness.json"  # accuracy under acquisition changes (python -m training robustness)
 SAMPLES_DIR = ARTIFACT_DIR / "samples"
 
 # Folder names of the dataset, in label order; training copies them into the card.
@@ -58,6 +59,7 @@ SCHEMA_VERSIONS: dict[str, int] = {
     RESCORE_FILE: 2,
     SALIENCY_FILE: 2,
     TRUST_FILE: 2,
+    ROBUSTNESS_FILE: 2,
 }
 MIGRATIONS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {
     **{(kind, 1): dict for kind in SCHEMA_VERSIONS},

@@ -18,6 +18,7 @@ from model.card import (
     EVALUATION_FILE,
     OOD_EVALUATION_FILE,
     RESCORE_FILE,
+    ROBUSTNESS_FILE,
     SALIENCY_FILE,
     TRUST_FILE,
     read_record,
@@ -26,11 +27,13 @@ from model.evaluation_report import (
     PAIRED_INTRO,
     audit_sentence,
     comparison_rows,
+    guard_sentence,
     label_conflict_sentence,
     one_vs_rest_rows,
     per_class_rows,
     subset_rows,
 )
+from model.robustness_report import ROBUSTNESS_SUBSETS, robustness_rows, robustness_sentence
 from model.saliency_report import (
     OUTLINE_CITATION,
     default_method_summary,
@@ -204,7 +207,7 @@ def _rescore_lines(artifact_dir: Path, card: dict[str, Any]) -> list[str]:
     return ["", "Loss after a fitted temperature: `python -m training rescore`." + verdict]
 
 
-def _trust_and_guard_lines(artifact_dir: Path) -> list[str]:
+def _trust_guard_and_robustness_lines(artifact_dir: Path) -> list[str]:
     lines = []
     trust = _load(artifact_dir / TRUST_FILE)
     if trust is not None:
@@ -212,14 +215,12 @@ def _trust_and_guard_lines(artifact_dir: Path) -> list[str]:
         lines += _markdown_table(trust_rows(trust))
     guard = _load(artifact_dir / OOD_EVALUATION_FILE)
     if guard is not None:
-        lines += [
-            "",
-            f"Not-a-brain-MRI guard: AUROC **{guard['auroc']:.3f}** between the {guard['in_distribution']['images']} "
-            f"Testing scans and {guard['out_of_distribution']['images']} non-MRI images; it flags "
-            f"{_pct(guard['in_distribution']['false_alarm_rate'])} of Testing scans and detects "
-            f"{_pct(guard['out_of_distribution']['detection_rate'])} of the non-MRI images "
-            "(`python -m training ood`).",
-        ]
+        lines += ["", guard_sentence(guard)]
+    robustness = _load(artifact_dir / ROBUSTNESS_FILE)
+    if robustness is not None:
+        lines += ["", robustness_sentence(robustness) + " (`python -m training robustness`)"]
+        for subset, label in ROBUSTNESS_SUBSETS.items():
+            lines += ["", f"Accuracy by severity, {label}:", ""] + _markdown_table(robustness_rows(robustness, subset))
     return lines
 
 
@@ -247,7 +248,7 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
     candidates = _load(artifact_dir / CANDIDATES_FILE)
     if candidates is not None and (rows := comparison_rows(report, candidates)):
         lines += ["", PAIRED_INTRO, ""] + _markdown_table(rows)
-    lines += _saliency_lines(artifact_dir) + _trust_and_guard_lines(artifact_dir)
+    lines += _saliency_lines(artifact_dir) + _trust_guard_and_robustness_lines(artifact_dir)
     if RESULTS_MD.exists():
         lines += ["", "Speed (`python -m benchmarks`):", "", RESULTS_MD.read_text().strip()]
     return "\n".join(lines + ["", END])

@@ -1,0 +1,49 @@
+"""Rows and sentences of the robustness check (`python -m training robustness`), for the pages and the README."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ROBUSTNESS_SUBSETS = {"validation": "validation sample", "testing_leakage_clean": "new test scans (leakage-clean)"}
+CLEAN = "none"
+
+
+def accuracy_curves(report: dict[str, Any], subset: str) -> dict[str, dict[int, float]]:
+    """{corruption: {severity: accuracy}}, severity 0 being the uncorrupted scans: what the chart draws."""
+    results = report["results"][subset]
+    clean = results[CLEAN]["accuracy"]["value"]
+    return {
+        name: {0: clean, **{int(s): cell["accuracy"]["value"] for s, cell in results[name].items()}}
+        for name in report["corruptions"]
+    }
+
+
+def robustness_rows(report: dict[str, Any], subset: str) -> list[dict[str, str]]:
+    """One row per corruption: accuracy at each severity, and the share the not-an-MRI guard flags at the worst."""
+    results = report["results"][subset]
+    worst = str(max(report["severities"]))
+    rows = []
+    for name in report["corruptions"]:
+        row = {"change": name}
+        row.update({f"severity {s}": f"{cell['accuracy']['value']:.0%}" for s, cell in results[name].items()})
+        row[f"flagged at {worst}"] = f"{results[name][worst]['flagged_by_guard']:.0%}"
+        rows.append(row)
+    return rows
+
+
+def robustness_sentence(report: dict[str, Any]) -> str:
+    """How far accuracy falls under the strongest setting of each change, on both subsets."""
+    worst = str(max(report["severities"]))
+    parts = []
+    for subset, label in ROBUSTNESS_SUBSETS.items():
+        results = report["results"][subset]
+        at_worst = {name: results[name][worst]["accuracy"]["value"] for name in report["corruptions"]}
+        weakest, strongest = min(at_worst, key=at_worst.get), max(at_worst, key=at_worst.get)
+        parts.append(
+            f"on the {label} ({report['scans'][subset]} scans) from {results[CLEAN]['accuracy']['value']:.0%} "
+            f"to between {at_worst[weakest]:.0%} ({weakest}) and {at_worst[strongest]:.0%} ({strongest})"
+        )
+    return (
+        f"Robustness to acquisition changes (ImageNet-C protocol adapted to MRI, severities 1–{worst}, fixed seeds): "
+        f"at severity {worst} accuracy falls {'; '.join(parts)}."
+    )
