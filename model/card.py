@@ -58,12 +58,14 @@ SCHEMA_VERSIONS: dict[str, int] = {
     CANDIDATES_FILE: 2,
     RESCORE_FILE: 2,
     SALIENCY_FILE: 2,
-    TRUST_FILE: 2,
+    TRUST_FILE: 3,
     ROBUSTNESS_FILE: 2,
 }
 MIGRATIONS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {
     **{(kind, 1): dict for kind in SCHEMA_VERSIONS},
     (CANDIDATES_FILE, 1): lambda data: {"runs": data},  # version 1 kept the runs at the top level
+    # version 2 ranked scans by confidence only
+    (TRUST_FILE, 2): lambda data: data | {"coverage_curves": {"confidence": data["coverage_curves"]}},
 }
 
 

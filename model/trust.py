@@ -19,6 +19,12 @@ import numpy as np
 
 ALPHA = 0.01  # 99 % sets: at 90 % or 95 % (below the 96 % validation accuracy) every set is a single class
 REFERRED_SHARE = 0.2  # the least confident fifth of validation scans sets the referral threshold
+# Selective prediction ranks scans by one of these, most certain first (training/trust.py computes each).
+RANKINGS = ("confidence", "margin", "guard score")
+RANKING_HELP = (
+    "Confidence: the top calibrated probability. Margin: the top probability minus the runner-up's. Guard score: "
+    "how typical the scan looks to the not-an-MRI guard (its distance to the training scans, smallest first)."
+)
 
 
 def conformity_scores(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -34,7 +34,7 @@ from model.saliency_report import (
     sanity_sentence,
     summary_rows,
 )
-from model.trust import TRUST_SUBSETS, caveat, trust_rows
+from model.trust import RANKING_HELP, RANKINGS, TRUST_SUBSETS, caveat, trust_rows
 from pages.shared.ui import (
     artifact_dir,
     card,
@@ -264,18 +264,22 @@ def localisation_png(subset: str, group: str) -> bytes:
     return png_bytes(localisation_chart(saliency_evaluation()["tables"][subset]["groups"][group]))
 
 
+@st.fragment
 def trust_section(report: dict) -> None:
     """Prediction sets and referral: when to trust an answer, from the committed `python -m training trust`."""
     st.subheader("When to trust an answer")
     st.markdown(caveat(report))
     st.dataframe(pd.DataFrame(trust_rows(report)), hide_index=True, width="stretch")
+    ranking = st.radio(
+        "Keep the scans that are most certain by", RANKINGS, horizontal=True, help=RANKING_HELP, key="ranking"
+    )
     curves = pd.DataFrame(
         {
             TRUST_SUBSETS[name]: {round(100 * p["kept_share"]): p["accuracy"] for p in points}
-            for name, points in report["coverage_curves"].items()
+            for name, points in report["coverage_curves"][ranking].items()
         }
     )
-    st.line_chart(curves.sort_index(), x_label="% of scans kept (the most confident)", y_label="accuracy")
+    st.line_chart(curves.sort_index(), x_label=f"% of scans kept (the most certain by {ranking})", y_label="accuracy")
     st.caption(
         "Selective prediction: the model answers only for its most confident scans and refers the rest. "
         "Prediction sets: Adaptive Prediction Sets (Romano et al., NeurIPS 2020), split-conformal on validation."

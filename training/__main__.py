@@ -113,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     robust.add_argument("--data-dir", type=Path, required=True)
     robust.add_argument("--artifact-dir", type=Path, default=None, help="default: model/artifacts")
     robust.add_argument("--out", type=Path, default=None, help="default: model/artifacts/robustness.json")
-    robust.add_argument("--validation-sample", type=int, default=200, help="validation scans scored (seeded)")
+    robust.add_argument("--validation-sample", type=int, default=None, help="validation scans (default 100, seeded)")
     samples = commands.add_parser("samples", help="pick the sample scans bundled with the app")
     samples.add_argument("--data-dir", type=Path, required=True)
     samples.add_argument("--evaluation", type=Path, default=None, help="default: model/artifacts/evaluation.json")
@@ -243,11 +243,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({k: report[k] for k in ("qhat", "referral_threshold", "sets", "referral")}, indent=2))
     elif args.command == "robustness":
         from model.card import ARTIFACT_DIR, ROBUSTNESS_FILE
-        from training.robustness import evaluate_robustness
+        from training.robustness import VALIDATION_SAMPLE, evaluate_robustness
 
         folder = args.artifact_dir or ARTIFACT_DIR
         out = args.out or folder / ROBUSTNESS_FILE
-        report = evaluate_robustness(args.data_dir, folder, out, args.validation_sample)
+        report = evaluate_robustness(args.data_dir, folder, out, args.validation_sample or VALIDATION_SAMPLE)
         print(json.dumps({s: t["none"]["accuracy"] for s, t in report["results"].items()}, indent=2))
     elif args.command == "samples":
         from model.card import ARTIFACT_DIR, EVALUATION_FILE, SALIENCY_FILE, SAMPLES_DIR

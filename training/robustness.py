@@ -24,7 +24,7 @@ from training.corruptions import CORRUPTIONS, SEVERITIES, Corruption
 from training.metrics import proportion
 from training.split import split_training
 
-VALIDATION_SAMPLE = 200
+VALIDATION_SAMPLE = 100  # with the 132 leakage-clean Testing scans: about 20 minutes on 2 cores
 CLEAN = "none"
 
 

@@ -19,6 +19,7 @@ from model.card import EVALUATION_FILE, TRUST_FILE, load_card, read_record, writ
 from model.predict import BATCH, Classifier
 from model.trust import (
     ALPHA,
+    RANKINGS,
     REFERRED_SHARE,
     conformal_quantile,
     conformity_scores,
@@ -28,18 +29,21 @@ from model.trust import (
 from training.split import split_training
 
 
-def validation_probabilities(classifier: Classifier, data_dir: Path, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(calibrated probabilities, labels) of the validation images, through the app's classification path."""
+def validation_probabilities(
+    classifier: Classifier, data_dir: Path, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(calibrated probabilities, guard scores, labels) of the validation images, through the app's path."""
     split = split_training(data_dir, seed)
     paths = [split.samples[i].path for i in split.val_idx]
-    probabilities = []
+    predictions = []
     chunks = batches(loaded_scans(paths, classifier.card.image_size), BATCH)
     for chunk in tqdm(chunks, total=-(-len(paths) // BATCH), desc="validation", unit="batch"):
         unreadable = [str(path) for path, image, _ in chunk if image is None]
         if unreadable:
             raise ValueError(f"validation scans that cannot be read: {unreadable}")
-        probabilities += [p.probabilities for p in classifier.predict_inputs(np.stack([c[1] for c in chunk]))]
-    return np.array(probabilities), split.labels[split.val_idx]
+        predictions += classifier.predict_inputs(np.stack([c[1] for c in chunk]))
+    scores = [np.nan if p.ood_score is None else p.ood_score for p in predictions]
+    return np.array([p.probabilities for p in predictions]), np.array(scores), split.labels[split.val_idx]
 
 
 def set_summary(probabilities: np.ndarray, labels: np.ndarray, qhat: float) -> dict[str, Any]:
@@ -65,21 +69,26 @@ def referral_summary(probabilities: np.ndarray, labels: np.ndarray, threshold: f
     }
 
 
-def coverage_curve(probabilities: np.ndarray, labels: np.ndarray, points: int = 21) -> list[dict[str, float]]:
-    """Accuracy on the most confident scans kept, for kept shares 100 %, 95 %, ... (selective prediction)."""
-    order = np.argsort(-probabilities.max(1), kind="stable")
-    right = (probabilities.argmax(1) == labels)[order]
+def certainties(probabilities: np.ndarray, guard_scores: np.ndarray) -> dict[str, np.ndarray]:
+    """Three ways to rank scans from most to least certain (higher = more certain), per `RANKINGS`."""
+    top_two = np.sort(probabilities, axis=1)[:, -2:]
+    return {"confidence": top_two[:, 1], "margin": top_two[:, 1] - top_two[:, 0], "guard score": -guard_scores}
+
+
+def coverage_curve(certainty: np.ndarray, right: np.ndarray, points: int = 21) -> list[dict[str, float]]:
+    """Accuracy on the most certain scans kept, for kept shares 100 %, 95 %, ... (selective prediction)."""
+    ordered = right[np.argsort(-certainty, kind="stable")]
     curve = []
     for share in np.linspace(1.0, 0.0, points)[:-1]:
-        kept = max(1, int(round(share * len(labels))))
-        curve.append({"kept_share": float(share), "accuracy": float(right[:kept].mean())})
+        kept = max(1, int(round(share * len(right))))
+        curve.append({"kept_share": float(share), "accuracy": float(ordered[:kept].mean())})
     return curve
 
 
 def evaluate_trust(data_dir: Path, artifact_dir: Path, out: Path) -> dict[str, Any]:
     started = time.time()
     card, classifier = load_card(artifact_dir), Classifier.from_artifact(artifact_dir)
-    val_probs, val_labels = validation_probabilities(classifier, data_dir, card.training_config["seed"])
+    val_probs, val_scores, val_labels = validation_probabilities(classifier, data_dir, card.training_config["seed"])
     qhat = conformal_quantile(conformity_scores(val_probs, val_labels), ALPHA)
     threshold = referral_threshold(val_probs.max(1), REFERRED_SHARE)
     testing = read_record(Path(artifact_dir) / EVALUATION_FILE, EVALUATION_FILE)
@@ -87,9 +96,11 @@ def evaluate_trust(data_dir: Path, artifact_dir: Path, out: Path) -> dict[str, A
         raise ValueError("the committed evaluation belongs to other weights; run `python -m training evaluate`")
     images = testing["images"]
     subsets = {"validation": (val_probs, val_labels)}
+    scores = {"validation": val_scores}
     for name, keep in (("testing", lambda r: True), ("testing_leakage_clean", lambda r: not r["leaked"])):
         rows = [r for r in images if keep(r)]
         subsets[name] = (np.array([r["probabilities"] for r in rows]), np.array([r["label"] for r in rows]))
+        scores[name] = np.array([np.nan if r["ood_score"] is None else r["ood_score"] for r in rows])
     report = {
         "artifact_sha256": card.weights_sha256,
         "alpha": ALPHA,
@@ -98,7 +109,13 @@ def evaluate_trust(data_dir: Path, artifact_dir: Path, out: Path) -> dict[str, A
         "referral_threshold": threshold,
         "sets": {name: set_summary(p, y, qhat) for name, (p, y) in subsets.items()},
         "referral": {name: referral_summary(p, y, threshold) for name, (p, y) in subsets.items()},
-        "coverage_curves": {name: coverage_curve(p, y) for name, (p, y) in subsets.items()},
+        "coverage_curves": {
+            ranking: {
+                name: coverage_curve(certainties(p, scores[name])[ranking], p.argmax(1) == y)
+                for name, (p, y) in subsets.items()
+            }
+            for ranking in RANKINGS
+        },
         "wall_s": time.time() - started,
     }
     write_record(out, TRUST_FILE, report)
