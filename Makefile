@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test chromium bench clean
+.PHONY: run test chromium bench clean translations
 
 $(VENV)/.app-installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,13 @@ test: $(VENV)/.dev-installed chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q
+
+# Extract every message into the template and merge it into each language's catalog (model/locales); then translate
+# the new entries. The app compiles the catalogs in memory when it starts; `make test` fails on a missing translation.
+translations: $(VENV)/.dev-installed
+	$(VENV)/bin/pybabel extract -F model/locales/babel.cfg -k N_ -k _ --no-location --sort-output --width 120 \
+	  --project brain-mri-classifier -o model/locales/messages.pot .
+	$(VENV)/bin/pybabel update -i model/locales/messages.pot -d model/locales --width 120 --ignore-obsolete
 
 bench: $(VENV)/.dev-installed chromium
 	$(PY) -m benchmarks

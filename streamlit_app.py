@@ -1,85 +1,105 @@
-"""Entry point: navigation, and the Home page (what the app does, the four classes, the model card in short)."""
+"""Entry point: the visitor's language, navigation, and the Home page (what the app does, the four classes, the
+model card in short)."""
 
 from urllib.parse import urlparse
 
 import streamlit as st
 
+from model.i18n import N_, _, number, pct
 from model.saliency_report import headline
-from pages.shared.ui import NAVIGATED, card, evaluation, page_setup, saliency_evaluation
+from pages.shared.ui import NAVIGATED, card, choose_language, evaluation, page_setup, saliency_evaluation
 
 
 def home() -> None:
-    page_setup("Brain-MRI tumour classifier")
+    page_setup(N_("Brain-MRI tumour classifier"))
 
     st.markdown(
-        "Drop one or more brain MRI slices on the **Classify** page and a convolutional network says which of four "
-        "classes it sees, with calibrated probabilities. **Explain** shows which parts of the scan drove the answer "
-        "(Grad-CAM and friends). **Evaluation** and **Dataset** show, honestly, how good the model is on held-out "
-        "scans — and how much of the public test split is a copy of its training split."
-    )
-    st.page_link("pages/1_Classify.py", label="Classify a scan", icon=":material/search:")
-
-    st.subheader("The four classes")
-    st.markdown(
-        "- **Glioma** — a tumour growing from the brain's glial (supporting) cells, often inside the brain tissue.\n"
-        "- **Meningioma** — a usually benign tumour of the meninges, the membranes around the brain; it presses on "
-        "the brain from outside.\n"
-        "- **Pituitary tumour** — a growth of the pituitary gland at the base of the brain, behind the nose.\n"
-        "- **No tumour** — none of the above visible in this slice."
-    )
-
-    model_card = card()
-    report = evaluation()
-    st.subheader("The model in short")
-    left, right = st.columns(2)
-    with left:
-        dataset = model_card.dataset
-        st.markdown(
-            f"- **Backbone:** Xception (ImageNet weights), {model_card.fine_tuning}"
-            + f"; input {model_card.image_size}×{model_card.image_size} px, head-cropped and contrast-normalised "
-            "grayscale\n"
-            f"- **Training data:** {dataset['images']} scans of the Training split of Bhuvaji et al. "
-            f"(Kaggle 2020) — {dataset['train_images']} to train, {dataset['validation_images']} to validate\n"
-            f"- **Calibration:** temperature scaling on validation (T = {model_card.temperature:.2f})\n"
-            f"- **Trained:** {model_card.created[:10]} on {model_card.machine['cpu_count']} CPU cores in "
-            f"{model_card.timings['total_wall_s'] / 60:.0f} min\n"
-            f"- **Runs on:** {'ONNX Runtime' if model_card.onnx else 'TensorFlow'} for classification, "
-            "TensorFlow for the saliency maps"
+        _(
+            "Drop one or more brain MRI slices on the **Classify** page and a convolutional network says which of "
+            "four classes it sees, with calibrated probabilities. **Explain** shows which parts of the scan drove the "
+            "answer (Grad-CAM and friends). **Evaluation** and **Dataset** show, honestly, how good the model is on "
+            "held-out scans — and how much of the public test split is a copy of its training split."
         )
-    with right:
-        if report is None:
-            st.info("No evaluation of this model has been committed yet.")
-        else:
-            full, clean = report["full"], report["leakage_clean"]
-            low, high = full["accuracy_ci95"]
-            st.metric(
-                "Accuracy on the whole Testing split",
-                f"{full['accuracy']:.1%}",
-                help=f"{full['n']} images; 95 % bootstrap CI {low:.1%}–{high:.1%}",
-            )
-            st.caption(f"95 % CI {low:.1%} – {high:.1%} over {full['n']} images")
-            low, high = clean["accuracy_ci95"]
-            st.metric(
-                "Accuracy on new test scans only (leakage-clean)",
-                f"{clean['accuracy']:.1%}",
-                help="Test images with no exact or near copy in the training split",
-            )
-            st.caption(f"95 % CI {low:.1%} – {high:.1%} over {clean['n']} images — the honest figure; see Evaluation")
+    )
+    st.page_link("pages/1_Classify.py", label=_("Classify a scan"), icon=":material/search:")
 
+    st.subheader(_("The four classes"))
+    st.markdown(
+        _(
+            "- **Glioma** — a tumour growing from the brain's glial (supporting) cells, often inside the brain "
+            "tissue.\n"
+            "- **Meningioma** — a usually benign tumour of the meninges, the membranes around the brain; it presses "
+            "on the brain from outside.\n"
+            "- **Pituitary tumour** — a growth of the pituitary gland at the base of the brain, behind the nose.\n"
+            "- **No tumour** — none of the above visible in this slice."
+        )
+    )
+    model_card_section()
     saliency = saliency_evaluation()
     if saliency is not None:
-        st.subheader("Does it look at the tumour?")
-        st.markdown(headline(saliency) + " Details and the other methods: **Evaluation**.")
-    st.caption("Source code, training recipe and every figure shown here are reproducible from the repository.")
+        st.subheader(_("Does it look at the tumour?"))
+        st.markdown(headline(saliency) + " " + _("Details and the other methods: **Evaluation**."))
+    st.caption(_("Source code, training recipe and every figure shown here are reproducible from the repository."))
 
 
+def model_card_section() -> None:
+    """The model in short: how it was made (left) and the two accuracies that matter (right)."""
+    model_card, report = card(), evaluation()
+    st.subheader(_("The model in short"))
+    left, right = st.columns(2)
+    dataset = model_card.dataset
+    left.markdown(
+        _(
+            "- **Backbone:** Xception (ImageNet weights), {fine_tuning}; input {size}×{size} px, head-cropped and "
+            "contrast-normalised grayscale\n"
+            "- **Training data:** {images} scans of the Training split of Bhuvaji et al. (Kaggle 2020) — {train} to "
+            "train, {validation} to validate\n"
+            "- **Calibration:** temperature scaling on validation (T = {temperature})\n"
+            "- **Trained:** {date} on {cores} CPU cores in {minutes} min\n"
+            "- **Runs on:** {runtime} for classification, TensorFlow for the saliency maps"
+        ).format(
+            fine_tuning=model_card.fine_tuning,
+            size=model_card.image_size,
+            images=dataset["images"],
+            train=dataset["train_images"],
+            validation=dataset["validation_images"],
+            temperature=number(model_card.temperature, 2),
+            date=model_card.created[:10],
+            cores=model_card.machine["cpu_count"],
+            minutes=round(model_card.timings["total_wall_s"] / 60),
+            runtime="ONNX Runtime" if model_card.onnx else "TensorFlow",
+        )
+    )
+    with right:
+        if report is None:
+            st.info(_("No evaluation of this model has been committed yet."))
+            return
+        full, clean = report["full"], report["leakage_clean"]
+        low, high = full["accuracy_ci95"]
+        st.metric(_("Accuracy on the whole Testing split"), pct(full["accuracy"]))
+        st.caption(_("95 % CI {low} – {high} over {n} images").format(low=pct(low), high=pct(high), n=full["n"]))
+        low, high = clean["accuracy_ci95"]
+        st.metric(
+            _("Accuracy on new test scans only (leakage-clean)"),
+            pct(clean["accuracy"]),
+            help=_("Test images with no exact or near copy in the training split"),
+        )
+        st.caption(
+            _("95 % CI {low} – {high} over {n} images — the honest figure; see Evaluation").format(
+                low=pct(low), high=pct(high), n=clean["n"]
+            )
+        )
+
+
+st.session_state[NAVIGATED] = True
+choose_language()
 PAGES = [
-    st.Page(home, title="Home", icon=":material/home:", default=True),
-    st.Page("pages/1_Classify.py", title="Classify", icon=":material/search:", url_path="Classify"),
-    st.Page("pages/2_Explain.py", title="Explain", icon=":material/local_fire_department:", url_path="Explain"),
-    st.Page("pages/3_Evaluation.py", title="Evaluation", icon=":material/analytics:", url_path="Evaluation"),
-    st.Page("pages/4_Dataset.py", title="Dataset", icon=":material/photo_library:", url_path="Dataset"),
-    st.Page("pages/5_Model_card.py", title="Model card", icon=":material/badge:", url_path="Model_card"),
+    st.Page(home, title=_("Home"), icon=":material/home:", default=True),
+    st.Page("pages/1_Classify.py", title=_("Classify"), icon=":material/search:", url_path="Classify"),
+    st.Page("pages/2_Explain.py", title=_("Explain"), icon=":material/local_fire_department:", url_path="Explain"),
+    st.Page("pages/3_Evaluation.py", title=_("Evaluation"), icon=":material/analytics:", url_path="Evaluation"),
+    st.Page("pages/4_Dataset.py", title=_("Dataset"), icon=":material/photo_library:", url_path="Dataset"),
+    st.Page("pages/5_Model_card.py", title=_("Model card"), icon=":material/badge:", url_path="Model_card"),
 ]
 
 
@@ -96,5 +116,4 @@ def case_alias() -> list[st.Page]:
     return [st.Page(redirect, title=target.title, icon=target.icon, url_path=typed)]
 
 
-st.session_state[NAVIGATED] = True
 st.navigation(PAGES + case_alias()).run()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from model.errors import ArtifactError
+from model.i18n import N_, _, number, pct
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
 ARTIFACT_ENV = "BRAIN_MRI_ARTIFACT_DIR"  # the app serves this folder instead, when set (the fast tests' tiny model)
@@ -30,13 +31,22 @@ TRUST_FILE = "trust.json"  # prediction sets and referral threshold (python -m t
 ROBUSTNESS_FILE = "robustness.json"  # accuracy under acquisition changes (python -m training robustness)
 SAMPLES_DIR = ARTIFACT_DIR / "samples"
 
+# Names of the candidates a training run saves and of the ends of stage 2, as the app shows them.
+CANDIDATE_WORDS = (
+    N_("frozen backbone head"),
+    N_("finetuned exit flow"),
+    N_("epoch averaged"),
+    N_("weight interpolated"),
+    N_("best checkpoint"),
+)
+
 # Folder names of the dataset, in label order; training copies them into the card.
 CLASS_DIRS: tuple[str, ...] = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")
-CLASS_LABELS: dict[str, str] = {
-    "glioma_tumor": "Glioma",
-    "meningioma_tumor": "Meningioma",
-    "no_tumor": "No tumour",
-    "pituitary_tumor": "Pituitary tumour",
+CLASS_LABELS: dict[str, str] = {  # English, as in the card; the app translates them where it shows them
+    "glioma_tumor": N_("Glioma"),
+    "meningioma_tumor": N_("Meningioma"),
+    "no_tumor": N_("No tumour"),
+    "pituitary_tumor": N_("Pituitary tumour"),
 }
 
 
@@ -145,35 +155,50 @@ class ModelCard:
         """How the backbone became this model, in words, from what training recorded."""
         selection = self.validation.get("selection", {})
         mixup = self.training_config.get("mixup")
-        text = "exit flow fine-tuned"
+        text = _("exit flow fine-tuned")
         if selection.get("stage2_end", "best checkpoint") != "best checkpoint":
-            text += f" ({selection['stage2_end']})"
+            text += f" ({stage2_end_words(selection['stage2_end'])})"
         if mixup:
-            text += f" with manifold mixup (Beta({mixup}, {mixup}))"
+            text += _(" with manifold mixup (Beta({a}, {a}))").format(a=number(mixup, 1))
         attention = self.training_config.get("attention_weight")
         if attention:
-            text += f", guided by radiologists' tumour outlines (attention weight λ = {attention})"
+            text += _(", guided by radiologists' tumour outlines (attention weight λ = {w})").format(
+                w=number(attention, 2)
+            )
         if selection and self.candidate == "weight_interpolated":
-            text += f" and mixed with the frozen-backbone head (α = {selection['alpha']:.1f})"
+            text += _(" and mixed with the frozen-backbone head (α = {alpha})").format(
+                alpha=number(selection["alpha"], 1)
+            )
         return text
 
     @property
     def how_chosen(self) -> str:
         """Which candidate training kept and by what, in words, from what training recorded."""
         validation = self.validation
-        selection = validation.get("selection")
-        text = (
-            "Validation accuracy of each candidate (a duplicate-aware split of Training): "
-            + ", ".join(f"{k.replace('_', ' ')} {v:.1%}" for k, v in validation["candidates_accuracy"].items())
-            + f"; selected: {validation['selected'].replace('_', ' ')}"
+        selection, selected_words = validation.get("selection"), validation["selected"].replace("_", " ")
+        candidate_words = {k.replace("_", " "): v for k, v in validation["candidates_accuracy"].items()}
+        text = _(
+            "Validation accuracy of each candidate (a duplicate-aware split of Training): {scores}; selected: {chosen}"
+        ).format(
+            scores=", ".join(f"{_(words)} {pct(v)}" for words, v in candidate_words.items()),
+            chosen=_(selected_words),
         )
         if not selection:
             return text + "."
-        return text + (
-            f" (α = {selection['alpha']:.1f} between the stage-1 weights and the end of stage 2, its "
-            f"{selection.get('stage2_end', 'best checkpoint')}; lowest validation loss over clean, mirrored and "
-            "augmented views)."
+        return text + _(
+            " (α = {alpha} between the stage-1 weights and the end of stage 2, its {end}; lowest validation loss over "
+            "clean, mirrored and augmented views)."
+        ).format(
+            alpha=number(selection["alpha"], 1), end=stage2_end_words(selection.get("stage2_end", "best checkpoint"))
         )
+
+
+def stage2_end_words(end: str) -> str:
+    """The card's 'best checkpoint' or 'average of the last 8 epochs' in the visitor's language."""
+    words = end.split()
+    if end.startswith("average of the last ") and len(words) == 6:
+        return _("average of the last {n} epochs").format(n=words[4])
+    return _(end)
 
 
 def load_card(artifact_dir: Path = ARTIFACT_DIR) -> ModelCard:

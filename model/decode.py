@@ -27,6 +27,7 @@ from model.errors import (
     ImageTooSmallError,
     UnsupportedFormatError,
 )
+from model.i18n import N_
 from model.series import archive_members, is_zip, ordered_series
 
 # File name endings the batch CLI and the dataset listing pick up (content is still sniffed, never trusted).
@@ -60,11 +61,16 @@ def is_dicom(data: bytes) -> bool:
 def decode_image(data: bytes, name: str = "file", frame: int | None = None) -> DecodedImage:
     """Decodes `data`; `frame` picks a frame of a multi-frame DICOM (default: the middle one)."""
     if not data:
-        raise EmptyFileError(f"{name} is empty.")
+        raise EmptyFileError(N_("{name} is empty."), name=name)
     if is_zip(data):
         return _decode_series(ordered_series(archive_members(data, name), name), name, frame)
     if len(data) > MAX_FILE_BYTES:
-        raise ImageTooLargeError(f"{name} is {len(data) / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB.")
+        raise ImageTooLargeError(
+            N_("{name} is {size} MB; the limit is {limit} MB."),
+            name=name,
+            size=round(len(data) / 2**20),
+            limit=MAX_FILE_BYTES // 2**20,
+        )
     decoded = _decode_dicom(data, name, frame) if is_dicom(data) else _decode_raster(data, name)
     _check_shape(decoded.rgb, name)
     return decoded
@@ -83,7 +89,7 @@ def _decode_series(slices: list[bytes], name: str, frame: int | None) -> Decoded
     chosen = len(slices) // 2 if frame is None else min(max(int(frame), 0), len(slices) - 1)
     decoded = decode_image(slices[chosen], f"{name}, slice {chosen + 1}")
     if decoded.frames > 1:
-        raise ArchiveError(f"{name} holds a multi-frame file; a series is one slice per file.")
+        raise ArchiveError(N_("{name} holds a multi-frame file; a series is one slice per file."), name=name)
     details = {**decoded.details, "format": "DICOM series", "frames": str(len(slices))}
     return DecodedImage(decoded.rgb, "DICOM series", frames=len(slices), frame=chosen, details=details)
 
@@ -91,9 +97,20 @@ def _decode_series(slices: list[bytes], name: str, frame: int | None) -> Decoded
 def _check_shape(rgb: np.ndarray, name: str) -> None:
     height, width = rgb.shape[:2]
     if min(height, width) < MIN_SIDE:
-        raise ImageTooSmallError(f"{name} is {width}x{height} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed.")
+        raise ImageTooSmallError(
+            N_("{name} is {width}x{height} pixels; at least {side}x{side} is needed."),
+            name=name,
+            width=width,
+            height=height,
+            side=MIN_SIDE,
+        )
     if max(height, width) / min(height, width) > MAX_ASPECT:
-        raise ImageTooSmallError(f"{name} is {width}x{height} pixels, too elongated to be an MRI slice.")
+        raise ImageTooSmallError(
+            N_("{name} is {width}x{height} pixels, too elongated to be an MRI slice."),
+            name=name,
+            width=width,
+            height=height,
+        )
 
 
 def _decode_raster(data: bytes, name: str) -> DecodedImage:
@@ -103,8 +120,11 @@ def _decode_raster(data: bytes, name: str) -> DecodedImage:
             with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as image:
                 if image.width * image.height > MAX_PIXELS:
                     raise ImageTooLargeError(
-                        f"{name} is {image.width}x{image.height} pixels; "
-                        f"the limit is {MAX_PIXELS // 1_000_000} megapixels."
+                        N_("{name} is {width}x{height} pixels; the limit is {limit} megapixels."),
+                        name=name,
+                        width=image.width,
+                        height=image.height,
+                        limit=MAX_PIXELS // 1_000_000,
                     )
                 fmt = image.format or "unknown"
                 frames = getattr(image, "n_frames", 1)
@@ -112,16 +132,17 @@ def _decode_raster(data: bytes, name: str) -> DecodedImage:
                 image = ImageOps.exif_transpose(image)
                 rgb = _to_rgb8(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ImageTooLargeError(f"{name} is too large to decode safely ({error}).") from error
+        raise ImageTooLargeError(N_("{name} is too large to decode safely."), name=name) from error
     except UnidentifiedImageError as error:
         raise UnsupportedFormatError(
-            f"{name} is not a supported image (JPEG, PNG, BMP, TIFF, WebP or DICOM)."
+            N_("{name} is not a supported image (JPEG, PNG, BMP, TIFF, WebP, DICOM or a .zip of one DICOM series)."),
+            name=name,
         ) from error
     except ImageTooLargeError:
         raise
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise CorruptImageError(
-            f"{name} looks like an image but could not be decoded: it may be truncated or damaged."
+            N_("{name} looks like an image but could not be decoded: it may be truncated or damaged."), name=name
         ) from error
     return DecodedImage(rgb=rgb, format=fmt, frames=frames, details={"format": fmt})
 
@@ -155,7 +176,7 @@ def _decode_dicom(data: bytes, name: str, frame: int | None) -> DecodedImage:
         except DicomError:
             raise
         except Exception as error:  # noqa: BLE001 - pydicom's parser raises many types on damaged files
-            raise DicomError(f"{name} is a DICOM file that is damaged or incomplete.") from error
+            raise DicomError(N_("{name} is a DICOM file that is damaged or incomplete."), name=name) from error
 
 
 def _read_dicom(data: bytes, name: str, frame: int | None) -> DecodedImage:
@@ -166,16 +187,18 @@ def _read_dicom(data: bytes, name: str, frame: int | None) -> DecodedImage:
     try:
         dataset = pydicom.dcmread(io.BytesIO(data), force=False)
     except InvalidDicomError as error:
-        raise DicomError(f"{name} has a DICOM signature but could not be read.") from error
+        raise DicomError(N_("{name} has a DICOM signature but could not be read."), name=name) from error
     if "PixelData" not in dataset and "FloatPixelData" not in dataset:
-        raise DicomError(f"{name} is a DICOM file without image data (pixel data is missing).")
+        raise DicomError(N_("{name} is a DICOM file without image data (pixel data is missing)."), name=name)
     try:
         pixels = dataset.pixel_array
     except (NotImplementedError, RuntimeError) as error:
         syntax = getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", None)
         if syntax is not None and getattr(syntax, "is_compressed", False):
-            raise DicomError(f"{name} uses {syntax.name}, a DICOM compression this app cannot decode.") from error
-        raise DicomError(f"{name} is a DICOM file whose pixel data is damaged or incomplete.") from error
+            raise DicomError(
+                N_("{name} uses {syntax}, a DICOM compression this app cannot decode."), name=name, syntax=syntax.name
+            ) from error
+        raise DicomError(N_("{name} is a DICOM file whose pixel data is damaged or incomplete."), name=name) from error
     frames = int(getattr(dataset, "NumberOfFrames", 1) or 1)
     samples = int(getattr(dataset, "SamplesPerPixel", 1) or 1)
     chosen = 0

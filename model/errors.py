@@ -4,7 +4,22 @@ from __future__ import annotations
 
 
 class BrainMRIError(Exception):
-    """Base class of every error this project raises on purpose."""
+    """Base class of every error this project raises on purpose.
+
+    `template` is the English message with {placeholders} and `details` fill them: `str(error)` reads in
+    English, and the app shows `template` translated with the same details (`pages/shared/ui.py`).
+    """
+
+    def __init__(self, template: str, **details: object):
+        self.template, self.details = template, details
+        super().__init__(template.format(**details) if details else template)
+
+    def __reduce__(self):  # keeps the details through pickling (caches, worker processes)
+        return _rebuild, (type(self), self.template, self.details)
+
+
+def _rebuild(kind: type[BrainMRIError], template: str, details: dict[str, object]) -> BrainMRIError:
+    return kind(template, **details)
 
 
 class InputError(BrainMRIError):

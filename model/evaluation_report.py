@@ -11,28 +11,31 @@ from typing import Any
 import numpy as np
 from scipy.stats import binomtest
 
+from model.i18n import N_, _, number, pct, significant
+
+FIGSHARE_LABELS = (N_("glioma"), N_("meningioma"), N_("pituitary"))  # the outline dataset's own class names
 SUBSETS = {
-    "full": "whole split",
-    "leakage_clean": "leakage-clean (new scans)",
-    "leaked_copies": "copies of training scans",
+    "full": N_("whole split"),
+    "leakage_clean": N_("leakage-clean (new scans)"),
+    "leaked_copies": N_("copies of training scans"),
 }
 
 
 def accuracy_with_ci(subset: dict[str, Any]) -> str:
     low, high = subset["accuracy_ci95"]
-    return f"{subset['accuracy']:.1%} ({low:.1%}–{high:.1%})"
+    return f"{pct(subset['accuracy'])} ({pct(low)}–{pct(high)})"
 
 
 def subset_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per Testing subset: images, accuracy with its 95 % CI, balanced accuracy, macro F1, ECE."""
     return [
         {
-            "Testing subset": label,
-            "images": report[key]["n"],
-            "accuracy (95 % CI)": accuracy_with_ci(report[key]),
-            "balanced acc.": f"{report[key]['balanced_accuracy']:.1%}",
-            "macro F1": f"{report[key]['macro_f1']:.1%}",
-            "ECE": f"{report[key]['calibration']['ece']:.3f}",
+            _("Testing subset"): _(label),
+            _("images"): report[key]["n"],
+            _("accuracy (95 % CI)"): accuracy_with_ci(report[key]),
+            _("balanced acc."): pct(report[key]["balanced_accuracy"]),
+            _("macro F1"): pct(report[key]["macro_f1"]),
+            _("ECE"): number(report[key]["calibration"]["ece"], 3),
         }
         for key, label in SUBSETS.items()
     ]
@@ -42,7 +45,7 @@ def _with_ci(measure: dict[str, Any]) -> str:
     if measure["value"] is None:
         return "–"
     low, high = measure["ci95"]
-    return f"{measure['value']:.1%} ({low:.0%}–{high:.0%})"
+    return f"{pct(measure['value'])} ({pct(low, 0)}–{pct(high, 0)})"
 
 
 def one_vs_rest_rows(subset: dict[str, Any]) -> list[dict[str, Any]]:
@@ -51,15 +54,15 @@ def one_vs_rest_rows(subset: dict[str, Any]) -> list[dict[str, Any]]:
     for name, values in subset.get("one_vs_rest", {}).items():
         rows.append(
             {
-                "class": name,
-                "sensitivity": _with_ci(values["sensitivity"]),
-                "specificity": _with_ci(values["specificity"]),
-                "PPV": _with_ci(values["ppv"]),
-                "NPV": _with_ci(values["npv"]),
-                "ROC AUC": "–" if values["roc_auc"] is None else f"{values['roc_auc']:.3f}",
-                "average precision": "–"
+                _("class"): _(name),
+                _("sensitivity"): _with_ci(values["sensitivity"]),
+                _("specificity"): _with_ci(values["specificity"]),
+                _("PPV"): _with_ci(values["ppv"]),
+                _("NPV"): _with_ci(values["npv"]),
+                _("ROC AUC"): "–" if values["roc_auc"] is None else number(values["roc_auc"], 3),
+                _("average precision"): "–"
                 if values["average_precision"] is None
-                else f"{values['average_precision']:.3f}",
+                else number(values["average_precision"], 3),
             }
         )
     return rows
@@ -68,11 +71,11 @@ def one_vs_rest_rows(subset: dict[str, Any]) -> list[dict[str, Any]]:
 def per_class_rows(subset: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         {
-            "class": name,
-            "precision": f"{values['precision']:.1%}",
-            "recall": f"{values['recall']:.1%}",
-            "F1": f"{values['f1']:.1%}",
-            "support": values["support"],
+            _("class"): _(name),
+            _("precision"): pct(values["precision"]),
+            _("recall"): pct(values["recall"]),
+            _("F1"): pct(values["f1"]),
+            _("support"): values["support"],
         }
         for name, values in subset["per_class"].items()
     ]
@@ -83,22 +86,28 @@ def label_conflict_sentence(report: dict[str, Any]) -> str:
     without = report.get("without_label_conflicts")
     if not without:
         return ""
-    return (
-        f"{report['label_conflicts']} Testing scans carry a class that the figshare dataset, where radiologists "
-        f"outlined each tumour, labels otherwise (see Dataset). Without them, accuracy on the whole split is "
-        f"{accuracy_with_ci(without)} over {without['n']} scans."
-    )
+    return _(
+        "{conflicts} Testing scans carry a class that the figshare dataset, where radiologists outlined each tumour, "
+        "labels otherwise (see Dataset). Without them, accuracy on the whole split is {accuracy} over {n} scans."
+    ).format(conflicts=report["label_conflicts"], accuracy=accuracy_with_ci(without), n=without["n"])
 
 
 def audit_sentence(audit: dict[str, Any]) -> str:
     """How much of Testing copies Training, and how much Training copies itself."""
     summary, training = audit["summary"], audit["splits"]["Training"]
-    return (
-        f"**{summary['testing_leaked']} of {summary['testing_images']} Testing scans are copies of Training scans** "
-        f"({summary['testing_exact_copies']} byte-identical; rule: {audit['near_duplicate_rule']}); only "
-        f"{summary['testing_leakage_clean']} are new. Inside Training, {training['images_in_near_groups']} scans fall "
-        f"into {training['near_duplicate_groups']} groups of near duplicates, which is why the validation split keeps "
-        "each group on one side."
+    return _(
+        "**{leaked} of {images} Testing scans are copies of Training scans** ({exact} byte-identical; rule: "
+        "byte-identical or pHash Hamming distance <= {distance}); only {clean} are new. Inside Training, {grouped} "
+        "scans fall into {groups} groups of near duplicates, which is why the validation split keeps each group on "
+        "one side."
+    ).format(
+        leaked=summary["testing_leaked"],
+        images=summary["testing_images"],
+        exact=summary["testing_exact_copies"],
+        distance=audit["near_duplicate_rule"].rsplit(" ", 1)[-1],
+        clean=summary["testing_leakage_clean"],
+        grouped=training["images_in_near_groups"],
+        groups=training["near_duplicate_groups"],
     )
 
 
@@ -123,7 +132,7 @@ def paired_comparison(
     }
 
 
-PAIRED_INTRO = (
+PAIRED_INTRO = N_(
     "Paired comparisons on the same Testing scans: the shipped model against each candidate whose predictions "
     "are recorded (candidates as Keras models). The difference in accuracy has a paired bootstrap 95 % CI; "
     "McNemar's exact test counts the scans only one of the two gets right (shipped vs the other); a p-value "
@@ -144,13 +153,15 @@ def comparison_rows(report: dict[str, Any], candidates: dict[str, Any]) -> list[
             if values["testing_paths_sha256"] != paths_digest(images):
                 continue
             theirs = np.array(values["testing_predictions"])
-            row = {"against": f"{run}, {name.replace('_', ' ')}"}
-            for label, keep in (("whole", np.ones(len(labels), bool)), ("leakage-clean", clean)):
+            row = {_("against"): f"{run}, {name.replace('_', ' ')}"}
+            for label, keep in ((N_("whole"), np.ones(len(labels), bool)), (N_("leakage-clean"), clean)):
                 c = paired_comparison(labels[keep], ours[keep], theirs[keep])
                 low, high = c["difference_ci95"]
-                row[f"{label}: shipped minus it (95 % CI)"] = f"{c['difference']:+.1%} ({low:+.1%} to {high:+.1%})"
-                row[f"{label}: McNemar p"] = (
-                    f"{c['mcnemar_p']:.2g} ({c['only_ours_right']} vs {c['only_theirs_right']})"
+                row[_("{subset}: shipped minus it (95 % CI)").format(subset=_(label))] = _(
+                    "{d} ({low} to {high})"
+                ).format(d=pct(c["difference"], signed=True), low=pct(low, signed=True), high=pct(high, signed=True))
+                row[_("{subset}: McNemar p").format(subset=_(label))] = _("{p} ({ours} vs {theirs})").format(
+                    p=significant(c["mcnemar_p"]), ours=c["only_ours_right"], theirs=c["only_theirs_right"]
                 )
             rows.append(row)
     return rows
@@ -164,12 +175,18 @@ def paths_digest(images: list[dict[str, Any]]) -> str:
 def guard_sentence(guard: dict[str, Any]) -> str:
     """What the not-an-MRI guard catches and what it costs, from `python -m training ood`."""
     in_split, held_out = guard["in_distribution"], guard["per_part"]["held-out"]
-    return (
-        f"Not-a-brain-MRI guard (on the network's frozen layers, so fine-tuning does not move it): AUROC "
-        f"**{guard['auroc']:.3f}** between the {in_split['images']} {in_split['split']} scans and "
-        f"{guard['out_of_distribution']['images']} non-MRI images; it flags {in_split['false_alarm_rate']:.1%} of "
-        f"{in_split['split']} scans and detects {guard['out_of_distribution']['detection_rate']:.1%} of the non-MRI "
-        f"images, {held_out['detection_rate']:.1%} of the {held_out['images']} it was never designed on (screenshots "
-        "of this app, web pages, documents, charts, ultrasound and CT-like pictures). Its threshold: the "
-        f"{guard['threshold_rule']} (`python -m training ood`)."
+    return _(
+        "Not-a-brain-MRI guard (on the network's frozen layers, so fine-tuning does not move it): AUROC **{auroc}** "
+        "between the {scans} Testing scans and {others} non-MRI images; it flags {flagged} of Testing scans and "
+        "detects {detected} of the non-MRI images, {held_out} of the {held_out_n} it was never designed on "
+        "(screenshots of this app, web pages, documents, charts, ultrasound and CT-like pictures). Its threshold lies "
+        "halfway between the highest validation scan and the lowest design non-MRI image (`python -m training ood`)."
+    ).format(
+        auroc=number(guard["auroc"], 3),
+        scans=in_split["images"],
+        others=guard["out_of_distribution"]["images"],
+        flagged=pct(in_split["false_alarm_rate"]),
+        detected=pct(guard["out_of_distribution"]["detection_rate"]),
+        held_out=pct(held_out["detection_rate"]),
+        held_out_n=held_out["images"],
     )

@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from model.card import CLASS_DIRS  # noqa: E402
+from model.i18n import N_, _, number, pct  # noqa: E402
 
 CLASS_COLOURS: dict[str, str] = {
     "glioma_tumor": "#d1495b",
@@ -32,11 +33,11 @@ def probability_bars(
     figure, axis = plt.subplots(figsize=(4.2, 2.2), layout="constrained")
     positions = np.arange(len(class_names))[::-1]
     axis.barh(positions, probabilities, color=class_colours(class_dirs))
-    axis.set_yticks(positions, class_names)
+    axis.set_yticks(positions, [_(n) for n in class_names])
     axis.set_xlim(0, 1)
-    axis.set_xlabel("calibrated probability")
+    axis.set_xlabel(_("calibrated probability"))
     for y, p in zip(positions, probabilities):
-        axis.text(min(p + 0.02, 0.86), y, f"{p:.0%}", va="center", fontsize=9)
+        axis.text(min(p + 0.02, 0.86), y, pct(p, 0), va="center", fontsize=9)
     axis.spines[["top", "right"]].set_visible(False)
     return figure
 
@@ -49,7 +50,7 @@ def confusion_matrix_figure(
     figure, axis = plt.subplots(figsize=(4.8, 4.2), layout="constrained")
     image = axis.imshow(values, cmap="Blues", vmin=0, vmax=1 if normalise else max(values.max(), 1))
     for (row, col), value in np.ndenumerate(values):
-        text = f"{value:.0%}" if normalise else f"{int(value)}"
+        text = pct(value, 0) if normalise else f"{int(value)}"
         axis.text(
             col,
             row,
@@ -59,38 +60,48 @@ def confusion_matrix_figure(
             color="white" if value > (0.5 if normalise else values.max() / 2) else "black",
             fontsize=13,
         )
-    axis.set_xticks(range(len(class_names)), class_names, rotation=30, ha="right")
-    axis.set_yticks(range(len(class_names)), class_names)
-    axis.set_xlabel("predicted class")
-    axis.set_ylabel("true class")
+    labels = [_(n) for n in class_names]
+    axis.set_xticks(range(len(class_names)), labels, rotation=30, ha="right")
+    axis.set_yticks(range(len(class_names)), labels)
+    axis.set_xlabel(_("predicted class"))
+    axis.set_ylabel(_("true class"))
     axis.set_title(title)
-    figure.colorbar(image, ax=axis, shrink=0.8, label="share of the true class" if normalise else "images")
+    figure.colorbar(image, ax=axis, shrink=0.8, label=_("share of the true class") if normalise else _("images"))
     return figure
 
 
 def reliability_figure(bins: Sequence[dict[str, Any]], ece: float, title: str) -> Figure:
     figure, axis = plt.subplots(figsize=(4.6, 4.2), layout="constrained")
-    axis.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+    axis.plot([0, 1], [0, 1], linestyle="--", color="grey", label=_("perfect calibration"))
     filled = [b for b in bins if b["count"]]
     centres = [(b["low"] + b["high"]) / 2 for b in filled]
     width = filled[0]["high"] - filled[0]["low"] if filled else 0.1
     axis.bar(
-        centres, [b["accuracy"] for b in filled], width=width * 0.9, color="#00798c", alpha=0.8, label="accuracy in bin"
+        centres,
+        [b["accuracy"] for b in filled],
+        width=width * 0.9,
+        color="#00798c",
+        alpha=0.8,
+        label=_("accuracy in bin"),
     )
     axis.plot(
         [b["confidence"] for b in filled],
         [b["accuracy"] for b in filled],
         "o",
         color="#d1495b",
-        label="mean confidence",
+        label=_("mean confidence"),
     )
     axis.set_xlim(0, 1)
     axis.set_ylim(0, 1)
-    axis.set_xlabel("confidence of the predicted class")
-    axis.set_ylabel("accuracy")
-    axis.set_title(f"{title} (ECE {ece:.3f})")
+    axis.set_xlabel(_("confidence of the predicted class"))
+    axis.set_ylabel(_("accuracy"))
+    axis.set_title(f"{title} (ECE {number(ece, 3)})")
     axis.legend(loc="upper left", fontsize=8)
     return figure
+
+
+STAGE_NAMES = {"stage1_head": N_("stage 1 head"), "stage2_finetune": N_("stage 2 finetune")}
+CURVE_WORDS = (N_("loss"), N_("accuracy"))  # the metrics training records, as the curves' titles name them
 
 
 def training_curves(history: dict[str, dict[str, list[float]]]) -> Figure:
@@ -98,17 +109,22 @@ def training_curves(history: dict[str, dict[str, list[float]]]) -> Figure:
     offset = 0
     for stage, curves in history.items():
         epochs = np.arange(1, len(curves.get("loss", [])) + 1) + offset
-        label = stage.replace("_", " ")
+        label = STAGE_NAMES.get(stage, stage)
         for axis, metric in zip(axes, ("loss", "accuracy")):
             if metric in curves:
-                axis.plot(epochs, curves[metric], label=f"{label}: train")
+                axis.plot(epochs, curves[metric], label=_("{curve}: train").format(curve=_(label)))
             if f"val_{metric}" in curves:
-                axis.plot(epochs, curves[f"val_{metric}"], linestyle="--", label=f"{label}: validation")
+                axis.plot(
+                    epochs,
+                    curves[f"val_{metric}"],
+                    linestyle="--",
+                    label=_("{curve}: validation").format(curve=_(label)),
+                )
         offset += len(epochs)
     for axis, metric in zip(axes, ("loss", "accuracy")):
-        axis.set_xlabel("epoch (stage 1, then stage 2)")
-        axis.set_ylabel(metric)
-        axis.set_title(f"Training {metric}")
+        axis.set_xlabel(_("epoch (stage 1, then stage 2)"))
+        axis.set_ylabel(_(metric))
+        axis.set_title(_("Training {metric}").format(metric=_(metric)))
         axis.legend(fontsize=7)
     return figure
 
@@ -123,11 +139,11 @@ def class_distribution(
     for k, (class_dir, name, colour) in enumerate(zip(class_dirs, class_names, class_colours(class_dirs))):
         values = [counts[s].get(class_dir, 0) for s in splits]
         positions = np.arange(len(splits)) + (k - (len(class_dirs) - 1) / 2) * width
-        bars = axis.bar(positions, values, width=width, color=colour, label=name)
+        bars = axis.bar(positions, values, width=width, color=colour, label=_(name))
         axis.bar_label(bars, fontsize=8)
     axis.set_xticks(range(len(splits)), splits)
-    axis.set_ylabel("images")
-    axis.set_title("Images per class and split")
+    axis.set_ylabel(_("images"))
+    axis.set_title(_("Images per class and split"))
     axis.legend(fontsize=8, ncols=2)
     return figure
 
@@ -167,7 +183,7 @@ def localisation_chart(table: dict[str, dict[str, Any]]) -> Figure:
         "pointing_game": 1.0,
         "energy_share": min(1.0, 1.3 * max(table[m]["energy_share_ci95"][1] for m in methods)),
     }
-    for axis, metric, title in zip(axes, ("pointing_game", "energy_share"), ("Pointing game", "Energy share")):
+    for axis, metric, title in zip(axes, ("pointing_game", "energy_share"), (_("Pointing game"), _("Energy share"))):
         values = np.array([table[m][metric] for m in methods])
         bounds = np.array([table[m][f"{metric}_ci95"] for m in methods])
         errors = np.abs(bounds.T - values)
@@ -177,15 +193,15 @@ def localisation_chart(table: dict[str, dict[str, Any]]) -> Figure:
                 bar.set_facecolor("#dddddd")
                 bar.set_edgecolor("#888888")
                 bar.set_hatch("//")
-        axis.set_yticks(np.arange(len(methods))[::-1], methods, fontsize=8)
+        axis.set_yticks(np.arange(len(methods))[::-1], [_(m) for m in methods], fontsize=8)
         axis.set_xlim(0, limits[metric])
         axis.set_title(title, fontsize=10)
         axis.spines[["top", "right"]].set_visible(False)
     area = table[methods[0]]["area_share"]  # over every scan: the first method ran on all of them
     axes[1].axvline(area, color="#d1495b", linestyle="--")
-    axes[1].set_title(f"Energy share (dashed: outline's area, {area:.1%})", fontsize=10)
-    axes[0].set_xlabel("share of scans whose map peak lands on the outline")
-    axes[1].set_xlabel("share of the map inside the outline")
+    axes[1].set_title(_("Energy share (dashed: outline's area, {area})").format(area=pct(area)), fontsize=10)
+    axes[0].set_xlabel(_("share of scans whose map peak lands on the outline"))
+    axes[1].set_xlabel(_("share of the map inside the outline"))
     return figure
 
 
@@ -204,7 +220,7 @@ def explanation_figure(
     figure, axes = plt.subplots(1, panels, figsize=(3.0 * panels + 0.8, 3.7), layout="constrained", squeeze=False)
     axes = axes[0]
     axes[0].imshow(prepared)
-    axes[0].set_title("what the model sees", fontsize=9)
+    axes[0].set_title(_("what the model sees"), fontsize=9)
     image = None
     for axis, (method, heatmap) in zip(axes[1:], maps.items()):
         axis.imshow(prepared)
@@ -232,17 +248,21 @@ def roc_pr_figure(subset: dict[str, Any], title: str) -> Figure:
             values["roc_curve"]["fpr"],
             values["roc_curve"]["tpr"],
             color=colour,
-            label=f"{name} ({values['roc_auc']:.3f})",
+            label=f"{_(name)} ({number(values['roc_auc'], 3)})",
         )
         pr.plot(
             values["pr_curve"]["recall"],
             values["pr_curve"]["precision"],
             color=colour,
-            label=f"{name} ({values['average_precision']:.3f})",
+            label=f"{_(name)} ({number(values['average_precision'], 3)})",
         )
     roc.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
-    roc.set(xlabel="1 - specificity", ylabel="sensitivity", title=f"{title}: ROC (AUC)")
-    pr.set(xlabel="recall (sensitivity)", ylabel="precision (PPV)", title=f"{title}: precision-recall (AP)")
+    roc.set(xlabel=_("1 - specificity"), ylabel=_("sensitivity"), title=_("{title}: ROC (AUC)").format(title=title))
+    pr.set(
+        xlabel=_("recall (sensitivity)"),
+        ylabel=_("precision (PPV)"),
+        title=_("{title}: precision-recall (AP)").format(title=title),
+    )
     for axis in (roc, pr):
         axis.legend(fontsize=8, loc="lower left" if axis is pr else "lower right")
         axis.set_xlim(0, 1)

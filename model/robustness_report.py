@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-ROBUSTNESS_SUBSETS = {"validation": "validation sample", "testing_leakage_clean": "new test scans (leakage-clean)"}
+from model.i18n import N_, _, pct
+
+ROBUSTNESS_SUBSETS = {
+    "validation": N_("validation sample"),
+    "testing_leakage_clean": N_("new test scans (leakage-clean)"),
+}
 CLEAN = "none"
 
 
@@ -13,7 +18,7 @@ def accuracy_curves(report: dict[str, Any], subset: str) -> dict[str, dict[int, 
     results = report["results"][subset]
     clean = results[CLEAN]["accuracy"]["value"]
     return {
-        name: {0: clean, **{int(s): cell["accuracy"]["value"] for s, cell in results[name].items()}}
+        _(name): {0: clean, **{int(s): cell["accuracy"]["value"] for s, cell in results[name].items()}}
         for name in report["corruptions"]
     }
 
@@ -24,9 +29,11 @@ def robustness_rows(report: dict[str, Any], subset: str) -> list[dict[str, str]]
     worst = str(max(report["severities"]))
     rows = []
     for name in report["corruptions"]:
-        row = {"change": name}
-        row.update({f"severity {s}": f"{cell['accuracy']['value']:.0%}" for s, cell in results[name].items()})
-        row[f"flagged at {worst}"] = f"{results[name][worst]['flagged_by_guard']:.0%}"
+        row = {_("change"): _(name)}
+        row.update(
+            {_("severity {s}").format(s=s): pct(cell["accuracy"]["value"], 0) for s, cell in results[name].items()}
+        )
+        row[_("flagged at {s}").format(s=worst)] = pct(results[name][worst]["flagged_by_guard"], 0)
         rows.append(row)
     return rows
 
@@ -40,10 +47,17 @@ def robustness_sentence(report: dict[str, Any]) -> str:
         at_worst = {name: results[name][worst]["accuracy"]["value"] for name in report["corruptions"]}
         weakest, strongest = min(at_worst, key=at_worst.get), max(at_worst, key=at_worst.get)
         parts.append(
-            f"on the {label} ({report['scans'][subset]} scans) from {results[CLEAN]['accuracy']['value']:.0%} "
-            f"to between {at_worst[weakest]:.0%} ({weakest}) and {at_worst[strongest]:.0%} ({strongest})"
+            _("on the {subset} ({n} scans) from {clean} to between {low} ({weakest}) and {high} ({strongest})").format(
+                subset=_(label),
+                n=report["scans"][subset],
+                clean=pct(results[CLEAN]["accuracy"]["value"], 0),
+                low=pct(at_worst[weakest], 0),
+                weakest=_(weakest),
+                high=pct(at_worst[strongest], 0),
+                strongest=_(strongest),
+            )
         )
-    return (
-        f"Robustness to acquisition changes (ImageNet-C protocol adapted to MRI, severities 1–{worst}, fixed seeds): "
-        f"at severity {worst} accuracy falls {'; '.join(parts)}."
-    )
+    return _(
+        "Robustness to acquisition changes (ImageNet-C protocol adapted to MRI, severities 1–{worst}, fixed seeds): "
+        "at severity {worst} accuracy falls {parts}."
+    ).format(worst=worst, parts="; ".join(parts))

@@ -7,34 +7,50 @@ from __future__ import annotations
 
 from typing import Any
 
+from model.i18n import N_, _, number, pct
+
 SALIENCY_GALLERY_DIR = "saliency_gallery"
 VALIDATION, TESTING = "validation", "testing"
 SUBSET_LABELS = {
-    VALIDATION: "validation tumour scans (held out from Training, never trained on)",
-    TESTING: "Testing scans with an outline (most are copies of Training scans)",
+    VALIDATION: N_("validation tumour scans (held out from Training, never trained on)"),
+    TESTING: N_("Testing scans with an outline (most are copies of Training scans)"),
 }
-OUTLINE_CITATION = (
+OUTLINE_CITATION = N_(
     "Tumour outlines drawn by radiologists: Cheng et al., figshare brain tumour dataset (article 1512427), "
     "CC BY 4.0; PLoS One 2015 and 2016."
 )
-WHAT_A_HIT_MEANS = (
+WHAT_A_HIT_MEANS = N_(
     "A **hit** means the hottest pixel of the map lies on the radiologists' tumour outline (or within 15 px of it "
     "at 299 px); the **energy share** is how much of the whole map lies inside the outline, to compare with the "
     "outline's own share of the image, which is what a map that points nowhere in particular scores."
 )
-WHY_NOT_PROOF = (
+WHY_NOT_PROOF = N_(
     "Even a high share does not show that the model reasons like a radiologist: a map shows where the class score "
     "is sensitive, not which features the model used or why, and a tumour is also the brightest, most unusual "
     "region of many slices."
 )
 METRIC_COLUMNS = ("pointing game", "energy share", "AUPRC")
+# Words the saliency JSON uses as group and baseline names, marked here for translation.
+JSON_WORDS = (
+    N_("all"),
+    N_("correct predictions"),
+    N_("wrong predictions"),
+    N_("Uniform map (baseline)"),
+    N_("Centred Gaussian in the head (baseline)"),
+)
+
+
+def tolerance_words(tolerance: str) -> str:
+    """The JSON's '15 px at 299 px' in the visitor's language."""
+    words = tolerance.split()
+    return _("{pixels} px at {size} px").format(pixels=words[0], size=words[3]) if len(words) == 5 else tolerance
 
 
 def _with_ci(summary: dict[str, Any], metric: str) -> str:
     if metric not in summary:
         return "–"
     low, high = summary[f"{metric}_ci95"]
-    return f"{summary[metric]:.0%} ({low:.0%}–{high:.0%})"
+    return f"{pct(summary[metric], 0)} ({pct(low, 0)}–{pct(high, 0)})"
 
 
 def summary_rows(report: dict[str, Any], subset: str = VALIDATION, group: str = "all") -> list[dict[str, Any]]:
@@ -46,13 +62,13 @@ def summary_rows(report: dict[str, Any], subset: str = VALIDATION, group: str = 
             continue
         rows.append(
             {
-                "method": method,
-                "scans": summary["n"],
-                "pointing game": _with_ci(summary, "pointing_game"),
-                "energy share": _with_ci(summary, "energy_share"),
-                "outline's area share": f"{summary['area_share']:.1%}",
+                _("method"): _(method),
+                _("scans"): summary["n"],
+                _("pointing game"): _with_ci(summary, "pointing_game"),
+                _("energy share"): _with_ci(summary, "energy_share"),
+                _("outline's area share"): pct(summary["area_share"]),
                 "AUPRC": _with_ci(summary, "auprc"),
-                "ρ vs randomised model": f"{summary['spearman_vs_randomised']:.2f}"
+                _("ρ vs randomised model"): number(summary["spearman_vs_randomised"], 2)
                 if "spearman_vs_randomised" in summary
                 else "–",
             }
@@ -77,11 +93,20 @@ def headline(report: dict[str, Any]) -> str:
     baseline_name = report["baselines"][-1]
     baseline = table[baseline_name]
     low, high = ours["pointing_game_ci95"]
-    return (
-        f"On {ours['n']} {SUBSET_LABELS[VALIDATION]}, {method}'s peak lands on the radiologists' outline for "
-        f"**{ours['pointing_game']:.0%}** of scans (95 % CI {low:.0%}–{high:.0%}; a centred Gaussian that only knows "
-        f"where the head is: {baseline['pointing_game']:.0%}), and {ours['energy_share']:.0%} of its map lies inside "
-        f"the outline, which covers {ours['area_share']:.1%} of the image."
+    return _(
+        "On {n} {scans}, {method}'s peak lands on the radiologists' outline for **{hits}** of scans (95 % CI "
+        "{low}–{high}; a centred Gaussian that only knows where the head is: {baseline}), and {energy} of its map "
+        "lies inside the outline, which covers {area} of the image."
+    ).format(
+        n=ours["n"],
+        scans=_(SUBSET_LABELS[VALIDATION]),
+        method=_(method),
+        hits=pct(ours["pointing_game"], 0),
+        low=pct(low, 0),
+        high=pct(high, 0),
+        baseline=pct(baseline["pointing_game"], 0),
+        energy=pct(ours["energy_share"], 0),
+        area=pct(ours["area_share"]),
     )
 
 
@@ -89,15 +114,14 @@ def sanity_sentence(report: dict[str, Any]) -> str:
     """The model-randomisation check in words (Adebayo et al., NeurIPS 2018)."""
     table = report["tables"][VALIDATION]["groups"]["all"]
     parts = [
-        f"{method} {table[method]['spearman_vs_randomised']:.2f}"
+        f"{_(method)} {number(table[method]['spearman_vs_randomised'], 2)}"
         for method in report["methods"]
         if "spearman_vs_randomised" in table.get(method, {})
     ]
     if not parts:
         return ""
-    return (
+    return _(
         "Model-randomisation check (Adebayo et al., NeurIPS 2018): with the exit flow and head re-initialised, the "
         "rank correlation (Spearman ρ) between each method's maps of the trained and the randomised model is "
-        + ", ".join(parts)
-        + ". Near 0, the map depends on what the model learned; near 1, it mostly shows the image itself."
-    )
+        "{correlations}. Near 0, the map depends on what the model learned; near 1, it mostly shows the image itself."
+    ).format(correlations=", ".join(parts))

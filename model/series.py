@@ -23,6 +23,7 @@ from pathlib import PurePosixPath
 import numpy as np
 
 from model.errors import ArchiveError
+from model.i18n import N_, _
 
 MAX_ARCHIVE_BYTES = 200 * 1024 * 1024  # what a zip may weigh (Streamlit's own upload limit)
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024
@@ -38,28 +39,42 @@ def is_zip(data: bytes) -> bool:
 def _check_member(info: zipfile.ZipInfo, name: str) -> None:
     path = PurePosixPath(info.filename.replace("\\", "/"))
     if path.is_absolute() or ".." in path.parts or (info.filename[1:2] == ":"):
-        raise ArchiveError(f"{name} holds a file whose name points outside the archive; it was refused.")
+        raise ArchiveError(N_("{name} holds a file whose name points outside the archive; it was refused."), name=name)
     if stat.S_ISLNK(info.external_attr >> 16):
-        raise ArchiveError(f"{name} holds a symbolic link; it was refused.")
+        raise ArchiveError(N_("{name} holds a symbolic link; it was refused."), name=name)
     if info.file_size > MAX_RATIO * max(info.compress_size, 1) and info.file_size > 1024 * 1024:
-        raise ArchiveError(f"{name} unpacks to far more than it weighs (a zip bomb?); it was refused.")
+        raise ArchiveError(N_("{name} unpacks to far more than it weighs (a zip bomb?); it was refused."), name=name)
 
 
 def archive_members(data: bytes, name: str) -> list[tuple[str, bytes]]:
     """(member name, bytes) of every file in the zip, after the checks in this module's docstring."""
     if len(data) > MAX_ARCHIVE_BYTES:
-        raise ArchiveError(f"{name} is {len(data) / 2**20:.0f} MB; the limit is {MAX_ARCHIVE_BYTES // 2**20} MB.")
+        raise ArchiveError(
+            N_("{name} is {size} MB; the limit is {limit} MB."),
+            name=name,
+            size=round(len(data) / 2**20),
+            limit=MAX_ARCHIVE_BYTES // 2**20,
+        )
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = [info for info in archive.infolist() if not info.is_dir()]
     except (zipfile.BadZipFile, OSError, ValueError) as error:
-        raise ArchiveError(f"{name} looks like a .zip but could not be opened: it may be damaged.") from error
+        raise ArchiveError(
+            N_("{name} looks like a .zip but could not be opened: it may be damaged."), name=name
+        ) from error
     if len(infos) > MAX_SLICES:
-        raise ArchiveError(f"{name} holds {len(infos)} files; a series may have at most {MAX_SLICES}.")
+        raise ArchiveError(
+            N_("{name} holds {count} files; a series may have at most {limit}."),
+            name=name,
+            count=len(infos),
+            limit=MAX_SLICES,
+        )
     for info in infos:
         _check_member(info, name)
     if sum(info.file_size for info in infos) > MAX_UNPACKED_BYTES:
-        raise ArchiveError(f"{name} unpacks to more than {MAX_UNPACKED_BYTES // 2**20} MB; it was refused.")
+        raise ArchiveError(
+            N_("{name} unpacks to more than {limit} MB; it was refused."), name=name, limit=MAX_UNPACKED_BYTES // 2**20
+        )
     members, unpacked = [], 0
     try:
         for info in infos:
@@ -67,10 +82,12 @@ def archive_members(data: bytes, name: str) -> list[tuple[str, bytes]]:
                 content = member.read(info.file_size + 1)  # never more than the size it declares
             unpacked += len(content)
             if len(content) > info.file_size or unpacked > MAX_UNPACKED_BYTES:
-                raise ArchiveError(f"{name} unpacks to more than it declares; it was refused.")
+                raise ArchiveError(N_("{name} unpacks to more than it declares; it was refused."), name=name)
             members.append((info.filename, content))
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as error:
-        raise ArchiveError(f"{name} has a damaged or encrypted member and could not be unpacked.") from error
+        raise ArchiveError(
+            N_("{name} has a damaged or encrypted member and could not be unpacked."), name=name
+        ) from error
     return members
 
 
@@ -107,10 +124,12 @@ def ordered_series(members: list[tuple[str, bytes]], name: str) -> list[bytes]:
     placed = [(slice_place(data, member), data) for member, data in members if is_dicom(data)]
     placed = [(place, data) for place, data in placed if place is not None]
     if not placed:
-        raise ArchiveError(f"{name} holds no DICOM slices.")
+        raise ArchiveError(N_("{name} holds no DICOM slices."), name=name)
     series = {place.series for place, _ in placed if place.series is not None}
     if len(series) > 1:
-        raise ArchiveError(f"{name} holds {len(series)} DICOM series; upload one series per .zip.")
+        raise ArchiveError(
+            N_("{name} holds {count} DICOM series; upload one series per .zip."), name=name, count=len(series)
+        )
     return [data for _, data in sorted(placed, key=lambda item: item[0].order)]
 
 
@@ -144,5 +163,5 @@ def slices_summary(class_names: list[str], predicted: list[int], flagged: list[b
     """One line over a series' slices: how many went to each class, and how many the guard set aside."""
     counts = np.bincount(np.asarray(predicted, dtype=int), minlength=len(class_names))
     parts = [f"{count} {class_names[i]}" for i, count in sorted(enumerate(counts), key=lambda c: -c[1]) if count]
-    guard = f"; {sum(flagged)} not like a training MRI" if any(flagged) else ""
-    return f"{len(predicted)} slices: " + ", ".join(parts) + guard
+    line = _("{n} slices: {counts}").format(n=len(predicted), counts=", ".join(parts))
+    return line + (_("; {n} not like a training MRI").format(n=sum(flagged)) if any(flagged) else "")

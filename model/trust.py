@@ -17,11 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from model.i18n import N_, SOURCE_LANGUAGE, _, language, number, pct
+
 ALPHA = 0.01  # 99 % sets: at 90 % or 95 % (below the 96 % validation accuracy) every set is a single class
 REFERRED_SHARE = 0.2  # the least confident fifth of validation scans sets the referral threshold
 # Selective prediction ranks scans by one of these, most certain first (training/trust.py computes each).
-RANKINGS = ("confidence", "margin", "guard score")
-RANKING_HELP = (
+RANKINGS = (N_("confidence"), N_("margin"), N_("guard score"))
+RANKING_HELP = N_(
     "Confidence: the top calibrated probability. Margin: the top probability minus the runner-up's. Guard score: "
     "how typical the scan looks to the not-an-MRI guard (its distance to the training scans, smallest first)."
 )
@@ -72,28 +74,38 @@ class Trust:
 
 def set_label(report: dict[str, Any]) -> str:
     """The column and line label of a prediction set, e.g. "90 % set"."""
-    return f"{1 - report['alpha']:.0%} set".replace("%", " %")
+    level = pct(1 - report["alpha"], 0)
+    return _("{level} set").format(level=level.replace("%", " %") if language() == SOURCE_LANGUAGE else level)
 
 
 def caveat(report: dict[str, Any]) -> str:
     """How far the sets and the confidence carry to scans from other sources, from the committed trust check."""
-    level, sets, referral = f"{1 - report['alpha']:.0%}", report["sets"], report["referral"]
+    sets, referral = report["sets"], report["referral"]
     clean, clean_referral = sets["testing_leakage_clean"], referral["testing_leakage_clean"]
-    return (
-        f"The {level} sets are fitted on validation scans, where they held the true class for "
-        f"{sets['validation']['coverage']:.0%}; on new test scans from other sources (the leakage-clean subset, "
-        f"{clean['n']} scans) they held it for only {clean['coverage']:.0%}, with {clean['mean_size']:.1f} classes on "
-        f"average. Scans below {report['referral_threshold']:.0%} confidence (the least certain "
-        f"{report['referred_share_on_validation']:.0%} of validation) are marked for referral: on the new test "
-        f"scans, {clean_referral['referred_share']:.0%} were, and the model was right on "
-        f"{clean_referral['accuracy_kept']:.0%} of the rest (all: {clean_referral['accuracy_all']:.0%})."
+    return _(
+        "The {level} sets are fitted on validation scans, where they held the true class for {validation}; on new "
+        "test scans from other sources (the leakage-clean subset, {n} scans) they held it for only {clean}, with "
+        "{size} classes on average. Scans below {threshold} confidence (the least certain {share} of validation) are "
+        "marked for referral: on the new test scans, {referred} were, and the model was right on {kept} of the rest "
+        "(all: {all})."
+    ).format(
+        level=pct(1 - report["alpha"], 0),
+        validation=pct(sets["validation"]["coverage"], 0),
+        n=clean["n"],
+        clean=pct(clean["coverage"], 0),
+        size=number(clean["mean_size"], 1),
+        threshold=pct(report["referral_threshold"], 0),
+        share=pct(report["referred_share_on_validation"], 0),
+        referred=pct(clean_referral["referred_share"], 0),
+        kept=pct(clean_referral["accuracy_kept"], 0),
+        all=pct(clean_referral["accuracy_all"], 0),
     )
 
 
 TRUST_SUBSETS = {
-    "validation": "validation (fitted here)",
-    "testing": "Testing, whole split",
-    "testing_leakage_clean": "Testing, leakage-clean (new scans)",
+    "validation": N_("validation (fitted here)"),
+    "testing": N_("Testing, whole split"),
+    "testing_leakage_clean": N_("Testing, leakage-clean (new scans)"),
 }
 
 
@@ -104,13 +116,13 @@ def trust_rows(report: dict[str, Any]) -> list[dict[str, str]]:
         sets, referral = report["sets"][key], report["referral"][key]
         rows.append(
             {
-                "scans": label,
-                "images": str(sets["n"]),
-                f"{set_label(report)} coverage": f"{sets['coverage']:.1%}",
-                "mean set size": f"{sets['mean_size']:.2f}",
-                "referred": f"{referral['referred_share']:.1%}",
-                "accuracy on the rest": f"{referral['accuracy_kept']:.1%}",
-                "accuracy on all": f"{referral['accuracy_all']:.1%}",
+                _("scans"): _(label),
+                _("images"): str(sets["n"]),
+                _("{label} coverage").format(label=set_label(report)): pct(sets["coverage"]),
+                _("mean set size"): number(sets["mean_size"], 2),
+                _("referred"): pct(referral["referred_share"]),
+                _("accuracy on the rest"): pct(referral["accuracy_kept"]),
+                _("accuracy on all"): pct(referral["accuracy_all"]),
             }
         )
     return rows

@@ -5,10 +5,13 @@ import streamlit as st
 
 from model.batch import result_row
 from model.errors import BrainMRIError
+from model.i18n import N_, _, pct
 from model.series import group_series, slices_summary
 from model.trust import Trust, caveat, set_label
 from pages.shared.ui import (
+    Failure,
     Result,
+    class_label,
     classify,
     classify_frames,
     explain_scan,
@@ -23,34 +26,44 @@ from pages.shared.ui import (
     trust_report,
 )
 
-NOT_MRI = "not like a training MRI"
-REFER = "low confidence: refer"
-
-page_setup("Classify MRI slices")
+page_setup(N_("Classify MRI slices"))
 
 try:
     names = get_classifier().card.class_names
 except BrainMRIError as error:
     show_library_error(error)
+labels = [class_label(n) for n in names]
+SCAN, FILE, CLASS, CONFIDENCE, MARGIN, CHECK = (
+    _("scan"),
+    _("file"),
+    _("class"),
+    _("confidence"),
+    _("margin"),
+    _("check"),
+)
 
 uploads = st.file_uploader(
-    "Drop brain MRI slices here (JPEG, PNG, BMP, TIFF, WebP, DICOM, or a .zip of one DICOM series)",
+    _("Drop brain MRI slices here (JPEG, PNG, BMP, TIFF, WebP, DICOM, or a .zip of one DICOM series)"),
     accept_multiple_files=True,
-    help="Files stay in this browser session's memory; nothing is written to disk. DICOM slices of one series, "
-    "dropped together or zipped, are classified slice by slice as one series.",
+    help=_(
+        "Files stay in this browser session's memory; nothing is written to disk. DICOM slices of one series, "
+        "dropped together or zipped, are classified slice by slice as one series."
+    ),
 )
 examples = st.multiselect(
-    "…or try bundled example scans",
+    _("…or try bundled example scans"),
     list(sample_scans()),
-    help="Testing scans: a *copy of a training scan* also appears in Training (the model has seen it), a *new "
-    "scan* does not; an example *with the radiologists' outline* shows it on the Explain page. The name in "
-    "brackets is the file's name in the dataset.",
+    help=_(
+        "Testing scans: a *copy of a training scan* also appears in Training (the model has seen it), a *new scan* "
+        "does not; an example *with the radiologists' outline* shows it on the Explain page. The name in brackets "
+        "is the file's name in the dataset."
+    ),
 )
 keep_scans(group_series([(f.name, f.getvalue()) for f in uploads or []]))
 keep_scans([(label, sample_scans()[label].read_bytes()) for label in examples])
 files = kept_scans()
 if not files:
-    st.info("Upload one or more scans, or pick an example, to see what the model makes of them.")
+    st.info(_("Upload one or more scans, or pick an example, to see what the model makes of them."))
     st.stop()
 
 
@@ -60,11 +73,13 @@ def frame_of(name: str) -> int | None:
     return None if picked is None else picked - 1
 
 
-results: dict[str, Result | str] = {}
-progress = st.progress(0.0, text="Classifying…")
+results: dict[str, Result | Failure] = {}
+progress = st.progress(0.0, text=_("Classifying…"))
 for index, (name, data) in enumerate(files.items()):
     results[name] = classify(data, frame_of(name))
-    progress.progress((index + 1) / len(files), text=f"Classified {index + 1} of {len(files)}")
+    progress.progress(
+        (index + 1) / len(files), text=_("Classified {done} of {total}").format(done=index + 1, total=len(files))
+    )
 progress.empty()
 
 
@@ -79,42 +94,35 @@ def not_mr_modality(result: Result) -> str | None:
 
 
 def checks(result: Result) -> str:
-    flags = [NOT_MRI] if result.out_of_distribution else []
+    flags = [_("not like a training MRI")] if result.out_of_distribution else []
     if not_mr_modality(result):
-        flags.append(f"DICOM modality {not_mr_modality(result)}, not MR")
+        flags.append(_("DICOM modality {modality}, not MR").format(modality=not_mr_modality(result)))
     if trust is not None and trust.referred(result.confidence):
-        flags.append(REFER)
+        flags.append(_("low confidence: refer"))
     return "; ".join(flags)
 
 
 def summary_row(name: str, result: Result) -> dict[str, object]:
-    row = {"scan": thumbnail_uri(result.prepared), "file": name, "class": result.class_name}
+    row = {SCAN: thumbnail_uri(result.prepared), FILE: name, CLASS: class_label(result.class_name)}
     if trust is not None:
-        row[set_label(report)] = ", ".join(names[i] for i in trust.set_for(result.probabilities))
-    return row | {"confidence": result.confidence, "margin": result.margin, "check": checks(result)}
+        row[set_label(report)] = ", ".join(labels[i] for i in trust.set_for(result.probabilities))
+    return row | {CONFIDENCE: result.confidence, MARGIN: result.margin, CHECK: checks(result)}
 
 
-classified = {name: result for name, result in results.items() if isinstance(result, Result)}
-failed = {name: message for name, message in results.items() if isinstance(message, str)}
-heading, clear = st.columns([4, 1], vertical_alignment="bottom")
-heading.subheader(f"{len(files)} scan{'s' * (len(files) > 1)} this session")
-if clear.button("Clear scans", icon=":material/delete:", help="Forget this session's scans and results"):
-    files.clear()
-    st.rerun()
-for name, message in failed.items():
-    st.error(f"**{name}** could not be classified. {message}", icon=":material/block:")
-if classified:
+def summary_table(classified: dict[str, Result]) -> str:
+    """The compact table, filtered as the visitor asks; returns the file whose details to show."""
+    everything, least_sure, flagged = _("All"), _("Least confident first"), _("Flagged")
     show = st.segmented_control(
-        "Show",
-        ["All", "Least confident first", "Flagged"],
-        default="All",
-        help="Flagged: not like a training MRI, or below the referral threshold",
+        _("Show"),
+        [everything, least_sure, flagged],
+        default=everything,
+        help=_("Flagged: not like a training MRI, or below the referral threshold"),
     )
     summary = pd.DataFrame([summary_row(name, result) for name, result in classified.items()])
-    if show == "Least confident first":
-        summary = summary.sort_values("confidence")
-    elif show == "Flagged":
-        summary = summary[summary["check"] != ""]
+    if show == least_sure:
+        summary = summary.sort_values(CONFIDENCE)
+    elif show == flagged:
+        summary = summary[summary[CHECK] != ""]
     picked = st.dataframe(
         summary,
         hide_index=True,
@@ -123,99 +131,135 @@ if classified:
         selection_mode="single-row",
         key="summary",
         column_config={
-            "scan": st.column_config.ImageColumn("scan", help="as the model sees it", width="small"),
-            "confidence": st.column_config.ProgressColumn("confidence", format="percent", min_value=0, max_value=1),
-            "margin": st.column_config.NumberColumn("margin", format="percent", help="top probability minus the next"),
-            "file": st.column_config.TextColumn("file", width="medium"),
-            "check": st.column_config.TextColumn("check", help="details below", width="medium"),
+            SCAN: st.column_config.ImageColumn(SCAN, help=_("as the model sees it"), width="small"),
+            CONFIDENCE: st.column_config.ProgressColumn(CONFIDENCE, format="percent", min_value=0, max_value=1),
+            MARGIN: st.column_config.NumberColumn(MARGIN, format="percent", help=_("top probability minus the next")),
+            FILE: st.column_config.TextColumn(FILE, width="medium"),
+            CHECK: st.column_config.TextColumn(CHECK, help=_("details below"), width="medium"),
         },
     )
     rows_picked = picked.selection.rows
-    shown = summary["file"].iloc[rows_picked[0] if rows_picked else 0] if len(summary) else next(iter(classified))
+    return summary[FILE].iloc[rows_picked[0] if rows_picked else 0] if len(summary) else next(iter(classified))
+
+
+classified = {name: result for name, result in results.items() if isinstance(result, Result)}
+failed = {name: failure for name, failure in results.items() if isinstance(failure, Failure)}
+heading, clear = st.columns([4, 1], vertical_alignment="bottom")
+heading.subheader(
+    _("{count} scans this session").format(count=len(files)) if len(files) > 1 else _("1 scan this session")
+)
+if clear.button(_("Clear scans"), icon=":material/delete:", help=_("Forget this session's scans and results")):
+    files.clear()
+    st.rerun()
+for name, failure in failed.items():
+    st.error(
+        _("**{name}** could not be classified. {why}").format(name=name, why=failure.message()), icon=":material/block:"
+    )
+if classified:
+    shown = summary_table(classified)
 rows = [
     result_row(n, names, r, frame=r.frame + 1 if r.frames > 1 else None)
     if isinstance(r, Result)
-    else result_row(n, names, error=r)
+    else result_row(n, names, error=r.english())
     for n, r in results.items()
 ]
 st.download_button(
-    "Download results as CSV",
+    _("Download results as CSV"),
     pd.DataFrame(rows).to_csv(index=False).encode(),
     "classifications.csv",
     "text/csv",
-    help="Stable English column names, one row per file, for scripts and spreadsheets",
+    help=_("Stable English column names, one row per file, for scripts and spreadsheets"),
 )
 
 
 def slice_by_slice(name: str, result: Result) -> None:
     """The whole series or multi-frame file: each slice's class, in one line and one chart."""
     every = classify_frames(kept_scans()[name])
-    if isinstance(every, str):
-        st.error(every)
+    if isinstance(every, Failure):
+        st.error(every.message())
         return
-    word = frame_word(result)
+    whole = _("**Whole series**") if result.details.get("format") == "DICOM series" else _("**Whole file**")
+    line = slices_summary(labels, [r.class_index for r in every], [r.out_of_distribution for r in every])
+    st.markdown(f"{whole} · {line}")
+    chances = pd.DataFrame([r.probabilities for r in every], columns=labels, index=range(1, len(every) + 1))
+    st.area_chart(chances, height=160, x_label=frame_word(result), y_label=_("calibrated probability"))
+
+
+def verdict(name: str, result: Result) -> None:
+    """The class (greyed out when it cannot be trusted), its confidence, its prediction set."""
+    unreliable = result.out_of_distribution or not_mr_modality(result)
+    label = class_label(result.class_name)
+    st.subheader(f":gray[{label}]" if unreliable else label)
+    if result.out_of_distribution:
+        st.warning(
+            _(
+                "This does not look like a brain MRI slice like those the model was trained on. Treat the class "
+                "above as **unreliable**."
+            ),
+            icon=":material/warning:",
+        )
     st.markdown(
-        f"**Whole {'series' if word == 'slice' else 'file'}** · "
-        + slices_summary(names, [r.class_index for r in every], [r.out_of_distribution for r in every])
+        _("Confidence **{confidence}** · margin to the runner-up **{margin}**").format(
+            confidence=pct(result.confidence), margin=pct(result.margin)
+        )
     )
-    chances = pd.DataFrame([r.probabilities for r in every], columns=names, index=range(1, len(every) + 1))
-    st.area_chart(chances, height=160, x_label=word, y_label="calibrated probability")
+    if trust is not None:
+        members = ", ".join(labels[i] for i in trust.set_for(result.probabilities))
+        referred = " · " + _("**below the referral threshold**") if trust.referred(result.confidence) else ""
+        st.markdown(f"{set_label(report).capitalize()}: **{members}**{referred}")
 
 
 def details(name: str, result: Result) -> None:
     """One scan in full: the image as the model saw it, the verdict, its set, the probabilities, actions."""
-    picture, verdict = st.columns([1, 2])
+    picture, column = st.columns([1, 2])
     picture.image(
         result.prepared,
-        caption=f"{name} as the model sees it: head cropped, contrast normalised",
-        alt=f"MRI slice {name}, classified as {result.class_name}",
+        caption=_("{name} as the model sees it: head cropped, contrast normalised").format(name=name),
+        alt=_("MRI slice {name}, classified as {label}").format(name=name, label=class_label(result.class_name)),
     )
-    with verdict:
-        unreliable = result.out_of_distribution or not_mr_modality(result)
-        st.subheader(f":gray[{result.class_name}]" if unreliable else result.class_name)
-        if result.out_of_distribution:
-            st.warning(
-                "This does not look like a brain MRI slice like those the model was trained on. "
-                "Treat the class above as **unreliable**.",
-                icon=":material/warning:",
-            )
-        st.markdown(f"Confidence **{result.confidence:.1%}** · margin to the runner-up **{result.margin:.1%}**")
-        if trust is not None:
-            members = ", ".join(names[i] for i in trust.set_for(result.probabilities))
-            referred = " · **below the referral threshold**" if trust.referred(result.confidence) else ""
-            st.markdown(f"{set_label(report).capitalize()}: **{members}**{referred}")
-        chances = pd.DataFrame({"calibrated probability": result.probabilities}, index=names)
-        st.bar_chart(chances, horizontal=True, height=170, x_label="calibrated probability", y_label="")
+    with column:
+        verdict(name, result)
+        chances = pd.DataFrame({_("calibrated probability"): result.probabilities}, index=labels)
+        st.bar_chart(chances, horizontal=True, height=170, x_label=_("calibrated probability"), y_label="")
+        word = frame_word(result)
         if result.frames > 1:
-            st.slider(
-                f"{frame_word(result).capitalize()} of {name}", 1, result.frames, result.frame + 1, key=f"frame-{name}"
-            )
+            slider = _("{word} of {name}").format(word=word.capitalize(), name=name)
+            st.slider(slider, 1, result.frames, result.frame + 1, key=f"frame-{name}")
         if result.details.get("format", "").startswith("DICOM"):
             st.caption(
-                f"{result.details['format']} · modality {result.details.get('modality')} · "
-                f"{frame_word(result)} {result.frame + 1} of {result.frames}"
+                _("{format} · modality {modality} · {word} {number} of {total}").format(
+                    format=result.details["format"],
+                    modality=result.details.get("modality"),
+                    word=word,
+                    number=result.frame + 1,
+                    total=result.frames,
+                )
             )
         if not_mr_modality(result):
             st.warning(
-                f"This DICOM file says it is not an MR image (modality {not_mr_modality(result)}): the model only "
-                "knows brain MRI, so the class above means nothing here.",
+                _(
+                    "This DICOM file says it is not an MR image (modality {modality}): the model only knows brain "
+                    "MRI, so the class above means nothing here."
+                ).format(modality=not_mr_modality(result)),
                 icon=":material/warning:",
             )
         if result.frames > 1:
             slice_by_slice(name, result)
-        if st.button("Explain this scan", key=f"explain-{name}", icon=":material/local_fire_department:"):
+        if st.button(_("Explain this scan"), key=f"explain-{name}", icon=":material/local_fire_department:"):
             explain_scan(name)
 
 
 if classified:
-    st.subheader("Details")
+    st.subheader(_("Details"))
     if len(classified) > 1:
-        st.caption(f"Of {shown}; pick a row of the table to see another scan.")
+        st.caption(_("Of {name}; pick a row of the table to see another scan.").format(name=shown))
     details(shown, classified[shown])
 
 if report is not None:
     st.caption(caveat(report))
 st.caption(
-    f"Classified with {get_classifier().runtime}; the saliency maps on the Explain page come from the float32 "
-    "Keras model, which the export was checked against."
+    _(
+        "Classified with {runtime}; the saliency maps on the Explain page come from the float32 Keras model, which "
+        "the export was checked against."
+    ).format(runtime=get_classifier().runtime)
 )

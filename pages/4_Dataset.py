@@ -5,33 +5,45 @@ import streamlit as st
 
 from model.evaluation_report import audit_sentence
 from model.figures import class_distribution
-from pages.shared.ui import artifact_dir, audit, page_setup, png_bytes
+from model.i18n import N_, _, language
+from pages.shared.ui import artifact_dir, audit, class_label, page_setup, png_bytes
 
 EXAMPLES_DIR = "examples"  # thumbnails beside the audit (python -m training audit --examples-dir)
 
-page_setup("The dataset")
+page_setup(N_("The dataset"))
 report = audit()
 if report is None:
-    st.info("No audit has been committed. Run `python -m training audit` (see README).")
+    st.info(_("No audit has been committed. Run `python -m training audit` (see README)."))
     st.stop()
 
 class_dirs = list(report["class_names"])
-names = [report["class_names"][c] for c in class_dirs]
+names = [class_label(report["class_names"][c]) for c in class_dirs]
 st.markdown(
-    "Bhuvaji et al., *Brain Tumor Classification (MRI)*, Kaggle 2020 (doi:10.34740/KAGGLE/DSV/1183165): "
-    "T1-weighted and other MRI slices, mostly 512×512 JPEGs, in a Training and a Testing folder. "
-    "Every number on this page comes from `python -m training audit`."
+    _(
+        "Bhuvaji et al., *Brain Tumor Classification (MRI)*, Kaggle 2020 (doi:10.34740/KAGGLE/DSV/1183165): "
+        "T1-weighted and other MRI slices, mostly 512×512 JPEGs, in a Training and a Testing folder. Every number on "
+        "this page comes from `python -m training audit`."
+    )
 )
 counts = {split: info["class_counts"] for split, info in report["splits"].items()}
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def distribution_png(lang: str) -> bytes:
+    return png_bytes(class_distribution(counts, class_dirs, names))
+
+
 st.columns([3, 2])[0].image(
-    png_bytes(class_distribution(counts, class_dirs, names)),
-    alt="Images per class: "
-    + "; ".join(
-        f"{split} " + ", ".join(f"{n} {c.get(d, 0)}" for d, n in zip(class_dirs, names)) for split, c in counts.items()
+    distribution_png(language()),
+    alt=_("Images per class: {counts}").format(
+        counts="; ".join(
+            f"{split} " + ", ".join(f"{n} {c.get(d, 0)}" for d, n in zip(class_dirs, names))
+            for split, c in counts.items()
+        )
     ),
 )
 
-st.subheader("Examples per class (Training)")
+st.subheader(_("Examples per class (Training)"))
 for class_dir, name in zip(class_dirs, names):
     files = report.get("examples", {}).get("grid", {}).get(class_dir, [])
     if files:
@@ -39,19 +51,19 @@ for class_dir, name in zip(class_dirs, names):
         st.image(
             [str(artifact_dir() / EXAMPLES_DIR / f) for f in files],
             width=130,
-            alt=[f"{name} training scan"] * len(files),
+            alt=[_("{name} training scan").format(name=name)] * len(files),
         )
 
-st.subheader("Duplicates and leakage between the splits")
-st.markdown(audit_sentence(report) + " Perceptual hashes from `imagehash`.")
+st.subheader(_("Duplicates and leakage between the splits"))
+st.markdown(audit_sentence(report) + " " + _("Perceptual hashes from `imagehash`."))
 per_class = pd.DataFrame(
     [
         {
-            "class": report["class_names"][c],
-            "test images": v["images"],
-            "copies of training scans": v["leaked"],
-            "byte-identical": v["exact"],
-            "new": v["images"] - v["leaked"],
+            _("class"): class_label(report["class_names"][c]),
+            _("test images"): v["images"],
+            _("copies of training scans"): v["leaked"],
+            _("byte-identical"): v["exact"],
+            _("new"): v["images"] - v["leaked"],
         }
         for c, v in report["cross_split"]["per_class"].items()
     ]
@@ -60,11 +72,13 @@ st.dataframe(per_class, hide_index=True, width="stretch")
 conflicts = report["splits"]["Training"]["conflicting_label_groups"]
 disagreements = report["cross_split"]["label_disagreements"]
 st.caption(
-    f"{len(conflicts)} near-duplicate groups inside Training carry more than one label, and "
-    f"{len(disagreements)} test scans copy a training scan of another class."
+    _(
+        "{groups} near-duplicate groups inside Training carry more than one label, and {scans} test scans copy a "
+        "training scan of another class."
+    ).format(groups=len(conflicts), scans=len(disagreements))
 )
 
-st.markdown("**Examples: a test scan next to the training scan it copies**")
+st.markdown(_("**Examples: a test scan next to the training scan it copies**"))
 grid = st.columns(4)
 for slot, pair in enumerate(report.get("examples", {}).get("leak_pairs", [])):
     with grid[slot % 4].container(border=True):
@@ -75,19 +89,21 @@ for slot, pair in enumerate(report.get("examples", {}).get("leak_pairs", [])):
             ],
             width=110,
             caption=["Testing", "Training"],
-            alt=["Testing scan", "its copy in Training"],
+            alt=[_("Testing scan"), _("its copy in Training")],
         )
-        kind = "byte-identical" if pair["exact"] else f"pHash distance {pair['phash_distance']}"
-        st.caption(f"{report['class_names'][pair['test_class']]} · {kind}")
+        kind = _("byte-identical") if pair["exact"] else _("pHash distance {d}").format(d=pair["phash_distance"])
+        st.caption(f"{class_label(report['class_names'][pair['test_class']])} · {kind}")
 
 conflicts = report.get("label_conflicts")
 if conflicts:
-    st.subheader("Where two sources disagree on the label")
-    filed = " / ".join(sorted({report["class_names"][c["class"]] for c in conflicts}))
+    st.subheader(_("Where two sources disagree on the label"))
+    filed = " / ".join(sorted({class_label(report["class_names"][c["class"]]) for c in conflicts}))
     st.markdown(
-        f"**{len(conflicts)} scans filed as {filed} here are slices that the figshare dataset, where radiologists "
-        "outlined each tumour, labels otherwise** (Cheng et al., figshare article 1512427, CC BY 4.0). One slice "
-        "rarely settles the question; the Evaluation page also scores Testing without them."
+        _(
+            "**{n} scans filed as {filed} here are slices that the figshare dataset, where radiologists outlined each "
+            "tumour, labels otherwise** (Cheng et al., figshare article 1512427, CC BY 4.0). One slice rarely settles "
+            "the question; the Evaluation page also scores Testing without them."
+        ).format(n=len(conflicts), filed=filed)
     )
     grid = st.columns(7)
     for slot, conflict in enumerate(conflicts):
@@ -96,7 +112,16 @@ if conflicts:
                 st.image(
                     str(artifact_dir() / EXAMPLES_DIR / conflict["image"]),
                     width="stretch",
-                    alt=f"Scan labelled differently by figshare ({conflict['figshare_label']})",
+                    alt=_("Scan labelled differently by figshare ({label})").format(
+                        label=class_label(conflict["figshare_label"])
+                    ),
                 )
-            split, _, file = conflict["scan"].split("/")
-            st.caption(f"{file} ({split}) · figshare: {conflict['figshare_label']}, slice {conflict['figshare_index']}")
+            split, file = conflict["scan"].split("/")[0], conflict["scan"].split("/")[-1]
+            st.caption(
+                _("{file} ({split}) · figshare: {label}, slice {index}").format(
+                    file=file,
+                    split=split,
+                    label=class_label(conflict["figshare_label"]),
+                    index=conflict["figshare_index"],
+                )
+            )

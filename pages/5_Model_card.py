@@ -11,23 +11,27 @@ from model.card_report import (
     testing_history,
     training_procedure,
 )
+from model.i18n import N_, _
 from pages.shared.ui import audit, card, committed_json, evaluation, page_setup, trust_report
 
-page_setup("Model card")
+page_setup(N_("Model card"))
 model_card, report = card(), evaluation()
 st.caption(
-    "Following Model Cards (Mitchell et al., FAT* 2019) and the CLAIM checklist (Radiology: AI, 2024 update); "
-    "every figure below is read from the committed files in model/artifacts/."
+    _(
+        "Following Model Cards (Mitchell et al., FAT* 2019) and the CLAIM checklist (Radiology: AI, 2024 update); "
+        "every figure below is read from the committed files in model/artifacts/."
+    )
 )
-st.markdown(INTENDED_USE)
+st.markdown(_(INTENDED_USE))
 st.markdown(provenance(model_card, audit(), report))
 st.markdown(training_procedure(model_card))
 if report is None:
-    st.info("No evaluation has been committed for this model. Run `python -m training evaluate` (see README).")
+    st.info(_("No evaluation has been committed for this model. Run `python -m training evaluate` (see README)."))
     st.stop()
 st.markdown(metrics(report))
 st.markdown(
-    "**Known failure modes**\n"
+    _("**Known failure modes**")
+    + "\n"
     + "\n".join(f"- {mode}" for mode in failure_modes(report, trust_report(), committed_json(OOD_EVALUATION_FILE)))
 )
 st.markdown(testing_history(committed_json(CANDIDATES_FILE)))

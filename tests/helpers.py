@@ -155,3 +155,38 @@ def dicom(
     buffer = io.BytesIO()
     dcmwrite(buffer, ds, enforce_file_format=True)
     return buffer.getvalue()
+
+
+def english_left(app) -> list[str]:
+    """English a French page still shows: a heading, label or table header equal to an English message, or a
+    sentence fragment of one, wherever the French catalog translates it differently (checked against the catalog)."""
+    import re
+
+    from babel.messages.pofile import read_po
+
+    from model.i18n import LOCALE_DIR
+
+    with open(LOCALE_DIR / "fr" / "LC_MESSAGES" / "messages.po", "rb") as handle:
+        messages = [m for m in read_po(handle, locale="fr") if m.id and m.string != m.id]
+    french = "\n".join(m.string for m in messages)
+    whole = {m.id for m in messages}
+    fragments = {
+        piece.strip()
+        for m in messages
+        for piece in re.split(r"\{\w*\}|\*\*|\n", m.id)
+        if len(piece.strip()) >= 18 and piece.strip() not in french
+    }
+    shown = [
+        str(e.value)
+        for kind in ("title", "subheader", "markdown", "caption", "info", "warning", "error")
+        for e in getattr(app, kind)
+    ]
+    labels = [
+        str(w.label)
+        for kind in ("button", "toggle", "radio", "selectbox", "multiselect", "metric", "slider")
+        for w in getattr(app, kind)
+    ]
+    headers = [str(c) for frame in app.dataframe for c in frame.value.columns]
+    left = [text for text in shown + labels + headers if text.strip("*: ") in whole]
+    text = "\n".join(shown + labels)
+    return left + sorted(piece for piece in fragments if piece in text)

@@ -4,14 +4,16 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from model.card import EVALUATION_FILE, load_card, load_json
-from tests.helpers import PAGES, PNG, ROOT, sample_scans
+from tests.helpers import PAGES, PNG, ROOT, english_left, sample_scans
 
 pytestmark = pytest.mark.artifact
 TIMEOUT = 240
 
 
-def run(page: str) -> AppTest:
+def run(page: str, language: str | None = None) -> AppTest:
     app = AppTest.from_file(str(ROOT / page), default_timeout=TIMEOUT)
+    if language:
+        app.query_params["lang"] = app.session_state["lang"] = language
     app.run()
     assert not app.exception, [e.message for e in app.exception]
     return app
@@ -27,6 +29,13 @@ def texts(app: AppTest) -> str:
 def test_page_renders_with_the_not_a_medical_device_notice(page):
     app = run(page)
     assert "not a medical device" in texts(app)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_with_every_committed_result_reads_in_french(page):
+    app = run(page, "fr")
+    assert "ce n'est pas un dispositif médical" in texts(app)
+    assert not english_left(app)
 
 
 def test_classify_an_uploaded_scan_shows_its_label_and_a_table():

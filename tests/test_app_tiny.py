@@ -9,7 +9,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from model.card import ARTIFACT_ENV
-from tests.helpers import PAGES, ROOT, dicom, encode, synthetic_scan
+from tests.helpers import PAGES, ROOT, dicom, encode, english_left, synthetic_scan
 
 
 @pytest.fixture
@@ -17,8 +17,11 @@ def tiny_app(trained, monkeypatch):
     _, _, config, _ = trained
     monkeypatch.setenv(ARTIFACT_ENV, str(config.out_dir))
 
-    def run(page: str) -> AppTest:
+    def run(page: str, language: str | None = None) -> AppTest:
         app = AppTest.from_file(str(ROOT / page), default_timeout=120)
+        if language:
+            app.query_params["lang"] = language  # the entry point reads it; a page file alone reads the session
+            app.session_state["lang"] = language
         app.run()
         assert not app.exception, [e.message for e in app.exception]
         return app
@@ -34,6 +37,25 @@ def body_text(app: AppTest) -> str:
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_on_the_tiny_model_with_the_notice(tiny_app, page):
     assert "not a medical device" in body_text(tiny_app(page))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_in_french_with_no_english_left(tiny_app, page):
+    app = tiny_app(page, "fr")
+    assert "ce n'est pas un dispositif médical" in body_text(app)
+    assert not english_left(app)
+
+
+def test_a_french_visitor_gets_french_class_names_and_error_messages(tiny_app, trained):
+    scan = encode(Image.fromarray(synthetic_scan(0, np.random.default_rng(0))).convert("RGB"), "JPEG")
+    app = tiny_app("pages/1_Classify.py", "fr")
+    app.get("file_uploader")[0].set_value([("scan.jpg", scan, "image/jpeg"), ("vide.png", b"", "image/png")]).run()
+    assert not app.exception and not english_left(app)
+    french = {"Glioma": "Gliome", "Meningioma": "Méningiome", "No tumour": "Absence de tumeur"}
+    french["Pituitary tumour"] = "Tumeur hypophysaire"
+    assert app.dataframe[0].value["classe"].iloc[0] in french.values()
+    assert [e.value for e in app.error] == ["**vide.png** n'a pas pu être classé. Ce fichier est vide."]
+    assert "2 images dans cette session" in [s.value for s in app.subheader]
 
 
 def test_pages_without_committed_results_say_which_command_makes_them(tiny_app):

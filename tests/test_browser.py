@@ -124,6 +124,22 @@ def test_upload_in_a_real_browser_shows_label_and_grad_cam(server, browser, tmp_
     assert (tmp_path / "explain.png").stat().st_size > 10_000
 
 
+def test_a_french_browser_gets_the_app_in_french_and_can_switch_to_english(server, browser):
+    path, class_dir = sample_scans()[0]
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="fr-FR")
+    page.goto(f"{server}/Classify")
+    page.get_by_role("heading", name="Classer des coupes d'IRM").wait_for(timeout=RESULT_MS)
+    page.locator("input[type=file]").first.set_input_files(str(path))
+    french = {"glioma_tumor": "Gliome", "meningioma_tumor": "Méningiome", "no_tumor": "Absence de tumeur"}
+    french["pituitary_tumor"] = "Tumeur hypophysaire"
+    page.get_by_role("heading", name=french[class_dir]).wait_for(timeout=RESULT_MS)
+    assert "lang=fr" in page.url  # a shared link keeps the language
+    navigation = sidebar_navigation(page)
+    assert "Accueil" in navigation and "Évaluation" in navigation
+    page.goto(f"{server}/Classify?lang=en")  # the URL overrides the browser
+    page.get_by_role("heading", name="Classify MRI slices").wait_for(timeout=RESULT_MS)
+
+
 def sidebar_navigation(page) -> str:
     nav = page.locator("[data-testid=stSidebarNav]")
     nav.wait_for(timeout=RESULT_MS)

@@ -44,9 +44,7 @@ def test_a_zipped_series_is_read_in_slice_order_and_shown_from_the_middle():
     np.testing.assert_array_equal(decode_image(data, "series.zip", frame=2).rgb, frames[2].rgb)
 
 
-@pytest.mark.parametrize(
-    "member", ["../outside.dcm", "/etc/passwd", "C:/Windows/evil.dcm", "a/../../b.dcm"], ids=str
-)
+@pytest.mark.parametrize("member", ["../outside.dcm", "/etc/passwd", "C:/Windows/evil.dcm", "a/../../b.dcm"], ids=str)
 def test_member_names_that_leave_the_archive_are_refused(member):
     with pytest.raises(ArchiveError, match="outside the archive"):
         decode_image(zipped(slices(2) + [(member, b"x")]), "series.zip")
@@ -56,7 +54,7 @@ def test_a_symbolic_link_is_refused():
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         info = zipfile.ZipInfo("link.dcm")
-        info.external_attr = (0o120777 << 16)
+        info.external_attr = 0o120777 << 16
         archive.writestr(info, "/etc/passwd")
     with pytest.raises(ArchiveError, match="symbolic link"):
         decode_image(buffer.getvalue(), "series.zip")

@@ -18,6 +18,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from model.i18n import N_
+
 SEVERITIES = (1, 2, 3, 4, 5)
 Corruption = Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
 
@@ -92,14 +94,14 @@ def downscale(image: np.ndarray, severity: int, rng: np.random.Generator) -> np.
     return np.asarray(small.resize((width, height), Image.BILINEAR))
 
 
-CORRUPTIONS: dict[str, Corruption] = {
-    "Gaussian noise": gaussian_noise,
-    "Rician noise": rician_noise,
-    "blur": blur,
-    "JPEG": jpeg,
-    "gamma": gamma,
-    "contrast": contrast,
-    "bias field": bias_field,
-    "rotation": rotation,
-    "downscaling": downscale,
+CORRUPTIONS: dict[str, Corruption] = {  # names marked for translation: the app shows them
+    N_("Gaussian noise"): gaussian_noise,
+    N_("Rician noise"): rician_noise,
+    N_("blur"): blur,
+    N_("JPEG"): jpeg,
+    N_("gamma"): gamma,
+    N_("contrast"): contrast,
+    N_("bias field"): bias_field,
+    N_("rotation"): rotation,
+    N_("downscaling"): downscale,
 }

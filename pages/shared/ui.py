@@ -31,6 +31,7 @@ from model.card import (
     load_json,
 )
 from model.errors import BrainMRIError, InputError
+from model.i18n import LANGUAGES, N_, _, use_language
 from model.maps import GRAD_CAM, Explanation, overlay
 from model.outlines import OUTLINES_FILE, OutlineBank, prepared_outline
 from model.predict import Classified, Classifier
@@ -39,8 +40,9 @@ from model.preprocess import to_model_input
 if TYPE_CHECKING:
     from model.explain import Explainer
 
-SHORT_NOTICE = "Research and teaching demo — not a medical device"
-NOTICE = f"**{SHORT_NOTICE}.** Do not use it to diagnose or treat anyone."
+SHORT_NOTICE = N_("Research and teaching demo — not a medical device")
+NOTICE = N_("Do not use it to diagnose or treat anyone.")
+LANGUAGE_KEY = "lang"  # the URL parameter and the session key of the visitor's language
 
 
 NAVIGATED = "navigated by streamlit_app.py"  # set by the app's entry point in every session it serves
@@ -62,14 +64,37 @@ def leave_legacy_navigation() -> None:
         st.rerun()
 
 
+def choose_language() -> str:
+    """This visitor's language: ?lang= in the URL, else their earlier choice, else the browser's (French for any
+    fr*). The sidebar selector changes it; it is written back to the URL so that a shared link keeps it."""
+    wanted = st.query_params.get(LANGUAGE_KEY) or st.session_state.get(LANGUAGE_KEY) or st.context.locale
+    code = use_language(wanted)
+    st.session_state[LANGUAGE_KEY] = st.session_state["language_picker"] = code
+    st.query_params[LANGUAGE_KEY] = code
+    st.sidebar.selectbox(
+        "Language · Langue", list(LANGUAGES), format_func=LANGUAGES.get, key="language_picker", on_change=_picked
+    )
+    return code
+
+
+def _picked() -> None:
+    st.session_state[LANGUAGE_KEY] = st.query_params[LANGUAGE_KEY] = st.session_state["language_picker"]
+
+
 def page_setup(title: str) -> None:
+    """The visitor's language for this run, the page's title (an English message, translated here), the notice in
+    the sidebar and in the body."""
     leave_legacy_navigation()
-    st.set_page_config(page_title=f"{title} · Brain-MRI classifier", page_icon=":material/neurology:", layout="wide")
+    use_language(st.session_state.get(LANGUAGE_KEY))
+    title = _(title)
+    st.set_page_config(
+        page_title=f"{title} · " + _("Brain-MRI classifier"), page_icon=":material/neurology:", layout="wide"
+    )
     with st.sidebar:
-        st.warning(NOTICE, icon=":material/warning:")
+        st.warning(f"**{_(SHORT_NOTICE)}.** {_(NOTICE)}", icon=":material/warning:")
     st.title(title)
     # Also in the page body: on a phone the sidebar starts collapsed and its notice goes unseen.
-    st.markdown(f":orange-badge[:material/warning: {SHORT_NOTICE}]")
+    st.markdown(f":orange-badge[:material/warning: {_(SHORT_NOTICE)}]")
 
 
 def artifact_dir() -> Path:
@@ -79,10 +104,11 @@ def artifact_dir() -> Path:
 
 
 def get_classifier() -> Classifier:
-    return _classifier(artifact_dir())
+    with st.spinner(_("Loading the model (once per server)…")):
+        return _classifier(artifact_dir())
 
 
-@st.cache_resource(show_spinner="Loading the model (once per server)…")
+@st.cache_resource(show_spinner=False)
 def _classifier(folder: Path) -> Classifier:
     classifier = Classifier.from_artifact(folder)
     classifier.warm_up()
@@ -90,10 +116,11 @@ def _classifier(folder: Path) -> Classifier:
 
 
 def get_explainer() -> Explainer:
-    return _explainer(artifact_dir())
+    with st.spinner(_("Loading TensorFlow and the Keras model for saliency maps (first map only)…")):
+        return _explainer(artifact_dir())
 
 
-@st.cache_resource(show_spinner="Loading TensorFlow and the Keras model for saliency maps (first map only)…")
+@st.cache_resource(show_spinner=False)
 def _explainer(folder: Path) -> Explainer:
     """Classification runs on ONNX Runtime alone; TensorFlow loads here, the first time a map is asked for."""
     from model.explain import Explainer
@@ -207,35 +234,62 @@ class Result:
     details: dict[str, str]
 
 
+@dataclass(frozen=True)
+class Failure:
+    """Why a file could not be classified: the library's typed error as plain data, shown in the visitor's
+    language (`message`) and written to the CSV in English (`english`)."""
+
+    template: str
+    details: dict
+
+    @classmethod
+    def of(cls, error: InputError) -> "Failure":
+        return cls(error.template, dict(error.details))
+
+    def message(self) -> str:
+        return _(self.template).format(**{k: _(v) if isinstance(v, str) else v for k, v in self.details.items()})
+
+    def english(self) -> str:
+        return self.template.format(**self.details)
+
+
+THIS_FILE = N_("This file")  # the name a bad file's message starts with
+
+
+def class_label(name: str) -> str:
+    """A class name from the card ("Glioma") or the outline dataset ("glioma"), in the visitor's language."""
+    return _(name)
+
+
 def frame_word(result: Result) -> str:
     """What one frame of a multi-frame result is called: a slice of a series, a frame of a multi-frame file."""
-    return "slice" if result.details.get("format") == "DICOM series" else "frame"
+    return _("slice") if result.details.get("format") == "DICOM series" else _("frame")
 
 
-def classify(data: bytes, frame: int | None = None) -> Result | str:
-    """Cached by file content (and frame); a bad file gives its one-sentence message instead."""
+def classify(data: bytes, frame: int | None = None) -> Result | Failure:
+    """Cached by file content (and frame); a bad file gives why instead."""
     return _classify(artifact_dir(), data, frame)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _classify(folder: Path, data: bytes, frame: int | None) -> Result | str:
+def _classify(folder: Path, data: bytes, frame: int | None) -> Result | Failure:
     try:
-        return _result(_classifier(folder).classify_bytes(data, "This file", frame))
+        return _result(_classifier(folder).classify_bytes(data, THIS_FILE, frame))
     except InputError as error:
-        return str(error)
+        return Failure.of(error)
 
 
-def classify_frames(data: bytes) -> list[Result] | str:
-    """Every frame or slice of a multi-frame file or series, cached by content; or the file's message."""
+def classify_frames(data: bytes) -> list[Result] | Failure:
+    """Every frame or slice of a multi-frame file or series, cached by content; or why it failed."""
     return _classify_frames(artifact_dir(), data)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _classify_frames(folder: Path, data: bytes) -> list[Result] | str:
+def _classify_frames(folder: Path, data: bytes) -> list[Result] | Failure:
     try:
-        return [_result(c) for c in _classifier(folder).classify_frames(data, "This file")]
+        return [_result(c) for c in _classifier(folder).classify_frames(data, THIS_FILE)]
     except InputError as error:
-        return str(error)
+        return Failure.of(error)
 
 
 def _result(classified: Classified) -> Result:
@@ -255,7 +309,11 @@ def _result(classified: Classified) -> Result:
     )
 
 
-SAMPLE_KINDS = {"outlined": "with the radiologists' outline", "new": "new scan", "copy": "copy of a training scan"}
+SAMPLE_KINDS = {
+    "outlined": N_("with the radiologists' outline"),
+    "new": N_("new scan"),
+    "copy": N_("copy of a training scan"),
+}
 
 
 def sample_scans() -> dict[str, Path]:
@@ -265,7 +323,10 @@ def sample_scans() -> dict[str, Path]:
     for kind, words in SAMPLE_KINDS.items():
         for path in sorted((artifact_dir() / SAMPLES_DIR.name).glob(f"*__{kind}_*.jpg")):
             class_dir, name = path.stem.split("__")
-            labelled[f"{names.get(class_dir, '?')} example, {words} ({name.removeprefix(kind + '_')})"] = path
+            label = _("{cls} example, {kind} ({name})").format(
+                cls=class_label(names.get(class_dir, "?")), kind=_(words), name=name.removeprefix(kind + "_")
+            )
+            labelled[label] = path
     return labelled
 
 
@@ -318,5 +379,5 @@ def content_id(data: bytes) -> str:
 
 
 def show_library_error(error: BrainMRIError) -> None:
-    st.error(f"The model could not be loaded: {error}")
+    st.error(_("The model could not be loaded: {error}").format(error=error))
     st.stop()
