@@ -30,6 +30,7 @@ SALIENCY_FILE = "saliency_evaluation.json"
 TRUST_FILE = "trust.json"  # prediction sets and referral threshold (python -m training trust)
 ROBUSTNESS_FILE = "robustness.json"  # accuracy under acquisition changes (python -m training robustness)
 SAMPLES_DIR = ARTIFACT_DIR / "samples"
+GALLERY_DIR = "gallery"  # misclassified Testing scans, beside the evaluation (python -m training evaluate)
 
 # Names of the candidates a training run saves and of the ends of stage 2, as the app shows them.
 CANDIDATE_WORDS = (

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from model.card import CANDIDATES_FILE, OOD_EVALUATION_FILE
+from model.card import CANDIDATES_FILE, GALLERY_DIR, OOD_EVALUATION_FILE
 from model.errors import BrainMRIError
 from model.evaluation_report import (
     PAIRED_INTRO,
@@ -52,7 +52,6 @@ from pages.shared.ui import (
     trust_report,
 )
 
-GALLERY_DIR = "gallery"  # misclassified Testing scans, beside the evaluation (python -m training evaluate)
 PER_PAGE = 6
 # Quoted, not reproduced: the seed notebook's Testing accuracy (Xception@256, full fine-tune on a Colab GPU).
 SEED_REPORTED_ACCURACY = 0.759

@@ -56,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
         help="auto: as the app classifies (the ONNX export when the card lists one); tensorflow: the Keras model",
     )
 
+    everything = commands.add_parser("report", help="evaluate, trust, robustness, ood and readme in one go")
+    everything.add_argument("--data-dir", type=Path, required=True)
+    everything.add_argument("--masks-dir", type=Path, default=None, help="outlines folder (label conflicts)")
+    everything.add_argument("--artifact-dir", type=Path, default=None, help="default: model/artifacts")
+
     candidates = commands.add_parser("candidates", help="score every candidate a training run saved, once")
     candidates.add_argument("--data-dir", type=Path, required=True)
     candidates.add_argument("--run-dir", type=Path, required=True)
@@ -169,6 +174,12 @@ def main(argv: list[str] | None = None) -> int:
             args.masks_dir,
         )
         print(json.dumps({k: report[k]["accuracy"] for k in ("full", "leakage_clean")}, indent=2))
+    elif args.command == "report":
+        from model.card import ARTIFACT_DIR
+        from training.report import report
+
+        timings = report(args.data_dir, args.masks_dir, args.artifact_dir or ARTIFACT_DIR)
+        print(json.dumps({step: round(seconds) for step, seconds in timings.items()}, indent=2))
     elif args.command == "candidates":
         from model.card import ARTIFACT_DIR, CANDIDATES_FILE
         from training.evaluate import evaluate_candidates
