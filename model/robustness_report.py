@@ -47,7 +47,7 @@ def robustness_sentence(report: dict[str, Any]) -> str:
         at_worst = {name: results[name][worst]["accuracy"]["value"] for name in report["corruptions"]}
         weakest, strongest = min(at_worst, key=at_worst.get), max(at_worst, key=at_worst.get)
         parts.append(
-            _("on the {subset} ({n} scans) from {clean} to between {low} ({weakest}) and {high} ({strongest})").format(
+            _("on the {subset}, {n} scans, from {clean} to between {low} ({weakest}) and {high} ({strongest})").format(
                 subset=_(label),
                 n=report["scans"][subset],
                 clean=pct(results[CLEAN]["accuracy"]["value"], 0),

@@ -26,6 +26,6 @@ def test_robustness_scores_every_change_and_severity_on_both_subsets(trained, tm
         curves = accuracy_curves(report, subset)
         assert all(list(curve) == [0, *SEVERITIES] for curve in curves.values())
         assert [row["change"] for row in robustness_rows(report, subset)] == list(CORRUPTIONS)
-    assert "validation sample (6 scans)" in robustness_sentence(report)
+    assert "validation sample, 6 scans," in robustness_sentence(report)
     again = evaluate_robustness(data_copy, artifact, tmp_path / "again.json", sample=6)
     assert again["results"] == report["results"]  # seeded: the same corrupted scans, the same answers

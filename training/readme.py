@@ -218,7 +218,7 @@ def _trust_guard_and_robustness_lines(artifact_dir: Path) -> list[str]:
         lines += ["", guard_sentence(guard)]
     robustness = _load(artifact_dir / ROBUSTNESS_FILE)
     if robustness is not None:
-        lines += ["", robustness_sentence(robustness) + " (`python -m training robustness`)"]
+        lines += ["", "`python -m training robustness`: " + robustness_sentence(robustness)]
         for subset, label in ROBUSTNESS_SUBSETS.items():
             lines += ["", f"Accuracy by severity, {label}:", ""] + _markdown_table(robustness_rows(robustness, subset))
     return lines
