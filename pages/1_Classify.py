@@ -53,6 +53,7 @@ uploads = st.file_uploader(
 examples = st.multiselect(
     _("…or try bundled example scans"),
     list(sample_scans()),
+    placeholder=_("Choose examples"),
     help=_(
         "Testing scans: a *copy of a training scan* also appears in Training (the model has seen it), a *new scan* "
         "does not; an example *with the radiologists' outline* shows it on the Explain page. The name in brackets "
@@ -206,7 +207,9 @@ def verdict(name: str, result: Result) -> None:
     if trust is not None:
         members = ", ".join(labels[i] for i in trust.set_for(result.probabilities))
         referred = " · " + _("**below the referral threshold**") if trust.referred(result.confidence) else ""
-        st.markdown(f"{set_label(report).capitalize()}: **{members}**{referred}")
+        st.markdown(
+            _("{label}: **{members}**").format(label=set_label(report).capitalize(), members=members) + referred
+        )
 
 
 def details(name: str, result: Result) -> None:
@@ -220,7 +223,7 @@ def details(name: str, result: Result) -> None:
     with column:
         verdict(name, result)
         chances = pd.DataFrame({_("calibrated probability"): result.probabilities}, index=labels)
-        st.bar_chart(chances, horizontal=True, height=170, x_label=_("calibrated probability"), y_label="")
+        st.bar_chart(chances, horizontal=True, height=170, x_label="", y_label=_("calibrated probability"))
         word = frame_word(result)
         if result.frames > 1:
             slider = _("{word} of {name}").format(word=word.capitalize(), name=name)

@@ -88,7 +88,7 @@ target = controls[0].selectbox(
     format_func=class_label,
     help=_("Default: the predicted class"),
 )
-methods = controls[1].multiselect(_("Methods"), METHODS, default=[GRAD_CAM])
+methods = controls[1].multiselect(_("Methods"), METHODS, default=[GRAD_CAM], placeholder=_("Choose a method"))
 opacity = controls[2].slider(_("Overlay opacity"), 0.0, 1.0, 0.45, 0.05)
 colormap = controls[3].selectbox(_("Colour map"), ["jet", "turbo", "inferno", "viridis", "magma"])
 outline = scan_outline(data)
