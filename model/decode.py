@@ -37,6 +37,7 @@ MAX_FILE_BYTES = 25 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 MIN_SIDE = 32
 MAX_ASPECT = 6.0
+SERIES_FORMAT = N_("DICOM series")  # the format of a zipped series, read as one multi-frame scan
 ALLOWED_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP")
 _DICOM_MAGIC_OFFSET = 128
 
@@ -90,8 +91,8 @@ def _decode_series(slices: list[bytes], name: str, frame: int | None) -> Decoded
     decoded = decode_image(slices[chosen], f"{name}, slice {chosen + 1}")
     if decoded.frames > 1:
         raise ArchiveError(N_("{name} holds a multi-frame file; a series is one slice per file."), name=name)
-    details = {**decoded.details, "format": "DICOM series", "frames": str(len(slices))}
-    return DecodedImage(decoded.rgb, "DICOM series", frames=len(slices), frame=chosen, details=details)
+    details = {**decoded.details, "format": SERIES_FORMAT, "frames": str(len(slices))}
+    return DecodedImage(decoded.rgb, SERIES_FORMAT, frames=len(slices), frame=chosen, details=details)
 
 
 def _check_shape(rgb: np.ndarray, name: str) -> None:
@@ -205,6 +206,8 @@ def _read_dicom(data: bytes, name: str, frame: int | None) -> DecodedImage:
     if frames > 1:
         chosen = frames // 2 if frame is None else min(max(int(frame), 0), frames - 1)
         pixels = pixels[chosen]
+    if np.ndim(pixels) != (3 if samples == 3 else 2):  # a header that disagrees with its own pixel data
+        raise DicomError(N_("{name} is a DICOM file whose image layout this app cannot read."), name=name)
     if samples == 3:
         rgb = np.asarray(pixels)
         if rgb.dtype != np.uint8:

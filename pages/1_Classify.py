@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from model.batch import result_row
+from model.decode import SERIES_FORMAT
 from model.errors import BrainMRIError
 from model.i18n import N_, _, pct
 from model.series import group_series, slices_summary
@@ -179,11 +180,11 @@ def slice_by_slice(name: str, result: Result) -> None:
     if isinstance(every, Failure):
         st.error(every.message())
         return
-    whole = _("**Whole series**") if result.details.get("format") == "DICOM series" else _("**Whole file**")
+    whole = _("**Whole series**") if result.details.get("format") == SERIES_FORMAT else _("**Whole file**")
     line = slices_summary(labels, [r.class_index for r in every], [r.out_of_distribution for r in every])
     st.markdown(f"{whole} · {line}")
     chances = pd.DataFrame([r.probabilities for r in every], columns=labels, index=range(1, len(every) + 1))
-    st.area_chart(chances, height=160, x_label=frame_word(result), y_label=_("calibrated probability"))
+    st.bar_chart(chances, height=220, x_label=frame_word(result), y_label=_("calibrated probability"), stack=True)
 
 
 def verdict(name: str, result: Result) -> None:
@@ -231,7 +232,7 @@ def details(name: str, result: Result) -> None:
         if result.details.get("format", "").startswith("DICOM"):
             st.caption(
                 _("{format} · modality {modality} · {word} {number} of {total}").format(
-                    format=result.details["format"],
+                    format=class_label(result.details["format"]),
                     modality=result.details.get("modality"),
                     word=word,
                     number=result.frame + 1,

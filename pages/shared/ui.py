@@ -30,6 +30,7 @@ from model.card import (
     load_card,
     load_json,
 )
+from model.decode import SERIES_FORMAT
 from model.errors import BrainMRIError, InputError
 from model.i18n import LANGUAGES, N_, _, use_language
 from model.maps import GRAD_CAM, Explanation, overlay
@@ -263,7 +264,7 @@ def class_label(name: str) -> str:
 
 def frame_word(result: Result) -> str:
     """What one frame of a multi-frame result is called: a slice of a series, a frame of a multi-frame file."""
-    return _("slice") if result.details.get("format") == "DICOM series" else _("frame")
+    return _("slice") if result.details.get("format") == SERIES_FORMAT else _("frame")
 
 
 def classify(data: bytes, frame: int | None = None) -> Result | Failure:
