@@ -332,7 +332,8 @@ def trust_section(report: dict) -> None:
     st.caption(
         _(
             "Selective prediction: the model answers only for its most certain scans and refers the rest. Prediction "
-            "sets: Adaptive Prediction Sets (Romano et al., NeurIPS 2020), split-conformal on validation."
+            "sets: split conformal prediction with the least-ambiguous score (Sadinle et al., JASA 2019), calibrated "
+            "on validation."
         )
     )
 
