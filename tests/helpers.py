@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -190,3 +191,24 @@ def english_left(app) -> list[str]:
     left = [text for text in shown + labels + headers if text.strip("*: ") in whole]
     text = "\n".join(shown + labels)
     return left + sorted(piece for piece in fragments if piece in text)
+
+
+SERIES_UID = "1.2.826.0.1.3680043.8.498.1"
+
+
+def series_slices(count: int = 3, uid: str = SERIES_UID) -> list[tuple[str, bytes]]:
+    """Slice i is filled with brightness i (so its order can be read back), written in shuffled file order."""
+    made = []
+    for i in range(count):
+        pixels = np.full((96, 96), 100 * (i + 1), np.uint16)
+        pixels[:8] = 0  # not a constant image
+        made.append((f"IM{(i * 7) % count:04d}_{uid[-1]}.dcm", dicom(pixels, series=(uid, 5.0 * i, count - i))))
+    return made[::-1]
+
+
+def zipped(members: list[tuple[str, bytes]], compression=zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, data in members:
+            archive.writestr(name, data)
+    return buffer.getvalue()

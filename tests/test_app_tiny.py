@@ -9,7 +9,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from model.card import ARTIFACT_ENV
-from tests.helpers import PAGES, ROOT, dicom, encode, english_left, synthetic_scan
+from tests.helpers import PAGES, ROOT, dicom, encode, english_left, series_slices, synthetic_scan, zipped
 
 
 @pytest.fixture
@@ -85,10 +85,8 @@ def test_a_dicom_file_of_another_modality_is_greyed_out_and_said_plainly(tiny_ap
 
 
 def test_a_zipped_series_is_classified_slice_by_slice_with_a_scrubber_and_a_summary(tiny_app):
-    from tests.test_series import slices, zipped
-
     app = tiny_app("pages/1_Classify.py")
-    app.get("file_uploader")[0].set_value([("head.zip", zipped(slices(3)), "application/zip")]).run()
+    app.get("file_uploader")[0].set_value([("head.zip", zipped(series_slices(3)), "application/zip")]).run()
     assert not app.exception
     assert app.dataframe[0].value["file"].tolist() == ["head.zip"]
     assert app.slider[0].label == "Slice of head.zip" and app.slider[0].value == 2

@@ -9,28 +9,9 @@ import pytest
 from model.decode import decode_frames, decode_image
 from model.errors import ArchiveError
 from model.series import MAX_RATIO, group_series, series_zip, slices_summary
-from tests.helpers import dicom, synthetic_scan
-
-UID = "1.2.826.0.1.3680043.8.498.1"
-
-
-def slices(count: int = 3, uid: str = UID) -> list[tuple[str, bytes]]:
-    """Slice i is filled with brightness i (so its order can be read back), written in shuffled file order."""
-    rng = np.random.default_rng(0)
-    made = []
-    for i in range(count):
-        pixels = (synthetic_scan(0, rng).astype(np.uint16) * 0 + 100 * (i + 1)).astype(np.uint16)
-        pixels[:8] = 0  # not a constant image
-        made.append((f"IM{(i * 7) % count:04d}_{uid[-1]}.dcm", dicom(pixels, series=(uid, 5.0 * i, count - i))))
-    return made[::-1]
-
-
-def zipped(members: list[tuple[str, bytes]], compression=zipfile.ZIP_DEFLATED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression) as archive:
-        for name, data in members:
-            archive.writestr(name, data)
-    return buffer.getvalue()
+from tests.helpers import SERIES_UID as UID
+from tests.helpers import dicom, synthetic_scan, zipped
+from tests.helpers import series_slices as slices
 
 
 def test_a_zipped_series_is_read_in_slice_order_and_shown_from_the_middle():
