@@ -223,6 +223,13 @@ class Classifier:
         predictions = self.predict_inputs(np.stack([to_model_input(p) for p in prepared]))
         return list(zip(prepared, predictions))
 
+    def predict_images(self, images: Sequence[np.ndarray]) -> list[Prediction]:
+        """Predictions of many RGB images, `BATCH` at a time: the evaluations' loop."""
+        predictions = []
+        for start in range(0, len(images), BATCH):
+            predictions += [p for _, p in self.classify_images(images[start : start + BATCH])]
+        return predictions
+
     def classify_frames(self, data: bytes, name: str) -> list[Classified]:
         """Every frame of a multi-frame DICOM or slice of a zipped series, classified in batches."""
         decoded = decode_frames(data, name)

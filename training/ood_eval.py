@@ -23,10 +23,9 @@ from training.ood_images import DESIGN, HELD_OUT, out_of_distribution_images
 
 
 def _scores(classifier: Classifier, images: list[np.ndarray]) -> np.ndarray:
-    scores = []
-    for start in tqdm(range(0, len(images), BATCH), desc="scoring", unit="batch", leave=False):
-        scores += [p.ood_score for _, p in classifier.classify_images(images[start : start + BATCH])]
-    return np.array(scores, dtype=np.float64)
+    chunks = [images[start : start + 4 * BATCH] for start in range(0, len(images), 4 * BATCH)]
+    scored = tqdm(chunks, desc="scoring", unit="chunk", leave=False)
+    return np.array([p.ood_score for chunk in scored for p in classifier.predict_images(chunk)], dtype=np.float64)
 
 
 def _detection(scores: np.ndarray, threshold: float, keep: list[bool]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from model.card import EVALUATION_FILE, ROBUSTNESS_FILE, load_card, read_record, write_record
 from model.decode import decode_file
-from model.predict import BATCH, Classifier, Prediction
+from model.predict import Classifier, Prediction
 from training.corruptions import CORRUPTIONS, SEVERITIES, Corruption
 from training.metrics import proportion
 from training.split import split_training
@@ -46,13 +46,6 @@ def robustness_sets(data_dir: Path, artifact_dir: Path, sample: int, seed: int) 
     }
 
 
-def _predict(classifier: Classifier, images: list[np.ndarray]) -> list[Prediction]:
-    predictions = []
-    for start in range(0, len(images), BATCH):
-        predictions += [p for _, p in classifier.classify_images(images[start : start + BATCH])]
-    return predictions
-
-
 def _scored(predictions: list[Prediction], labels: np.ndarray) -> dict[str, Any]:
     correct = int(sum(p.class_index == y for p, y in zip(predictions, labels)))
     return {
@@ -75,12 +68,12 @@ def evaluate_robustness(
     table: dict[str, dict[str, Any]] = {}
     steps = tqdm(total=len(subsets) * (1 + len(CORRUPTIONS) * len(SEVERITIES)), desc="robustness", unit="setting")
     for subset, (images, labels) in subsets.items():
-        table[subset] = {CLEAN: _scored(_predict(classifier, images), labels)}
+        table[subset] = {CLEAN: _scored(classifier.predict_images(images), labels)}
         steps.update()
         for index, (name, corruption) in enumerate(CORRUPTIONS.items()):
             table[subset][name] = {}
             for severity in SEVERITIES:
-                predictions = _predict(classifier, _corrupted(images, corruption, (seed, index, severity)))
+                predictions = classifier.predict_images(_corrupted(images, corruption, (seed, index, severity)))
                 table[subset][name][str(severity)] = _scored(predictions, labels)
                 steps.update()
     steps.close()
