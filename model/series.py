@@ -142,8 +142,12 @@ def series_zip(files: list[tuple[str, bytes]]) -> bytes:
     return buffer.getvalue()
 
 
-def group_series(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
-    """Uploads as they should be classified: DICOM slices sharing a series become one .zip entry."""
+SERIES_NAME = N_("series of {count} slices ({first} …)")
+
+
+def group_series(files: list[tuple[str, bytes]], series_name: str = SERIES_NAME) -> list[tuple[str, bytes]]:
+    """Uploads as they should be classified: DICOM slices sharing a series become one .zip entry, named by
+    `series_name` (a template with {count} and {first}: the app passes it translated)."""
     from model.decode import is_dicom
 
     by_series: dict[str, list[tuple[str, bytes]]] = {}
@@ -155,7 +159,7 @@ def group_series(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
         if key.startswith("file:") or len(members) == 1:
             grouped += members
         else:
-            grouped.append((f"series of {len(members)} slices ({members[0][0]} …)", series_zip(members)))
+            grouped.append((series_name.format(count=len(members), first=members[0][0]), series_zip(members)))
     return grouped
 
 

@@ -7,7 +7,7 @@ from model.batch import result_row
 from model.decode import SERIES_FORMAT
 from model.errors import BrainMRIError
 from model.i18n import N_, _, pct
-from model.series import group_series, slices_summary
+from model.series import SERIES_NAME, group_series, slices_summary
 from model.trust import Trust, caveat, set_label
 from pages.shared.ui import (
     Failure,
@@ -61,7 +61,7 @@ examples = st.multiselect(
         "is the file's name in the dataset."
     ),
 )
-keep_scans(group_series([(f.name, f.getvalue()) for f in uploads or []]))
+keep_scans(group_series([(f.name, f.getvalue()) for f in uploads or []], _(SERIES_NAME)))
 keep_scans([(label, sample_scans()[label].read_bytes()) for label in examples])
 files = kept_scans()
 if not files:

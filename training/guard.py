@@ -8,16 +8,16 @@ so the two agree), without training anything.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 from tqdm import tqdm
 
+from model.batch import Loaded, batches, loaded_scans
 from model.card import load_card, write_card
-from model.decode import decode_file
 from model.ood import OODDetector, pooled_frozen_features
 from model.predict import BATCH, Classifier
-from model.preprocess import prepare, to_model_input
+from model.preprocess import preprocess
 from training.artifact import write_guard
 from training.ood_images import DESIGN, out_of_distribution_images
 from training.split import split_training
@@ -25,19 +25,26 @@ from training.split import split_training
 FrozenForward = Callable[[np.ndarray], np.ndarray]  # model inputs -> activations where the frozen layers end
 
 
-def pooled_features_of_images(forward: FrozenForward, images: list[np.ndarray], size: int) -> np.ndarray:
-    """The guard's features of RGB images, through the app's one preprocessing path, in batches."""
+def pooled_features(forward: FrozenForward, inputs: Iterable[np.ndarray], count: int) -> np.ndarray:
+    """The guard's features of `count` model inputs, `BATCH` at a time."""
     pooled = []
-    for start in tqdm(range(0, len(images), BATCH), desc="guard features", unit="batch", leave=False):
-        inputs = np.stack([to_model_input(prepare(rgb, size)) for rgb in images[start : start + BATCH]])
-        pooled.append(pooled_frozen_features(forward(inputs)))
+    chunks = batches(inputs, BATCH)
+    for chunk in tqdm(chunks, total=-(-count // BATCH), desc="guard features", unit="batch", leave=False):
+        pooled.append(pooled_frozen_features(forward(np.stack(chunk))))
     return np.concatenate(pooled)
 
 
 def design_non_mri_features(forward: FrozenForward, size: int) -> np.ndarray:
     """Features of the design part of the non-MRI set: the only non-MRI images the threshold may see."""
     images = [rgb for part, _, _, rgb in out_of_distribution_images() if part == DESIGN]
-    return pooled_features_of_images(forward, images, size)
+    return pooled_features(forward, (preprocess(rgb, size) for rgb in images), len(images))
+
+
+def _readable(scans: Iterable[Loaded]) -> Iterator[np.ndarray]:
+    for path, model_input, error in scans:
+        if model_input is None:
+            raise ValueError(f"a training scan cannot be read: {path}: {error}")
+        yield model_input
 
 
 def refit_guard(artifact_dir: Path, data_dir: Path) -> dict[str, Any]:
@@ -49,7 +56,8 @@ def refit_guard(artifact_dir: Path, data_dir: Path) -> dict[str, Any]:
     def frozen(inputs: np.ndarray) -> np.ndarray:
         return classifier.frozen_and_logits(inputs)[0]
 
-    features = pooled_features_of_images(frozen, [decode_file(s.path).rgb for s in split.samples], card.image_size)
+    scans = loaded_scans([s.path for s in split.samples], card.image_size)  # decoded ahead, a few at a time
+    features = pooled_features(frozen, _readable(scans), len(split.samples))
     guard = OODDetector.fit(
         features[split.train_idx],
         split.labels[split.train_idx],
