@@ -25,6 +25,7 @@ from model.errors import (
     EmptyFileError,
     ImageTooLargeError,
     ImageTooSmallError,
+    InputError,
     UnsupportedFormatError,
 )
 from model.i18n import N_
@@ -72,7 +73,10 @@ def decode_image(data: bytes, name: str = "file", frame: int | None = None) -> D
             size=round(len(data) / 2**20),
             limit=MAX_FILE_BYTES // 2**20,
         )
-    decoded = _decode_dicom(data, name, frame) if is_dicom(data) else _decode_raster(data, name)
+    if is_dicom(data):
+        decoded = _decode_dicom(data, name, None if frame is None else [frame])[0]
+    else:
+        decoded = _decode_raster(data, name)
     _check_shape(decoded.rgb, name)
     return decoded
 
@@ -83,12 +87,20 @@ def decode_frames(data: bytes, name: str = "file") -> list[DecodedImage]:
         slices = ordered_series(archive_members(data, name), name)
         return [_decode_series(slices, name, index) for index in range(len(slices))]
     first = decode_image(data, name, 0)
-    return [first] + [decode_image(data, name, index) for index in range(1, first.frames)]
+    if first.frames == 1 or not is_dicom(data):  # other formats: the first frame, as decode_image reads them
+        return [first]
+    every = _decode_dicom(data, name, list(range(first.frames)))  # one parse for every frame
+    for frame in every:
+        _check_shape(frame.rgb, name)
+    return every
 
 
 def _decode_series(slices: list[bytes], name: str, frame: int | None) -> DecodedImage:
     chosen = len(slices) // 2 if frame is None else min(max(int(frame), 0), len(slices) - 1)
-    decoded = decode_image(slices[chosen], f"{name}, slice {chosen + 1}")
+    try:
+        decoded = decode_image(slices[chosen], name)
+    except InputError as error:  # said of the series, with the slice's number
+        raise ArchiveError(N_("Slice {number} of {name} cannot be read."), name=name, number=chosen + 1) from error
     if decoded.frames > 1:
         raise ArchiveError(N_("{name} holds a multi-frame file; a series is one slice per file."), name=name)
     details = {**decoded.details, "format": SERIES_FORMAT, "frames": str(len(slices))}
@@ -169,21 +181,22 @@ def _gray_to_rgb8(values: np.ndarray) -> np.ndarray:
     return np.repeat(gray[..., None], 3, axis=-1)
 
 
-def _decode_dicom(data: bytes, name: str, frame: int | None) -> DecodedImage:
+def _decode_dicom(data: bytes, name: str, frames: list[int] | None) -> list[DecodedImage]:
+    """The asked frames of a DICOM file (None: the middle one), from one parse of the file."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return _read_dicom(data, name, frame)
+            return _read_dicom(data, name, frames)
         except DicomError:
             raise
         except Exception as error:  # noqa: BLE001 - pydicom's parser raises many types on damaged files
             raise DicomError(N_("{name} is a DICOM file that is damaged or incomplete."), name=name) from error
 
 
-def _read_dicom(data: bytes, name: str, frame: int | None) -> DecodedImage:
+def _dicom_pixels(data: bytes, name: str):
+    """(dataset, pixel array of every frame), or a DicomError that says why not."""
     import pydicom
     from pydicom.errors import InvalidDicomError
-    from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
     try:
         dataset = pydicom.dcmread(io.BytesIO(data), force=False)
@@ -192,7 +205,7 @@ def _read_dicom(data: bytes, name: str, frame: int | None) -> DecodedImage:
     if "PixelData" not in dataset and "FloatPixelData" not in dataset:
         raise DicomError(N_("{name} is a DICOM file without image data (pixel data is missing)."), name=name)
     try:
-        pixels = dataset.pixel_array
+        return dataset, dataset.pixel_array
     except (NotImplementedError, RuntimeError) as error:
         syntax = getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", None)
         if syntax is not None and getattr(syntax, "is_compressed", False):
@@ -200,27 +213,36 @@ def _read_dicom(data: bytes, name: str, frame: int | None) -> DecodedImage:
                 N_("{name} uses {syntax}, a DICOM compression this app cannot decode."), name=name, syntax=syntax.name
             ) from error
         raise DicomError(N_("{name} is a DICOM file whose pixel data is damaged or incomplete."), name=name) from error
+
+
+def _read_dicom(data: bytes, name: str, asked: list[int] | None) -> list[DecodedImage]:
+    dataset, pixels = _dicom_pixels(data, name)
     frames = int(getattr(dataset, "NumberOfFrames", 1) or 1)
+    chosen = [frames // 2] if asked is None else [min(max(int(f), 0), frames - 1) for f in asked]
+    details = {"format": "DICOM", "modality": str(getattr(dataset, "Modality", "unknown")), "frames": str(frames)}
+    return [
+        DecodedImage(
+            _dicom_frame_rgb(dataset, pixels[index] if frames > 1 else pixels, name), "DICOM", frames, index, details
+        )
+        for index in chosen
+    ]
+
+
+def _dicom_frame_rgb(dataset, pixels: np.ndarray, name: str) -> np.ndarray:
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
     samples = int(getattr(dataset, "SamplesPerPixel", 1) or 1)
-    chosen = 0
-    if frames > 1:
-        chosen = frames // 2 if frame is None else min(max(int(frame), 0), frames - 1)
-        pixels = pixels[chosen]
     if np.ndim(pixels) != (3 if samples == 3 else 2):  # a header that disagrees with its own pixel data
         raise DicomError(N_("{name} is a DICOM file whose image layout this app cannot read."), name=name)
     if samples == 3:
         rgb = np.asarray(pixels)
-        if rgb.dtype != np.uint8:
-            rgb = _gray_to_rgb8(rgb.mean(axis=-1))
-    else:
-        values = apply_modality_lut(pixels, dataset)
-        if "WindowCenter" in dataset or "VOILUTSequence" in dataset:
-            values = apply_voi_lut(values, dataset, prefer_lut=True)
-        if getattr(dataset, "PhotometricInterpretation", "") == "MONOCHROME1":
-            values = values.max() - values
-        rgb = _gray_to_rgb8(np.asarray(values, dtype=np.float64))
-    details = {"format": "DICOM", "modality": str(getattr(dataset, "Modality", "unknown")), "frames": str(frames)}
-    return DecodedImage(rgb=rgb, format="DICOM", frames=frames, frame=chosen, details=details)
+        return rgb if rgb.dtype == np.uint8 else _gray_to_rgb8(rgb.mean(axis=-1))
+    values = apply_modality_lut(pixels, dataset)
+    if "WindowCenter" in dataset or "VOILUTSequence" in dataset:
+        values = apply_voi_lut(values, dataset, prefer_lut=True)
+    if getattr(dataset, "PhotometricInterpretation", "") == "MONOCHROME1":
+        values = values.max() - values
+    return _gray_to_rgb8(np.asarray(values, dtype=np.float64))
 
 
 def decode_file(path, frame: int | None = None) -> DecodedImage:

@@ -80,3 +80,25 @@ def test_slices_dropped_together_become_one_series_and_other_files_stay_apart():
 def test_the_series_summary_counts_each_class_and_the_flagged_slices():
     line = slices_summary(["Glioma", "Meningioma", "No tumour"], [0, 0, 2, 0], [False, True, False, False])
     assert line == "4 slices: 3 Glioma, 1 No tumour; 1 not like a training MRI"
+
+
+def test_every_frame_of_a_multi_frame_file_comes_from_one_parse(monkeypatch):
+    import pydicom
+
+    frames = np.stack([np.full((64, 64), 40 * (i + 1), np.uint16) for i in range(6)])
+    frames[:, :4] = 0
+    data, reads = dicom(frames), []
+    original = pydicom.dcmread
+    monkeypatch.setattr(pydicom, "dcmread", lambda *a, **k: reads.append(1) or original(*a, **k))
+    every = decode_frames(data, "cine.dcm")
+    assert len(every) == 6 and len(reads) <= 2  # the first frame's checks, then all frames at once
+    for index in (0, 3, 5):
+        np.testing.assert_array_equal(every[index].rgb, decode_image(data, "cine.dcm", index).rgb)
+
+
+def test_an_unreadable_slice_is_named_by_its_number():
+    broken = slices(3)
+    broken[0] = (broken[0][0], broken[0][1][:400])  # the last slice in order: cut short
+    data = zipped(broken)
+    with pytest.raises(ArchiveError, match="Slice 3 of series.zip cannot be read"):
+        decode_image(data, "series.zip", frame=2)
