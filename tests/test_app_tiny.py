@@ -46,6 +46,11 @@ def test_every_page_renders_in_french_with_no_english_left(tiny_app, page):
     assert not english_left(app)
 
 
+def test_the_english_left_check_finds_english_on_an_english_page(tiny_app):
+    left = english_left(tiny_app("pages/1_Classify.py", "en"))
+    assert "Classify MRI slices" in left  # so an empty result on a French page means something
+
+
 def test_a_french_visitor_gets_french_class_names_and_error_messages(tiny_app, trained):
     scan = encode(Image.fromarray(synthetic_scan(0, np.random.default_rng(0))).convert("RGB"), "JPEG")
     app = tiny_app("pages/1_Classify.py", "fr")
