@@ -66,19 +66,24 @@ def decode_image(data: bytes, name: str = "file", frame: int | None = None) -> D
         raise EmptyFileError(N_("{name} is empty."), name=name)
     if is_zip(data):
         return _decode_series(ordered_series(archive_members(data, name), name), name, frame)
-    if len(data) > MAX_FILE_BYTES:
-        raise ImageTooLargeError(
-            N_("{name} is {size} MB; the limit is {limit} MB."),
-            name=name,
-            size=round(len(data) / 2**20),
-            limit=MAX_FILE_BYTES // 2**20,
-        )
+    check_size(data, name, MAX_FILE_BYTES)
     if is_dicom(data):
         decoded = _decode_dicom(data, name, None if frame is None else [frame])[0]
     else:
         decoded = _decode_raster(data, name)
     _check_shape(decoded.rgb, name)
     return decoded
+
+
+def check_size(data: bytes, name: str, limit: int) -> None:
+    """The first check on any upload, image or .zip: no more than `limit` bytes."""
+    if len(data) > limit:
+        raise ImageTooLargeError(
+            N_("{name} is {size} MB; the limit is {limit} MB."),
+            name=name,
+            size=round(len(data) / 2**20),
+            limit=limit // 2**20,
+        )
 
 
 def decode_frames(data: bytes, name: str = "file") -> list[DecodedImage]:

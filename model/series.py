@@ -48,13 +48,9 @@ def _check_member(info: zipfile.ZipInfo, name: str) -> None:
 
 def archive_members(data: bytes, name: str) -> list[tuple[str, bytes]]:
     """(member name, bytes) of every file in the zip, after the checks in this module's docstring."""
-    if len(data) > MAX_ARCHIVE_BYTES:
-        raise ArchiveError(
-            N_("{name} is {size} MB; the limit is {limit} MB."),
-            name=name,
-            size=round(len(data) / 2**20),
-            limit=MAX_ARCHIVE_BYTES // 2**20,
-        )
+    from model.decode import check_size
+
+    check_size(data, name, MAX_ARCHIVE_BYTES)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = [info for info in archive.infolist() if not info.is_dir()]
