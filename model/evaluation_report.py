@@ -13,7 +13,6 @@ from scipy.stats import binomtest
 
 from model.i18n import N_, _, number, pct, significant
 
-FIGSHARE_LABELS = (N_("glioma"), N_("meningioma"), N_("pituitary"))  # the outline dataset's own class names
 SUBSETS = {
     "full": N_("whole split"),
     "leakage_clean": N_("leakage-clean (new scans)"),

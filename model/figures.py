@@ -101,7 +101,7 @@ def reliability_figure(bins: Sequence[dict[str, Any]], ece: float, title: str) -
 
 
 STAGE_NAMES = {"stage1_head": N_("stage 1 head"), "stage2_finetune": N_("stage 2 finetune")}
-CURVE_WORDS = (N_("loss"), N_("accuracy"))  # the metrics training records, as the curves' titles name them
+CURVE_METRICS = (N_("loss"), N_("accuracy"))  # what training records per epoch, each in its own panel
 
 
 def training_curves(history: dict[str, dict[str, list[float]]]) -> Figure:
@@ -110,7 +110,7 @@ def training_curves(history: dict[str, dict[str, list[float]]]) -> Figure:
     for stage, curves in history.items():
         epochs = np.arange(1, len(curves.get("loss", [])) + 1) + offset
         label = STAGE_NAMES.get(stage, stage)
-        for axis, metric in zip(axes, ("loss", "accuracy")):
+        for axis, metric in zip(axes, CURVE_METRICS):
             if metric in curves:
                 axis.plot(epochs, curves[metric], label=_("{curve}: train").format(curve=_(label)))
             if f"val_{metric}" in curves:
@@ -121,7 +121,7 @@ def training_curves(history: dict[str, dict[str, list[float]]]) -> Figure:
                     label=_("{curve}: validation").format(curve=_(label)),
                 )
         offset += len(epochs)
-    for axis, metric in zip(axes, ("loss", "accuracy")):
+    for axis, metric in zip(axes, CURVE_METRICS):
         axis.set_xlabel(_("epoch (stage 1, then stage 2)"))
         axis.set_ylabel(_(metric))
         axis.set_title(_("Training {metric}").format(metric=_(metric)))

@@ -71,10 +71,6 @@ def _(message: str) -> str:
     return _catalog(language()).gettext(message)
 
 
-def ngettext(singular: str, plural: str, count: int) -> str:
-    return _catalog(language()).ngettext(singular, plural, count)
-
-
 def pct(value: float, digits: int = 1, signed: bool = False) -> str:
     """A share as a percentage in this run's language: 0.759 -> '75.9%' / '75,9 %' (no-break space)."""
     if language() == SOURCE_LANGUAGE:

@@ -22,6 +22,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from model.decode import decode_file
+from model.i18n import N_
 from model.outlines import OutlineEntry, content_sha256, write_outline_bank
 from model.preprocess import to_gray
 from training.data import Sample, list_split
@@ -37,7 +38,7 @@ INDEX_COLUMNS = (
     "correlation",
     "mask_pixels",
 )
-FIGSHARE_LABELS = {1: "meningioma", 2: "glioma", 3: "pituitary"}
+FIGSHARE_LABELS = {1: N_("meningioma"), 2: N_("glioma"), 3: N_("pituitary")}  # the app shows them translated
 MATCH_PHASH_DISTANCE = 4
 MATCH_MIN_CORRELATION = 0.9
 
