@@ -133,7 +133,7 @@ def test_a_french_browser_gets_the_app_in_french_and_can_switch_to_english(serve
     french = {"glioma_tumor": "Gliome", "meningioma_tumor": "Méningiome", "no_tumor": "Absence de tumeur"}
     french["pituitary_tumor"] = "Tumeur hypophysaire"
     page.get_by_role("heading", name=french[class_dir]).wait_for(timeout=RESULT_MS)
-    assert "lang=fr" in page.url  # a shared link keeps the language
+    page.wait_for_url(lambda url: "lang=fr" in url, timeout=RESULT_MS)  # a shared link keeps the language
     navigation = sidebar_navigation(page)
     assert "Accueil" in navigation and "Évaluation" in navigation
     page.goto(f"{server}/Classify?lang=en")  # the URL overrides the browser
@@ -198,10 +198,14 @@ def test_on_a_phone_a_tap_on_a_page_link_closes_the_sidebar(server, browser):
     page.get_by_role("heading", name="Brain-MRI tumour classifier").wait_for(timeout=RESULT_MS)
     sidebar = page.locator("[data-testid=stSidebar]")
     page.locator("[data-testid=stExpandSidebarButton]").first.tap()
-    page.wait_for_function("() => document.querySelector('[data-testid=stSidebar]').getBoundingClientRect().x >= 0")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=stSidebar]').getBoundingClientRect().x >= 0", timeout=RESULT_MS
+    )
     page.locator("[data-testid=stSidebarNav]").get_by_role("link", name="Classify").tap()
     page.get_by_role("heading", name="Classify MRI slices").wait_for(timeout=RESULT_MS)
-    page.wait_for_function("() => document.querySelector('[data-testid=stSidebar]').getBoundingClientRect().x < 0")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=stSidebar]').getBoundingClientRect().x < 0", timeout=RESULT_MS
+    )
     assert sidebar.bounding_box()["x"] < 0
     context.close()
 
