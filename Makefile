@@ -14,11 +14,16 @@ $(VENV)/.app-installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev-installed: $(VENV)/.app-installed requirements-train.txt requirements-dev.txt
+# The weights file leaves out what the verified ImageNet backbone holds: fetch it once, while online.
+$(VENV)/.backbone-fetched: $(VENV)/.app-installed model/backbone.py
+	$(PY) -m model backbone
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.backbone-fetched requirements-train.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-run: $(VENV)/.app-installed
+run: $(VENV)/.backbone-fetched
 	$(VENV)/bin/streamlit run streamlit_app.py --server.port $(PORT)
 
 chromium:

@@ -1,4 +1,8 @@
-"""`python -m model classify DIR_OR_FILES... --out results.csv`: batch classification without the app."""
+"""`python -m model classify DIR_OR_FILES... --out results.csv`: batch classification without the app.
+
+`python -m model backbone` fetches and verifies the ImageNet weights the artifact's Keras model is built on
+(`make` runs it at install, so the saliency maps work offline).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     classify.add_argument("inputs", type=Path, nargs="+")
     classify.add_argument("--out", type=Path, required=True)
     classify.add_argument("--artifact-dir", type=Path, default=None)
+    commands.add_parser("backbone", help="fetch, verify and cache the ImageNet Xception weights")
     args = parser.parse_args(argv)
+    if args.command == "backbone":
+        from model.backbone import cache_dir, imagenet_xception_weights
+
+        print(f"{len(imagenet_xception_weights())} verified arrays cached in {cache_dir()}")
+        return 0
 
     from model.batch import classify_to_csv
     from model.card import ARTIFACT_DIR

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import keras
 import numpy as np
+
+from model.backbone import imagenet_xception_weights, weights_sha256
 
 LOGITS_LAYER = "logits"
 FEATURES_LAYER = "avg_pool"
@@ -99,44 +101,83 @@ def features_model(model: keras.Model, spec: BackboneSpec) -> keras.Model:
 
 # float16 halves the artifact; small arrays (BatchNorm statistics, biases) stay float32.
 FLOAT16_MIN_SIZE = 4096
+# Names the base the weights file leaves arrays out of: the SHA-256 of the verified ImageNet backbone.
+BASE_KEY = "base_sha256"
+
+BaseSource = Callable[..., Sequence[np.ndarray]]
 
 
-def save_weights_npz(model: keras.Model, path: Path) -> None:
-    """Arrays in `model.weights` order, keyed `<index>:<variable path>` (the path is for people)."""
-    arrays = {}
+def as_stored(value: np.ndarray) -> np.ndarray:
+    """An array as the weights file holds it: float16 when large, so what is left out matches bit for bit."""
+    return value.astype(np.float16) if value.size >= FLOAT16_MIN_SIZE else value
+
+
+def _base_indices(model: keras.Model) -> dict[int, int]:
+    """Index in `model.weights` -> index in the backbone's weights (Keras' order, as the checksum has it)."""
+    position = {id(variable): i for i, variable in enumerate(backbone_weights(model))}
+    return {index: position[id(v)] for index, v in enumerate(model.weights) if id(v) in position}
+
+
+def save_weights_npz(model: keras.Model, path: Path, base: Sequence[np.ndarray] | None = None) -> int:
+    """Arrays in `model.weights` order, keyed `<index>:<variable path>` (the path is for people).
+
+    With `base` (the verified ImageNet backbone), the arrays training never changed are left out and
+    the file records the base's SHA-256: a fine-tuned model then costs git a quarter of its size.
+    Returns how many arrays were left out.
+    """
+    base_of = _base_indices(model) if base is not None else {}
+    arrays, left_out = {}, 0
     for index, variable in enumerate(model.weights):
-        value = np.asarray(variable.numpy())
-        stored = value.astype(np.float16) if value.size >= FLOAT16_MIN_SIZE else value
+        stored = as_stored(np.asarray(variable.numpy()))
+        if index in base_of and np.array_equal(stored, as_stored(np.asarray(base[base_of[index]]))):
+            left_out += 1
+            continue
         arrays[f"{index:04d}:{variable.path}"] = stored
+    if base is not None:
+        arrays[BASE_KEY] = np.array(weights_sha256(base))
     with open(path, "wb") as handle:
         np.savez(handle, **arrays)
+    return left_out
 
 
 def _variable_name(path: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
-def load_weights_npz(model: keras.Model, path: Path) -> None:
-    """Assigns in order, checking count, shapes and variable names.
+def _stored_arrays(
+    path: Path, base_source: BaseSource
+) -> tuple[dict[int, tuple[str, np.ndarray]], list[np.ndarray] | None]:
+    """The file's arrays by index, and the base it names (verified against its SHA-256), if any."""
+    with np.load(path, allow_pickle=False) as stored:
+        arrays = {int(key.split(":", 1)[0]): (key, stored[key]) for key in stored.files if key != BASE_KEY}
+        base_sha256 = str(stored[BASE_KEY]) if BASE_KEY in stored.files else None
+    return arrays, (list(base_source(expected=base_sha256)) if base_sha256 else None)
+
+
+def load_weights_npz(model: keras.Model, path: Path, base_source: BaseSource = imagenet_xception_weights) -> None:
+    """Assigns in order, checking count, shapes and variable names; left-out arrays come from the base.
 
     Order rather than full paths, because Keras numbers unnamed layers
     (`batch_normalization_4`) per process, so paths differ between builds.
     """
-    with np.load(path, allow_pickle=False) as stored:
-        keys = stored.files
-        if len(keys) != len(model.weights):
-            raise ValueError(f"weights file holds {len(keys)} arrays, the architecture needs {len(model.weights)}")
-        for key, variable in zip(keys, model.weights):
-            value = stored[key]
-            stored_path = key.split(":", 1)[-1]
-            if tuple(value.shape) != tuple(variable.shape) or _variable_name(stored_path) != _variable_name(
-                variable.path
-            ):
-                raise ValueError(
-                    f"weights file does not match the architecture at {variable.path}: "
-                    f"stored {stored_path} {value.shape}, expected {tuple(variable.shape)}"
-                )
-            variable.assign(value.astype(np.float32))
+    arrays, base = _stored_arrays(path, base_source)
+    base_of = _base_indices(model) if base is not None else {}
+    if max(arrays, default=-1) >= len(model.weights):
+        raise ValueError(f"weights file holds more arrays than the architecture's {len(model.weights)}")
+    for index, variable in enumerate(model.weights):
+        if index in arrays:
+            key, value = arrays[index]
+        elif index in base_of:
+            key, value = variable.path, as_stored(np.asarray(base[base_of[index]]))
+        else:
+            raise ValueError(f"weights file has no array for {variable.path} and names no base that has it")
+        stored_path = key.split(":", 1)[-1]
+        if tuple(value.shape) != tuple(variable.shape) or _variable_name(stored_path) != _variable_name(variable.path):
+            raise ValueError(
+                f"weights file does not match the architecture at {variable.path}: "
+                f"stored {stored_path} {value.shape}, expected {tuple(variable.shape)}"
+            )
+        variable.assign(value.astype(np.float32))
 
 
 def assign_weights(variables: Sequence[keras.Variable], values: Sequence[np.ndarray]) -> None:

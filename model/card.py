@@ -111,7 +111,9 @@ class ModelCard:
     temperature: float
     weights_file: str
     weights_sha256: str
+    weights_bytes: int = 0
     tta_flip: bool = False
+    same_weights_as: tuple[str, ...] = ()  # SHA-256s of earlier files of bit-identical weights (training slim)
     ood: dict[str, Any] | None = None
     onnx: dict[str, Any] | None = None
     last_conv_layer: str | None = None
@@ -135,7 +137,9 @@ class ModelCard:
             temperature=float(data["calibration"]["temperature"]),
             weights_file=str(data["artifact"]["weights_file"]),
             weights_sha256=str(data["artifact"]["sha256"]),
+            weights_bytes=int(data["artifact"].get("bytes", 0)),
             tta_flip=bool(data.get("inference", {}).get("tta_flip", False)),
+            same_weights_as=tuple(data["artifact"].get("same_weights_as", ())),
             ood=data.get("ood"),
             onnx=data.get("onnx"),
             last_conv_layer=data.get("last_conv_layer"),
@@ -146,6 +150,10 @@ class ModelCard:
             machine=data.get("machine", {}),
             raw=data,
         )
+
+    def describes(self, weights_sha256: str) -> bool:
+        """Whether a result recorded for the weights file `weights_sha256` is a result of this model."""
+        return weights_sha256 == self.weights_sha256 or weights_sha256 in self.same_weights_as
 
     @property
     def num_classes(self) -> int:

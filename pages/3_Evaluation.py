@@ -78,7 +78,7 @@ report, model_card = evaluation(), card()
 if report is None:
     st.info(_("No evaluation has been committed for this model. Run `python -m training evaluate` (see README)."))
     st.stop()
-if report["artifact_sha256"] != model_card.weights_sha256:
+if not model_card.describes(report["artifact_sha256"]):
     st.warning(
         _("The committed evaluation belongs to other weights than the model now loaded."), icon=":material/warning:"
     )
@@ -253,7 +253,7 @@ mistakes_section()
 def saliency_section(report: dict) -> None:
     """Do the maps point at the tumour? The committed `python -m training saliency` run, rendered."""
     st.subheader(_("Do the maps point at the tumour?"))
-    if report["artifact_sha256"] != model_card.weights_sha256:
+    if not model_card.describes(report["artifact_sha256"]):
         st.warning(_("This check was run on other weights than the model now loaded."), icon=":material/warning:")
     st.markdown(headline(report))
     st.markdown(f"{_(WHAT_A_HIT_MEANS)} {_(WHY_NOT_PROOF)}")

@@ -87,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     refit = commands.add_parser("guard", help="fit the not-a-brain-MRI guard of an artifact again (no training)")
     refit.add_argument("--data-dir", type=Path, required=True)
     refit.add_argument("--artifact-dir", type=Path, default=None, help="default: model/artifacts")
+    slim = commands.add_parser("slim", help="rewrite an artifact's weights without the ImageNet arrays (bit-identical)")
+    slim.add_argument("--artifact-dir", type=Path, default=None, help="default: model/artifacts")
     guard = commands.add_parser("ood", help="measure the not-a-brain-MRI guard against non-MRI images")
     guard.add_argument("--data-dir", type=Path, required=True)
     guard.add_argument("--split", default="Testing")
@@ -205,6 +207,11 @@ def main(argv: list[str] | None = None) -> int:
         from training.guard import refit_guard
 
         print(json.dumps(refit_guard(args.artifact_dir or ARTIFACT_DIR, args.data_dir), indent=2))
+    elif args.command == "slim":
+        from model.card import ARTIFACT_DIR
+        from training.artifact import slim_weights
+
+        print(json.dumps(slim_weights(args.artifact_dir or ARTIFACT_DIR), indent=2))
     elif args.command == "ood":
         from model.card import ARTIFACT_DIR
         from training.ood_eval import evaluate_guard

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import platform
+import shutil
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from model.architecture import FLOAT16_MIN_SIZE, save_weights_npz
-from model.card import OOD_GUARD_FILE, WEIGHTS_FILE, sha256_file, write_card
+from model.backbone import imagenet_xception_weights
+from model.card import OOD_GUARD_FILE, WEIGHTS_FILE, load_card, sha256_file, write_card
+from model.errors import ArtifactError
 from model.onnx_forward import available_cores
 from model.ood import GUARD_FEATURES, THRESHOLD_RULE, OODDetector
+from model.predict import KerasWeights
 
 
 def machine_info() -> dict[str, Any]:
@@ -47,21 +52,58 @@ def write_artifact(
 ) -> dict[str, Any]:
     """Saves weights (+ guard) into `out_dir` and a card that records their SHA-256."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    weights_path = out_dir / WEIGHTS_FILE
-    save_weights_npz(model, weights_path)
     card = dict(card)
-    card["artifact"] = {
-        "weights_file": WEIGHTS_FILE,
-        "sha256": sha256_file(weights_path),
-        "bytes": weights_path.stat().st_size,
-        "storage": f"npz; float16 for arrays with >= {FLOAT16_MIN_SIZE} values, float32 otherwise",
-    }
+    card["artifact"] = write_weights(model, out_dir, card["backbone"])
     card["calibration"] = {"method": "temperature scaling on validation logits", "temperature": temperature}
     card["inference"] = {"tta_flip": tta_flip, "output": "logits; probabilities = softmax(logits / temperature)"}
     if ood is not None:
         card["ood"] = write_guard(ood, out_dir)
     write_card(out_dir, card)
     return card
+
+
+def write_weights(
+    model: keras.Model, out_dir: Path, backbone: str, same_weights_as: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Saves the weights into `out_dir`, leaving out what the ImageNet backbone holds; returns the card's block.
+
+    `same_weights_as` lists earlier files of bit-identical weights (`slim_weights`), whose recorded results
+    still describe this model.
+    """
+    weights_path = Path(out_dir) / WEIGHTS_FILE
+    base = imagenet_xception_weights() if backbone == "xception" else None
+    left_out = save_weights_npz(model, weights_path, base)
+    return {
+        "weights_file": WEIGHTS_FILE,
+        "sha256": sha256_file(weights_path),
+        "bytes": weights_path.stat().st_size,
+        "storage": f"npz; float16 for arrays with >= {FLOAT16_MIN_SIZE} values, float32 otherwise",
+        "arrays_from_imagenet": left_out,
+        "imagenet": "arrays equal to the verified ImageNet backbone (as stored) are left out and read from it at load",
+        "same_weights_as": list(same_weights_as),
+    }
+
+
+def slim_weights(artifact_dir: Path) -> dict[str, Any]:
+    """Rewrites an artifact's weights file without the arrays the ImageNet backbone holds; returns the card's block.
+
+    The new file is checked to load into bit-identical weights before it replaces the old one, and the old
+    file's SHA-256 joins `same_weights_as`, so evaluations and run records made for it still name this model.
+    """
+    card = load_card(artifact_dir)
+    model = KerasWeights(Path(artifact_dir) / card.weights_file, card.weights_sha256).load(card)
+    with tempfile.TemporaryDirectory() as tmp:
+        earlier = [*card.same_weights_as, card.weights_sha256]
+        block = write_weights(model, Path(tmp), card.backbone, earlier)
+        reloaded = KerasWeights(Path(tmp) / WEIGHTS_FILE, block["sha256"]).load(card)
+        for before, after in zip(model.weights, reloaded.weights, strict=True):
+            if not np.array_equal(before.numpy(), after.numpy()):
+                raise ArtifactError(
+                    "the rewritten weights differ at {path}; the artifact is left as it was", path=before.path
+                )
+        shutil.move(Path(tmp) / WEIGHTS_FILE, Path(artifact_dir) / WEIGHTS_FILE)
+    write_card(artifact_dir, card.raw | {"artifact": block})
+    return block
 
 
 def write_guard(ood: OODDetector, out_dir: Path) -> dict[str, Any]:

@@ -164,7 +164,7 @@ def _grad_cam_localisation(data_dir: Path, masks_dir: Path, candidate_dir: Path)
 
     out = candidate_dir / SALIENCY_FILE
     report = read_record(out, SALIENCY_FILE) if out.exists() else None
-    if report is None or report["artifact_sha256"] != load_card(candidate_dir).weights_sha256:
+    if report is None or not load_card(candidate_dir).describes(report["artifact_sha256"]):
         report = evaluate_saliency(data_dir, masks_dir, candidate_dir, out, [GRAD_CAM], sanity=False)
     summary = default_method_summary(report)[1]
     return {k: summary[k] for k in ("n", "pointing_game", "pointing_game_ci95", "energy_share", "energy_share_ci95")}
@@ -186,7 +186,7 @@ def evaluate_candidates(
         card = load_card(candidate_dir)
         previous = candidate_dir / EVALUATION_FILE
         report = read_record(previous, EVALUATION_FILE) if previous.exists() else None
-        if report is None or report["artifact_sha256"] != card.weights_sha256:
+        if report is None or not card.describes(report["artifact_sha256"]):
             report = evaluate(data_dir, split, candidate_dir, previous)
         scored[candidate_dir.name] = {
             "artifact_sha256": report["artifact_sha256"],

@@ -168,13 +168,13 @@ def saliency_evaluation() -> dict | None:
 def robustness_report() -> dict | None:
     """The committed robustness check, if it belongs to the model being served."""
     report = committed_json(ROBUSTNESS_FILE)
-    return report if report is not None and report["artifact_sha256"] == card().weights_sha256 else None
+    return report if report is not None and card().describes(report["artifact_sha256"]) else None
 
 
 def trust_report() -> dict | None:
     """The committed prediction-set and referral check, if it belongs to the model being served."""
     report = committed_json(TRUST_FILE)
-    return report if report is not None and report["artifact_sha256"] == card().weights_sha256 else None
+    return report if report is not None and card().describes(report["artifact_sha256"]) else None
 
 
 @st.cache_resource(show_spinner=False)
