@@ -74,7 +74,7 @@ def model_card_section() -> None:
         if report is None:
             st.info(_("No evaluation of this model has been committed yet."))
             return
-        full, clean = report["full"], report["leakage_clean"]
+        full, clean = report.full, report.leakage_clean
         low, high = full["accuracy_ci95"]
         st.metric(_("Accuracy on the whole Testing split"), pct(full["accuracy"]))
         st.caption(_("95 % CI {low} – {high} over {n} images").format(low=pct(low), high=pct(high), n=full["n"]))

@@ -216,8 +216,3 @@ def load_card(artifact_dir: Path = ARTIFACT_DIR) -> ModelCard:
 
 def write_card(artifact_dir: Path, card: dict[str, Any]) -> None:
     write_record(Path(artifact_dir) / CARD_FILE, CARD_FILE, card)
-
-
-def load_json(name: str, artifact_dir: Path = ARTIFACT_DIR) -> dict[str, Any]:
-    """One of the JSON files beside the artifact, by its canonical name."""
-    return read_record(Path(artifact_dir) / name, name)

@@ -5,11 +5,10 @@ Each function returns Markdown for one section; `pages/5_Model_card.py` lays the
 
 from __future__ import annotations
 
-from typing import Any
-
 from model.card import ModelCard
 from model.evaluation_report import accuracy_with_ci, audit_sentence, label_conflict_sentence
 from model.i18n import N_, _, number, pct
+from model.records import Audit, Candidates, Evaluation, GuardEvaluation, TrustEvaluation
 
 INTENDED_USE = N_(
     "**Intended use.** Teaching and research: to show students and researchers how a convolutional classifier of "
@@ -20,7 +19,7 @@ INTENDED_USE = N_(
 )
 
 
-def provenance(card: ModelCard, audit: dict[str, Any] | None, evaluation: dict[str, Any] | None) -> str:
+def provenance(card: ModelCard, audit: Audit | None, evaluation: Evaluation | None) -> str:
     """Where the data came from and what was found in it."""
     dataset = card.dataset
     text = _(
@@ -56,21 +55,21 @@ def training_procedure(card: ModelCard) -> str:
     )
 
 
-def metrics(evaluation: dict[str, Any]) -> str:
+def metrics(evaluation: Evaluation) -> str:
     return _(
         "**Metrics** (Testing, through the app's own path). Whole split: {full}; leakage-clean (new scans): {clean}; "
         "copies of training scans: {copies}. Per class, calibration and curves: Evaluation page."
     ).format(
-        full=accuracy_with_ci(evaluation["full"]),
-        clean=accuracy_with_ci(evaluation["leakage_clean"]),
-        copies=accuracy_with_ci(evaluation["leaked_copies"]),
+        full=accuracy_with_ci(evaluation.full),
+        clean=accuracy_with_ci(evaluation.leakage_clean),
+        copies=accuracy_with_ci(evaluation.leaked_copies),
     )
 
 
-def failure_modes(evaluation: dict[str, Any], trust: dict[str, Any] | None, guard: dict[str, Any] | None) -> list[str]:
+def failure_modes(evaluation: Evaluation, trust: TrustEvaluation | None, guard: GuardEvaluation | None) -> list[str]:
     """The weakest class on new scans, the calibration gap, how far the prediction sets carry, what the guard
     misses."""
-    clean = evaluation["leakage_clean"]
+    clean = evaluation.leakage_clean
     weakest = min(
         ((name, v["sensitivity"]) for name, v in clean.get("one_vs_rest", {}).items() if v["sensitivity"]["value"]),
         key=lambda item: item[1]["value"],
@@ -86,7 +85,7 @@ def failure_modes(evaluation: dict[str, Any], trust: dict[str, Any] | None, guar
         modes.append(
             found.format(share=pct(sensitivity["value"], 0), name=_(name).lower(), low=pct(low, 0), high=pct(high, 0))
         )
-    copies = evaluation["leaked_copies"]
+    copies = evaluation.leaked_copies
     modes.append(
         _(
             "Its confidence does not carry to other sources: the calibration error is {clean} on new scans against "
@@ -94,15 +93,15 @@ def failure_modes(evaluation: dict[str, Any], trust: dict[str, Any] | None, guar
         ).format(clean=number(clean["calibration"]["ece"], 3), copies=number(copies["calibration"]["ece"], 3))
     )
     if trust is not None:
-        coverage = trust["sets"]["testing_leakage_clean"]["coverage"]
+        coverage = trust.sets["testing_leakage_clean"]["coverage"]
         modes.append(
             _("Its {level} prediction sets held the true class for only {coverage} of the new scans.").format(
-                level=pct(1 - trust["alpha"], 0), coverage=pct(coverage, 0)
+                level=pct(1 - trust.alpha, 0), coverage=pct(coverage, 0)
             )
         )
     if guard is not None:
-        missed = [s["name"] for s in guard["out_of_distribution_scores"] if not s["flagged"]]
-        total = guard["out_of_distribution"]["images"]
+        missed = [s["name"] for s in guard.out_of_distribution_scores if not s["flagged"]]
+        total = guard.out_of_distribution["images"]
         if missed:
             caught = _("The not-an-MRI guard let {missed} of {total} non-MRI test images through ({names})").format(
                 missed=len(missed), total=total, names=", ".join(missed)
@@ -116,11 +115,11 @@ def failure_modes(evaluation: dict[str, Any], trust: dict[str, Any] | None, guar
     return modes
 
 
-def testing_history(candidates: dict[str, Any] | None) -> str:
+def testing_history(candidates: Candidates | None) -> str:
     """How the held-out split has been used so far: every candidate scored once, after its run's choice."""
     if candidates is None:
         return _("**Use of Testing.** No candidate has been scored yet.")
-    runs = candidates["runs"]
+    runs = candidates.runs
     return _(
         "**Use of Testing.** {scored} candidates from {count} training runs ({names}) were each scored once, after "
         "their run had chosen on validation; Testing never chose a model, an epoch, a temperature or a threshold. It "

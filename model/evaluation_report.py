@@ -12,6 +12,7 @@ import numpy as np
 from scipy.stats import binomtest
 
 from model.i18n import N_, _, number, pct, significant
+from model.records import Audit, Candidates, Evaluation, GuardEvaluation
 
 SUBSETS = {
     "full": N_("whole split"),
@@ -25,16 +26,16 @@ def accuracy_with_ci(subset: dict[str, Any]) -> str:
     return f"{pct(subset['accuracy'])} ({pct(low)}–{pct(high)})"
 
 
-def subset_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+def subset_rows(report: Evaluation) -> list[dict[str, Any]]:
     """One row per Testing subset: images, accuracy with its 95 % CI, balanced accuracy, macro F1, ECE."""
     return [
         {
             _("Testing subset"): _(label),
-            _("images"): report[key]["n"],
-            _("accuracy (95 % CI)"): accuracy_with_ci(report[key]),
-            _("balanced acc."): pct(report[key]["balanced_accuracy"]),
-            _("macro F1"): pct(report[key]["macro_f1"]),
-            _("ECE"): number(report[key]["calibration"]["ece"], 3),
+            _("images"): report.subset(key)["n"],
+            _("accuracy (95 % CI)"): accuracy_with_ci(report.subset(key)),
+            _("balanced acc."): pct(report.subset(key)["balanced_accuracy"]),
+            _("macro F1"): pct(report.subset(key)["macro_f1"]),
+            _("ECE"): number(report.subset(key)["calibration"]["ece"], 3),
         }
         for key, label in SUBSETS.items()
     ]
@@ -80,20 +81,20 @@ def per_class_rows(subset: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def label_conflict_sentence(report: dict[str, Any]) -> str:
+def label_conflict_sentence(report: Evaluation) -> str:
     """Testing accuracy without the scans whose class figshare's radiologists label otherwise ('' when unscored)."""
-    without = report.get("without_label_conflicts")
+    without = report.without_label_conflicts
     if not without:
         return ""
     return _(
         "{conflicts} Testing scans carry a class that the figshare dataset, where radiologists outlined each tumour, "
         "labels otherwise (see Dataset). Without them, accuracy on the whole split is {accuracy} over {n} scans."
-    ).format(conflicts=report["label_conflicts"], accuracy=accuracy_with_ci(without), n=without["n"])
+    ).format(conflicts=report.label_conflicts, accuracy=accuracy_with_ci(without), n=without["n"])
 
 
-def audit_sentence(audit: dict[str, Any]) -> str:
+def audit_sentence(audit: Audit) -> str:
     """How much of Testing copies Training, and how much Training copies itself."""
-    summary, training = audit["summary"], audit["splits"]["Training"]
+    summary, training = audit.summary, audit.splits["Training"]
     return _(
         "**{leaked} of {images} Testing scans are copies of Training scans** ({exact} byte-identical; rule: "
         "byte-identical or pHash Hamming distance <= {distance}); only {clean} are new. Inside Training, {grouped} "
@@ -103,7 +104,7 @@ def audit_sentence(audit: dict[str, Any]) -> str:
         leaked=summary["testing_leaked"],
         images=summary["testing_images"],
         exact=summary["testing_exact_copies"],
-        distance=audit["near_duplicate_rule"].rsplit(" ", 1)[-1],
+        distance=audit.near_duplicate_rule.rsplit(" ", 1)[-1],
         clean=summary["testing_leakage_clean"],
         grouped=training["images_in_near_groups"],
         groups=training["near_duplicate_groups"],
@@ -139,15 +140,15 @@ PAIRED_INTRO = N_(
 )
 
 
-def comparison_rows(report: dict[str, Any], candidates: dict[str, Any]) -> list[dict[str, str]]:
+def comparison_rows(report: Evaluation, candidates: Candidates) -> list[dict[str, str]]:
     """The shipped model against every candidate whose Testing predictions are recorded, whole and leakage-clean."""
-    images = report["images"]
+    images = report.images
     labels, ours = np.array([r["label"] for r in images]), np.array([r["predicted"] for r in images])
     clean = np.array([not r["leaked"] for r in images])
     rows = []
-    for run, scored in candidates["runs"].items():
+    for run, scored in candidates.runs.items():
         for name, values in scored.items():
-            if values["artifact_sha256"] == report["artifact_sha256"] or "testing_predictions" not in values:
+            if values["artifact_sha256"] == report.artifact_sha256 or "testing_predictions" not in values:
                 continue
             if values["testing_paths_sha256"] != paths_digest(images):
                 continue
@@ -171,9 +172,9 @@ def paths_digest(images: list[dict[str, Any]]) -> str:
     return hashlib.sha256("\n".join(row["path"] for row in images).encode()).hexdigest()
 
 
-def guard_sentence(guard: dict[str, Any]) -> str:
+def guard_sentence(guard: GuardEvaluation) -> str:
     """What the not-an-MRI guard catches and what it costs, from `python -m training ood`."""
-    in_split, held_out = guard["in_distribution"], guard["per_part"]["held-out"]
+    in_split, held_out = guard.in_distribution, guard.per_part["held-out"]
     return _(
         "Not-a-brain-MRI guard (on the network's frozen layers, so fine-tuning does not move it): AUROC **{auroc}** "
         "between the {scans} Testing scans and {others} non-MRI images; it flags {flagged} of Testing scans and "
@@ -181,11 +182,11 @@ def guard_sentence(guard: dict[str, Any]) -> str:
         "(screenshots of this app, web pages, documents, charts, ultrasound and CT-like pictures). Its threshold lies "
         "halfway between the highest validation scan and the lowest design non-MRI image (`python -m training ood`)."
     ).format(
-        auroc=number(guard["auroc"], 3),
+        auroc=number(guard.auroc, 3),
         scans=in_split["images"],
-        others=guard["out_of_distribution"]["images"],
+        others=guard.out_of_distribution["images"],
         flagged=pct(in_split["false_alarm_rate"]),
-        detected=pct(guard["out_of_distribution"]["detection_rate"]),
+        detected=pct(guard.out_of_distribution["detection_rate"]),
         held_out=pct(held_out["detection_rate"]),
         held_out_n=held_out["images"],
     )

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from model.i18n import N_, _, pct
+from model.records import RobustnessEvaluation
 
 ROBUSTNESS_SUBSETS = {
     "validation": N_("validation sample"),
@@ -13,22 +12,22 @@ ROBUSTNESS_SUBSETS = {
 CLEAN = "none"
 
 
-def accuracy_curves(report: dict[str, Any], subset: str) -> dict[str, dict[int, float]]:
+def accuracy_curves(report: RobustnessEvaluation, subset: str) -> dict[str, dict[int, float]]:
     """{corruption: {severity: accuracy}}, severity 0 being the uncorrupted scans: what the chart draws."""
-    results = report["results"][subset]
+    results = report.results[subset]
     clean = results[CLEAN]["accuracy"]["value"]
     return {
         _(name): {0: clean, **{int(s): cell["accuracy"]["value"] for s, cell in results[name].items()}}
-        for name in report["corruptions"]
+        for name in report.corruptions
     }
 
 
-def robustness_rows(report: dict[str, Any], subset: str) -> list[dict[str, str]]:
+def robustness_rows(report: RobustnessEvaluation, subset: str) -> list[dict[str, str]]:
     """One row per corruption: accuracy at each severity, and the share the not-an-MRI guard flags at the worst."""
-    results = report["results"][subset]
-    worst = str(max(report["severities"]))
+    results = report.results[subset]
+    worst = str(max(report.severities))
     rows = []
-    for name in report["corruptions"]:
+    for name in report.corruptions:
         row = {_("change"): _(name)}
         row.update(
             {_("severity {s}").format(s=s): pct(cell["accuracy"]["value"], 0) for s, cell in results[name].items()}
@@ -38,18 +37,18 @@ def robustness_rows(report: dict[str, Any], subset: str) -> list[dict[str, str]]
     return rows
 
 
-def robustness_sentence(report: dict[str, Any]) -> str:
+def robustness_sentence(report: RobustnessEvaluation) -> str:
     """How far accuracy falls under the strongest setting of each change, on both subsets."""
-    worst = str(max(report["severities"]))
+    worst = str(max(report.severities))
     parts = []
     for subset, label in ROBUSTNESS_SUBSETS.items():
-        results = report["results"][subset]
-        at_worst = {name: results[name][worst]["accuracy"]["value"] for name in report["corruptions"]}
+        results = report.results[subset]
+        at_worst = {name: results[name][worst]["accuracy"]["value"] for name in report.corruptions}
         weakest, strongest = min(at_worst, key=at_worst.get), max(at_worst, key=at_worst.get)
         parts.append(
             _("on the {subset}, {n} scans, from {clean} to between {low} ({weakest}) and {high} ({strongest})").format(
                 subset=_(label),
-                n=report["scans"][subset],
+                n=report.scans[subset],
                 clean=pct(results[CLEAN]["accuracy"]["value"], 0),
                 low=pct(at_worst[weakest], 0),
                 weakest=_(weakest),

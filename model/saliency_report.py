@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from model.i18n import N_, _, number, pct
+from model.records import SaliencyEvaluation
 
 SALIENCY_GALLERY_DIR = "saliency_gallery"
 VALIDATION, TESTING = "validation", "testing"
@@ -53,9 +54,9 @@ def _with_ci(summary: dict[str, Any], metric: str) -> str:
     return f"{pct(summary[metric], 0)} ({pct(low, 0)}–{pct(high, 0)})"
 
 
-def summary_rows(report: dict[str, Any], subset: str = VALIDATION, group: str = "all") -> list[dict[str, Any]]:
+def summary_rows(report: SaliencyEvaluation, subset: str = VALIDATION, group: str = "all") -> list[dict[str, Any]]:
     """One row per method and baseline: scans, each score with its 95 % CI, and ρ against the randomised model."""
-    table = report["tables"][subset]["groups"].get(group, {})
+    table = report.tables[subset]["groups"].get(group, {})
     rows = []
     for method, summary in table.items():
         if not summary.get("n"):
@@ -76,21 +77,21 @@ def summary_rows(report: dict[str, Any], subset: str = VALIDATION, group: str = 
     return rows
 
 
-def groups_of(report: dict[str, Any], subset: str = VALIDATION) -> list[str]:
-    return list(report["tables"][subset]["groups"])
+def groups_of(report: SaliencyEvaluation, subset: str = VALIDATION) -> list[str]:
+    return list(report.tables[subset]["groups"])
 
 
-def default_method_summary(report: dict[str, Any], subset: str = VALIDATION) -> tuple[str, dict[str, Any]]:
+def default_method_summary(report: SaliencyEvaluation, subset: str = VALIDATION) -> tuple[str, dict[str, Any]]:
     """(name, summary over all scans) of the app's default method, the first the check lists (Grad-CAM)."""
-    method = report["methods"][0]
-    return method, report["tables"][subset]["groups"]["all"][method]
+    method = report.methods[0]
+    return method, report.tables[subset]["groups"]["all"][method]
 
 
-def headline(report: dict[str, Any]) -> str:
+def headline(report: SaliencyEvaluation) -> str:
     """One sentence: how often the default method's peak lands on the outline, against the Gaussian baseline."""
-    table = report["tables"][VALIDATION]["groups"]["all"]
+    table = report.tables[VALIDATION]["groups"]["all"]
     method, ours = default_method_summary(report)
-    baseline_name = report["baselines"][-1]
+    baseline_name = report.baselines[-1]
     baseline = table[baseline_name]
     low, high = ours["pointing_game_ci95"]
     return _(
@@ -110,12 +111,12 @@ def headline(report: dict[str, Any]) -> str:
     )
 
 
-def sanity_sentence(report: dict[str, Any]) -> str:
+def sanity_sentence(report: SaliencyEvaluation) -> str:
     """The model-randomisation check in words (Adebayo et al., NeurIPS 2018)."""
-    table = report["tables"][VALIDATION]["groups"]["all"]
+    table = report.tables[VALIDATION]["groups"]["all"]
     parts = [
         f"{_(method)} {number(table[method]['spearman_vs_randomised'], 2)}"
-        for method in report["methods"]
+        for method in report.methods
         if "spearman_vs_randomised" in table.get(method, {})
     ]
     if not parts:

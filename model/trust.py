@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from model.i18n import N_, SOURCE_LANGUAGE, _, language, number, pct
+from model.records import TrustEvaluation
 
 ALPHA = 0.01  # 99 % sets: at 90 % or 95 % (below the 96 % validation accuracy) every set is a single class
 REFERRED_SHARE = 0.2  # the least confident fifth of validation scans sets the referral threshold
@@ -62,8 +62,8 @@ class Trust:
     referral_threshold: float
 
     @classmethod
-    def from_report(cls, report: dict[str, Any]) -> "Trust":
-        return cls(float(report["qhat"]), float(report["referral_threshold"]))
+    def from_report(cls, report: TrustEvaluation) -> "Trust":
+        return cls(float(report.qhat), float(report.referral_threshold))
 
     def set_for(self, probabilities: np.ndarray) -> list[int]:
         return prediction_set(probabilities, self.qhat)
@@ -72,15 +72,15 @@ class Trust:
         return confidence < self.referral_threshold
 
 
-def set_label(report: dict[str, Any]) -> str:
+def set_label(report: TrustEvaluation) -> str:
     """The column and line label of a prediction set, e.g. "90 % set"."""
-    level = pct(1 - report["alpha"], 0)
+    level = pct(1 - report.alpha, 0)
     return _("{level} set").format(level=level.replace("%", " %") if language() == SOURCE_LANGUAGE else level)
 
 
-def caveat(report: dict[str, Any]) -> str:
+def caveat(report: TrustEvaluation) -> str:
     """How far the sets and the confidence carry to scans from other sources, from the committed trust check."""
-    sets, referral = report["sets"], report["referral"]
+    sets, referral = report.sets, report.referral
     clean, clean_referral = sets["testing_leakage_clean"], referral["testing_leakage_clean"]
     return _(
         "The {level} sets are fitted on validation scans, where they held the true class for {validation}; on new "
@@ -89,13 +89,13 @@ def caveat(report: dict[str, Any]) -> str:
         "marked for referral: on the new test scans, {referred} were, and the model was right on {kept} of the rest "
         "(all: {all})."
     ).format(
-        level=pct(1 - report["alpha"], 0),
+        level=pct(1 - report.alpha, 0),
         validation=pct(sets["validation"]["coverage"], 0),
         n=clean["n"],
         clean=pct(clean["coverage"], 0),
         size=number(clean["mean_size"], 1),
-        threshold=pct(report["referral_threshold"], 0),
-        share=pct(report["referred_share_on_validation"], 0),
+        threshold=pct(report.referral_threshold, 0),
+        share=pct(report.referred_share_on_validation, 0),
         referred=pct(clean_referral["referred_share"], 0),
         kept=pct(clean_referral["accuracy_kept"], 0),
         all=pct(clean_referral["accuracy_all"], 0),
@@ -109,11 +109,11 @@ TRUST_SUBSETS = {
 }
 
 
-def trust_rows(report: dict[str, Any]) -> list[dict[str, str]]:
+def trust_rows(report: TrustEvaluation) -> list[dict[str, str]]:
     """One row per subset: the sets' coverage and size, and what the referral threshold does."""
     rows = []
     for key, label in TRUST_SUBSETS.items():
-        sets, referral = report["sets"][key], report["referral"][key]
+        sets, referral = report.sets[key], report.referral[key]
         rows.append(
             {
                 _("scans"): _(label),

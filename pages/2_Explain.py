@@ -150,7 +150,7 @@ for method in methods:
     explanations[method] = remembered_explanation(key, compute)
     bar.empty()
 
-scales = (saliency or {}).get("absolute_scales", {})
+scales = saliency.absolute_scales if saliency is not None else {}
 maps = {m: e.on_scale(scales[m]) if absolute and m in scales else e.heatmap for m, e in explanations.items()}
 drawn = outline if show_outline else None
 titles = {}

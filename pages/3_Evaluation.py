@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from model.card import CANDIDATES_FILE, GALLERY_DIR, OOD_EVALUATION_FILE
+from model.card import GALLERY_DIR
 from model.errors import BrainMRIError
 from model.evaluation_report import (
     PAIRED_INTRO,
@@ -24,6 +24,7 @@ from model.figures import (
     training_curves,
 )
 from model.i18n import N_, _, language, number, pct
+from model.records import RobustnessEvaluation, SaliencyEvaluation, TrustEvaluation
 from model.robustness_report import ROBUSTNESS_SUBSETS, accuracy_curves, robustness_rows, robustness_sentence
 from model.saliency_report import (
     OUTLINE_CITATION,
@@ -39,12 +40,13 @@ from model.saliency_report import (
 from model.trust import RANKING_HELP, RANKINGS, TRUST_SUBSETS, caveat, trust_rows
 from pages.shared.ui import (
     artifact_dir,
+    candidates,
     card,
     class_label,
-    committed_json,
     evaluation,
     get_explainer,
     grad_cam_overlay,
+    guard_evaluation,
     page_setup,
     png_bytes,
     robustness_report,
@@ -78,13 +80,13 @@ report, model_card = evaluation(), card()
 if report is None:
     st.info(_("No evaluation has been committed for this model. Run `python -m training evaluate` (see README)."))
     st.stop()
-if not model_card.describes(report["artifact_sha256"]):
+if not model_card.describes(report.artifact_sha256):
     st.warning(
         _("The committed evaluation belongs to other weights than the model now loaded."), icon=":material/warning:"
     )
 
-names = report["class_names"]
-full, clean, copies = report["full"], report["leakage_clean"], report["leaked_copies"]
+names = report.class_names
+full, clean, copies = report.full, report.leakage_clean, report.leaked_copies
 st.markdown(
     _(
         "Scored by `python -m training evaluate` through the app's own classification path ({runtime}) on the "
@@ -92,7 +94,7 @@ st.markdown(
         "calibration. **{copies} of its {n} scans are copies** (byte-identical, re-encoded or resized) of training "
         "scans, so the whole-split accuracy mostly measures memory. The **leakage-clean subset** — the {clean} test "
         "scans with no copy in Training — measures how the model does on scans it has never seen."
-    ).format(runtime=report["runtime"], split=report["split"], n=full["n"], copies=copies["n"], clean=clean["n"])
+    ).format(runtime=report.runtime, split=report.split, n=full["n"], copies=copies["n"], clean=clean["n"])
 )
 
 columns = st.columns(3)
@@ -192,7 +194,7 @@ def details_section() -> None:
 @st.fragment
 def mistakes_section() -> None:
     st.subheader(_("Mistakes"))
-    mistakes = [r for r in report["images"] if r["predicted"] != r["label"] and r.get("gallery_image")]
+    mistakes = [r for r in report.images if r["predicted"] != r["label"] and r.get("gallery_image")]
     only_clean = st.toggle(_("Only leakage-clean scans"), value=False)
     if only_clean:
         mistakes = [r for r in mistakes if not r["leaked"]]
@@ -242,7 +244,7 @@ st.image(
     alt=_("Training curves: loss and accuracy per epoch"),
 )
 st.caption(model_card.how_chosen)
-if (candidates := committed_json(CANDIDATES_FILE)) is not None and (rows := comparison_rows(report, candidates)):
+if (scored := candidates()) is not None and (rows := comparison_rows(report, scored)):
     st.subheader(_("Is the shipped model really better?"))
     st.markdown(_(PAIRED_INTRO))
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
@@ -250,10 +252,10 @@ mistakes_section()
 
 
 @st.fragment
-def saliency_section(report: dict) -> None:
+def saliency_section(report: SaliencyEvaluation) -> None:
     """Do the maps point at the tumour? The committed `python -m training saliency` run, rendered."""
     st.subheader(_("Do the maps point at the tumour?"))
-    if not model_card.describes(report["artifact_sha256"]):
+    if not model_card.describes(report.artifact_sha256):
         st.warning(_("This check was run on other weights than the model now loaded."), icon=":material/warning:")
     st.markdown(headline(report))
     st.markdown(f"{_(WHAT_A_HIT_MEANS)} {_(WHY_NOT_PROOF)}")
@@ -271,14 +273,14 @@ def saliency_section(report: dict) -> None:
         caption=_("Pointing game and energy share per method, with 95 % CIs"),
         alt=_("Bar chart of the table above"),
     )
-    sample = report["slow_methods_subsample"]
+    sample = report.slow_methods_subsample
     st.caption(
         _(
             "Each method explains the true class. Pointing-game tolerance {tolerance} (Zhang et al., ECCV 2016); 95 % "
             "bootstrap CIs. Score-CAM and SmoothGrad ran on a seeded subsample of at most {most} scans per subset "
             "(seed {seed})."
         ).format(
-            tolerance=tolerance_words(report["pointing_tolerance"]),
+            tolerance=tolerance_words(report.pointing_tolerance),
             most=sample["max_scans_per_subset"],
             seed=sample["seed"],
         )
@@ -286,7 +288,7 @@ def saliency_section(report: dict) -> None:
         + _(OUTLINE_CITATION)
     )
     st.markdown(sanity_sentence(report))
-    gallery = report.get("gallery", [])
+    gallery = report.gallery
     for kind, heading in (("best", _("**Best cases**")), ("worst", _("**Worst cases**"))):
         shown = [g for g in gallery if g["kind"] == kind]
         if shown:
@@ -301,11 +303,11 @@ def saliency_section(report: dict) -> None:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def localisation_png(subset: str, group: str, lang: str) -> bytes:
-    return png_bytes(localisation_chart(saliency_evaluation()["tables"][subset]["groups"][group]))
+    return png_bytes(localisation_chart(saliency_evaluation().tables[subset]["groups"][group]))
 
 
 @st.fragment
-def trust_section(report: dict) -> None:
+def trust_section(report: TrustEvaluation) -> None:
     """Prediction sets and referral: when to trust an answer, from the committed `python -m training trust`."""
     st.subheader(_("When to trust an answer"))
     st.markdown(caveat(report))
@@ -321,7 +323,7 @@ def trust_section(report: dict) -> None:
     curves = pd.DataFrame(
         {
             _(TRUST_SUBSETS[name]): {round(100 * p["kept_share"]): p["accuracy"] for p in points}
-            for name, points in report["coverage_curves"][ranking].items()
+            for name, points in report.coverage_curves[ranking].items()
         }
     )
     st.line_chart(
@@ -343,7 +345,7 @@ if (trust := trust_report()) is not None:
 
 
 @st.fragment
-def robustness_section(report: dict) -> None:
+def robustness_section(report: RobustnessEvaluation) -> None:
     """Accuracy against severity for each acquisition change, from the committed `python -m training robustness`."""
     st.subheader(_("Scans from other scanners: robustness to acquisition changes"))
     st.markdown(robustness_sentence(report))
@@ -368,7 +370,7 @@ if (robustness := robustness_report()) is not None:
 else:
     st.info(_("No robustness check has been committed. Run `python -m training robustness` (see README)."))
 
-if (guard := committed_json(OOD_EVALUATION_FILE)) is not None:
+if (guard := guard_evaluation()) is not None:
     st.subheader(_("Is it a brain MRI at all?"))
     st.markdown(guard_sentence(guard))
 

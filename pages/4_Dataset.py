@@ -16,8 +16,8 @@ if report is None:
     st.info(_("No audit has been committed. Run `python -m training audit` (see README)."))
     st.stop()
 
-class_dirs = list(report["class_names"])
-names = [class_label(report["class_names"][c]) for c in class_dirs]
+class_dirs = list(report.class_names)
+names = [class_label(report.class_names[c]) for c in class_dirs]
 st.markdown(
     _(
         "Bhuvaji et al., *Brain Tumor Classification (MRI)*, Kaggle 2020 (doi:10.34740/KAGGLE/DSV/1183165): "
@@ -25,7 +25,7 @@ st.markdown(
         "this page comes from `python -m training audit`."
     )
 )
-counts = {split: info["class_counts"] for split, info in report["splits"].items()}
+counts = {split: info["class_counts"] for split, info in report.splits.items()}
 
 
 @st.cache_data(show_spinner=False, max_entries=2)
@@ -45,7 +45,7 @@ st.columns([3, 2])[0].image(
 
 st.subheader(_("Examples per class (Training)"))
 for class_dir, name in zip(class_dirs, names):
-    files = report.get("examples", {}).get("grid", {}).get(class_dir, [])
+    files = report.examples.get("grid", {}).get(class_dir, [])
     if files:
         st.markdown(f"**{name}**")
         st.image(
@@ -59,18 +59,18 @@ st.markdown(audit_sentence(report) + " " + _("Perceptual hashes from `imagehash`
 per_class = pd.DataFrame(
     [
         {
-            _("class"): class_label(report["class_names"][c]),
+            _("class"): class_label(report.class_names[c]),
             _("test images"): v["images"],
             _("copies of training scans"): v["leaked"],
             _("byte-identical"): v["exact"],
             _("new"): v["images"] - v["leaked"],
         }
-        for c, v in report["cross_split"]["per_class"].items()
+        for c, v in report.cross_split["per_class"].items()
     ]
 )
 st.dataframe(per_class, hide_index=True, width="stretch")
-conflicts = report["splits"]["Training"]["conflicting_label_groups"]
-disagreements = report["cross_split"]["label_disagreements"]
+conflicts = report.splits["Training"]["conflicting_label_groups"]
+disagreements = report.cross_split["label_disagreements"]
 st.caption(
     _(
         "{groups} near-duplicate groups inside Training carry more than one label, and {scans} test scans copy a "
@@ -80,7 +80,7 @@ st.caption(
 
 st.markdown(_("**Examples: a test scan next to the training scan it copies**"))
 grid = st.columns(4)
-for slot, pair in enumerate(report.get("examples", {}).get("leak_pairs", [])):
+for slot, pair in enumerate(report.examples.get("leak_pairs", [])):
     with grid[slot % 4].container(border=True):
         st.image(
             [
@@ -92,12 +92,12 @@ for slot, pair in enumerate(report.get("examples", {}).get("leak_pairs", [])):
             alt=[_("Testing scan"), _("its copy in Training")],
         )
         kind = _("byte-identical") if pair["exact"] else _("pHash distance {d}").format(d=pair["phash_distance"])
-        st.caption(f"{class_label(report['class_names'][pair['test_class']])} · {kind}")
+        st.caption(f"{class_label(report.class_names[pair['test_class']])} · {kind}")
 
-conflicts = report.get("label_conflicts")
+conflicts = report.label_conflicts
 if conflicts:
     st.subheader(_("Where two sources disagree on the label"))
-    filed = " / ".join(sorted({class_label(report["class_names"][c["class"]]) for c in conflicts}))
+    filed = " / ".join(sorted({class_label(report.class_names[c["class"]]) for c in conflicts}))
     st.markdown(
         _(
             "**{n} scans filed as {filed} here are slices that the figshare dataset, where radiologists outlined each "

@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from model.card import CANDIDATES_FILE, OOD_EVALUATION_FILE
 from model.card_report import (
     INTENDED_USE,
     failure_modes,
@@ -12,7 +11,7 @@ from model.card_report import (
     training_procedure,
 )
 from model.i18n import N_, _
-from pages.shared.ui import audit, card, committed_json, evaluation, page_setup, trust_report
+from pages.shared.ui import audit, candidates, card, evaluation, guard_evaluation, page_setup, trust_report
 
 page_setup(N_("Model card"))
 model_card, report = card(), evaluation()
@@ -32,6 +31,6 @@ st.markdown(metrics(report))
 st.markdown(
     _("**Known failure modes**")
     + "\n"
-    + "\n".join(f"- {mode}" for mode in failure_modes(report, trust_report(), committed_json(OOD_EVALUATION_FILE)))
+    + "\n".join(f"- {mode}" for mode in failure_modes(report, trust_report(), guard_evaluation()))
 )
-st.markdown(testing_history(committed_json(CANDIDATES_FILE)))
+st.markdown(testing_history(candidates()))

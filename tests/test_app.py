@@ -3,7 +3,8 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from model.card import EVALUATION_FILE, load_card, load_json
+from model.card import ARTIFACT_DIR, load_card
+from model.records import Candidates, Evaluation, load
 from tests.helpers import PAGES, PNG, ROOT, english_left, sample_scans
 
 pytestmark = pytest.mark.artifact
@@ -128,11 +129,11 @@ def test_the_common_scale_switch_redraws_the_maps():
 
 
 def test_evaluation_shows_the_accuracy_from_the_committed_json():
-    report = load_json(EVALUATION_FILE)
+    report = load(Evaluation, ARTIFACT_DIR)
     app = run("pages/3_Evaluation.py")
     values = [m.value for m in app.metric]
-    assert f"{report['full']['accuracy']:.1%}" in values
-    assert f"{report['leakage_clean']['accuracy']:.1%}" in values
+    assert f"{report.full['accuracy']:.1%}" in values
+    assert f"{report.leakage_clean['accuracy']:.1%}" in values
 
 
 def test_evaluation_says_when_to_trust_an_answer():
@@ -175,10 +176,9 @@ def test_the_served_app_does_not_watch_files():
 
 
 def test_the_model_card_says_what_it_is_for_where_it_fails_and_how_testing_was_used():
-    from model.card import CANDIDATES_FILE
 
     text = texts(run("pages/5_Model_card.py"))
     assert "Out of scope:" in text and "not a medical device" in text
     assert "On new scans from other sources the model finds only" in text
-    candidates = load_json(CANDIDATES_FILE)["runs"]
+    candidates = load(Candidates, ARTIFACT_DIR).runs
     assert f"{sum(len(r) for r in candidates.values())} candidates from {len(candidates)} training runs" in text

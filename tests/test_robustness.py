@@ -18,9 +18,9 @@ def test_robustness_scores_every_change_and_severity_on_both_subsets(trained, tm
     scored = evaluate(data_copy, "Testing", artifact, artifact / EVALUATION_FILE)
 
     report = evaluate_robustness(data_copy, artifact, tmp_path / "robustness.json", sample=6)
-    assert report["scans"] == {"validation": 6, "testing_leakage_clean": scored["leakage_clean"]["n"]}
+    assert report.scans == {"validation": 6, "testing_leakage_clean": scored.leakage_clean["n"]}
     for subset in ("validation", "testing_leakage_clean"):
-        results = report["results"][subset]
+        results = report.results[subset]
         assert set(results) == {"none", *CORRUPTIONS}
         assert all(set(results[name]) == {str(s) for s in SEVERITIES} for name in CORRUPTIONS)
         curves = accuracy_curves(report, subset)
@@ -28,4 +28,4 @@ def test_robustness_scores_every_change_and_severity_on_both_subsets(trained, tm
         assert [row["change"] for row in robustness_rows(report, subset)] == list(CORRUPTIONS)
     assert "validation sample, 6 scans," in robustness_sentence(report)
     again = evaluate_robustness(data_copy, artifact, tmp_path / "again.json", sample=6)
-    assert again["results"] == report["results"]  # seeded: the same corrupted scans, the same answers
+    assert again.results == report.results  # seeded: the same corrupted scans, the same answers

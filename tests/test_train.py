@@ -103,14 +103,14 @@ def test_evaluate_reports_full_and_leakage_clean_subsets(trained, tmp_path):
     report = evaluate(
         data, "Testing", config.out_dir, tmp_path / "eval.json", gallery_dir=tmp_path / "gallery", masks_dir=masks
     )
-    assert report["full"]["n"] == 13
-    assert report["label_conflicts"] == 1 and report["without_label_conflicts"]["n"] == 12
-    assert [r["path"] for r in report["images"] if r["label_conflict"]] == ["Testing/pituitary_tumor/0.jpg"]
-    leaked = [r for r in report["images"] if r["leaked"]]
+    assert report.full["n"] == 13
+    assert report.label_conflicts == 1 and report.without_label_conflicts["n"] == 12
+    assert [r["path"] for r in report.images if r["label_conflict"]] == ["Testing/pituitary_tumor/0.jpg"]
+    leaked = [r for r in report.images if r["leaked"]]
     assert "Testing/glioma_tumor/copy.jpg" in [r["path"] for r in leaked]
-    assert report["leakage_clean"]["n"] == 13 - len(leaked)
-    assert all(len(r["probabilities"]) == 4 for r in report["images"])
-    wrong = [r for r in report["images"] if r["predicted"] != r["label"]]
+    assert report.leakage_clean["n"] == 13 - len(leaked)
+    assert all(len(r["probabilities"]) == 4 for r in report.images)
+    wrong = [r for r in report.images if r["predicted"] != r["label"]]
     assert all((tmp_path / "gallery" / r["gallery_image"]).exists() for r in wrong)
     with pytest.raises(ValueError):
         evaluate(data, "Training", config.out_dir, tmp_path / "no.json")
@@ -129,9 +129,9 @@ def test_evaluate_reports_full_and_leakage_clean_subsets(trained, tmp_path):
         )
 
     audited = audit(data, tmp_path / "audit.json", examples_dir=tmp_path / "examples", masks_dir=masks)
-    summary = audited["summary"]
+    summary = audited.summary
     assert summary["testing_exact_copies"] >= 1 and summary["testing_leaked"] >= 1
-    [listed] = audited["label_conflicts"]
+    [listed] = audited.label_conflicts
     assert listed["scan"] == "Testing/pituitary_tumor/0.jpg" and listed["figshare_label"] == "meningioma"
     assert (tmp_path / "examples" / listed["image"]).exists()
     shutil.rmtree(data / "Testing")

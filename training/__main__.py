@@ -175,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             args.runtime,
             args.masks_dir,
         )
-        print(json.dumps({k: report[k]["accuracy"] for k in ("full", "leakage_clean")}, indent=2))
+        accuracy = {"full": report.full["accuracy"], "leakage_clean": report.leakage_clean["accuracy"]}
+        print(json.dumps(accuracy, indent=2))
     elif args.command == "report":
         from model.card import ARTIFACT_DIR
         from training.report import report
@@ -201,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         from training.audit import audit
 
         report = audit(args.data_dir, args.out, args.examples_dir, masks_dir=args.masks_dir)
-        print(json.dumps(report["summary"], indent=2))
+        print(json.dumps(report.summary, indent=2))
     elif args.command == "guard":
         from model.card import ARTIFACT_DIR
         from training.guard import refit_guard
@@ -217,11 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         from training.ood_eval import evaluate_guard
 
         report = evaluate_guard(args.data_dir, args.split, args.artifact_dir or ARTIFACT_DIR, args.out)
-        print(
-            json.dumps(
-                {k: report[k] for k in ("auroc", "in_distribution", "out_of_distribution", "per_part")}, indent=2
-            )
-        )
+        summary = {"auroc": report.auroc, "in_distribution": report.in_distribution, "per_part": report.per_part}
+        print(json.dumps(summary | {"out_of_distribution": report.out_of_distribution}, indent=2))
     elif args.command == "screenshots":
         from training.screenshots import capture_screenshots
 
@@ -240,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             args.max_slow_scans,
             sanity=not args.no_sanity,
         )
-        print(json.dumps({s: t["groups"]["all"] for s, t in report["tables"].items()}, indent=1))
+        print(json.dumps({s: t["groups"]["all"] for s, t in report.tables.items()}, indent=1))
     elif args.command == "masks":
         from training.masks import rebuild_masks
 
@@ -258,7 +256,11 @@ def main(argv: list[str] | None = None) -> int:
 
         folder = args.artifact_dir or ARTIFACT_DIR
         report = evaluate_trust(args.data_dir, folder, args.out or folder / TRUST_FILE)
-        print(json.dumps({k: report[k] for k in ("qhat", "referral_threshold", "sets", "referral")}, indent=2))
+        print(
+            json.dumps(
+                {"qhat": report.qhat, "referral_threshold": report.referral_threshold, "sets": report.sets}, indent=2
+            )
+        )
     elif args.command == "robustness":
         from model.card import ARTIFACT_DIR, ROBUSTNESS_FILE
         from training.robustness import VALIDATION_SAMPLE, evaluate_robustness
@@ -266,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.artifact_dir or ARTIFACT_DIR
         out = args.out or folder / ROBUSTNESS_FILE
         report = evaluate_robustness(args.data_dir, folder, out, args.validation_sample or VALIDATION_SAMPLE)
-        print(json.dumps({s: t["none"]["accuracy"] for s, t in report["results"].items()}, indent=2))
+        print(json.dumps({s: t["none"]["accuracy"] for s, t in report.results.items()}, indent=2))
     elif args.command == "samples":
         from model.card import ARTIFACT_DIR, EVALUATION_FILE, SALIENCY_FILE, SAMPLES_DIR
         from training.samples import write_outlined_samples, write_samples

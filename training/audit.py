@@ -14,8 +14,9 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image
 
-from model.card import AUDIT_FILE, CLASS_DIRS, CLASS_LABELS, write_record
+from model.card import CLASS_DIRS, CLASS_LABELS
 from model.decode import decode_file
+from model.records import Audit, write
 from training.data import TEST_SPLIT, TRAIN_SPLIT, Sample, fingerprint, list_split
 from training.duplicates import NEAR_DUPLICATE_DISTANCE, ImageHashes, cross_match, duplicate_groups, hash_images
 from training.masks import label_conflicts
@@ -72,7 +73,7 @@ def _label_conflicts(data_dir: Path, masks_dir: Path, examples_dir: Path | None)
 
 def audit(
     data_dir: Path, out: Path, examples_dir: Path | None = None, seed: int = 0, masks_dir: Path | None = None
-) -> dict[str, Any]:
+) -> Audit:
     """`masks_dir`: the expert outlines folder, whose index also lists where figshare labels a slice otherwise."""
     data_dir = Path(data_dir)
     train, test = list_split(data_dir, TRAIN_SPLIT), list_split(data_dir, TEST_SPLIT)
@@ -129,8 +130,7 @@ def audit(
         report["label_conflicts"] = _label_conflicts(data_dir, masks_dir, examples_dir)
     if examples_dir is not None:
         report["examples"] = _write_examples(data_dir, train, test, pairs, examples_dir, seed)
-    write_record(out, AUDIT_FILE, report, indent=1)
-    return report
+    return write(Audit, out, report, indent=1)
 
 
 def _write_examples(

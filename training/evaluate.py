@@ -16,10 +16,11 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from model.card import CANDIDATES_FILE, EVALUATION_FILE, SALIENCY_FILE, load_card, read_record, write_record
+from model.card import load_card
 from model.decode import decode_file
 from model.evaluation_report import paths_digest
 from model.predict import BATCH, Classifier, Runtime
+from model.records import Candidates, Evaluation, SaliencyEvaluation, load, read, write
 from training.data import TRAIN_SPLIT, fingerprint, list_split
 from training.duplicates import NEAR_DUPLICATE_DISTANCE, cross_match, hash_images
 from training.masks import label_conflicts
@@ -90,7 +91,7 @@ def evaluate(
     gallery_dir: Path | None = None,
     runtime: Runtime = "auto",
     masks_dir: Path | None = None,
-) -> dict[str, Any]:
+) -> Evaluation:
     """Scores the artifact through the runtime the app uses (`auto`), or through TensorFlow (`tensorflow`).
 
     With `masks_dir` (the expert outlines folder), the scans whose class figshare labels otherwise are
@@ -152,8 +153,7 @@ def evaluate(
         "wall_s": time.time() - started,
         "images": rows,
     }
-    write_record(out, EVALUATION_FILE, report, indent=1)
-    return report
+    return write(Evaluation, out, report, indent=1)
 
 
 def _grad_cam_localisation(data_dir: Path, masks_dir: Path, candidate_dir: Path) -> dict[str, Any]:
@@ -162,9 +162,9 @@ def _grad_cam_localisation(data_dir: Path, masks_dir: Path, candidate_dir: Path)
     from model.saliency_report import default_method_summary
     from training.saliency import evaluate_saliency
 
-    out = candidate_dir / SALIENCY_FILE
-    report = read_record(out, SALIENCY_FILE) if out.exists() else None
-    if report is None or not load_card(candidate_dir).describes(report["artifact_sha256"]):
+    out = candidate_dir / SaliencyEvaluation.FILE
+    report = load(SaliencyEvaluation, candidate_dir)
+    if report is None or not load_card(candidate_dir).describes(report.artifact_sha256):
         report = evaluate_saliency(data_dir, masks_dir, candidate_dir, out, [GRAD_CAM], sanity=False)
     summary = default_method_summary(report)[1]
     return {k: summary[k] for k in ("n", "pointing_game", "pointing_game_ci95", "energy_share", "energy_share_ci95")}
@@ -180,30 +180,29 @@ def evaluate_candidates(
     scored on how well its Grad-CAM points at the expert outlines of the validation tumour scans.
     """
     run_dir = Path(run_dir)
-    runs = read_record(out, CANDIDATES_FILE)["runs"] if out.exists() else {}
+    runs = read(Candidates, out).runs if out.exists() else {}
     scored = {}
     for candidate_dir in sorted((run_dir / "candidates").iterdir()):
         card = load_card(candidate_dir)
-        previous = candidate_dir / EVALUATION_FILE
-        report = read_record(previous, EVALUATION_FILE) if previous.exists() else None
-        if report is None or not card.describes(report["artifact_sha256"]):
-            report = evaluate(data_dir, split, candidate_dir, previous)
+        report = load(Evaluation, candidate_dir)
+        if report is None or not card.describes(report.artifact_sha256):
+            report = evaluate(data_dir, split, candidate_dir, candidate_dir / Evaluation.FILE)
         scored[candidate_dir.name] = {
-            "artifact_sha256": report["artifact_sha256"],
+            "artifact_sha256": report.artifact_sha256,
             "split": split,
             "validation_accuracy": card.validation["candidates_accuracy"][candidate_dir.name],
-            "full": report["full"]["accuracy"],
-            "leakage_clean": report["leakage_clean"]["accuracy"],
-            "leaked_copies": report["leaked_copies"]["accuracy"],
+            "full": report.full["accuracy"],
+            "leakage_clean": report.leakage_clean["accuracy"],
+            "leaked_copies": report.leaked_copies["accuracy"],
             "finetune_epochs_run": 0
             if candidate_dir.name == "frozen_backbone_head"
             else len(card.history["stage2_finetune"].get("loss", [])),
-            "runtime": report["runtime"],
+            "runtime": report.runtime,
             "chosen_by_run": card.validation["selected"] == candidate_dir.name,
-            "testing_recall": {name: values["recall"] for name, values in report["full"]["per_class"].items()},
+            "testing_recall": {name: values["recall"] for name, values in report.full["per_class"].items()},
             # In the order of the evaluation's images, for paired comparisons on the same scans.
-            "testing_paths_sha256": paths_digest(report["images"]),
-            "testing_predictions": [row["predicted"] for row in report["images"]],
+            "testing_paths_sha256": paths_digest(report.images),
+            "testing_predictions": [row["predicted"] for row in report.images],
             "run_wall_s": card.timings["total_wall_s"],
         }
         selection = card.validation["selection"]
@@ -217,5 +216,4 @@ def evaluate_candidates(
                 data_dir, masks_dir, candidate_dir
             )
     runs[run_dir.name] = scored
-    write_record(out, CANDIDATES_FILE, {"runs": runs})
-    return runs
+    return write(Candidates, out, {"runs": runs}).runs

@@ -15,9 +15,9 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
-from model.card import OOD_EVALUATION_FILE, write_record
 from model.decode import decode_file
 from model.predict import BATCH, Classifier
+from model.records import GuardEvaluation, write
 from training.data import list_split
 from training.ood_images import DESIGN, HELD_OUT, out_of_distribution_images
 
@@ -37,7 +37,7 @@ def _detection(scores: np.ndarray, threshold: float, keep: list[bool]) -> dict[s
     }
 
 
-def evaluate_guard(data_dir: Path, split: str, artifact_dir: Path, out: Path) -> dict[str, Any]:
+def evaluate_guard(data_dir: Path, split: str, artifact_dir: Path, out: Path) -> GuardEvaluation:
     """Scores `split` and every non-MRI image; the threshold is the artifact's, fixed when the guard was fitted."""
     classifier = Classifier.from_artifact(artifact_dir)
     if classifier.ood is None:
@@ -73,5 +73,4 @@ def evaluate_guard(data_dir: Path, split: str, artifact_dir: Path, out: Path) ->
             for (p, c, n, _), s in zip(ood, out_scores)
         ],
     }
-    write_record(out, OOD_EVALUATION_FILE, report, indent=1)
-    return report
+    return write(GuardEvaluation, out, report, indent=1)

@@ -10,21 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import RESULTS_MD
-from model.card import (
-    ARTIFACT_DIR,
-    AUDIT_FILE,
-    CANDIDATES_FILE,
-    CARD_FILE,
-    EVALUATION_FILE,
-    OOD_EVALUATION_FILE,
-    RESCORE_FILE,
-    ROBUSTNESS_FILE,
-    SALIENCY_FILE,
-    TRUST_FILE,
-    ModelCard,
-    load_card,
-    read_record,
-)
+from model.card import ARTIFACT_DIR, CARD_FILE, ModelCard, load_card
 from model.evaluation_report import (
     PAIRED_INTRO,
     audit_sentence,
@@ -34,6 +20,17 @@ from model.evaluation_report import (
     one_vs_rest_rows,
     per_class_rows,
     subset_rows,
+)
+from model.records import (
+    Audit,
+    Candidates,
+    Evaluation,
+    GuardEvaluation,
+    Rescore,
+    RobustnessEvaluation,
+    SaliencyEvaluation,
+    TrustEvaluation,
+    load,
 )
 from model.robustness_report import ROBUSTNESS_SUBSETS, robustness_rows, robustness_sentence
 from model.saliency_report import (
@@ -48,10 +45,6 @@ from model.trust import caveat, trust_rows
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
-
-
-def _load(path: Path) -> dict[str, Any] | None:
-    return read_record(path, path.name) if path.exists() else None
 
 
 def _pct(value: float) -> str:
@@ -92,13 +85,13 @@ def _markdown_table(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def _saliency_lines(artifact_dir: Path) -> list[str]:
-    report = _load(artifact_dir / SALIENCY_FILE)
+    report = load(SaliencyEvaluation, artifact_dir)
     if report is None:
         return []
     return [
         "",
         "Do the saliency maps point at the tumour? (`python -m training saliency`, each method explaining the true "
-        "class; pointing-game tolerance " + report["pointing_tolerance"] + "; 95 % bootstrap CIs)",
+        "class; pointing-game tolerance " + report.pointing_tolerance + "; 95 % bootstrap CIs)",
         "",
         headline(report),
         "",
@@ -107,11 +100,11 @@ def _saliency_lines(artifact_dir: Path) -> list[str]:
         sanity_sentence(report),
         "",
         f"Score-CAM and SmoothGrad: a seeded subsample of at most "
-        f"{report['slow_methods_subsample']['max_scans_per_subset']} scans per subset. {OUTLINE_CITATION}",
+        f"{report.slow_methods_subsample['max_scans_per_subset']} scans per subset. {OUTLINE_CITATION}",
     ]
 
 
-def _model_lines(card: ModelCard, report: dict[str, Any]) -> list[str]:
+def _model_lines(card: ModelCard, report: Evaluation) -> list[str]:
     """Which model, trained how and where, and how Testing was scored; the subsets table."""
     timings, machine, onnx = card.timings, card.machine, card.onnx
     cache = (
@@ -131,7 +124,7 @@ def _model_lines(card: ModelCard, report: dict[str, Any]) -> list[str]:
         + cache
         + f"Artifact SHA-256 `{card.weights_sha256[:16]}…`, {card.weights_bytes / 2**20:.1f} MiB.",
         "",
-        f"Testing scored through the app's classification path: {report['runtime']}" + export,
+        f"Testing scored through the app's classification path: {report.runtime}" + export,
         "",
         *_markdown_table(subset_rows(report)),
     ]
@@ -158,13 +151,18 @@ SELECTION_RULE = (
 )
 
 
+def _candidate_runs(artifact_dir: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    candidates = load(Candidates, artifact_dir)
+    return candidates.runs if candidates else {}
+
+
 def _candidate_rows(artifact_dir: Path, card: ModelCard, full: dict[str, Any]) -> list[str]:
     """A table row per candidate of every run, the shipped model's own files filling its gaps."""
-    saliency = _load(artifact_dir / SALIENCY_FILE)
-    shipped_localisation = {saliency["artifact_sha256"]: default_method_summary(saliency)[1]} if saliency else {}
+    saliency = load(SaliencyEvaluation, artifact_dir)
+    shipped_localisation = {saliency.artifact_sha256: default_method_summary(saliency)[1]} if saliency else {}
     rescored = _rescored(artifact_dir)
     lines = []
-    for run, scored in (_load(artifact_dir / CANDIDATES_FILE) or {"runs": {}})["runs"].items():
+    for run, scored in _candidate_runs(artifact_dir).items():
         for name, values in scored.items():
             shipped = " (shipped)" if card.describes(values["artifact_sha256"]) else ""
             shipped = shipped or (" (run's choice)" if values.get("chosen_by_run") else "")
@@ -187,7 +185,8 @@ def _candidate_rows(artifact_dir: Path, card: ModelCard, full: dict[str, Any]) -
 
 
 def _rescored(artifact_dir: Path) -> dict[str, dict[str, Any]]:
-    return {row["artifact_sha256"]: row for row in (_load(artifact_dir / RESCORE_FILE) or {"rows": []})["rows"]}
+    rescore = load(Rescore, artifact_dir)
+    return {row["artifact_sha256"]: row for row in rescore.rows} if rescore else {}
 
 
 def _rescore_lines(artifact_dir: Path, card: ModelCard) -> list[str]:
@@ -211,14 +210,14 @@ def _rescore_lines(artifact_dir: Path, card: ModelCard) -> list[str]:
 
 def _trust_guard_and_robustness_lines(artifact_dir: Path) -> list[str]:
     lines = []
-    trust = _load(artifact_dir / TRUST_FILE)
+    trust = load(TrustEvaluation, artifact_dir)
     if trust is not None:
         lines += ["", "When to trust an answer (`python -m training trust`): " + caveat(trust), ""]
         lines += _markdown_table(trust_rows(trust))
-    guard = _load(artifact_dir / OOD_EVALUATION_FILE)
+    guard = load(GuardEvaluation, artifact_dir)
     if guard is not None:
         lines += ["", guard_sentence(guard)]
-    robustness = _load(artifact_dir / ROBUSTNESS_FILE)
+    robustness = load(RobustnessEvaluation, artifact_dir)
     if robustness is not None:
         lines += ["", "`python -m training robustness`: " + robustness_sentence(robustness)]
         for subset, label in ROBUSTNESS_SUBSETS.items():
@@ -229,25 +228,25 @@ def _trust_guard_and_robustness_lines(artifact_dir: Path) -> list[str]:
 def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
     """The README's results section, section by section, from the committed JSON."""
     card = load_card(artifact_dir) if (artifact_dir / CARD_FILE).exists() else None
-    report = _load(artifact_dir / EVALUATION_FILE)
+    report = load(Evaluation, artifact_dir)
     lines = [START, "", "_Generated by `python -m training readme` from the JSON files in `model/artifacts/`._", ""]
     if card is None or report is None:
         return "\n".join(lines + ["No committed model yet.", "", END])
-    audit = _load(artifact_dir / AUDIT_FILE)
+    audit = load(Audit, artifact_dir)
     if audit is not None:
         lines += [f"Dataset audit (`python -m training audit`): {audit_sentence(audit)}", ""]
     lines += _model_lines(card, report)
     conflicts = label_conflict_sentence(report)
     lines += ["", conflicts] if conflicts else []
     lines += ["", "Per class on the whole split (precision / recall / F1 / support):", ""]
-    lines += _markdown_table(per_class_rows(report["full"]))
+    lines += _markdown_table(per_class_rows(report.full))
     for key, label in (("full", "whole split"), ("leakage_clean", "leakage-clean subset")):
-        if one_vs_rest_rows(report[key]):
+        if one_vs_rest_rows(report.subset(key)):
             lines += ["", f"Each class against the others, {label} (Wilson 95 % CIs):", ""]
-            lines += _markdown_table(one_vs_rest_rows(report[key]))
-    lines += CANDIDATES_HEADER + _candidate_rows(artifact_dir, card, report["full"])
+            lines += _markdown_table(one_vs_rest_rows(report.subset(key)))
+    lines += CANDIDATES_HEADER + _candidate_rows(artifact_dir, card, report.full)
     lines += ["", SELECTION_RULE] + _rescore_lines(artifact_dir, card)
-    candidates = _load(artifact_dir / CANDIDATES_FILE)
+    candidates = load(Candidates, artifact_dir)
     if candidates is not None and (rows := comparison_rows(report, candidates)):
         lines += ["", PAIRED_INTRO, ""] + _markdown_table(rows)
     lines += _saliency_lines(artifact_dir) + _trust_guard_and_robustness_lines(artifact_dir)

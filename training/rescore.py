@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from model.architecture import load_weights_npz
-from model.card import RESCORE_FILE, load_card, read_record, write_record
+from model.card import load_card
+from model.records import Rescore, read, write
 from training.artifact import machine_info
 from training.config import TrainConfig
 from training.train import prepare
@@ -37,6 +38,6 @@ def rescore(data_dir: Path, artifact_dirs: list[Path]) -> list[dict[str, Any]]:
 
 def write_rows(out: Path, rows: list[dict[str, Any]]) -> None:
     """Adds `rows` to the file, replacing earlier rows of the same artifacts and keeping the others."""
-    kept = read_record(out, RESCORE_FILE)["rows"] if out.exists() else []
+    kept = read(Rescore, out).rows if out.exists() else []
     fresh = {row["artifact_sha256"] for row in rows}
-    write_record(out, RESCORE_FILE, {"rows": [r for r in kept if r["artifact_sha256"] not in fresh] + rows})
+    write(Rescore, out, {"rows": [r for r in kept if r["artifact_sha256"] not in fresh] + rows})

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from model.card import EVALUATION_FILE, ROBUSTNESS_FILE, load_card, read_record, write_record
+from model.card import load_card
 from model.decode import decode_file
 from model.predict import Classifier, Prediction
+from model.records import Evaluation, RobustnessEvaluation, load, write
 from training.corruptions import CORRUPTIONS, SEVERITIES, Corruption
 from training.metrics import proportion
 from training.split import split_training
@@ -33,10 +34,10 @@ def robustness_sets(data_dir: Path, artifact_dir: Path, sample: int, seed: int) 
     card = load_card(artifact_dir)
     split = split_training(data_dir, card.training_config["seed"])
     picked = np.sort(np.random.default_rng(seed).choice(split.val_idx, min(sample, len(split.val_idx)), replace=False))
-    testing = read_record(Path(artifact_dir) / EVALUATION_FILE, EVALUATION_FILE)
-    if testing["artifact_sha256"] != card.weights_sha256:
-        raise ValueError("the committed evaluation belongs to other weights; run `python -m training evaluate`")
-    clean_rows = [r for r in testing["images"] if not r["leaked"]]
+    testing = load(Evaluation, artifact_dir)
+    if testing is None or not card.describes(testing.artifact_sha256):
+        raise ValueError("no evaluation of these weights is committed; run `python -m training evaluate`")
+    clean_rows = [r for r in testing.images if not r["leaked"]]
     return {
         "validation": ([decode_file(split.samples[i].path).rgb for i in picked], split.labels[picked]),
         "testing_leakage_clean": (
@@ -61,7 +62,7 @@ def _corrupted(images: list[np.ndarray], corruption: Corruption, key: tuple[int,
 
 def evaluate_robustness(
     data_dir: Path, artifact_dir: Path, out: Path, sample: int = VALIDATION_SAMPLE, seed: int = 0
-) -> dict[str, Any]:
+) -> RobustnessEvaluation:
     started = time.time()
     classifier = Classifier.from_artifact(artifact_dir)
     subsets = robustness_sets(data_dir, artifact_dir, sample, seed)
@@ -88,5 +89,4 @@ def evaluate_robustness(
         "results": table,
         "wall_s": time.time() - started,
     }
-    write_record(out, ROBUSTNESS_FILE, report)
-    return report
+    return write(RobustnessEvaluation, out, report)

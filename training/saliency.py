@@ -24,7 +24,6 @@ from scipy.stats import spearmanr
 from tqdm import tqdm
 
 from model.architecture import BACKBONES, build_classifier, split_model
-from model.card import SALIENCY_FILE, write_record
 from model.decode import decode_file
 from model.explain import Explainer
 from model.localisation import (
@@ -38,13 +37,13 @@ from model.localisation import (
 from model.maps import GRAD_CAM, GRAD_CAM_PLUS_PLUS, METHODS
 from model.predict import Classifier
 from model.preprocess import prepare_outline, to_model_input
+from model.records import SaliencyEvaluation, write
 from model.saliency_report import SALIENCY_GALLERY_DIR, TESTING, VALIDATION
 from training.data import TEST_SPLIT, list_split
 from training.masks import load_mask, mask_path
 from training.metrics import bootstrap_mean_ci
 from training.split import split_training
 
-SCHEMA_VERSION = 1
 UNIFORM, GAUSSIAN = "Uniform map (baseline)", "Centred Gaussian in the head (baseline)"
 BASELINES = {UNIFORM: uniform_map, GAUSSIAN: centred_gaussian_map}
 FAST_METHODS = (GRAD_CAM, GRAD_CAM_PLUS_PLUS)
@@ -242,7 +241,7 @@ def evaluate_saliency(
     max_slow_scans: int = 60,
     sanity: bool = True,
     seed: int = 0,
-) -> dict[str, Any]:
+) -> SaliencyEvaluation:
     """Scores every method on every held-out outlined scan and writes `out` (+ a gallery beside it)."""
     started = time.time()
     classifier = Classifier.from_artifact(artifact_dir)
@@ -262,7 +261,6 @@ def evaluate_saliency(
         else:
             rows.append(scored[0])
     report = {
-        "schema_version": SCHEMA_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "artifact_sha256": card.weights_sha256,
         "candidate": card.candidate,
@@ -282,5 +280,4 @@ def evaluate_saliency(
         by_name = {s.scan: s for s in scans}
         report["gallery"] = _gallery(rows, by_name, classifier, explainer, masks_dir, out.parent)
     report["wall_s"] = time.time() - started
-    write_record(out, SALIENCY_FILE, report, indent=1)
-    return report
+    return write(SaliencyEvaluation, out, report, indent=1)

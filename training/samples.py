@@ -15,24 +15,20 @@ from pathlib import Path
 
 from PIL import Image
 
-from model.card import EVALUATION_FILE, SALIENCY_FILE, read_record
+from model.records import Evaluation, SaliencyEvaluation, read
 from training.masks import label_conflicts
 
 SAMPLE_MAX_SIDE = 256
 
 
 def write_samples(data_dir: Path, evaluation: Path, out_dir: Path) -> list[Path]:
-    report = read_record(Path(evaluation), EVALUATION_FILE)
+    report = read(Evaluation, evaluation)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for label in range(len(report["class_names"])):
+    for label in range(len(report.class_names)):
         for leaked in (False, True):
             row = next(
-                (
-                    r
-                    for r in report["images"]
-                    if r["label"] == label and r["leaked"] == leaked and r["predicted"] == label
-                ),
+                (r for r in report.images if r["label"] == label and r["leaked"] == leaked and r["predicted"] == label),
                 None,
             )
             if row is None:
@@ -52,9 +48,9 @@ def write_outlined_samples(
     data_dir: Path, evaluation: Path, saliency: Path, masks_dir: Path, out_dir: Path
 ) -> list[Path]:
     """One outlined scan per tumour class, from Testing when it has one, else from validation; no label conflict."""
-    tested = {r["path"]: r for r in read_record(Path(evaluation), EVALUATION_FILE)["images"]}
+    tested = {r["path"]: r for r in read(Evaluation, evaluation).images}
     disputed = {row.scan for row in label_conflicts(masks_dir)}
-    checked = [r for r in read_record(Path(saliency), SALIENCY_FILE)["scans"] if r["scan"] not in disputed]
+    checked = [r for r in read(SaliencyEvaluation, saliency).scans if r["scan"] not in disputed]
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for label in sorted({row["label"] for row in checked}):

@@ -15,8 +15,9 @@ import numpy as np
 from tqdm import tqdm
 
 from model.batch import batches, loaded_scans
-from model.card import EVALUATION_FILE, TRUST_FILE, load_card, read_record, write_record
+from model.card import load_card
 from model.predict import BATCH, Classifier
+from model.records import Evaluation, TrustEvaluation, load, write
 from model.trust import (
     ALPHA,
     RANKINGS,
@@ -85,16 +86,16 @@ def coverage_curve(certainty: np.ndarray, right: np.ndarray, points: int = 21) -
     return curve
 
 
-def evaluate_trust(data_dir: Path, artifact_dir: Path, out: Path) -> dict[str, Any]:
+def evaluate_trust(data_dir: Path, artifact_dir: Path, out: Path) -> TrustEvaluation:
     started = time.time()
     card, classifier = load_card(artifact_dir), Classifier.from_artifact(artifact_dir)
     val_probs, val_scores, val_labels = validation_probabilities(classifier, data_dir, card.training_config["seed"])
     qhat = conformal_quantile(conformity_scores(val_probs, val_labels), ALPHA)
     threshold = referral_threshold(val_probs.max(1), REFERRED_SHARE)
-    testing = read_record(Path(artifact_dir) / EVALUATION_FILE, EVALUATION_FILE)
-    if testing["artifact_sha256"] != card.weights_sha256:
-        raise ValueError("the committed evaluation belongs to other weights; run `python -m training evaluate`")
-    images = testing["images"]
+    testing = load(Evaluation, artifact_dir)
+    if testing is None or not card.describes(testing.artifact_sha256):
+        raise ValueError("no evaluation of these weights is committed; run `python -m training evaluate`")
+    images = testing.images
     subsets = {"validation": (val_probs, val_labels)}
     scores = {"validation": val_scores}
     for name, keep in (("testing", lambda r: True), ("testing_leakage_clean", lambda r: not r["leaked"])):
@@ -118,5 +119,4 @@ def evaluate_trust(data_dir: Path, artifact_dir: Path, out: Path) -> dict[str, A
         },
         "wall_s": time.time() - started,
     }
-    write_record(out, TRUST_FILE, report)
-    return report
+    return write(TrustEvaluation, out, report)

@@ -17,19 +17,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from model.card import (
-    ARTIFACT_DIR,
-    ARTIFACT_ENV,
-    AUDIT_FILE,
-    EVALUATION_FILE,
-    ROBUSTNESS_FILE,
-    SALIENCY_FILE,
-    SAMPLES_DIR,
-    TRUST_FILE,
-    ModelCard,
-    load_card,
-    load_json,
-)
+from model.card import ARTIFACT_DIR, ARTIFACT_ENV, SAMPLES_DIR, ModelCard, load_card
 from model.decode import SERIES_FORMAT
 from model.errors import BrainMRIError, InputError
 from model.i18n import LANGUAGES, N_, _, use_language
@@ -37,6 +25,19 @@ from model.maps import GRAD_CAM, Explanation, overlay
 from model.outlines import OUTLINES_FILE, OutlineBank, prepared_outline
 from model.predict import Classified, Classifier
 from model.preprocess import to_model_input
+from model.records import (
+    RECORD_KINDS,
+    Audit,
+    Candidates,
+    Evaluation,
+    GuardEvaluation,
+    R,
+    Record,
+    RobustnessEvaluation,
+    SaliencyEvaluation,
+    TrustEvaluation,
+    load,
+)
 
 if TYPE_CHECKING:
     from model.explain import Explainer
@@ -140,41 +141,46 @@ def _card(folder: Path) -> ModelCard:
     return load_card(folder)
 
 
-def committed_json(name: str) -> dict | None:
-    """A JSON file committed next to the artifact, or None when it has not been produced yet."""
-    return _committed_json(artifact_dir(), name)
+def committed(kind: type[R]) -> R | None:
+    """A result file committed next to the artifact, typed, or None when it has not been produced yet."""
+    return _committed(artifact_dir(), kind.FILE)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _committed_json(folder: Path, name: str) -> dict | None:
-    try:
-        return load_json(name, folder)
-    except FileNotFoundError:
-        return None
+def _committed(folder: Path, name: str) -> Record | None:
+    return load(RECORD_KINDS[name], folder)
 
 
-def evaluation() -> dict | None:
-    return committed_json(EVALUATION_FILE)
+def evaluation() -> Evaluation | None:
+    return committed(Evaluation)
 
 
-def audit() -> dict | None:
-    return committed_json(AUDIT_FILE)
+def audit() -> Audit | None:
+    return committed(Audit)
 
 
-def saliency_evaluation() -> dict | None:
-    return committed_json(SALIENCY_FILE)
+def saliency_evaluation() -> SaliencyEvaluation | None:
+    return committed(SaliencyEvaluation)
 
 
-def robustness_report() -> dict | None:
+def guard_evaluation() -> GuardEvaluation | None:
+    return committed(GuardEvaluation)
+
+
+def candidates() -> Candidates | None:
+    return committed(Candidates)
+
+
+def robustness_report() -> RobustnessEvaluation | None:
     """The committed robustness check, if it belongs to the model being served."""
-    report = committed_json(ROBUSTNESS_FILE)
-    return report if report is not None and card().describes(report["artifact_sha256"]) else None
+    report = committed(RobustnessEvaluation)
+    return report if report is not None and card().describes(report.artifact_sha256) else None
 
 
-def trust_report() -> dict | None:
+def trust_report() -> TrustEvaluation | None:
     """The committed prediction-set and referral check, if it belongs to the model being served."""
-    report = committed_json(TRUST_FILE)
-    return report if report is not None and card().describes(report["artifact_sha256"]) else None
+    report = committed(TrustEvaluation)
+    return report if report is not None and card().describes(report.artifact_sha256) else None
 
 
 @st.cache_resource(show_spinner=False)
