@@ -5,7 +5,7 @@ import sys
 
 from tests.helpers import ROOT
 
-TRAINING_ONLY = ("imagehash", "h5py", "psutil", "onnx", "tf2onnx", "skimage", "training")
+TRAINING_ONLY = ("imagehash", "h5py", "psutil", "onnx", "tf2onnx", "skimage", "typer", "training")
 APP_MODULES = ("pages.shared.ui", "model.batch", "model.figures", "model.saliency_report", "model.localisation")
 
 BLOCKER = f"""
@@ -28,5 +28,5 @@ def test_the_app_imports_nothing_from_the_training_requirements():
 def test_training_only_packages_are_not_in_the_app_requirements():
     app = (ROOT / "requirements.txt").read_text().lower()
     training = (ROOT / "requirements-train.txt").read_text().lower()
-    for package in ("imagehash", "h5py", "psutil", "onnx==", "tf2onnx", "scikit-image"):
+    for package in ("imagehash", "h5py", "psutil", "onnx==", "tf2onnx", "scikit-image", "typer"):
         assert package not in app and package in training

@@ -1,295 +1,299 @@
-"""Command line: `python -m training {train,evaluate,audit} --help`."""
+"""Command line: `python -m training COMMAND --help`; one function per command, training options from TrainConfig.
+
+Each command imports what it needs when it runs, so `--help` answers without loading TensorFlow.
+"""
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
-import sys
 from pathlib import Path
+from typing import Annotated, Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from training.config import TrainConfig, default  # noqa: E402  (no TensorFlow: --help stays fast)
+import click  # noqa: E402
+import typer  # noqa: E402
+
+from model.card import ARTIFACT_DIR, SAMPLES_DIR  # noqa: E402  (no TensorFlow: --help stays fast)
+from training.config import TrainConfig, default  # noqa: E402
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+DataDir = Annotated[Path, typer.Option(help="folder holding Training/<class>/*.jpg (and Testing/)")]
+ArtifactDir = Annotated[Path, typer.Option(help="the artifact folder")]
+MasksDir = Annotated[Path | None, typer.Option(help="the expert outlines folder (see README)")]
+Out = Annotated[Path, typer.Option(help="JSON file to write")]
+OptionalOut = Annotated[Path | None, typer.Option(help="JSON file to write (default: beside the artifact)")]
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    train = commands.add_parser("train", help="train the classifier on DIR/Training and write the artifact")
-    train.add_argument("--data-dir", type=Path, required=True, help="folder holding Training/<class>/*.jpg")
-    train.add_argument("--out-dir", type=Path, default=default("out_dir"), help="where the artifact goes")
-    train.add_argument("--run-dir", type=Path, default=None, help="checkpoints and candidates (default: runs/<time>)")
-    train.add_argument("--backbone", choices=["xception", "tiny"], default=default("backbone"))
-    train.add_argument("--image-size", type=int, default=default("image_size"))
-    train.add_argument(
-        "--views", type=int, default=default("views"), help="cached views per image: clean, mirrored, augmented..."
-    )
-    train.add_argument("--seed", type=int, default=default("seed"))
-    train.add_argument("--head-epochs", type=int, default=default("head_epochs"))
-    train.add_argument("--finetune-epochs", type=int, default=default("finetune_epochs"))
-    train.add_argument("--finetune-learning-rate", type=float, default=default("finetune_learning_rate"))
-    train.add_argument("--mixup", type=float, default=default("mixup"), help="stage-2 manifold mixup Beta (0: off)")
-    train.add_argument("--label-smoothing", type=float, default=default("label_smoothing"), help="of both stages' loss")
-    train.add_argument(
-        "--attention-weight",
-        type=float,
-        default=default("attention_weight"),
-        help="stage-2 outline-guided attention term (0: off)",
-    )
-    train.add_argument("--masks-dir", type=Path, default=None, help="expert outlines folder (for --attention-weight)")
-    evaluate = commands.add_parser("evaluate", help="score the artifact on a split, whole and leakage-clean")
-    evaluate.add_argument("--data-dir", type=Path, required=True)
-    evaluate.add_argument("--split", default="Testing")
-    evaluate.add_argument("--artifact-dir", type=Path, default=None, help="default: model/artifacts")
-    evaluate.add_argument("--out", type=Path, required=True, help="JSON file to write")
-    evaluate.add_argument("--gallery-dir", type=Path, default=None, help="also save misclassified scans here")
-    evaluate.add_argument(
-        "--masks-dir", type=Path, default=None, help="outlines folder: also score without label conflicts"
-    )
-    evaluate.add_argument(
-        "--runtime",
-        choices=["auto", "tensorflow"],
-        default="auto",
-        help="auto: as the app classifies (the ONNX export when the card lists one); tensorflow: the Keras model",
-    )
-
-    everything = commands.add_parser("report", help="evaluate, trust, robustness, ood and readme in one go")
-    everything.add_argument("--data-dir", type=Path, required=True)
-    everything.add_argument("--masks-dir", type=Path, default=None, help="outlines folder (label conflicts)")
-    everything.add_argument("--artifact-dir", type=Path, default=None, help="default: model/artifacts")
-
-    candidates = commands.add_parser("candidates", help="score every candidate a training run saved, once")
-    candidates.add_argument("--data-dir", type=Path, required=True)
-    candidates.add_argument("--run-dir", type=Path, required=True)
-    candidates.add_argument("--out", type=Path, default=None, help="default: model/artifacts/candidates.json")
-    candidates.add_argument(
-        "--masks-dir", type=Path, default=None, help="outlines folder: also score the run's choice's Grad-CAM"
-    )
-
-    rescore = commands.add_parser("rescore", help="score trained artifacts on their run's validation views again")
-    rescore.add_argument("--data-dir", type=Path, required=True)
-    rescore.add_argument("artifact_dirs", type=Path, nargs="+", metavar="ARTIFACT_DIR")
-    rescore.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="also write the rows here (README: model/artifacts/validation_rescore.json)",
-    )
-
-    audit = commands.add_parser("audit", help="exact and near-duplicate audit within and across splits")
-    audit.add_argument("--data-dir", type=Path, required=True)
-    audit.add_argument("--out", type=Path, required=True)
-    audit.add_argument("--examples-dir", type=Path, default=None, help="also save example thumbnails here")
-    audit.add_argument("--masks-dir", type=Path, default=None, help="outlines folder: also list label conflicts")
-    refit = commands.add_parser("guard", help="fit the not-a-brain-MRI guard of an artifact again (no training)")
-    refit.add_argument("--data-dir", type=Path, required=True)
-    refit.add_argument("--artifact-dir", type=Path, default=None, help="default: model/artifacts")
-    slim = commands.add_parser("slim", help="rewrite an artifact's weights without the ImageNet arrays (bit-identical)")
-    slim.add_argument("--artifact-dir", type=Path, default=None, help="default: model/artifacts")
-    guard = commands.add_parser("ood", help="measure the not-a-brain-MRI guard against non-MRI images")
-    guard.add_argument("--data-dir", type=Path, required=True)
-    guard.add_argument("--split", default="Testing")
-    guard.add_argument("--artifact-dir", type=Path, default=None)
-    guard.add_argument("--out", type=Path, required=True)
-    screenshots = commands.add_parser("screenshots", help="capture the app's pages for the guard's held-out set")
-    screenshots.add_argument("--scan", type=Path, required=True, help="a scan to upload on the Classify page")
-    saliency = commands.add_parser("saliency", help="score every saliency method against expert tumour outlines")
-    saliency.add_argument("--data-dir", type=Path, required=True)
-    saliency.add_argument("--masks-dir", type=Path, required=True, help="the outlines folder (see README)")
-    saliency.add_argument("--artifact-dir", type=Path, default=None, help="default: model/artifacts")
-    saliency.add_argument("--out", type=Path, required=True, help="JSON file to write (gallery images go beside it)")
-    saliency.add_argument("--methods", nargs="+", default=None, help="default: every method the app offers")
-    saliency.add_argument("--max-slow-scans", type=int, default=60, help="Score-CAM/SmoothGrad subsample per subset")
-    saliency.add_argument("--no-sanity", action="store_true", help="skip the model-randomisation check")
-    masks = commands.add_parser("masks", help="rebuild the outlines folder from the figshare release (.mat files)")
-    masks.add_argument("--figshare-dir", type=Path, required=True, help="folder of figshare's 1.mat ... 3064.mat")
-    masks.add_argument("--data-dir", type=Path, required=True)
-    masks.add_argument("--out", type=Path, required=True)
-    outlines = commands.add_parser("outlines", help="pack the outlines the app shows into model/artifacts")
-    outlines.add_argument("--data-dir", type=Path, required=True)
-    outlines.add_argument("--masks-dir", type=Path, required=True)
-    outlines.add_argument("--out", type=Path, default=None, help="default: model/artifacts/outlines.npz")
-    trust = commands.add_parser("trust", help="fit prediction sets and the referral threshold on validation")
-    trust.add_argument("--data-dir", type=Path, required=True)
-    trust.add_argument("--artifact-dir", type=Path, default=None, help="default: model/artifacts")
-    trust.add_argument("--out", type=Path, default=None, help="default: model/artifacts/trust.json")
-    robust = commands.add_parser("robustness", help="accuracy under acquisition changes, severities 1-5")
-    robust.add_argument("--data-dir", type=Path, required=True)
-    robust.add_argument("--artifact-dir", type=Path, default=None, help="default: model/artifacts")
-    robust.add_argument("--out", type=Path, default=None, help="default: model/artifacts/robustness.json")
-    robust.add_argument("--validation-sample", type=int, default=None, help="validation scans (default 100, seeded)")
-    samples = commands.add_parser("samples", help="pick the sample scans bundled with the app")
-    samples.add_argument("--data-dir", type=Path, required=True)
-    samples.add_argument("--evaluation", type=Path, default=None, help="default: model/artifacts/evaluation.json")
-    samples.add_argument("--out-dir", type=Path, default=None, help="default: model/artifacts/samples")
-    samples.add_argument(
-        "--saliency", type=Path, default=None, help="default: model/artifacts/saliency_evaluation.json"
-    )
-    samples.add_argument("--masks-dir", type=Path, default=None, help="outlines folder: also pick outlined scans")
-
-    export = commands.add_parser("export", help="add the ONNX export to an artifact (train does this itself)")
-    export.add_argument("--artifact-dir", type=Path, default=None, help="default: model/artifacts")
-    commands.add_parser("readme", help="rewrite the README's results section from the committed JSON")
-    return parser
+def _show(value: Any) -> None:
+    print(json.dumps(value, indent=2))
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+@app.callback()
+def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.command == "train":
-        from training.train import train
 
-        config = TrainConfig(
-            data_dir=args.data_dir,
-            out_dir=args.out_dir,
-            run_dir=args.run_dir,
-            backbone=args.backbone,
-            image_size=args.image_size,
-            views=args.views,
-            seed=args.seed,
-            head_epochs=args.head_epochs,
-            finetune_epochs=args.finetune_epochs,
-            finetune_learning_rate=args.finetune_learning_rate,
-            mixup=args.mixup,
-            label_smoothing=args.label_smoothing,
-            attention_weight=args.attention_weight,
-            masks_dir=args.masks_dir,
-        )
-        card = train(config)
-        print(
-            json.dumps({"validation": card["validation"]["candidates_accuracy"], "timings": card["timings"]}, indent=2)
-        )
-    elif args.command == "evaluate":
-        from model.card import ARTIFACT_DIR
-        from training.evaluate import evaluate
 
-        report = evaluate(
-            args.data_dir,
-            args.split,
-            args.artifact_dir or ARTIFACT_DIR,
-            args.out,
-            args.gallery_dir,
-            args.runtime,
-            args.masks_dir,
-        )
-        accuracy = {"full": report.full["accuracy"], "leakage_clean": report.leakage_clean["accuracy"]}
-        print(json.dumps(accuracy, indent=2))
-    elif args.command == "report":
-        from model.card import ARTIFACT_DIR
-        from training.report import report
+@app.command()
+def train(
+    data_dir: DataDir,
+    out_dir: Annotated[Path, typer.Option(help="where the artifact goes")] = default("out_dir"),
+    run_dir: Annotated[Path | None, typer.Option(help="checkpoints and candidates (default: runs/<time>)")] = None,
+    backbone: Annotated[str, typer.Option(click_type=click.Choice(["xception", "tiny"]))] = default("backbone"),
+    image_size: int = default("image_size"),
+    views: Annotated[int, typer.Option(help="cached views per image: clean, mirrored, augmented...")] = default(
+        "views"
+    ),
+    seed: int = default("seed"),
+    head_epochs: int = default("head_epochs"),
+    finetune_epochs: int = default("finetune_epochs"),
+    finetune_learning_rate: float = default("finetune_learning_rate"),
+    mixup: Annotated[float, typer.Option(help="stage-2 manifold mixup Beta (0: off)")] = default("mixup"),
+    label_smoothing: Annotated[float, typer.Option(help="of both stages' loss")] = default("label_smoothing"),
+    attention_weight: Annotated[float, typer.Option(help="stage-2 outline-guided attention term (0: off)")] = default(
+        "attention_weight"
+    ),
+    masks_dir: MasksDir = None,
+) -> None:
+    """Train the classifier on DATA_DIR/Training and write the artifact."""
+    from training.train import train as run_training
 
-        timings = report(args.data_dir, args.masks_dir, args.artifact_dir or ARTIFACT_DIR)
-        print(json.dumps({step: round(seconds) for step, seconds in timings.items()}, indent=2))
-    elif args.command == "candidates":
-        from model.card import ARTIFACT_DIR, CANDIDATES_FILE
-        from training.evaluate import evaluate_candidates
+    config = TrainConfig(
+        data_dir=data_dir,
+        out_dir=out_dir,
+        run_dir=run_dir,
+        backbone=backbone,
+        image_size=image_size,
+        views=views,
+        seed=seed,
+        head_epochs=head_epochs,
+        finetune_epochs=finetune_epochs,
+        finetune_learning_rate=finetune_learning_rate,
+        mixup=mixup,
+        label_smoothing=label_smoothing,
+        attention_weight=attention_weight,
+        masks_dir=masks_dir,
+    )
+    card = run_training(config)
+    _show({"validation": card["validation"]["candidates_accuracy"], "timings": card["timings"]})
 
-        summary = evaluate_candidates(
-            args.data_dir, args.run_dir, args.out or ARTIFACT_DIR / CANDIDATES_FILE, masks_dir=args.masks_dir
-        )
-        print(json.dumps(summary, indent=2))
-    elif args.command == "rescore":
-        from training.rescore import rescore, write_rows
 
-        rows = rescore(args.data_dir, args.artifact_dirs)
-        if args.out is not None:
-            write_rows(args.out, rows)
-        print(json.dumps(rows, indent=2))
-    elif args.command == "audit":
-        from training.audit import audit
+@app.command()
+def evaluate(
+    data_dir: DataDir,
+    out: Out,
+    split: str = "Testing",
+    artifact_dir: ArtifactDir = ARTIFACT_DIR,
+    gallery_dir: Annotated[Path | None, typer.Option(help="also save misclassified scans here")] = None,
+    masks_dir: MasksDir = None,
+    runtime: Annotated[
+        str,
+        typer.Option(
+            click_type=click.Choice(["auto", "tensorflow"]),
+            help="auto: as the app classifies (the ONNX export when the card lists one); tensorflow: the Keras model",
+        ),
+    ] = "auto",
+) -> None:
+    """Score the artifact on a split, whole and leakage-clean (with MASKS_DIR also without label conflicts)."""
+    from training.evaluate import evaluate as run_evaluation
 
-        report = audit(args.data_dir, args.out, args.examples_dir, masks_dir=args.masks_dir)
-        print(json.dumps(report.summary, indent=2))
-    elif args.command == "guard":
-        from model.card import ARTIFACT_DIR
-        from training.guard import refit_guard
+    report = run_evaluation(data_dir, split, artifact_dir, out, gallery_dir, runtime, masks_dir)
+    _show({"full": report.full["accuracy"], "leakage_clean": report.leakage_clean["accuracy"]})
 
-        print(json.dumps(refit_guard(args.artifact_dir or ARTIFACT_DIR, args.data_dir), indent=2))
-    elif args.command == "slim":
-        from model.card import ARTIFACT_DIR
-        from training.artifact import slim_weights
 
-        print(json.dumps(slim_weights(args.artifact_dir or ARTIFACT_DIR), indent=2))
-    elif args.command == "ood":
-        from model.card import ARTIFACT_DIR
-        from training.ood_eval import evaluate_guard
+@app.command()
+def report(data_dir: DataDir, masks_dir: MasksDir = None, artifact_dir: ArtifactDir = ARTIFACT_DIR) -> None:
+    """Evaluate, trust, robustness, ood and readme in one go."""
+    from training.report import report as run_report
 
-        report = evaluate_guard(args.data_dir, args.split, args.artifact_dir or ARTIFACT_DIR, args.out)
-        summary = {"auroc": report.auroc, "in_distribution": report.in_distribution, "per_part": report.per_part}
-        print(json.dumps(summary | {"out_of_distribution": report.out_of_distribution}, indent=2))
-    elif args.command == "screenshots":
-        from training.screenshots import capture_screenshots
+    _show({step: round(seconds) for step, seconds in run_report(data_dir, masks_dir, artifact_dir).items()})
 
-        print("\n".join(str(p) for p in capture_screenshots(args.scan)))
-    elif args.command == "saliency":
-        from model.card import ARTIFACT_DIR
-        from model.maps import METHODS
-        from training.saliency import evaluate_saliency
 
-        report = evaluate_saliency(
-            args.data_dir,
-            args.masks_dir,
-            args.artifact_dir or ARTIFACT_DIR,
-            args.out,
-            args.methods or METHODS,
-            args.max_slow_scans,
-            sanity=not args.no_sanity,
-        )
-        print(json.dumps({s: t["groups"]["all"] for s, t in report.tables.items()}, indent=1))
-    elif args.command == "masks":
-        from training.masks import rebuild_masks
+@app.command()
+def candidates(
+    data_dir: DataDir,
+    run_dir: Annotated[Path, typer.Option(help="the training run's folder")],
+    out: OptionalOut = None,
+    masks_dir: MasksDir = None,
+) -> None:
+    """Score every candidate a training run saved, once (with MASKS_DIR also the run's choice's Grad-CAM)."""
+    from model.records import Candidates
+    from training.evaluate import evaluate_candidates
 
-        print(f"{rebuild_masks(args.figshare_dir, args.data_dir, args.out)} outlines written to {args.out}")
-    elif args.command == "outlines":
-        from model.card import ARTIFACT_DIR
-        from model.outlines import OUTLINES_FILE
-        from training.masks import build_outline_bank
+    _show(evaluate_candidates(data_dir, run_dir, out or ARTIFACT_DIR / Candidates.FILE, masks_dir=masks_dir))
 
-        out = args.out or ARTIFACT_DIR / OUTLINES_FILE
-        print(f"{build_outline_bank(args.data_dir, args.masks_dir, out)} outlines packed into {out}")
-    elif args.command == "trust":
-        from model.card import ARTIFACT_DIR, TRUST_FILE
-        from training.trust import evaluate_trust
 
-        folder = args.artifact_dir or ARTIFACT_DIR
-        report = evaluate_trust(args.data_dir, folder, args.out or folder / TRUST_FILE)
-        print(
-            json.dumps(
-                {"qhat": report.qhat, "referral_threshold": report.referral_threshold, "sets": report.sets}, indent=2
-            )
-        )
-    elif args.command == "robustness":
-        from model.card import ARTIFACT_DIR, ROBUSTNESS_FILE
-        from training.robustness import VALIDATION_SAMPLE, evaluate_robustness
+@app.command()
+def rescore(
+    data_dir: DataDir,
+    artifact_dirs: Annotated[list[Path], typer.Argument(help="artifact folders to score")],
+    out: Annotated[Path | None, typer.Option(help="also write the rows here")] = None,
+) -> None:
+    """Score trained artifacts on their run's validation views again."""
+    from training.rescore import rescore as run_rescore
+    from training.rescore import write_rows
 
-        folder = args.artifact_dir or ARTIFACT_DIR
-        out = args.out or folder / ROBUSTNESS_FILE
-        report = evaluate_robustness(args.data_dir, folder, out, args.validation_sample or VALIDATION_SAMPLE)
-        print(json.dumps({s: t["none"]["accuracy"] for s, t in report.results.items()}, indent=2))
-    elif args.command == "samples":
-        from model.card import ARTIFACT_DIR, EVALUATION_FILE, SALIENCY_FILE, SAMPLES_DIR
-        from training.samples import write_outlined_samples, write_samples
+    rows = run_rescore(data_dir, artifact_dirs)
+    if out is not None:
+        write_rows(out, rows)
+    _show(rows)
 
-        evaluation, out_dir = args.evaluation or ARTIFACT_DIR / EVALUATION_FILE, args.out_dir or SAMPLES_DIR
-        written = write_samples(args.data_dir, evaluation, out_dir)
-        if args.masks_dir is not None:
-            saliency = args.saliency or ARTIFACT_DIR / SALIENCY_FILE
-            written += write_outlined_samples(args.data_dir, evaluation, saliency, args.masks_dir, out_dir)
-        print("\n".join(str(p) for p in written))
-    elif args.command == "export":
-        from model.card import ARTIFACT_DIR
-        from training.export import export_artifact
 
-        print(json.dumps(export_artifact(args.artifact_dir or ARTIFACT_DIR), indent=2))
-    elif args.command == "readme":
-        from training.readme import update
+@app.command()
+def audit(
+    data_dir: DataDir,
+    out: Out,
+    examples_dir: Annotated[Path | None, typer.Option(help="also save example thumbnails here")] = None,
+    masks_dir: MasksDir = None,
+) -> None:
+    """Exact and near-duplicate audit within and across splits (with MASKS_DIR also label conflicts)."""
+    from training.audit import audit as run_audit
 
-        print("README updated" if update() else "README already up to date")
-    return 0
+    _show(run_audit(data_dir, out, examples_dir, masks_dir=masks_dir).summary)
+
+
+@app.command()
+def guard(data_dir: DataDir, artifact_dir: ArtifactDir = ARTIFACT_DIR) -> None:
+    """Fit the not-a-brain-MRI guard of an artifact again (no training)."""
+    from training.guard import refit_guard
+
+    _show(refit_guard(artifact_dir, data_dir))
+
+
+@app.command()
+def slim(artifact_dir: ArtifactDir = ARTIFACT_DIR) -> None:
+    """Rewrite an artifact's weights without the ImageNet arrays (the weights stay bit-identical)."""
+    from training.artifact import slim_weights
+
+    _show(slim_weights(artifact_dir))
+
+
+@app.command()
+def ood(data_dir: DataDir, out: Out, split: str = "Testing", artifact_dir: ArtifactDir = ARTIFACT_DIR) -> None:
+    """Measure the not-a-brain-MRI guard against non-MRI images."""
+    from training.ood_eval import evaluate_guard
+
+    scored = evaluate_guard(data_dir, split, artifact_dir, out)
+    _show({"auroc": scored.auroc, "in_distribution": scored.in_distribution, "per_part": scored.per_part})
+    _show({"out_of_distribution": scored.out_of_distribution})
+
+
+@app.command()
+def screenshots(scan: Annotated[Path, typer.Option(help="a scan to upload on the Classify page")]) -> None:
+    """Capture the app's pages for the guard's held-out set."""
+    from training.screenshots import capture_screenshots
+
+    print("\n".join(str(p) for p in capture_screenshots(scan)))
+
+
+@app.command()
+def saliency(
+    data_dir: DataDir,
+    masks_dir: Annotated[Path, typer.Option(help="the expert outlines folder (see README)")],
+    out: Annotated[Path, typer.Option(help="JSON file to write (gallery images go beside it)")],
+    artifact_dir: ArtifactDir = ARTIFACT_DIR,
+    method: Annotated[list[str] | None, typer.Option(help="repeat for several (default: every method)")] = None,
+    max_slow_scans: Annotated[int, typer.Option(help="Score-CAM/SmoothGrad subsample per subset")] = 60,
+    sanity: Annotated[bool, typer.Option(help="also score a model with its top re-initialised")] = True,
+) -> None:
+    """Score every saliency method against expert tumour outlines."""
+    from model.maps import METHODS
+    from training.saliency import evaluate_saliency
+
+    scored = evaluate_saliency(data_dir, masks_dir, artifact_dir, out, method or METHODS, max_slow_scans, sanity=sanity)
+    _show({subset: table["groups"]["all"] for subset, table in scored.tables.items()})
+
+
+@app.command()
+def masks(
+    figshare_dir: Annotated[Path, typer.Option(help="folder of figshare's 1.mat ... 3064.mat")],
+    data_dir: DataDir,
+    out: Annotated[Path, typer.Option(help="the outlines folder to write")],
+) -> None:
+    """Rebuild the outlines folder from the figshare release (.mat files)."""
+    from training.masks import rebuild_masks
+
+    print(f"{rebuild_masks(figshare_dir, data_dir, out)} outlines written to {out}")
+
+
+@app.command()
+def outlines(
+    data_dir: DataDir,
+    masks_dir: Annotated[Path, typer.Option(help="the expert outlines folder (see README)")],
+    out: Annotated[Path | None, typer.Option(help="default: the artifact's outlines.npz")] = None,
+) -> None:
+    """Pack the outlines the app shows into model/artifacts."""
+    from model.outlines import OUTLINES_FILE
+    from training.masks import build_outline_bank
+
+    target = out or ARTIFACT_DIR / OUTLINES_FILE
+    print(f"{build_outline_bank(data_dir, masks_dir, target)} outlines packed into {target}")
+
+
+@app.command()
+def trust(data_dir: DataDir, artifact_dir: ArtifactDir = ARTIFACT_DIR, out: OptionalOut = None) -> None:
+    """Fit prediction sets and the referral threshold on validation."""
+    from model.records import TrustEvaluation
+    from training.trust import evaluate_trust
+
+    scored = evaluate_trust(data_dir, artifact_dir, out or artifact_dir / TrustEvaluation.FILE)
+    _show({"qhat": scored.qhat, "referral_threshold": scored.referral_threshold, "sets": scored.sets})
+
+
+@app.command()
+def robustness(
+    data_dir: DataDir,
+    artifact_dir: ArtifactDir = ARTIFACT_DIR,
+    out: OptionalOut = None,
+    validation_sample: Annotated[int | None, typer.Option(help="validation scans (default 100, seeded)")] = None,
+) -> None:
+    """Accuracy under acquisition changes, severities 1-5."""
+    from model.records import RobustnessEvaluation
+    from training.robustness import VALIDATION_SAMPLE, evaluate_robustness
+
+    target = out or artifact_dir / RobustnessEvaluation.FILE
+    scored = evaluate_robustness(data_dir, artifact_dir, target, validation_sample or VALIDATION_SAMPLE)
+    _show({subset: table["none"]["accuracy"] for subset, table in scored.results.items()})
+
+
+@app.command()
+def samples(
+    data_dir: DataDir,
+    evaluation: Annotated[Path | None, typer.Option(help="default: the artifact's evaluation.json")] = None,
+    out_dir: Annotated[Path, typer.Option(help="where the sample scans go")] = SAMPLES_DIR,
+    saliency: Annotated[Path | None, typer.Option(help="default: the artifact's saliency check")] = None,
+    masks_dir: Annotated[Path | None, typer.Option(help="outlines folder: also pick outlined scans")] = None,
+) -> None:
+    """Pick the sample scans bundled with the app."""
+    from model.records import Evaluation, SaliencyEvaluation
+    from training.samples import write_outlined_samples, write_samples
+
+    evaluation = evaluation or ARTIFACT_DIR / Evaluation.FILE
+    written = write_samples(data_dir, evaluation, out_dir)
+    if masks_dir is not None:
+        checked = saliency or ARTIFACT_DIR / SaliencyEvaluation.FILE
+        written += write_outlined_samples(data_dir, evaluation, checked, masks_dir, out_dir)
+    print("\n".join(str(p) for p in written))
+
+
+@app.command()
+def export(artifact_dir: ArtifactDir = ARTIFACT_DIR) -> None:
+    """Add the ONNX export to an artifact (train does this itself)."""
+    from training.export import export_artifact
+
+    _show(export_artifact(artifact_dir))
+
+
+@app.command()
+def readme() -> None:
+    """Rewrite the README's results section from the committed JSON."""
+    from training.readme import update
+
+    print("README updated" if update() else "README already up to date")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    app(prog_name="python -m training")
