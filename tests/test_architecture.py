@@ -9,7 +9,7 @@ import pytest
 
 from model.architecture import BASE_KEY, backbone_weights, build_classifier, load_weights_npz, save_weights_npz
 from model.backbone import imagenet_xception_weights, weights_sha256
-from model.card import CARD_FILE, WEIGHTS_FILE, load_card
+from model.card import CARD_FILE, WEIGHTS_FILE, load_card, sha256_file, write_card
 from model.errors import ChecksumMismatchError
 from tests.helpers import TINY_SIZE
 
@@ -74,6 +74,11 @@ def test_slimming_keeps_the_weights_and_the_results_recorded_for_the_old_file(tr
     _, _, config, _ = trained
     artifact = tmp_path / "artifact"
     shutil.copytree(config.out_dir, artifact)
+    with np.load(artifact / WEIGHTS_FILE) as stored:  # an older file of the same weights, stored otherwise
+        np.savez_compressed(artifact / WEIGHTS_FILE, **{key: stored[key] for key in stored.files})
+    card = json.loads((artifact / CARD_FILE).read_text())
+    card["artifact"]["sha256"] = sha256_file(artifact / WEIGHTS_FILE)
+    write_card(artifact, card)
     before = load_card(artifact)
     weights = [v.numpy() for v in Classifier.from_artifact(artifact, runtime="tensorflow").model.weights]
     block = slim_weights(artifact)
@@ -84,6 +89,7 @@ def test_slimming_keeps_the_weights_and_the_results_recorded_for_the_old_file(tr
     reloaded = Classifier.from_artifact(artifact, runtime="tensorflow").model.weights
     for ours, theirs in zip(weights, reloaded, strict=True):
         np.testing.assert_array_equal(ours, theirs.numpy())
+    assert slim_weights(artifact)["same_weights_as"] == [before.weights_sha256]  # the same bytes again: no new name
 
 
 @pytest.mark.artifact
