@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from model.card import (
     AUDIT_FILE,
@@ -37,7 +37,7 @@ class Record:
     schema_version: int
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], strict: bool = False) -> Any:
+    def from_dict(cls, data: dict[str, Any], strict: bool = False) -> Self:
         """The record, refusing a file that lacks a required key (and, when `strict`, one with an unknown key)."""
         known = {f.name: f for f in fields(cls)}
         required = [n for n, f in known.items() if f.default is MISSING and f.default_factory is MISSING]
