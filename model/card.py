@@ -102,7 +102,7 @@ def read_record(path: Path, kind: str) -> dict[str, Any]:
 
 @dataclass
 class ModelCard:
-    """The model card, read through attributes; `raw` is the file as written, kept for tools that extend it."""
+    """The model card, read through attributes; `write_card` and `update_card` are its only writers."""
 
     class_dirs: list[str]
     class_names: list[str]
@@ -125,7 +125,6 @@ class ModelCard:
     history: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, Any] = field(default_factory=dict)
     machine: dict[str, Any] = field(default_factory=dict)
-    raw: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelCard":
@@ -148,7 +147,6 @@ class ModelCard:
             **{name: data.get(name, {}) for name in ("training_config", "dataset", "validation", "history")},
             timings=data.get("timings", {}),
             machine=data.get("machine", {}),
-            raw=data,
         )
 
     def describes(self, weights_sha256: str) -> bool:
@@ -214,5 +212,14 @@ def load_card(artifact_dir: Path = ARTIFACT_DIR) -> ModelCard:
     return ModelCard.from_dict(read_record(Path(artifact_dir) / CARD_FILE, CARD_FILE))
 
 
-def write_card(artifact_dir: Path, card: dict[str, Any]) -> None:
+def write_card(artifact_dir: Path, card: dict[str, Any]) -> ModelCard:
+    """The one writer of the model card: refuses a card the app could not read, returns it typed."""
+    typed = ModelCard.from_dict(card)
     write_record(Path(artifact_dir) / CARD_FILE, CARD_FILE, card)
+    return typed
+
+
+def update_card(artifact_dir: Path, **blocks: Any) -> ModelCard:
+    """Replaces whole top-level blocks of an artifact's card (a new ONNX export, guard or weights file)."""
+    path = Path(artifact_dir) / CARD_FILE
+    return write_card(artifact_dir, read_record(path, CARD_FILE) | blocks)

@@ -93,8 +93,9 @@ JPEG = encode(Image.fromarray(gradient()).convert("RGB"), "JPEG", quality=90)  #
 PNG = encode(Image.fromarray(gradient()), "PNG")
 
 
-def tiny_card(**overrides) -> ModelCard:
-    raw = {
+def tiny_card_data(**overrides) -> dict:
+    """The fields of a tiny model's card, as the file holds them."""
+    data = {
         "class_dirs": list(CLASS_DIRS),
         "class_names": [CLASS_LABELS[c] for c in CLASS_DIRS],
         "image_size": TINY_SIZE,
@@ -103,8 +104,11 @@ def tiny_card(**overrides) -> ModelCard:
         "artifact": {"weights_file": "none", "sha256": "0" * 64},
         "last_conv_layer": "block14_sepconv2_act",
     }
-    raw.update(overrides)
-    return ModelCard.from_dict(raw)
+    return data | overrides
+
+
+def tiny_card(**overrides) -> ModelCard:
+    return ModelCard.from_dict(tiny_card_data(**overrides))
 
 
 def sample_scans() -> list[tuple[Path, str]]:

@@ -55,3 +55,16 @@ def test_a_record_from_a_newer_schema_is_refused(tmp_path):
     (tmp_path / "a.json").write_text(f'{{"schema_version": {SCHEMA_VERSIONS[AUDIT_FILE] + 1}}}')
     with pytest.raises(ArtifactError, match="schema version"):
         read_record(tmp_path / "a.json", AUDIT_FILE)
+
+
+def test_update_card_replaces_one_block_keeps_the_rest_and_refuses_an_unreadable_card(tmp_path):
+    from model.card import CARD_FILE, load_card, read_record, update_card, write_card
+    from tests.helpers import tiny_card_data
+
+    write_card(tmp_path, tiny_card_data(timings={"total_wall_s": 5.0}))
+    updated = update_card(tmp_path, onnx={"file": "classifier.onnx", "sha256": "a" * 64})
+    assert updated.onnx == load_card(tmp_path).onnx == {"file": "classifier.onnx", "sha256": "a" * 64}
+    assert load_card(tmp_path).timings == {"total_wall_s": 5.0}
+    with pytest.raises(KeyError):
+        update_card(tmp_path, calibration={})  # no temperature: the app could not classify with it
+    assert "temperature" in read_record(tmp_path / CARD_FILE, CARD_FILE)["calibration"]

@@ -1,16 +1,14 @@
 """The ONNX export: written by training, checked by hash at load, computing what the Keras model computes."""
 
-import json
-
 import keras
 import numpy as np
 import pytest
 
 from model.architecture import build_classifier, save_weights_npz
-from model.card import CARD_FILE, ONNX_FILE, sha256_file
+from model.card import CARD_FILE, ONNX_FILE, read_record, sha256_file, write_card
 from model.errors import ArtifactError, ChecksumMismatchError
 from model.predict import Classifier
-from tests.helpers import TINY_SIZE, sample_scans, tiny_card
+from tests.helpers import TINY_SIZE, sample_scans, tiny_card_data
 from training.export import TOLERANCE, export_artifact
 
 
@@ -19,15 +17,13 @@ def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
     keras.utils.set_random_seed(3)
     save_weights_npz(build_classifier(4, TINY_SIZE, "tiny"), root / "w.npz")
-    raw = tiny_card().raw | {"artifact": {"weights_file": "w.npz", "sha256": sha256_file(root / "w.npz")}}
-    (root / CARD_FILE).write_text(json.dumps(raw))
+    write_card(root, tiny_card_data(artifact={"weights_file": "w.npz", "sha256": sha256_file(root / "w.npz")}))
     return root, export_artifact(root)
 
 
 def test_export_is_recorded_in_the_card_and_used_by_default(exported):
     root, block = exported
-    card = json.loads((root / CARD_FILE).read_text())
-    assert card["onnx"] == block and block["file"] == ONNX_FILE
+    assert read_record(root / CARD_FILE, CARD_FILE)["onnx"] == block and block["file"] == ONNX_FILE
     assert block["sha256"] == sha256_file(root / ONNX_FILE)
     assert block["max_logit_difference_vs_tensorflow"] < TOLERANCE
     assert Classifier.from_artifact(root).onnx is not None
@@ -54,9 +50,9 @@ def test_tampered_or_missing_export_is_refused(exported, tmp_path):
     (tmp_path / ONNX_FILE).unlink()
     with pytest.raises(ArtifactError, match="missing"):
         Classifier.from_artifact(tmp_path)
-    card = json.loads((tmp_path / CARD_FILE).read_text())
+    card = read_record(tmp_path / CARD_FILE, CARD_FILE)
     del card["onnx"]
-    (tmp_path / CARD_FILE).write_text(json.dumps(card))
+    write_card(tmp_path, card)
     with pytest.raises(ArtifactError, match="no ONNX export"):
         Classifier.from_artifact(tmp_path, runtime="onnx")
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from model.architecture import build_classifier, save_weights_npz
-from model.card import CARD_FILE, load_card
+from model.card import load_card, write_card
 from model.errors import ChecksumMismatchError, EmptyFileError
 from model.predict import Classifier
 from tests.helpers import ROOT, TINY_SIZE, sample_scans
@@ -52,14 +52,11 @@ def test_concurrent_calls_give_the_same_answers(tiny_classifier):
 
 
 def test_tampered_weights_are_refused(tmp_path):
-    import json
-
-    from tests.helpers import tiny_card
+    from tests.helpers import tiny_card_data
 
     model = build_classifier(4, TINY_SIZE, "tiny")
     save_weights_npz(model, tmp_path / "w.npz")
-    raw = tiny_card().raw | {"artifact": {"weights_file": "w.npz", "sha256": "f" * 64}}
-    (tmp_path / CARD_FILE).write_text(json.dumps(raw))
+    write_card(tmp_path, tiny_card_data(artifact={"weights_file": "w.npz", "sha256": "f" * 64}))
     with pytest.raises(ChecksumMismatchError, match="model card"):
         Classifier.from_artifact(tmp_path)
 

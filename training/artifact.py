@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from model.architecture import FLOAT16_MIN_SIZE, save_weights_npz
 from model.backbone import imagenet_xception_weights
-from model.card import OOD_GUARD_FILE, WEIGHTS_FILE, load_card, sha256_file, write_card
+from model.card import OOD_GUARD_FILE, WEIGHTS_FILE, load_card, sha256_file, update_card, write_card
 from model.errors import ArtifactError
 from model.onnx_forward import available_cores
 from model.ood import GUARD_FEATURES, THRESHOLD_RULE, OODDetector
@@ -103,7 +103,7 @@ def slim_weights(artifact_dir: Path) -> dict[str, Any]:
                     "the rewritten weights differ at {path}; the artifact is left as it was", path=before.path
                 )
         shutil.move(Path(tmp) / WEIGHTS_FILE, Path(artifact_dir) / WEIGHTS_FILE)
-    write_card(artifact_dir, card.raw | {"artifact": block})
+    update_card(artifact_dir, artifact=block)
     return block
 
 

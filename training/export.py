@@ -27,7 +27,7 @@ import tf2onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from model.architecture import BACKBONES, FLOAT16_MIN_SIZE, features_model
-from model.card import ONNX_FILE, load_card, sha256_file, write_card
+from model.card import ONNX_FILE, sha256_file, update_card
 from model.onnx_forward import INPUT_NAME, OnnxForward
 from model.predict import Classifier
 
@@ -100,7 +100,5 @@ def export_artifact(artifact_dir: Path) -> dict[str, Any]:
     """Adds the ONNX export to an artifact folder and records it in the model card."""
     classifier = Classifier.from_artifact(artifact_dir, runtime="tensorflow", with_guard=False)
     block = export_onnx(classifier, artifact_dir)
-    card = load_card(artifact_dir).raw
-    card["onnx"] = block
-    write_card(artifact_dir, card)
+    update_card(artifact_dir, onnx=block)
     return block

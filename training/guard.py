@@ -14,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from model.batch import Loaded, batches, loaded_scans
-from model.card import load_card, write_card
+from model.card import update_card
 from model.ood import OODDetector, pooled_frozen_features
 from model.predict import BATCH, Classifier
 from model.preprocess import preprocess
@@ -64,7 +64,4 @@ def refit_guard(artifact_dir: Path, data_dir: Path) -> dict[str, Any]:
         features[split.val_idx],
         design_non_mri_features(frozen, card.image_size),
     )
-    raw = load_card(artifact_dir).raw
-    raw["ood"] = write_guard(guard, artifact_dir)
-    write_card(artifact_dir, raw)
-    return raw["ood"]
+    return update_card(artifact_dir, ood=write_guard(guard, artifact_dir)).ood

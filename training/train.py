@@ -355,6 +355,18 @@ class Calibration:
     no_tta_accuracy: float
 
 
+@dataclass
+class Run:
+    """What the stages produced, as the model card records it."""
+
+    stage1: Stage1
+    stage2: Stage2
+    end: Stage2End
+    choice: Choice
+    timings: dict[str, float]
+    started: float  # time.time() when the run began
+
+
 @contextmanager
 def timed(timings: dict[str, float], key: str) -> Iterator[None]:
     tick = time.time()
@@ -560,18 +572,9 @@ def fit_guard(data: RunData) -> OODDetector:
     )
 
 
-def model_card(
-    data: RunData,
-    name: str,
-    stage1: Stage1,
-    stage2: Stage2,
-    end: Stage2End,
-    choice: Choice,
-    calibration: Calibration,
-    timings: dict[str, float],
-) -> dict[str, Any]:
+def model_card(data: RunData, run: Run, name: str, calibration: Calibration) -> dict[str, Any]:
     """The card training writes beside the weights (the artifact's SHA-256s are added by `write_artifact`)."""
-    config, split = data.config, data.split
+    config, split, end, choice = data.config, data.split, run.end, run.choice
     class_names = [CLASS_LABELS[c] for c in CLASS_DIRS]
     spec = BACKBONES[config.backbone]
     y_val = data.y_val
@@ -619,11 +622,22 @@ def model_card(
                 y_val, calibrated_probabilities(calibration.logits, calibration.temperature), class_names, config.seed
             ),
         },
-        "history": {"stage1_head": stage1.history, "stage2_finetune": stage2.history},
-        "timings": dict(timings),
+        "history": {"stage1_head": run.stage1.history, "stage2_finetune": run.stage2.history},
+        "timings": run.timings | {"total_wall_s": time.time() - run.started},
         "machine": machine_info(),
         "distribution_strategy": type(data.strategy).__name__,
     }
+
+
+def save_candidate(
+    data: RunData, run: Run, name: str, weights: list[np.ndarray], out_dir: Path, with_guard: bool
+) -> dict[str, Any]:
+    """Calibrates `weights`, fits the guard when asked, and writes them with their card into `out_dir`."""
+    calibration = calibrate(data, weights)
+    guard = fit_guard(data) if with_guard else None
+    card = model_card(data, run, name, calibration)
+    data.top.set_weights(weights)
+    return write_artifact(data.model, out_dir, card, calibration.temperature, calibration.tta_flip, guard)
 
 
 def train(config: TrainConfig) -> dict[str, Any]:
@@ -639,21 +653,13 @@ def train(config: TrainConfig) -> dict[str, Any]:
         end = choose_stage2_end(data, stage2)
         stage2.epochs.clear()
         choice = choose_interpolation(data, stage1, end)
-
-    def save(weights: list[np.ndarray], name: str, out_dir: Path, with_guard: bool) -> dict[str, Any]:
-        calibration = calibrate(data, weights)
-        guard = fit_guard(data) if with_guard else None
-        card = model_card(data, name, stage1, stage2, end, choice, calibration, timings)
-        card["timings"]["total_wall_s"] = time.time() - started
-        data.top.set_weights(weights)
-        return write_artifact(data.model, out_dir, card, calibration.temperature, calibration.tta_flip, guard)
-
+    run = Run(stage1, stage2, end, choice, timings, started)
     candidates = {"frozen_backbone_head": stage1.weights, "finetuned_exit_flow": stage2.best_checkpoint}
     if end.averaged:
         candidates["epoch_averaged"] = end.weights
     for name, weights in {**candidates, choice.selected: choice.weights}.items():
-        save(weights, name, run_dir / "candidates" / name, with_guard=False)
-    card = save(choice.weights, choice.selected, config.out_dir, with_guard=True)
+        save_candidate(data, run, name, weights, run_dir / "candidates" / name, with_guard=False)
+    card = save_candidate(data, run, choice.selected, choice.weights, config.out_dir, with_guard=True)
     card["onnx"] = export_artifact(config.out_dir)
     log.info(
         "wrote %s (validation accuracy %.4f) in %.0f s",
