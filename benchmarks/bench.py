@@ -307,38 +307,50 @@ def run_benchmark(sample: Path, runs: int = 30, artifact_dir: Path = ARTIFACT_DI
 
 
 def markdown(results: dict[str, Any]) -> str:
-    c, k, s, t = results["classify"], results["compute"], results["saliency"], results["startup"]
-    m, ideas = results["machine"], c["ideas_not_shipped"]
-    after = ideas["onnx_spinning_threads"].get("saliency_after_ms")
-
-    def row(what: str, stats: dict[str, float], note: str = "") -> str:
-        return f"| {what} | {stats['p50_ms']:.0f} ms | {stats['p95_ms']:.0f} ms | {note} |"
-
+    """The benchmark table of the README, from `results.json`."""
+    m = results["machine"]
     lines = [
         f"Machine: {m['cpu']}, {m['cpu_count']} cores, {platform.system()}, TensorFlow {m['tensorflow']}, "
         f"ONNX Runtime {onnxruntime.__version__} ({results['created']}, {results['runs']} runs, p50 / p95).",
         "",
         "| what | p50 | p95 | note |",
         "|---|---|---|---|",
-        row(
+        *_forward_rows(results["classify"], results["compute"]),
+        *_throughput_rows(results),
+        *_saliency_rows(results["saliency"]),
+        *_start_and_training_rows(results["startup"], results["training"]),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _row(what: str, stats: dict[str, float], note: str = "") -> str:
+    return f"| {what} | {stats['p50_ms']:.0f} ms | {stats['p95_ms']:.0f} ms | {note} |"
+
+
+def _forward_rows(c: dict[str, Any], k: dict[str, Any]) -> list[str]:
+    """Classification end to end, the forward pass on each runtime, the ideas measured and not shipped."""
+    ideas = c["ideas_not_shipped"]
+    after = ideas["onnx_spinning_threads"].get("saliency_after_ms")
+    return [
+        _row(
             f"classify one image end to end (ours: {c['runtime']})",
             c["ours_end_to_end"],
             f"{c['speedup_vs_seed']:.2f}x faster than the seed path; {c['end_to_end_over_forward']:.2f}x our forward "
             "(these three timed in turn, run after run)",
         ),
-        row("seed serving path (save, load_img, predict)", c["seed_serving_path"]),
-        row(
+        _row("seed serving path (save, load_img, predict)", c["seed_serving_path"]),
+        _row(
             f"forward, shipped: {c['runtime']}",
             c["shipped_forward_one_image"],
             f"{k['shipped_forward_fraction_of_sgemm']:.2f}x NumPy sgemm; flip TTA: {c['tta_flip']}",
         ),
-        row(
+        _row(
             "forward, TensorFlow float32 (tf.function, fixed signature)",
             c["tensorflow_compiled_forward_one_image"],
             f"{k['tensorflow_forward_fraction_of_sgemm']:.2f}x NumPy sgemm; serves the saliency maps",
         ),
-        row("eager `model(x)`", c["eager_model_call"]),
-        row(
+        _row("eager `model(x)`", c["eager_model_call"]),
+        _row(
             "idea, not shipped: ONNX Runtime workers spinning between calls",
             ideas["onnx_spinning_threads"],
             "idle workers busy-wait between calls"
@@ -349,7 +361,7 @@ def markdown(results: dict[str, Any]) -> str:
                 else ""
             ),
         ),
-        row(
+        _row(
             "idea, not shipped: TensorFlow in bfloat16",
             ideas["bfloat16_forward"],
             f"max logit difference {ideas['bfloat16_forward']['max_logit_difference']:.3f}",
@@ -359,31 +371,37 @@ def markdown(results: dict[str, Any]) -> str:
         f"| machine limit: NumPy sgemm, clean child process | {k['numpy_sgemm_gflops']:.0f} GFLOP/s | | "
         f"{_kernel(k)}; model: {k['model_gflop_per_image']:.1f} GFLOP/image |",
     ]
-    lines += _throughput_rows(results)
-    for method, stats in s.items():
+
+
+def _saliency_rows(saliency: dict[str, Any]) -> list[str]:
+    lines = []
+    for method, stats in saliency.items():
         note = f"{stats['times_forward']:.1f}x TensorFlow forward"
         if method == "SmoothGrad":
             note += f" ({stats['samples']} samples: {stats['times_forward_per_sample']:.2f}x forward per sample)"
         if method == "Score-CAM":
             note += f" (max_N={stats['max_N']})"
         lines.append(f"| {method} | {stats['p50_ms'] / 1000:.2f} s | {stats['p95_ms'] / 1000:.2f} s | {note} |")
-    lines.append(
+    return lines
+
+
+def _start_and_training_rows(startup: dict[str, Any], training: dict[str, Any] | None) -> list[str]:
+    lines = [
         f"| app start to first classification (fresh process, AppTest) | "
-        f"{t['seconds_to_first_classification']:.1f} s | | peak RSS {t['peak_rss_mib']:.0f} MiB |"
-    )
-    training = results["training"]
+        f"{startup['seconds_to_first_classification']:.1f} s | | peak RSS {startup['peak_rss_mib']:.0f} MiB |"
+    ]
     if training:
+        cache = (
+            f"frozen-layer cache {training.get('cache_frozen_layers_s', 0) / 60:.1f} min |"
+            if training.get("cache_images_computed")
+            else "frozen-layer cache reused from an earlier run |"
+        )
         lines.append(
             f"| training, end to end (model card) | {training.get('total_wall_s', 0) / 60:.1f} min | | "
             f"stage 1 {training.get('stage1_images_per_s', 0):.0f} img/s, stage 2 "
-            f"{training.get('stage2_images_per_s', 0):.0f} img/s, "
-            + (
-                f"frozen-layer cache {training.get('cache_frozen_layers_s', 0) / 60:.1f} min |"
-                if training.get("cache_images_computed")
-                else "frozen-layer cache reused from an earlier run |"
-            )
+            f"{training.get('stage2_images_per_s', 0):.0f} img/s, " + cache
         )
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _kernel(compute: dict[str, Any]) -> str:

@@ -83,6 +83,31 @@ def _write_gallery(rows: list[dict[str, Any]], prepared_images: list[np.ndarray]
             row["gallery_image"] = name
 
 
+def _subset_scores(
+    rows: list[dict[str, Any]], names: list[str], leaked: np.ndarray, conflicts: set[str] | None
+) -> dict[str, Any]:
+    """The whole split, its leakage-clean part and its copies of Training scored, with the leakage counts per
+    class; with `conflicts` (scored with the outlines folder), also the split without its label conflicts."""
+    report = {
+        "full": _subset(rows, np.ones(len(rows), bool), names),
+        "leakage_clean": _subset(rows, ~leaked, names),
+        "leaked_copies": _subset(rows, leaked, names),
+        "label_conflicts": None if conflicts is None else len(conflicts & {r["path"] for r in rows}),
+        "without_label_conflicts": None
+        if conflicts is None
+        else _subset(rows, ~np.array([r["label_conflict"] for r in rows]), names),
+    }
+    report["leakage_counts"] = {
+        name: {
+            "images": int(sum(r["label"] == i for r in rows)),
+            "leaked": int(sum(r["label"] == i and r["leaked"] for r in rows)),
+            "exact": int(sum(r["label"] == i and r["exact_copy"] for r in rows)),
+        }
+        for i, name in enumerate(names)
+    }
+    return report
+
+
 def evaluate(
     data_dir: Path,
     split: str,
@@ -117,9 +142,6 @@ def evaluate(
     if gallery_dir is not None:
         _write_gallery(rows, prepared_images, gallery_dir)
 
-    names = card.class_names
-    clean = ~leaked
-    ood_flags = np.array([r["out_of_distribution"] for r in rows])
     report = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "split": split,
@@ -127,27 +149,13 @@ def evaluate(
         "artifact_dir": str(artifact_dir),
         "candidate": card.candidate,
         "runtime": classifier.runtime,
-        "class_names": names,
+        "class_names": card.class_names,
         "dataset_fingerprint_sha256": fingerprint(samples, data_dir),
         "near_duplicate_rule": (
             f"byte-identical or pHash Hamming distance <= {NEAR_DUPLICATE_DISTANCE} to a Training image"
         ),
-        "full": _subset(rows, np.ones(len(rows), bool), names),
-        "leakage_clean": _subset(rows, clean, names),
-        "leaked_copies": _subset(rows, leaked, names),
-        "label_conflicts": len(conflicts & {r["path"] for r in rows}) if masks_dir is not None else None,
-        "without_label_conflicts": _subset(rows, ~np.array([r["label_conflict"] for r in rows]), names)
-        if masks_dir is not None
-        else None,
-        "leakage_counts": {
-            name: {
-                "images": int(sum(r["label"] == i for r in rows)),
-                "leaked": int(sum(r["label"] == i and r["leaked"] for r in rows)),
-                "exact": int(sum(r["label"] == i and r["exact_copy"] for r in rows)),
-            }
-            for i, name in enumerate(names)
-        },
-        "ood_flagged_fraction": float(ood_flags.mean()) if card.ood else None,
+        **_subset_scores(rows, card.class_names, leaked, conflicts if masks_dir is not None else None),
+        "ood_flagged_fraction": float(np.mean([r["out_of_distribution"] for r in rows])) if card.ood else None,
         "tta_flip": card.tta_flip,
         "temperature": card.temperature,
         "wall_s": time.time() - started,
