@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 
@@ -47,3 +48,21 @@ def test_a_command_runs_and_writes_its_typed_record(synthetic_dataset, tmp_path)
 def test_a_missing_required_option_is_refused_by_name():
     refused = CliRunner().invoke(app, ["evaluate", "--out", "x.json"])
     assert refused.exit_code != 0 and "--data-dir" in refused.output
+
+
+def readme_command_lines() -> list[list[str]]:
+    """The arguments of every `python -m training ...` line in the README's code blocks, comments dropped."""
+    lines, in_code = [], False
+    for line in (ROOT / "README.md").read_text().splitlines():
+        in_code = not in_code if line.startswith("```") else in_code
+        if in_code and line.startswith("python -m training "):
+            lines.append(shlex.split(line.split("  #")[0], comments=True)[3:])
+    return lines
+
+
+def test_every_command_line_in_the_readme_parses():
+    commands = typer.main.get_command(app).commands
+    lines = readme_command_lines()
+    assert len(lines) >= 15
+    for args in lines:
+        commands[args[0]].make_context(args[0], args[1:])  # raises click's UsageError on an unknown option
