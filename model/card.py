@@ -100,6 +100,33 @@ def read_record(path: Path, kind: str) -> dict[str, Any]:
     return data
 
 
+@dataclass(frozen=True)
+class GuardFile:
+    """The card's `ood` block: the not-an-MRI guard's file and how it was fitted (`training.artifact.write_guard`)."""
+
+    file: str
+    sha256: str
+    threshold: float
+    threshold_rule: str
+    method: str
+    features: str = ""  # empty: a guard from before the frozen-layer guard, which the app refuses
+
+
+@dataclass(frozen=True)
+class OnnxExport:
+    """The card's `onnx` block: the ONNX export and its check against Keras (`training.export.export_onnx`)."""
+
+    file: str
+    sha256: str
+    bytes: int
+    precision: str
+    float16_arrays: int
+    opset: int
+    max_logit_difference_vs_tensorflow: float
+    probe_images: int
+    versions: dict[str, str]
+
+
 @dataclass
 class ModelCard:
     """The model card, read through attributes; `write_card` and `update_card` are its only writers."""
@@ -114,8 +141,8 @@ class ModelCard:
     weights_bytes: int = 0
     tta_flip: bool = False
     same_weights_as: tuple[str, ...] = ()  # SHA-256s of earlier files of bit-identical weights (training slim)
-    ood: dict[str, Any] | None = None
-    onnx: dict[str, Any] | None = None
+    ood: GuardFile | None = None
+    onnx: OnnxExport | None = None
     last_conv_layer: str | None = None
     candidate: str = ""
     created: str = ""
@@ -139,8 +166,8 @@ class ModelCard:
             weights_bytes=int(data["artifact"].get("bytes", 0)),
             tta_flip=bool(data.get("inference", {}).get("tta_flip", False)),
             same_weights_as=tuple(data["artifact"].get("same_weights_as", ())),
-            ood=data.get("ood"),
-            onnx=data.get("onnx"),
+            ood=GuardFile(**data["ood"]) if data.get("ood") else None,
+            onnx=OnnxExport(**data["onnx"]) if data.get("onnx") else None,
             last_conv_layer=data.get("last_conv_layer"),
             candidate=data.get("candidate", ""),
             created=data.get("created", ""),

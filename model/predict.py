@@ -144,19 +144,19 @@ class Classifier:
         model = KerasWeights(artifact_dir / card.weights_file, card.weights_sha256)
         ood = None
         if card.ood and with_guard:
-            if card.ood.get("features") != GUARD_FEATURES:
+            if card.ood.features != GUARD_FEATURES:
                 raise ArtifactError(
                     "this artifact's guard predates the frozen-layer guard: run `python -m training guard`."
                 )
-            ood_path = artifact_dir / card.ood["file"]
-            verify_file(ood_path, card.ood["sha256"])
+            ood_path = artifact_dir / card.ood.file
+            verify_file(ood_path, card.ood.sha256)
             ood = OODDetector.load(ood_path)
         onnx = None
         if runtime == "onnx" and not card.onnx:
             raise ArtifactError("the model card lists no ONNX export; run `python -m training export`.")
         if runtime != "tensorflow" and card.onnx:
-            onnx_path = artifact_dir / card.onnx["file"]
-            verify_file(onnx_path, card.onnx["sha256"])
+            onnx_path = artifact_dir / card.onnx.file
+            verify_file(onnx_path, card.onnx.sha256)
             onnx = OnnxForward(onnx_path)
         else:
             model = model.load(card)

@@ -58,12 +58,14 @@ def test_a_record_from_a_newer_schema_is_refused(tmp_path):
 
 
 def test_update_card_replaces_one_block_keeps_the_rest_and_refuses_an_unreadable_card(tmp_path):
-    from model.card import CARD_FILE, load_card, read_record, update_card, write_card
+    from model.card import CARD_FILE, GuardFile, load_card, read_record, update_card, write_card
     from tests.helpers import tiny_card_data
 
     write_card(tmp_path, tiny_card_data(timings={"total_wall_s": 5.0}))
-    updated = update_card(tmp_path, onnx={"file": "classifier.onnx", "sha256": "a" * 64})
-    assert updated.onnx == load_card(tmp_path).onnx == {"file": "classifier.onnx", "sha256": "a" * 64}
+    guard = {"file": "g.npz", "sha256": "a" * 64, "threshold": 2.0, "threshold_rule": "r", "method": "m"}
+    updated = update_card(tmp_path, ood=guard)
+    assert updated.ood == load_card(tmp_path).ood == GuardFile(**guard)
+    assert updated.ood.features == ""  # an old guard: the app refuses it by this
     assert load_card(tmp_path).timings == {"total_wall_s": 5.0}
     with pytest.raises(KeyError):
         update_card(tmp_path, calibration={})  # no temperature: the app could not classify with it

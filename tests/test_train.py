@@ -6,7 +6,8 @@ import shutil
 import numpy as np
 import pytest
 
-from model.card import CARD_FILE, load_card, sha256_file
+from model.card import CARD_FILE, load_card, sha256_file, update_card
+from model.errors import ArtifactError
 from model.predict import Classifier
 from tests.helpers import TINY_SIZE, write_dataset, write_masks
 from training import split as split_module
@@ -53,6 +54,15 @@ def test_the_guard_fitted_again_from_the_images_matches_the_one_training_fitted_
     assert refitted["threshold"] == pytest.approx(card["ood"]["threshold"], rel=1e-2)
     assert refitted["features"] == card["ood"]["features"]
     assert Classifier.from_artifact(copy).ood is not None
+
+
+def test_an_artifact_whose_guard_predates_the_frozen_layer_guard_is_refused(trained, tmp_path):
+    _, _, config, card = trained
+    copy = shutil.copytree(config.out_dir, tmp_path / "artifact")
+    update_card(copy, ood={key: value for key, value in card["ood"].items() if key != "features"})
+    with pytest.raises(ArtifactError, match="python -m training guard"):
+        Classifier.from_artifact(copy)
+    assert Classifier.from_artifact(copy, with_guard=False).ood is None
 
 
 def test_training_never_asks_for_the_testing_split(tmp_path, monkeypatch):

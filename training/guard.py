@@ -64,4 +64,6 @@ def refit_guard(artifact_dir: Path, data_dir: Path) -> dict[str, Any]:
         features[split.val_idx],
         design_non_mri_features(frozen, card.image_size),
     )
-    return update_card(artifact_dir, ood=write_guard(guard, artifact_dir)).ood
+    block = write_guard(guard, artifact_dir)
+    update_card(artifact_dir, ood=block)
+    return block

@@ -51,10 +51,10 @@ def evaluate_guard(data_dir: Path, split: str, artifact_dir: Path, out: Path) ->
     report = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "artifact_sha256": classifier.card.weights_sha256,
-        "guard_sha256": classifier.card.ood["sha256"],
+        "guard_sha256": classifier.card.ood.sha256,
         "threshold": threshold,
-        "threshold_rule": classifier.card.ood["threshold_rule"],
-        "features": classifier.card.ood["features"],
+        "threshold_rule": classifier.card.ood.threshold_rule,
+        "features": classifier.card.ood.features,
         "in_distribution": {
             "split": split,
             "images": len(in_scores),

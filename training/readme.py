@@ -113,8 +113,8 @@ def _model_lines(card: ModelCard, report: Evaluation) -> list[str]:
         else "(frozen-layer cache reused from an earlier run with the same data and settings). "
     )
     export = (
-        f" (ONNX export {onnx['bytes'] / 2**20:.1f} MiB, SHA-256 `{onnx['sha256'][:16]}…`, "
-        f"max logit difference to Keras {onnx['max_logit_difference_vs_tensorflow']:.0e} on probe images)."
+        f" (ONNX export {onnx.bytes / 2**20:.1f} MiB, SHA-256 `{onnx.sha256[:16]}…`, "
+        f"max logit difference to Keras {onnx.max_logit_difference_vs_tensorflow:.0e} on probe images)."
         if onnx
         else "."
     )
