@@ -122,7 +122,7 @@ def save_weights_npz(model: keras.Model, path: Path, base: Sequence[np.ndarray] 
     """Arrays in `model.weights` order, keyed `<index>:<variable path>` (the path is for people).
 
     With `base` (the verified ImageNet backbone), the arrays training never changed are left out and
-    the file records the base's SHA-256, so git stores only what fine-tuning changed.
+    the file records the base's SHA-256: the file (and a checkout) holds only what fine-tuning changed.
     Returns how many arrays were left out.
     """
     base_of = _base_indices(model) if base is not None else {}
