@@ -155,6 +155,14 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelCard":
+        """The card, or an ArtifactError naming what is missing or unknown (the app says it cannot load)."""
+        try:
+            return cls._from_dict(data)
+        except (KeyError, TypeError) as error:
+            raise ArtifactError("{file} does not follow its schema: {error}", file=CARD_FILE, error=error) from error
+
+    @classmethod
+    def _from_dict(cls, data: dict[str, Any]) -> "ModelCard":
         return cls(
             class_dirs=list(data["class_dirs"]),
             class_names=list(data["class_names"]),

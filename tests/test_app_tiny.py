@@ -3,12 +3,15 @@
 The tiny artifact has no evaluation, audit or saliency files, so the pages also show how they say so.
 """
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from model.card import ARTIFACT_ENV
+from model.card import ARTIFACT_ENV, CARD_FILE, read_record
 from tests.helpers import PAGES, ROOT, dicom, encode, english_left, series_slices, synthetic_scan, zipped
 
 
@@ -117,3 +120,18 @@ def test_explain_picks_a_frame_of_a_multi_frame_file_and_says_which(tiny_app):
     assert not app.exception and "Explaining frame 2 of 2" in body_text(app)  # the middle frame first
     app.slider[0].set_value(1).run()
     assert not app.exception and "Explaining frame 1 of 2" in body_text(app)
+
+
+@pytest.mark.parametrize("page", [page for page in PAGES if "Dataset" not in page])  # it reads only the audit
+def test_a_card_that_does_not_follow_its_schema_is_said_plainly_on_every_page_reading_it(
+    trained, tmp_path, monkeypatch, page
+):
+    _, _, config, _ = trained
+    broken = shutil.copytree(config.out_dir, tmp_path / "artifact")
+    card = read_record(broken / CARD_FILE, CARD_FILE)
+    del card["calibration"]["temperature"]
+    (broken / CARD_FILE).write_text(json.dumps(card))  # by hand: write_card would refuse it
+    monkeypatch.setenv(ARTIFACT_ENV, str(broken))
+    app = AppTest.from_file(str(ROOT / page), default_timeout=120).run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert "The model could not be loaded: model_card.json does not follow its schema" in body_text(app)

@@ -59,6 +59,7 @@ def test_a_record_from_a_newer_schema_is_refused(tmp_path):
 
 def test_update_card_replaces_one_block_keeps_the_rest_and_refuses_an_unreadable_card(tmp_path):
     from model.card import CARD_FILE, GuardFile, load_card, read_record, update_card, write_card
+    from model.errors import ArtifactError
     from tests.helpers import tiny_card_data
 
     write_card(tmp_path, tiny_card_data(timings={"total_wall_s": 5.0}))
@@ -67,6 +68,8 @@ def test_update_card_replaces_one_block_keeps_the_rest_and_refuses_an_unreadable
     assert updated.ood == load_card(tmp_path).ood == GuardFile(**guard)
     assert updated.ood.features == ""  # an old guard: the app refuses it by this
     assert load_card(tmp_path).timings == {"total_wall_s": 5.0}
-    with pytest.raises(KeyError):
+    with pytest.raises(ArtifactError, match="does not follow its schema: 'temperature'"):
         update_card(tmp_path, calibration={})  # no temperature: the app could not classify with it
+    with pytest.raises(ArtifactError, match="unexpected keyword argument 'percentile'"):
+        update_card(tmp_path, ood=guard | {"percentile": 99})  # a block this code does not know
     assert "temperature" in read_record(tmp_path / CARD_FILE, CARD_FILE)["calibration"]

@@ -133,7 +133,11 @@ def _explainer(folder: Path) -> Explainer:
 
 
 def card() -> ModelCard:
-    return _card(artifact_dir())
+    """The served model's card; a card that cannot be read stops the page with the library's message."""
+    try:
+        return _card(artifact_dir())
+    except BrainMRIError as error:
+        show_library_error(error)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
