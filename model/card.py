@@ -89,7 +89,10 @@ def write_record(path: Path, kind: str, data: dict[str, Any], indent: int = 2) -
 
 def read_record(path: Path, kind: str) -> dict[str, Any]:
     """Reads a file written by `write_record` (or before it), upgraded to the current schema of its kind."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:  # missing, unreadable, not UTF-8 or not JSON
+        raise ArtifactError("{file} cannot be read: {error}", file=Path(path).name, error=error) from error
     version, current = data.get("schema_version", 1), SCHEMA_VERSIONS[kind]
     if version > current:
         raise ArtifactError(f"{Path(path).name} has schema version {version}; this code reads up to {current}.")

@@ -73,3 +73,14 @@ def test_update_card_replaces_one_block_keeps_the_rest_and_refuses_an_unreadable
     with pytest.raises(ArtifactError, match="unexpected keyword argument 'percentile'"):
         update_card(tmp_path, ood=guard | {"percentile": 99})  # a block this code does not know
     assert "temperature" in read_record(tmp_path / CARD_FILE, CARD_FILE)["calibration"]
+
+
+def test_a_missing_or_damaged_record_raises_artifact_error(tmp_path):
+    from model.card import CARD_FILE, load_card
+    from model.errors import ArtifactError
+
+    with pytest.raises(ArtifactError, match="model_card.json cannot be read"):
+        load_card(tmp_path)
+    (tmp_path / CARD_FILE).write_text('{"class_dirs": [')
+    with pytest.raises(ArtifactError, match="model_card.json cannot be read"):
+        load_card(tmp_path)
