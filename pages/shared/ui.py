@@ -11,7 +11,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, NoReturn
 
 import numpy as np
 import streamlit as st
@@ -389,6 +389,6 @@ def content_id(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:12]
 
 
-def show_library_error(error: BrainMRIError) -> None:
+def show_library_error(error: BrainMRIError) -> NoReturn:
     st.error(_("The model could not be loaded: {error}").format(error=error))
     st.stop()
