@@ -61,6 +61,28 @@ def write_dataset(root: Path, per_class: dict[str, int], seed: int = 0) -> Path:
     return root
 
 
+MANIFEST_SEQUENCES = ("T1", "T2")
+
+
+def write_manifest_dataset(root: Path, per_sequence: int, seed: int = 1) -> Path:
+    """A second source in the manifest layout: no pituitary class, `per_sequence` scans of each other class in each
+    sequence, two scans per case group."""
+    rng = np.random.default_rng(seed)
+    rows = ["file,class,sequence,tumour_type,case_group"]
+    for label, class_dir in enumerate(CLASS_DIRS):
+        if class_dir == "pituitary_tumor":
+            continue
+        (root / class_dir).mkdir(parents=True, exist_ok=True)
+        for sequence in MANIFEST_SEQUENCES:
+            for i in range(per_sequence):
+                name = f"{class_dir}/{sequence}_{i}.png"
+                scan = synthetic_scan(label, rng)
+                Image.fromarray(255 - scan if sequence == "T2" else scan).convert("RGB").save(root / name)
+                rows.append(f"{name},{class_dir},{sequence},x,{class_dir}_{sequence}_{i // 2}")
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
 def write_masks(data_dir: Path, root: Path) -> Path:
     """An outlines folder for a `write_dataset` folder, laid out as the real one (README): the blobs' masks."""
     rows = ["split,class_dir,file,figshare_index,figshare_label,phash_distance,correlation,mask_pixels"]

@@ -40,6 +40,9 @@ def _logging() -> None:
 @app.command()
 def train(
     data_dir: DataDir,
+    extra_data_dir: Annotated[
+        list[Path] | None, typer.Option(help="another source in the manifest layout (manifest.csv); repeatable")
+    ] = None,
     out_dir: Annotated[Path, typer.Option(help="where the artifact goes")] = default("out_dir"),
     run_dir: Annotated[Path | None, typer.Option(help="checkpoints and candidates (default: runs/<time>)")] = None,
     backbone: Annotated[str, typer.Option(click_type=click.Choice(["xception", "tiny"]))] = default("backbone"),
@@ -63,6 +66,7 @@ def train(
 
     config = TrainConfig(
         data_dir=data_dir,
+        extra_data_dirs=tuple(extra_data_dir or ()),
         out_dir=out_dir,
         run_dir=run_dir,
         backbone=backbone,

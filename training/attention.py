@@ -91,7 +91,7 @@ def to_grid(outline: np.ndarray, grid: int) -> np.ndarray:
 
 def outline_rows(
     paths: Sequence[Path],
-    scans: Sequence[str],
+    scans: Sequence[str | None],
     images: np.ndarray,
     masks_dir: Path,
     views: int,
@@ -107,7 +107,8 @@ def outline_rows(
     outlines = np.zeros((len(paths) * views, grid, grid), np.float32)
     has_outline = np.zeros(len(paths) * views, bool)
     for index in tqdm(images, desc="outlines of the training views", unit="img"):
-        mask = load_mask(masks_dir, scans[index])
+        scan = scans[index]
+        mask = None if scan is None else load_mask(masks_dir, scan)
         if mask is None:
             continue
         rng = np.random.default_rng([seed, int(index)])

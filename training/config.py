@@ -16,6 +16,7 @@ from training.augment import AugmentConfig
 @dataclass
 class TrainConfig:
     data_dir: Path
+    extra_data_dirs: tuple[Path, ...] = ()  # other sources in the manifest layout (training.data)
     out_dir: Path = ARTIFACT_DIR
     run_dir: Path | None = None
     backbone: str = "xception"
@@ -28,7 +29,7 @@ class TrainConfig:
     interpolation_steps: int = 10  # WiSE-FT mixes tried: alpha = 0, 1/steps, ..., 1
     head_epochs: int = 60
     head_learning_rate: float = 1e-3
-    finetune_epochs: int = 30
+    finetune_epochs: int = 15  # at most; the two-source cache makes an epoch ~190 s on 2 cores
     finetune_learning_rate: float = 1e-4
     patience: int = 3
     mixup: float = 0.4  # Beta parameter of stage-2 manifold mixup; 0 turns it off
@@ -42,18 +43,20 @@ class TrainConfig:
         saved = card.training_config
         return cls(
             data_dir=data_dir,
+            extra_data_dirs=tuple(Path(d) for d in saved.get("extra_data_dirs", ())),
             backbone=saved["backbone"],
             image_size=saved["image_size"],
             views=saved["views"],
             seed=saved["seed"],
             dropout=saved["dropout"],
-            augment=AugmentConfig(**saved["augment"]),
+            augment=AugmentConfig.recorded(saved["augment"]),
         )
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.update(
             data_dir=str(self.data_dir),
+            extra_data_dirs=[str(d) for d in self.extra_data_dirs],
             out_dir=str(self.out_dir),
             run_dir=str(self.run_dir),
             masks_dir=None if self.masks_dir is None else str(self.masks_dir),

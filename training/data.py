@@ -1,7 +1,18 @@
-"""The dataset on disk: which files, which labels, and a fingerprint of them."""
+"""The datasets on disk: which files, which labels, which source and sequence, and a fingerprint of them.
+
+Two layouts are read:
+
+- the Sartaj layout, `<dir>/Training/<class>/*.jpg` (and `Testing/`, which training never reads);
+- the manifest layout, `<dir>/manifest.csv` with columns file, class, sequence and case_group (feltrin-dev):
+  training and validation images only, each with its MRI sequence and the group of images that probably
+  come from one case.
+
+Every sample records its source and sequence, so validation can be scored per group (source x sequence).
+"""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +23,11 @@ from model.decode import IMAGE_SUFFIXES
 
 TRAIN_SPLIT = "Training"
 TEST_SPLIT = "Testing"
+MANIFEST = "manifest.csv"
+SARTAJ = "sartaj"
+# Sartaj's sequences are not recorded (its tumour scans are post-contrast T1, its no-tumour scans a mix), so the
+# source is one group: split by sequence, each part would hold only tumours or only no-tumour scans.
+MIXED_SEQUENCES = "mixed"
 
 
 @dataclass(frozen=True)
@@ -19,9 +35,17 @@ class Sample:
     path: Path
     label: int
     split: str
+    source: str = SARTAJ
+    sequence: str = MIXED_SEQUENCES
+    case_group: str | None = None  # the manifest's case group; Sartaj's groups come from duplicate hashing
 
     def relative(self, data_dir: Path) -> str:
         return self.path.relative_to(data_dir).as_posix()
+
+    @property
+    def group(self) -> str:
+        """The validation group: the source, and for sources that record it, the sequence."""
+        return self.source if self.sequence == MIXED_SEQUENCES else f"{self.source}/{self.sequence}"
 
 
 def list_split(data_dir: Path, split: str, class_dirs: Sequence[str] = CLASS_DIRS) -> list[Sample]:
@@ -41,10 +65,49 @@ def list_split(data_dir: Path, split: str, class_dirs: Sequence[str] = CLASS_DIR
     return samples
 
 
+def list_manifest(data_dir: Path, class_dirs: Sequence[str] = CLASS_DIRS) -> list[Sample]:
+    """Every image a manifest-layout folder lists, sorted by file; the source is the folder's name."""
+    manifest = Path(data_dir) / MANIFEST
+    if not manifest.is_file():
+        raise FileNotFoundError(f"{manifest} does not exist; expected a manifest.csv beside the class folders")
+    with manifest.open(newline="") as handle:
+        rows = sorted(csv.DictReader(handle), key=lambda row: row["file"])
+    unknown = sorted({row["class"] for row in rows} - set(class_dirs))
+    if unknown:
+        raise ValueError(f"{manifest} names classes the model does not have: {', '.join(unknown)}")
+    source = Path(data_dir).resolve().name
+    samples = [
+        Sample(
+            Path(data_dir) / row["file"],
+            class_dirs.index(row["class"]),
+            TRAIN_SPLIT,
+            source,
+            row["sequence"],
+            row["case_group"],
+        )
+        for row in rows
+    ]
+    if not samples:
+        raise FileNotFoundError(f"{manifest} lists no images")
+    return samples
+
+
+def is_manifest_layout(data_dir: Path) -> bool:
+    return (Path(data_dir) / MANIFEST).is_file()
+
+
+def scan_name(sample: Sample, data_dir: Path) -> str:
+    """A name unique across sources: the path inside a Sartaj folder, `<source>/<file>` for other sources."""
+    if sample.source == SARTAJ:
+        return sample.relative(data_dir)
+    return f"{sample.source}/{sample.path.parent.name}/{sample.path.name}"
+
+
 def fingerprint(samples: Sequence[Sample], data_dir: Path) -> str:
-    """SHA-256 over (relative path, label, file SHA-256): changes when any image or label does."""
+    """SHA-256 over (name, label, file SHA-256): changes when any image or label does (Sartaj-only runs keep the
+    fingerprint they had before other sources could be added)."""
     digest = hashlib.sha256()
-    for sample in sorted(samples, key=lambda s: s.relative(data_dir)):
+    for name, sample in sorted(((scan_name(s, data_dir), s) for s in samples), key=lambda pair: pair[0]):
         file_hash = hashlib.sha256(sample.path.read_bytes()).hexdigest()
-        digest.update(f"{sample.relative(data_dir)}\t{sample.label}\t{file_hash}\n".encode())
+        digest.update(f"{name}\t{sample.label}\t{file_hash}\n".encode())
     return digest.hexdigest()

@@ -13,11 +13,12 @@
    2022) and keep the mix with the lowest validation loss; fit the temperature,
    decide flip test-time augmentation and fit the OOD guard, all on validation.
 
-Validation is scored on every cached view of each validation image (clean,
-mirrored and the augmented ones), not only the clean one: Training's
-validation images share Training's source, so the intensity and framing
-augmentations are the only stand-in it has for the other sources the model
-will meet. Testing is never read here.
+Training reads Sartaj's Training folder and, with `extra_data_dirs`, other
+sources in the manifest layout (training.data). Every choice of the run (the
+stage-2 checkpoint and early stopping, the stage-2 end, the WiSE-FT mix) is
+made by the rule of training.selection: the loss after a fitted temperature on
+the clean validation views, per group (source x sequence), worst group.
+Testing is never read here.
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ from model.preprocess import __doc__ as PREPROCESSING_DOC
 from training.artifact import machine_info, write_artifact
 from training.attention import OutlineGuided, outline_rows
 from training.calibrate import fit_temperature, nll
+from training.selection import WORST_GROUP, validation_scores
 from training.config import TrainConfig
-from training.data import TRAIN_SPLIT, fingerprint
+from training.data import SARTAJ, TRAIN_SPLIT, fingerprint
 from training.duplicates import NEAR_DUPLICATE_DISTANCE
 from training.export import export_artifact
 from training.features import CLEAN_VIEW, FLIPPED_VIEW, cached_bottom_activations
@@ -72,6 +74,7 @@ AVERAGING_WINDOWS = (2, 4, 8, 16, 32)
 BEST_CHECKPOINT = "best checkpoint"
 # Flip test-time augmentation is kept only when it adds more than half a point of clean validation accuracy.
 TTA_MIN_GAIN = 0.005
+MANIFEST_SOURCE = "F. Feltrin, Brain Tumor MRI Images 44 Classes, Kaggle 2022 (feltrin-dev selection, see its README)"
 DATASET_SOURCE = "Bhuvaji et al., Brain Tumor Classification (MRI), Kaggle 2020, doi:10.34740/KAGGLE/DSV/1183165"
 
 
@@ -181,21 +184,6 @@ def all_view_rows(images: np.ndarray, views: int) -> np.ndarray:
     return (images[:, None] * views + np.arange(views)[None, :]).ravel()
 
 
-def validation_scores(logits: np.ndarray, labels: np.ndarray, views: int) -> dict[str, float]:
-    """Scores of the logits of every cached view (rows image-major, as `all_view_rows` orders them)."""
-    logits64 = np.asarray(logits, dtype=np.float64)
-    labels_all = np.repeat(labels, views)
-    clean = logits64.reshape(len(labels), views, -1)[:, CLEAN_VIEW]
-    # Recorded, not used to choose: the loss after a temperature fitted to these same logits, which does not
-    # charge a candidate for a miscalibration that the temperature fitted later removes anyway.
-    return {
-        "nll_all_views": nll(logits64, labels_all, 1.0),
-        "nll_all_views_at_fitted_temperature": nll(logits64, labels_all, fit_temperature(logits64, labels_all)),
-        "accuracy_all_views": float((logits64.argmax(1) == labels_all).mean()),
-        "accuracy_clean": float((clean.argmax(1) == labels).mean()),
-    }
-
-
 def interpolate(start: list[np.ndarray], end: list[np.ndarray], alpha: float) -> list[np.ndarray]:
     """WiSE-FT: (1 - alpha) * start + alpha * end, weight by weight."""
     return [(1 - alpha) * a + alpha * b for a, b in zip(start, end)]
@@ -203,6 +191,22 @@ def interpolate(start: list[np.ndarray], end: list[np.ndarray], alpha: float) ->
 
 def average(weights: list[list[np.ndarray]]) -> list[np.ndarray]:
     return [np.mean(np.stack(arrays), axis=0) for arrays in zip(*weights)]
+
+
+class WorstGroupMonitor(keras.callbacks.Callback):
+    """Adds the selection criterion (`WORST_GROUP`) to each epoch's logs, for the checkpoint and early stopping
+    that follow it in the callback list (Keras hands every callback the same logs, in order)."""
+
+    def __init__(self, data: "RunData"):
+        super().__init__()
+        self.data = data
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        scores = self.data.validation_scores(self.data.top.get_weights())
+        log.info("epoch %d: worst group %s %.4f", epoch + 1, scores["worst_group"], scores[WORST_GROUP])
+        if logs is not None:
+            logs[f"val_{WORST_GROUP}"] = scores[WORST_GROUP]
+            logs["val_accuracy_clean"] = scores["accuracy_clean"]
 
 
 class EpochWeights(keras.callbacks.Callback):
@@ -222,7 +226,7 @@ def training_outlines(config: TrainConfig, split: TrainingSplit, grid: int) -> t
     if config.masks_dir is None:
         raise ValueError("--attention-weight needs --masks-dir, the expert outlines folder")
     paths = [s.path for s in split.samples]
-    scans = [s.relative(config.data_dir) for s in split.samples]
+    scans = [s.relative(config.data_dir) if s.source == SARTAJ else None for s in split.samples]
     return outline_rows(
         paths, scans, split.train_idx, config.masks_dir, config.views, grid, config.seed, config.augment
     )
@@ -293,10 +297,10 @@ class RunData:
         self.top.set_weights(weights)
         return predict_rows(self.top, self.cache, rows, self.config.batch_size)
 
-    def validation_scores(self, weights: list[np.ndarray]) -> dict[str, float]:
-        """`validation_scores` of `weights` on every cached view of the validation images."""
-        rows = all_view_rows(self.split.val_idx, self.config.views)
-        return validation_scores(self.top_logits(weights, rows), self.y_val, self.config.views)
+    def validation_scores(self, weights: list[np.ndarray]) -> dict[str, Any]:
+        """`training.selection.validation_scores` of `weights` on the clean views of the validation images."""
+        logits = self.top_logits(weights, self.view_rows(self.split.val_idx, CLEAN_VIEW))
+        return validation_scores(logits, self.y_val, self.split.validation_groups)
 
 
 @dataclass
@@ -383,7 +387,7 @@ def prepare(config: TrainConfig, timings: dict[str, float], cache_must_exist: bo
     keras.utils.set_random_seed(config.seed)
     spec = BACKBONES[config.backbone]
     with timed(timings, "hash_and_split_s"):
-        split = split_training(config.data_dir, config.seed)
+        split = split_training(config.data_dir, config.seed, config.extra_data_dirs)
         dataset_fingerprint = fingerprint(split.samples, config.data_dir)
     cache_path = frozen_cache_path(config, dataset_fingerprint)
     if cache_must_exist and not cache_path.exists():
@@ -461,6 +465,7 @@ def fine_tune(data: RunData, run_dir: Path, timings: dict[str, float]) -> Stage2
             if outlines is not None:
                 cams = cam_top(data.model, BACKBONES[config.backbone])
                 trainer = OutlineGuided(data.top, cams, config.attention_weight)
+                trainer(np.asarray(data.cache[:1], dtype=np.float32))  # built, so the checkpoint can save it
             trainer.compile(
                 keras.optimizers.Adam(config.finetune_learning_rate), loss=_loss(config), metrics=["accuracy"]
             )
@@ -479,20 +484,18 @@ def fine_tune(data: RunData, run_dir: Path, timings: dict[str, float]) -> Stage2
             mixup=config.mixup,
             outlines=outlines,
         )
-        val_data = CachedRows(
-            data.cache, split.val_idx, data.y_val, config.views, config.batch_size, num_classes, view_choices=all_views
-        )
         checkpoint = run_dir / "finetune_best.weights.h5"
         epoch_weights = EpochWeights(data.top)
+        monitored = f"val_{WORST_GROUP}"
         fit = trainer.fit(
             train_data,
-            validation_data=val_data,
             epochs=config.finetune_epochs,
             callbacks=[
+                WorstGroupMonitor(data),
                 keras.callbacks.ModelCheckpoint(
-                    checkpoint, monitor="val_loss", save_best_only=True, save_weights_only=True
+                    checkpoint, monitor=monitored, mode="min", save_best_only=True, save_weights_only=True
                 ),
-                keras.callbacks.EarlyStopping("val_loss", patience=config.patience),
+                keras.callbacks.EarlyStopping(monitored, mode="min", patience=config.patience),
                 keras.callbacks.CSVLogger(run_dir / "finetune_log.csv"),
                 epoch_weights,
             ],
@@ -504,19 +507,19 @@ def fine_tune(data: RunData, run_dir: Path, timings: dict[str, float]) -> Stage2
 
 
 def choose_stage2_end(data: RunData, stage2: Stage2) -> Stage2End:
-    """The best checkpoint or the average of the last k epochs, whichever has the lowest all-view loss."""
+    """The best checkpoint or the average of the last k epochs, whichever has the lowest worst-group loss."""
     ends = {BEST_CHECKPOINT: stage2.best_checkpoint}
     for window in (w for w in AVERAGING_WINDOWS if w <= len(stage2.epochs)):
         ends[f"average of the last {window} epochs"] = average(stage2.epochs[-window:])
     options = [{"weights": name, **data.validation_scores(weights)} for name, weights in ends.items()]
     for row in options:
         log.info("stage-2 end %s", row)
-    best = min(options, key=lambda row: row["nll_all_views"])
+    best = min(options, key=lambda row: row[WORST_GROUP])
     return Stage2End(best["weights"], ends[best["weights"]], options)
 
 
 def choose_interpolation(data: RunData, stage1: Stage1, end: Stage2End) -> Choice:
-    """WiSE-FT between the stage-1 weights and the end of stage 2: the mix with the lowest all-view loss."""
+    """WiSE-FT between the stage-1 weights and the end of stage 2: the mix with the lowest worst-group loss."""
     steps = data.config.interpolation_steps
     interpolation = []
     for step in range(steps + 1):
@@ -525,7 +528,7 @@ def choose_interpolation(data: RunData, stage1: Stage1, end: Stage2End) -> Choic
             {"alpha": alpha, **data.validation_scores(interpolate(stage1.weights, end.weights, alpha))}
         )
         log.info("alpha %.2f: %s", alpha, interpolation[-1])
-    best = min(interpolation, key=lambda row: (row["nll_all_views"], -row["alpha"]))
+    best = min(interpolation, key=lambda row: (row[WORST_GROUP], -row["alpha"]))
     selected = {0.0: "frozen_backbone_head", 1.0: end.candidate}.get(best["alpha"], "weight_interpolated")
     scores = {"frozen_backbone_head": interpolation[0], "finetuned_exit_flow": end.options[0]}
     if end.averaged:
@@ -593,7 +596,11 @@ def model_card(data: RunData, run: Run, name: str, calibration: Calibration) -> 
         "preprocessing": {"version": PREPROCESSING_VERSION, "description": " ".join(PREPROCESSING_DOC.split())},
         "training_config": config.as_dict(),
         "dataset": {
-            "source": DATASET_SOURCE,
+            "source": DATASET_SOURCE + "".join(f"; {d.name}: {MANIFEST_SOURCE}" for d in config.extra_data_dirs),
+            "sources": sorted({s.source for s in split.samples}),
+            "validation_groups": {
+                str(g): int(n) for g, n in zip(*np.unique(split.validation_groups, return_counts=True))
+            },
             "split_used": TRAIN_SPLIT,
             "fingerprint_sha256": data.dataset_fingerprint,
             "images": len(split.samples),
@@ -607,12 +614,12 @@ def model_card(data: RunData, run: Run, name: str, calibration: Calibration) -> 
             "candidates_accuracy": choice.candidates_accuracy,
             "selected": choice.selected,
             "selection": {
-                "criterion": "lowest NLL over all cached views of the validation images",
+                "criterion": "lowest worst-group NLL at a fitted temperature (clean validation views, groups: source x sequence)",
                 "stage2_end": end.name,
                 "averaging": end.options,
                 "alpha": choice.alpha,
                 "interpolation": choice.interpolation,
-                "candidates_nll_all_views": {n: r["nll_all_views"] for n, r in choice.candidate_scores.items()},
+                "candidates_worst_group_nll": {n: r[WORST_GROUP] for n, r in choice.candidate_scores.items()},
             },
             "tta_flip_accuracy": calibration.tta_flip_accuracy,
             "no_tta_accuracy": calibration.no_tta_accuracy,
