@@ -26,6 +26,7 @@ OOD_GUARD_FILE = "ood_guard.npz"
 OOD_EVALUATION_FILE = "ood_evaluation.json"
 CANDIDATES_FILE = "candidates.json"
 RESCORE_FILE = "validation_rescore.json"
+GROUP_RESCORE_FILE = "group_rescore.json"  # the worst-group selection rule, per run (python -m training rescore)
 SALIENCY_FILE = "saliency_evaluation.json"
 TRUST_FILE = "trust.json"  # prediction sets and referral threshold (python -m training trust)
 ROBUSTNESS_FILE = "robustness.json"  # accuracy under acquisition changes (python -m training robustness)
@@ -68,6 +69,7 @@ SCHEMA_VERSIONS: dict[str, int] = {
     OOD_EVALUATION_FILE: 2,
     CANDIDATES_FILE: 2,
     RESCORE_FILE: 2,
+    GROUP_RESCORE_FILE: 1,
     SALIENCY_FILE: 2,
     TRUST_FILE: 3,
     ROBUSTNESS_FILE: 2,

@@ -15,6 +15,7 @@ from model.card import (
     AUDIT_FILE,
     CANDIDATES_FILE,
     EVALUATION_FILE,
+    GROUP_RESCORE_FILE,
     OOD_EVALUATION_FILE,
     RESCORE_FILE,
     ROBUSTNESS_FILE,
@@ -136,6 +137,18 @@ class Rescore(Record):
 
 
 @dataclass(frozen=True)
+class GroupRescore(Record):
+    """Artifacts scored by the worst-group rule on one run's clean validation views (`python -m training rescore`):
+    per artifact, each source x sequence group's loss at its own fitted temperature, accuracy and sensitivity."""
+
+    FILE: ClassVar[str] = GROUP_RESCORE_FILE
+    rule: str
+    cache_of: str  # the training configuration whose split and frozen-layer cache scored every row
+    validation_groups: dict[str, int]
+    rows: list[Table]
+
+
+@dataclass(frozen=True)
 class SaliencyEvaluation(Record):
     """Every saliency method against the expert tumour outlines (`python -m training saliency`)."""
 
@@ -199,6 +212,7 @@ RECORD_KINDS: dict[str, type[Record]] = {
         GuardEvaluation,
         Candidates,
         Rescore,
+        GroupRescore,
         SaliencyEvaluation,
         TrustEvaluation,
         RobustnessEvaluation,

@@ -13,7 +13,7 @@ import pytest
 from model.architecture import build_classifier
 from model.card import ARTIFACT_DIR, CLASS_DIRS
 from model.predict import Classifier
-from tests.helpers import TINY_SIZE, tiny_card, write_dataset, write_masks
+from tests.helpers import TINY_SIZE, tiny_card, write_dataset, write_manifest_dataset, write_masks
 from training.config import TrainConfig
 from training.train import train
 
@@ -44,6 +44,7 @@ def trained(tmp_path_factory):
     write_masks(data, root / "masks")
     config = TrainConfig(
         data_dir=data,
+        extra_data_dirs=(write_manifest_dataset(root / "other", per_sequence=5),),
         out_dir=root / "artifact",
         run_dir=root / "run",
         backbone="tiny",

@@ -16,6 +16,7 @@ from training.config import TrainConfig
 from training.evaluate import evaluate, evaluate_candidates
 from training.guard import refit_guard
 from training.rescore import rescore, write_rows
+from training.selection import WORST_GROUP
 from training.train import CachedRows, average, interpolate, train
 
 
@@ -23,8 +24,10 @@ def test_training_writes_a_loadable_artifact_whose_hash_is_in_the_card(trained):
     root, _, config, card = trained
     on_disk = json.loads((config.out_dir / CARD_FILE).read_text())
     assert on_disk["artifact"]["sha256"] == sha256_file(config.out_dir / on_disk["artifact"]["weights_file"])
-    assert on_disk["dataset"]["images"] == 64
-    assert on_disk["dataset"]["train_images"] + on_disk["dataset"]["validation_images"] == 64
+    assert on_disk["dataset"]["images"] == 64 + 30  # Sartaj layout and a manifest-layout source
+    assert on_disk["dataset"]["train_images"] + on_disk["dataset"]["validation_images"] == 64 + 30
+    assert on_disk["dataset"]["sources"] == ["other", "sartaj"]
+    assert set(on_disk["dataset"]["validation_groups"]) == {"sartaj", "other/T1", "other/T2"}
     assert on_disk["calibration"]["temperature"] > 0
     assert set(on_disk["history"]) == {"stage1_head", "stage2_finetune"}
     assert on_disk["timings"]["total_wall_s"] > 0 and on_disk["machine"]["cpu_count"] >= 1
@@ -32,13 +35,13 @@ def test_training_writes_a_loadable_artifact_whose_hash_is_in_the_card(trained):
     assert on_disk["onnx"]["sha256"] == sha256_file(config.out_dir / on_disk["onnx"]["file"])
     selection = on_disk["validation"]["selection"]
     assert [row["alpha"] for row in selection["interpolation"]] == [i / 10 for i in range(11)]
-    assert selection["alpha"] == min(selection["interpolation"], key=lambda r: r["nll_all_views"])["alpha"]
+    assert selection["alpha"] == min(selection["interpolation"], key=lambda r: r[WORST_GROUP])["alpha"]
     ends = [row["weights"] for row in selection["averaging"]]
     assert ends == ["best checkpoint", "average of the last 2 epochs"]  # the run's two epochs
-    assert selection["stage2_end"] == min(selection["averaging"], key=lambda r: r["nll_all_views"])["weights"]
-    assert set(selection["candidates_nll_all_views"]) == set(on_disk["validation"]["candidates_accuracy"])
+    assert selection["stage2_end"] == min(selection["averaging"], key=lambda r: r[WORST_GROUP])["weights"]
+    assert set(selection["candidates_worst_group_nll"]) == set(on_disk["validation"]["candidates_accuracy"])
     for row in selection["interpolation"] + selection["averaging"]:
-        assert row["nll_all_views_at_fitted_temperature"] <= row["nll_all_views"] + 1e-6  # T = 1 is one of the options
+        assert row[WORST_GROUP] == max(group["nll_at_fitted_temperature"] for group in row["groups"].values())
     classifier = Classifier.from_artifact(config.out_dir)
     predictions = classifier.predict_inputs(np.zeros((2, TINY_SIZE, TINY_SIZE, 3), np.float32))
     assert len(predictions) == 2 and abs(predictions[0].probabilities.sum() - 1) < 1e-6
@@ -95,7 +98,7 @@ def test_same_seed_same_split_and_cache_is_reused(trained, tmp_path, monkeypatch
     monkeypatch.setenv("BRAIN_MRI_CACHE", str(root / "cache"))
     again = train(TrainConfig(**{**config.__dict__, "out_dir": tmp_path / "again", "run_dir": tmp_path / "run2"}))
     assert again["dataset"]["validation_images"] == card["dataset"]["validation_images"]
-    assert card["timings"]["cache_images_computed"] == 64
+    assert card["timings"]["cache_images_computed"] == 64 + 30
     assert again["timings"]["cache_images_computed"] == 0
 
 
@@ -133,7 +136,7 @@ def test_evaluate_reports_full_and_leakage_clean_subsets(trained, tmp_path):
     localised = [name for name, row in scored.items() if "grad_cam_validation" in row]
     assert localised == [validation["selected"]] and scored[localised[0]]["grad_cam_validation"]["n"] > 0
     for name, row in scored.items():
-        assert row["validation_nll_all_views"] == validation["selection"]["candidates_nll_all_views"][name]
+        assert row["validation_worst_group_nll"] == validation["selection"]["candidates_worst_group_nll"][name]
         assert row["full"] == pytest.approx(
             json.loads((config.run_dir / "candidates" / name / "evaluation.json").read_text())["full"]["accuracy"]
         )
@@ -172,28 +175,23 @@ def test_mixup_blends_each_batch_with_itself_reproducibly():
     assert inputs.min() >= 0 and inputs.max() <= 7 and np.allclose(weights, 1)
 
 
-def test_rescore_reproduces_the_validation_loss_the_run_chose_by(trained):
-    _, data, config, card = trained
-    (row,) = rescore(data, [config.out_dir])
+def test_rescore_reproduces_the_worst_group_loss_the_run_chose_by(trained, tmp_path):
+    root, _, config, card = trained
+    candidate = config.run_dir / "candidates" / "frozen_backbone_head"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BRAIN_MRI_CACHE", str(root / "cache"))
+        rows = rescore(config, [config.out_dir, candidate])
     selection = card["validation"]["selection"]
     chosen = next(r for r in selection["interpolation"] if r["alpha"] == selection["alpha"])
-    assert row["artifact_sha256"] == card["artifact"]["sha256"]
-    assert row["nll_all_views"] == pytest.approx(chosen["nll_all_views"], rel=1e-2)  # weights stored as float16
-    assert row["nll_all_views_at_fitted_temperature"] <= row["nll_all_views"] + 1e-6
-
-
-def test_rescore_rows_replace_their_own_artifacts_rows_and_keep_the_others(tmp_path):
-    out = tmp_path / "rescore.json"
-    write_rows(out, [{"artifact_sha256": "a", "loss": 1}, {"artifact_sha256": "b", "loss": 2}])
-    write_rows(out, [{"artifact_sha256": "b", "loss": 3}])
-    assert json.loads(out.read_text())["rows"] == [
-        {"artifact_sha256": "a", "loss": 1},
-        {"artifact_sha256": "b", "loss": 3},
-    ]
+    assert rows[0]["artifact_sha256"] == card["artifact"]["sha256"] and rows[0]["trained_on"] == ["other", "sartaj"]
+    assert rows[0][WORST_GROUP] == pytest.approx(chosen[WORST_GROUP], rel=2e-2)  # weights stored as float16
+    written = write_rows(tmp_path / "group_rescore.json", config, rows, card["artifact"]["sha256"])
+    assert [row["beats_shipped"] for row in written.rows][0] is None
+    assert set(written.validation_groups) == {"sartaj", "other/T1", "other/T2"}
 
 
 def test_rescore_without_the_runs_cache_says_so(trained, tmp_path, monkeypatch):
-    _, data, config, _ = trained
+    _, _, config, _ = trained
     monkeypatch.setenv("BRAIN_MRI_CACHE", str(tmp_path / "empty"))
     with pytest.raises(FileNotFoundError, match="frozen-layer cache"):
-        rescore(data, [config.out_dir])
+        rescore(config, [config.out_dir])

@@ -22,6 +22,9 @@ from training.config import TrainConfig, default  # noqa: E402
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 DataDir = Annotated[Path, typer.Option(help="folder holding Training/<class>/*.jpg (and Testing/)")]
+ExtraDataDirs = Annotated[
+    list[Path] | None, typer.Option(help="another source in the manifest layout (manifest.csv); repeatable")
+]
 ArtifactDir = Annotated[Path, typer.Option(help="the artifact folder")]
 MasksDir = Annotated[Path | None, typer.Option(help="the expert outlines folder (see README)")]
 Out = Annotated[Path, typer.Option(help="JSON file to write")]
@@ -40,9 +43,7 @@ def _logging() -> None:
 @app.command()
 def train(
     data_dir: DataDir,
-    extra_data_dir: Annotated[
-        list[Path] | None, typer.Option(help="another source in the manifest layout (manifest.csv); repeatable")
-    ] = None,
+    extra_data_dir: ExtraDataDirs = None,
     out_dir: Annotated[Path, typer.Option(help="where the artifact goes")] = default("out_dir"),
     run_dir: Annotated[Path | None, typer.Option(help="checkpoints and candidates (default: runs/<time>)")] = None,
     backbone: Annotated[str, typer.Option(click_type=click.Choice(["xception", "tiny"]))] = default("backbone"),
@@ -134,15 +135,19 @@ def candidates(
 def rescore(
     data_dir: DataDir,
     artifact_dirs: Annotated[list[Path], typer.Argument(help="artifact folders to score")],
-    out: Annotated[Path | None, typer.Option(help="also write the rows here")] = None,
+    extra_data_dir: ExtraDataDirs = None,
+    shipped: ArtifactDir = ARTIFACT_DIR,
+    out: Annotated[Path | None, typer.Option(help="also write the rows and their verdicts here")] = None,
 ) -> None:
-    """Score trained artifacts on their run's validation views again."""
+    """Score trained artifacts by the selection rule on the clean validation views of a run with these sources."""
+    from model.card import load_card
     from training.rescore import rescore as run_rescore
     from training.rescore import write_rows
 
-    rows = run_rescore(data_dir, artifact_dirs)
+    config = TrainConfig(data_dir=data_dir, extra_data_dirs=tuple(extra_data_dir or ()))
+    rows = run_rescore(config, artifact_dirs)
     if out is not None:
-        write_rows(out, rows)
+        rows = write_rows(out, config, rows, load_card(shipped).weights_sha256).rows
     _show(rows)
 
 

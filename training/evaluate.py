@@ -178,6 +178,17 @@ def _grad_cam_localisation(data_dir: Path, masks_dir: Path, candidate_dir: Path)
     return {k: summary[k] for k in ("n", "pointing_game", "pointing_game_ci95", "energy_share", "energy_share_ci95")}
 
 
+def _validation_loss(selection: dict[str, Any], candidate: str) -> dict[str, float]:
+    """The loss the run chose by: worst group (runs since the two-source rule) or all views (runs before it)."""
+    for key, name in (
+        ("candidates_worst_group_nll", "validation_worst_group_nll"),
+        ("candidates_nll_all_views", "validation_nll_all_views"),
+    ):
+        if candidate in selection.get(key, {}):
+            return {name: selection[key][candidate]}
+    return {}
+
+
 def evaluate_candidates(
     data_dir: Path, run_dir: Path, out: Path, split: str = "Testing", masks_dir: Path | None = None
 ) -> dict[str, Any]:
@@ -214,9 +225,7 @@ def evaluate_candidates(
             "run_wall_s": card.timings["total_wall_s"],
         }
         selection = card.validation["selection"]
-        nll_by_candidate = selection["candidates_nll_all_views"]
-        if candidate_dir.name in nll_by_candidate:
-            scored[candidate_dir.name]["validation_nll_all_views"] = nll_by_candidate[candidate_dir.name]
+        scored[candidate_dir.name] |= _validation_loss(selection, candidate_dir.name)
         if candidate_dir.name == "weight_interpolated":
             scored[candidate_dir.name]["alpha"] = selection["alpha"]
         if masks_dir is not None and scored[candidate_dir.name]["chosen_by_run"]:

@@ -20,7 +20,7 @@ from model.predict import BATCH, Classifier
 from model.preprocess import preprocess
 from training.artifact import write_guard
 from training.ood_images import DESIGN, out_of_distribution_images
-from training.split import split_training
+from training.split import split_of
 
 FrozenForward = Callable[[np.ndarray], np.ndarray]  # model inputs -> activations where the frozen layers end
 
@@ -51,7 +51,7 @@ def refit_guard(artifact_dir: Path, data_dir: Path) -> dict[str, Any]:
     """Fits the guard of a finished artifact again on its own train/validation split; updates its card."""
     classifier = Classifier.from_artifact(artifact_dir, with_guard=False)
     card = classifier.card
-    split = split_training(data_dir, card.training_config["seed"])
+    split = split_of(card.training_config, data_dir)
 
     def frozen(inputs: np.ndarray) -> np.ndarray:
         return classifier.frozen_and_logits(inputs)[0]

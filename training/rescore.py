@@ -1,7 +1,9 @@
-"""Scores finished artifacts on their run's validation views again, from the frozen-layer cache the run left.
+"""Scores finished artifacts by the selection rule on one run's clean validation views, from the cache it left.
 
-Runs trained before a validation figure was added to the model card can be compared on it afterwards,
-e.g. the all-view loss after a fitted temperature. Only Training is read, never Testing.
+The shipped model and a new run's candidates are scored on the same split and the same frozen-layer cache (the
+clean view of a scan does not depend on the augmentation settings), so the rule compares like with like; a model
+trained on Sartaj alone is scored on the other sources' groups too, which is the leave-one-source-out ablation.
+Only training folders are read, never Testing.
 """
 
 from __future__ import annotations
@@ -11,23 +13,25 @@ from typing import Any
 
 from model.architecture import load_weights_npz
 from model.card import load_card
-from model.records import Rescore, read, write
+from model.records import GroupRescore, read, write
 from training.artifact import machine_info
 from training.config import TrainConfig
+from training.selection import RULE, verdicts
 from training.train import prepare
 
 
-def rescore(data_dir: Path, artifact_dirs: list[Path]) -> list[dict[str, Any]]:
-    """One row of `validation_scores` per artifact; a missing cache raises FileNotFoundError (train once first)."""
+def rescore(config: TrainConfig, artifact_dirs: list[Path]) -> list[dict[str, Any]]:
+    """One row of `training.selection.validation_scores` per artifact; a missing cache raises FileNotFoundError."""
+    data = prepare(config, timings={}, cache_must_exist=True)
     rows = []
     for artifact_dir in artifact_dirs:
         card = load_card(artifact_dir)
-        data = prepare(TrainConfig.of_card(card, data_dir), timings={}, cache_must_exist=True)
         load_weights_npz(data.model, artifact_dir / card.weights_file)
         rows.append(
             {
                 "artifact_dir": str(artifact_dir),
                 "candidate": card.candidate,
+                "trained_on": card.dataset.get("sources", ["sartaj"]),
                 "artifact_sha256": card.weights_sha256,
                 **data.validation_scores(data.top.get_weights()),
                 "cpu": machine_info()["cpu"],  # the cache is rebuilt per machine; its float rounding differs
@@ -36,8 +40,19 @@ def rescore(data_dir: Path, artifact_dirs: list[Path]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_rows(out: Path, rows: list[dict[str, Any]]) -> None:
-    """Adds `rows` to the file, replacing earlier rows of the same artifacts and keeping the others."""
-    kept = read(Rescore, out).rows if out.exists() else []
+def write_rows(out: Path, config: TrainConfig, rows: list[dict[str, Any]], shipped_sha256: str) -> GroupRescore:
+    """Adds `rows` to the file (replacing earlier rows of the same artifacts) with each row's verdict."""
+    kept = read(GroupRescore, out).rows if out.exists() else []
     fresh = {row["artifact_sha256"] for row in rows}
-    write(Rescore, out, {"rows": [r for r in kept if r["artifact_sha256"] not in fresh] + rows})
+    merged = [r for r in kept if r["artifact_sha256"] not in fresh] + rows
+    groups = merged[-1]["groups"]
+    return write(
+        GroupRescore,
+        out,
+        {
+            "rule": RULE,
+            "cache_of": " ".join([str(config.data_dir), *map(str, config.extra_data_dirs)]),
+            "validation_groups": {name: row["n"] for name, row in groups.items()},
+            "rows": verdicts(merged, shipped_sha256),
+        },
+    )

@@ -46,3 +46,25 @@ def validation_scores(logits: np.ndarray, labels: np.ndarray, groups: np.ndarray
         "accuracy_clean": float((logits64.argmax(1) == labels).mean()),
         "groups": rows,
     }
+
+
+SARTAJ_GROUP = "sartaj"
+MAX_SARTAJ_ACCURACY_LOSS = 0.01
+RULE = (
+    "a run replaces the shipped model when its worst-group validation loss at fitted temperatures is lower and its "
+    f"Sartaj validation accuracy is at most {MAX_SARTAJ_ACCURACY_LOSS:.0%} below the shipped model's"
+)
+
+
+def verdicts(rows: list[dict[str, Any]], shipped_sha256: str) -> list[dict[str, Any]]:
+    """Each row with `beats_shipped` by `RULE` (None for the shipped model's own row)."""
+    shipped = next(row for row in rows if row["artifact_sha256"] == shipped_sha256)
+
+    def beats(row: dict[str, Any]) -> bool | None:
+        if row is shipped:
+            return None
+        lower = row[WORST_GROUP] < shipped[WORST_GROUP]
+        sartaj = row["groups"][SARTAJ_GROUP]["accuracy"]
+        return bool(lower and sartaj >= shipped["groups"][SARTAJ_GROUP]["accuracy"] - MAX_SARTAJ_ACCURACY_LOSS)
+
+    return [row | {"beats_shipped": beats(row)} for row in rows]

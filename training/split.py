@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
@@ -81,3 +81,9 @@ def _joined(parts: Sequence[TrainingSplit]) -> TrainingSplit:
 def split_training(data_dir: Path, seed: int, extra_data_dirs: Sequence[Path] = ()) -> TrainingSplit:
     """Sartaj's Training folder, then each extra manifest-layout source, each split on its own and joined."""
     return _joined([_sartaj_part(data_dir, seed)] + [_manifest_part(d, seed) for d in extra_data_dirs])
+
+
+def split_of(training_config: dict[str, Any], data_dir: Path) -> TrainingSplit:
+    """The split a finished run used, from its card's training configuration (its seed and other sources)."""
+    extra = tuple(Path(d) for d in training_config.get("extra_data_dirs", ()))
+    return split_training(data_dir, training_config["seed"], extra)

@@ -56,7 +56,6 @@ from model.preprocess import __doc__ as PREPROCESSING_DOC
 from training.artifact import machine_info, write_artifact
 from training.attention import OutlineGuided, outline_rows
 from training.calibrate import fit_temperature, nll
-from training.selection import WORST_GROUP, validation_scores
 from training.config import TrainConfig
 from training.data import SARTAJ, TRAIN_SPLIT, fingerprint
 from training.duplicates import NEAR_DUPLICATE_DISTANCE
@@ -64,6 +63,7 @@ from training.export import export_artifact
 from training.features import CLEAN_VIEW, FLIPPED_VIEW, cached_bottom_activations
 from training.guard import design_non_mri_features
 from training.metrics import classification_report
+from training.selection import WORST_GROUP, validation_scores
 from training.split import TrainingSplit, split_training
 
 log = logging.getLogger(__name__)
@@ -614,7 +614,7 @@ def model_card(data: RunData, run: Run, name: str, calibration: Calibration) -> 
             "candidates_accuracy": choice.candidates_accuracy,
             "selected": choice.selected,
             "selection": {
-                "criterion": "lowest worst-group NLL at a fitted temperature (clean validation views, groups: source x sequence)",
+                "criterion": "lowest worst-group NLL at fitted temperatures (clean validation views)",
                 "stage2_end": end.name,
                 "averaging": end.options,
                 "alpha": choice.alpha,

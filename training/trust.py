@@ -27,14 +27,12 @@ from model.trust import (
     prediction_set,
     referral_threshold,
 )
-from training.split import split_training
+from training.split import split_of
 
 
-def validation_probabilities(
-    classifier: Classifier, data_dir: Path, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def validation_probabilities(classifier: Classifier, data_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(calibrated probabilities, guard scores, labels) of the validation images, through the app's path."""
-    split = split_training(data_dir, seed)
+    split = split_of(classifier.card.training_config, data_dir)
     paths = [split.samples[i].path for i in split.val_idx]
     predictions = []
     chunks = batches(loaded_scans(paths, classifier.card.image_size), BATCH)
@@ -89,7 +87,7 @@ def coverage_curve(certainty: np.ndarray, right: np.ndarray, points: int = 21) -
 def evaluate_trust(data_dir: Path, artifact_dir: Path, out: Path) -> TrustEvaluation:
     started = time.time()
     card, classifier = load_card(artifact_dir), Classifier.from_artifact(artifact_dir)
-    val_probs, val_scores, val_labels = validation_probabilities(classifier, data_dir, card.training_config["seed"])
+    val_probs, val_scores, val_labels = validation_probabilities(classifier, data_dir)
     qhat = conformal_quantile(conformity_scores(val_probs, val_labels), ALPHA)
     threshold = referral_threshold(val_probs.max(1), REFERRED_SHARE)
     testing = load(Evaluation, artifact_dir)

@@ -1,0 +1,59 @@
+"""Listing and splitting every training source: groups on one side, Sartaj's split unchanged by other sources."""
+
+import numpy as np
+import pytest
+
+from tests.helpers import write_dataset, write_manifest_dataset
+from training.data import SARTAJ, fingerprint, list_manifest
+from training.selection import verdicts
+from training.split import split_of, split_training
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sources")
+    return write_dataset(root / "sartaj", {"Training": 12}), write_manifest_dataset(root / "other", per_sequence=6)
+
+
+def test_a_manifest_source_records_source_sequence_and_case_group(sources):
+    _, other = sources
+    samples = list_manifest(other)
+    assert len(samples) == 3 * 2 * 6 and {s.source for s in samples} == {"other"}
+    assert {s.group for s in samples} == {"other/T1", "other/T2"}
+    assert all(s.case_group for s in samples)
+
+
+def test_a_manifest_with_an_unknown_class_is_refused(tmp_path):
+    (tmp_path / "manifest.csv").write_text("file,class,sequence,tumour_type,case_group\na.png,cat,T1,x,g1\n")
+    with pytest.raises(ValueError, match="cat"):
+        list_manifest(tmp_path)
+
+
+def test_each_case_group_lies_on_one_side_and_every_sequence_is_validated(sources):
+    sartaj, other = sources
+    split = split_training(sartaj, 42, [other])
+    groups = [split.samples[i].case_group for i in split.val_idx if split.samples[i].source != SARTAJ]
+    trained = {split.samples[i].case_group for i in split.train_idx if split.samples[i].source != SARTAJ}
+    assert groups and not set(groups) & trained
+    assert set(split.validation_groups) == {SARTAJ, "other/T1", "other/T2"}
+    assert len(np.unique(split.groups[split.val_idx])) + len(np.unique(split.groups[split.train_idx])) == len(
+        np.unique(split.groups)
+    )
+
+
+def test_other_sources_leave_the_sartaj_split_as_it_was(sources):
+    sartaj, other = sources
+    alone, joined = split_training(sartaj, 42), split_training(sartaj, 42, [other])
+    n = len(alone.samples)
+    assert joined.samples[:n] == alone.samples
+    assert np.array_equal(joined.val_idx[joined.val_idx < n], alone.val_idx)
+    assert fingerprint(alone.samples, sartaj) != fingerprint(joined.samples, sartaj)
+    assert split_of({"seed": 42, "extra_data_dirs": [str(other)]}, sartaj).samples == joined.samples
+
+
+def test_the_rule_needs_a_lower_worst_group_and_at_most_a_point_less_on_sartaj():
+    def row(sha, worst, sartaj):
+        return {"artifact_sha256": sha, "worst_group_nll": worst, "groups": {"sartaj": {"accuracy": sartaj}}}
+
+    rows = [row("shipped", 0.9, 0.95), row("better", 0.5, 0.945), row("forgets", 0.4, 0.93), row("worse", 1.0, 0.99)]
+    assert [r["beats_shipped"] for r in verdicts(rows, "shipped")] == [None, True, False, False]
