@@ -22,6 +22,7 @@ from model.errors import InputError
 from model.onnx_forward import available_cores
 from model.predict import BATCH, Classifier
 from model.preprocess import preprocess
+from model.scan_type import ScanType
 
 
 def find_scans(inputs: Iterable[Path]) -> list[Path]:
@@ -69,6 +70,7 @@ class Scored(Protocol):
     class_name: str
     probabilities: np.ndarray
     out_of_distribution: bool
+    scan_type: ScanType | None
 
     @property
     def confidence(self) -> float: ...
@@ -79,9 +81,17 @@ class Scored(Protocol):
 
 def csv_fields(class_names: list[str]) -> list[str]:
     """Stable English column names, in the CLI's CSV and the app's download alike."""
-    return ["file", "frame", "prediction", "confidence", "margin", "looks_like_training_mri", "error"] + [
-        f"p({n})" for n in class_names
-    ]
+    return [
+        "file",
+        "frame",
+        "prediction",
+        "confidence",
+        "margin",
+        "looks_like_training_mri",
+        "sequence",
+        "skull_stripped",
+        "error",
+    ] + [f"p({n})" for n in class_names]
 
 
 def result_row(
@@ -89,17 +99,19 @@ def result_row(
 ) -> dict[str, object]:
     """One CSV row: the prediction and its calibrated probabilities, or the reason the file could not be read.
 
-    `frame` counts from 1 (the frame or slice of a multi-frame file or series); empty for a single image.
+    `frame` counts from 1 (the frame or slice of a multi-frame file or series); empty for a single image. An input
+    the guard flags (not like a training MRI) keeps its class for the record, but no confidence, margin or
+    probabilities: they would mean nothing there.
     """
     row: dict[str, object] = dict.fromkeys(csv_fields(class_names))
     row.update(file=file, error=error, frame=frame)
-    if scored is not None:
-        row.update(
-            prediction=scored.class_name,
-            confidence=round(scored.confidence, 4),
-            margin=round(scored.margin, 4),
-            looks_like_training_mri=not scored.out_of_distribution,
-        )
+    if scored is None:
+        return row
+    row.update(prediction=scored.class_name, looks_like_training_mri=not scored.out_of_distribution)
+    if scored.scan_type is not None:
+        row.update(sequence=scored.scan_type.sequence, skull_stripped=scored.scan_type.skull_stripped)
+    if not scored.out_of_distribution:
+        row.update(confidence=round(scored.confidence, 4), margin=round(scored.margin, 4))
         row.update({f"p({n})": round(float(v), 4) for n, v in zip(class_names, scored.probabilities)})
     return row
 

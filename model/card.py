@@ -26,6 +26,8 @@ OOD_GUARD_FILE = "ood_guard.npz"
 OOD_EVALUATION_FILE = "ood_evaluation.json"
 CANDIDATES_FILE = "candidates.json"
 RESCORE_FILE = "validation_rescore.json"
+SCAN_TYPE_FILE = "scan_type.npz"  # the scan-type recogniser (python -m training scan-type)
+SCAN_TYPE_EVALUATION_FILE = "scan_type.json"  # its scores on held-out case groups
 GROUP_RESCORE_FILE = "group_rescore.json"  # the worst-group selection rule, per run (python -m training rescore)
 SALIENCY_FILE = "saliency_evaluation.json"
 TRUST_FILE = "trust.json"  # prediction sets and referral threshold (python -m training trust)
@@ -70,6 +72,7 @@ SCHEMA_VERSIONS: dict[str, int] = {
     CANDIDATES_FILE: 2,
     RESCORE_FILE: 2,
     GROUP_RESCORE_FILE: 1,
+    SCAN_TYPE_EVALUATION_FILE: 1,
     SALIENCY_FILE: 2,
     TRUST_FILE: 3,
     ROBUSTNESS_FILE: 2,
@@ -118,6 +121,16 @@ class GuardFile:
 
 
 @dataclass(frozen=True)
+class ScanTypeFile:
+    """The card's `scan_type` block: the scan-type recogniser's file (`training.scan_type.fit_scan_type`)."""
+
+    file: str
+    sha256: str
+    sequences: list[str]
+    unsure_below: float
+
+
+@dataclass(frozen=True)
 class OnnxExport:
     """The card's `onnx` block: the ONNX export and its check against Keras (`training.export.export_onnx`)."""
 
@@ -148,6 +161,7 @@ class ModelCard:
     same_weights_as: tuple[str, ...] = ()  # SHA-256s of earlier files of bit-identical weights (training slim)
     ood: GuardFile | None = None
     onnx: OnnxExport | None = None
+    scan_type: ScanTypeFile | None = None
     last_conv_layer: str | None = None
     candidate: str = ""
     created: str = ""
@@ -181,6 +195,7 @@ class ModelCard:
             same_weights_as=tuple(data["artifact"].get("same_weights_as", ())),
             ood=GuardFile(**data["ood"]) if data.get("ood") else None,
             onnx=OnnxExport(**data["onnx"]) if data.get("onnx") else None,
+            scan_type=ScanTypeFile(**data["scan_type"]) if data.get("scan_type") else None,
             last_conv_layer=data.get("last_conv_layer"),
             candidate=data.get("candidate", ""),
             created=data.get("created", ""),

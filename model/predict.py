@@ -30,6 +30,7 @@ from model.errors import ArtifactError, ChecksumMismatchError
 from model.onnx_forward import OnnxForward
 from model.ood import GUARD_FEATURES, OODDetector, pooled_frozen_features
 from model.preprocess import prepare, to_model_input
+from model.scan_type import ScanType, ScanTypeModel
 
 if TYPE_CHECKING:
     import keras
@@ -54,6 +55,7 @@ class Prediction:
     logits: np.ndarray
     ood_score: float | None
     out_of_distribution: bool
+    scan_type: ScanType | None = None  # None when the artifact has no scan-type recogniser
 
     @property
     def confidence(self) -> float:
@@ -110,8 +112,9 @@ class Classifier:
         card: ModelCard,
         ood: OODDetector | None = None,
         onnx: OnnxForward | None = None,
+        scan_type: ScanTypeModel | None = None,
     ):
-        self._model, self.card, self.ood, self.onnx = model, card, ood, onnx
+        self._model, self.card, self.ood, self.onnx, self.scan_type = model, card, ood, onnx, scan_type
         self._forward = None
         self.lock = threading.RLock()  # guards the Keras model only (re-entrant: `model` takes it too)
 
@@ -137,7 +140,7 @@ class Classifier:
         """Checks every file's SHA-256 against the card before loading it; the Keras weights load on first use.
 
         `auto` classifies with the ONNX export when the card lists one; `onnx` insists on it. Without
-        `with_guard` (exporting, fitting a new guard), the card's guard is not loaded.
+        `with_guard` (exporting, fitting a new guard or scan-type recogniser), neither is loaded.
         """
         artifact_dir = Path(artifact_dir)
         card = load_card(artifact_dir)
@@ -151,6 +154,11 @@ class Classifier:
             ood_path = artifact_dir / card.ood.file
             verify_file(ood_path, card.ood.sha256)
             ood = OODDetector.load(ood_path)
+        scan_type = None
+        if card.scan_type and with_guard:
+            scan_type_path = artifact_dir / card.scan_type.file
+            verify_file(scan_type_path, card.scan_type.sha256)
+            scan_type = ScanTypeModel.load(scan_type_path)
         onnx = None
         if runtime == "onnx" and not card.onnx:
             raise ArtifactError("the model card lists no ONNX export; run `python -m training export`.")
@@ -160,7 +168,7 @@ class Classifier:
             onnx = OnnxForward(onnx_path)
         else:
             model = model.load(card)
-        return cls(model, card, ood, onnx)
+        return cls(model, card, ood, onnx, scan_type)
 
     def warm_up(self) -> None:
         self.predict_inputs(np.zeros((1, self.card.image_size, self.card.image_size, 3), np.float32))
@@ -203,16 +211,14 @@ class Classifier:
         with _BLAS.limit(limits=1, user_api="blas"):
             features, logits = self.forward(inputs)
             scores = self.ood.score(features) if self.ood is not None else [None] * len(logits)
+            kinds = self.scan_type.recognise(features) if self.scan_type is not None else [None] * len(logits)
         probabilities = calibrated_probabilities(logits, self.card.temperature)
         predictions = []
-        for row, probs, score in zip(logits, probabilities, scores):
+        for row, probs, score, kind in zip(logits, probabilities, scores, kinds):
             index = int(np.argmax(probs))
             flagged = bool(score is not None and score > self.ood.threshold)
-            predictions.append(
-                Prediction(
-                    index, self.card.class_names[index], probs, row, None if score is None else float(score), flagged
-                )
-            )
+            ood_score = None if score is None else float(score)
+            predictions.append(Prediction(index, self.card.class_names[index], probs, row, ood_score, flagged, kind))
         return predictions
 
     def prepare(self, rgb: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from model.card import (
     RESCORE_FILE,
     ROBUSTNESS_FILE,
     SALIENCY_FILE,
+    SCAN_TYPE_EVALUATION_FILE,
     SCHEMA_VERSIONS,
     TRUST_FILE,
     read_record,
@@ -149,6 +150,18 @@ class GroupRescore(Record):
 
 
 @dataclass(frozen=True)
+class ScanTypeEvaluation(Record):
+    """The scan-type recogniser on held-out case groups (`python -m training scan-type`)."""
+
+    FILE: ClassVar[str] = SCAN_TYPE_EVALUATION_FILE
+    artifact_sha256: str
+    unsure_rule: str
+    unsure_below: float
+    train_scans: int
+    validation: Table
+
+
+@dataclass(frozen=True)
 class SaliencyEvaluation(Record):
     """Every saliency method against the expert tumour outlines (`python -m training saliency`)."""
 
@@ -213,6 +226,7 @@ RECORD_KINDS: dict[str, type[Record]] = {
         Candidates,
         Rescore,
         GroupRescore,
+        ScanTypeEvaluation,
         SaliencyEvaluation,
         TrustEvaluation,
         RobustnessEvaluation,

@@ -7,6 +7,7 @@ from model.batch import result_row
 from model.decode import SERIES_FORMAT
 from model.errors import BrainMRIError
 from model.i18n import N_, _, pct
+from model.scan_type_report import accuracy_on_kind, describe, sequence_name
 from model.series import SERIES_NAME, group_series, slices_summary
 from model.trust import Trust, caveat, set_label
 from pages.shared.ui import (
@@ -22,6 +23,7 @@ from pages.shared.ui import (
     kept_scans,
     page_setup,
     sample_scans,
+    served_rescore_row,
     show_library_error,
     thumbnail_uri,
     trust_report,
@@ -34,10 +36,11 @@ try:
 except BrainMRIError as error:
     show_library_error(error)
 labels = [class_label(n) for n in names]
-SCAN, FILE, CLASS, CONFIDENCE, MARGIN, CHECK = (
+SCAN, FILE, CLASS, SEQUENCE, CONFIDENCE, MARGIN, CHECK = (
     _("scan"),
     _("file"),
     _("class"),
+    _("sequence"),
     _("confidence"),
     _("margin"),
     _("check"),
@@ -105,10 +108,18 @@ def checks(result: Result) -> str:
 
 
 def summary_row(name: str, result: Result) -> dict[str, object]:
-    row = {SCAN: thumbnail_uri(result.prepared), FILE: name, CLASS: class_label(result.class_name)}
+    """A flagged input keeps its (greyed) class for the record, but no set, confidence or margin."""
+    row: dict[str, object] = {SCAN: thumbnail_uri(result.prepared), FILE: name, CLASS: class_label(result.class_name)}
+    if result.scan_type is not None:
+        row[SEQUENCE] = sequence_name(result.scan_type.sequence)
+    flagged = result.out_of_distribution
     if trust is not None:
-        row[set_label(report)] = ", ".join(labels[i] for i in trust.set_for(result.probabilities))
-    return row | {CONFIDENCE: result.confidence, MARGIN: result.margin, CHECK: checks(result)}
+        row[set_label(report)] = "–" if flagged else ", ".join(labels[i] for i in trust.set_for(result.probabilities))
+    return row | {
+        CONFIDENCE: None if flagged else result.confidence,
+        MARGIN: None if flagged else result.margin,
+        CHECK: checks(result),
+    }
 
 
 def summary_table(classified: dict[str, Result]) -> str:
@@ -200,6 +211,10 @@ def verdict(name: str, result: Result) -> None:
             ),
             icon=":material/warning:",
         )
+    if result.scan_type is not None:
+        st.markdown(describe(result.scan_type) + " " + accuracy_on_kind(result.scan_type, served_rescore_row()))
+    if result.out_of_distribution:
+        return  # no confidence and no set: they would mean nothing for an input unlike the training scans
     st.markdown(
         _("Confidence **{confidence}** · margin to the runner-up **{margin}**").format(
             confidence=pct(result.confidence), margin=pct(result.margin)
@@ -223,8 +238,9 @@ def details(name: str, result: Result) -> None:
     )
     with column:
         verdict(name, result)
-        chances = pd.DataFrame({_("calibrated probability"): result.probabilities}, index=labels)
-        st.bar_chart(chances, horizontal=True, height=170, x_label="", y_label=_("calibrated probability"))
+        if not result.out_of_distribution:
+            chances = pd.DataFrame({_("calibrated probability"): result.probabilities}, index=labels)
+            st.bar_chart(chances, horizontal=True, height=170, x_label="", y_label=_("calibrated probability"))
         word = frame_word(result)
         if result.frames > 1:
             slider = _("{word} of {name}").format(word=word.capitalize(), name=name)

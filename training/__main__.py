@@ -131,6 +131,21 @@ def candidates(
     _show(evaluate_candidates(data_dir, run_dir, out or ARTIFACT_DIR / Candidates.FILE, masks_dir=masks_dir))
 
 
+@app.command(name="scan-type")
+def scan_type(
+    data_dir: DataDir,
+    artifact_dir: ArtifactDir = ARTIFACT_DIR,
+    extra_data_dir: ExtraDataDirs = None,
+    out: OptionalOut = None,
+) -> None:
+    """Fit the scan-type recogniser (sequence, skull-stripped) on the run's split and add it to the artifact."""
+    from model.records import ScanTypeEvaluation
+    from training.scan_type import fit_scan_type
+
+    out = out or artifact_dir / ScanTypeEvaluation.FILE
+    _show(fit_scan_type(artifact_dir, data_dir, out, tuple(extra_data_dir or ()))["validation"])
+
+
 @app.command()
 def rescore(
     data_dir: DataDir,

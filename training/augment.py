@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
-from training.domain import random_convolution, random_intensity_curve, resampled, rewindowed, skull_stripped
+from training.domain import (
+    STRIP_DEPTHS,
+    random_convolution,
+    random_intensity_curve,
+    resampled,
+    rewindowed,
+    skull_stripped,
+)
 
 # Added with the domain-generalisation transforms: a run recorded before them had them off.
 _DOMAIN_FIELDS = ("p_skull_strip", "p_resample", "p_curve", "p_random_conv", "p_window")
@@ -60,7 +67,7 @@ def augment_with_outline(
     The random draws are the same with or without an outline, so a view can be replayed for its outline.
     """
     if rng.random() < config.p_skull_strip:
-        square, outline = skull_stripped(square, outline, rng)
+        square, outline = skull_stripped(square, outline, rng.uniform(*STRIP_DEPTHS))
     image = Image.fromarray(square)
     shape = None if outline is None else Image.fromarray(outline.astype(np.float32), mode="F")
     if rng.random() < 0.5:

@@ -25,6 +25,7 @@ from scipy import ndimage
 
 from model.preprocess import crop_to_square, head_bbox, stretch_contrast
 
+STRIP_DEPTHS = (0.08, 0.18)  # of the head's radius: the rim a skull-stripped view loses, drawn in this range
 FOREGROUND = 0.03  # of full scale: darker pixels are background and stay black
 _CONV_KERNELS = (1, 3)
 
@@ -94,11 +95,10 @@ def brain_mask(square: np.ndarray, depth: float) -> np.ndarray:
 
 
 def skull_stripped(
-    square: np.ndarray, outline: np.ndarray | None, rng: np.random.Generator
+    square: np.ndarray, outline: np.ndarray | None, depth: float
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The brain alone, cropped and stretched again as the app's preprocessing would crop a skull-stripped scan;
-    an outline follows the crop."""
-    depth = rng.uniform(0.08, 0.18)
+    an outline follows the crop. The rim removed is `depth` x the head's radius (see `brain_mask`)."""
     stripped = np.where(brain_mask(square, depth), square, 0).astype(np.uint8)
     box = head_bbox(stripped)
     cropped = stretch_contrast(crop_to_square(stripped, box))

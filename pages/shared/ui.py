@@ -11,7 +11,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, NoReturn
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 import numpy as np
 import streamlit as st
@@ -30,6 +30,7 @@ from model.records import (
     Audit,
     Candidates,
     Evaluation,
+    GroupRescore,
     GuardEvaluation,
     R,
     Record,
@@ -38,6 +39,8 @@ from model.records import (
     TrustEvaluation,
     load,
 )
+from model.scan_type import ScanType
+from model.scan_type_report import served_row
 
 if TYPE_CHECKING:
     from model.explain import Explainer
@@ -181,6 +184,13 @@ def robustness_report() -> RobustnessEvaluation | None:
     return report if report is not None and card().describes(report.artifact_sha256) else None
 
 
+def served_rescore_row() -> dict[str, Any] | None:
+    """The served model's row of the committed selection rescore: its accuracy per held-out source x sequence."""
+    report = committed(GroupRescore)
+    served = card()
+    return None if report is None else served_row(report, (served.weights_sha256, *served.same_weights_as))
+
+
 def trust_report() -> TrustEvaluation | None:
     """The committed prediction-set and referral check, if it belongs to the model being served."""
     report = committed(TrustEvaluation)
@@ -243,6 +253,7 @@ class Result:
     frames: int
     frame: int
     details: dict[str, str]
+    scan_type: ScanType | None = None
 
 
 @dataclass(frozen=True)
@@ -317,6 +328,7 @@ def _result(classified: Classified) -> Result:
         decoded.frames,
         decoded.frame,
         decoded.details,
+        p.scan_type,
     )
 
 

@@ -1,0 +1,53 @@
+"""Sentences about the kind of scan (`model.scan_type`) and how often the model is right on that kind.
+
+The accuracy per kind comes from the selection rule's committed rescore (`group_rescore.json`): the served model's
+accuracy on each held-out validation group (source x sequence).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from model.i18n import N_, _, pct
+from model.records import GroupRescore
+from model.scan_type import UNSURE, ScanType
+
+SEQUENCE_NAMES = {
+    "T1": N_("T1"),
+    "T1C+": N_("T1 with contrast"),
+    "T2": N_("T2"),
+    UNSURE: N_("other or unsure (e.g. FLAIR)"),
+}
+OTHER_SOURCE = "feltrin-dev"  # the held-out groups from another source than Sartaj, by sequence
+
+
+def sequence_name(sequence: str) -> str:
+    return _(SEQUENCE_NAMES[sequence])
+
+
+def served_row(report: GroupRescore, weights_sha256s: tuple[str, ...]) -> dict[str, Any] | None:
+    """The rescore row of the served model (any of its weights files' SHA-256s), or None."""
+    return next((row for row in report.rows if row["artifact_sha256"] in weights_sha256s), None)
+
+
+def describe(scan_type: ScanType) -> str:
+    """'Looks like a T2 scan (78 %), skull-stripped.'"""
+    if scan_type.sequence == UNSURE:
+        text = _("Scan type: **{name}**").format(name=sequence_name(UNSURE))
+    else:
+        text = _("Looks like a **{name}** scan ({p})").format(
+            name=sequence_name(scan_type.sequence), p=pct(scan_type.sequence_probability, 0)
+        )
+    return text + (_(", skull-stripped") if scan_type.skull_stripped else "") + "."
+
+
+def accuracy_on_kind(scan_type: ScanType, row: dict[str, Any] | None) -> str:
+    """How often the served model was right on held-out scans of this sequence from another source, or why unknown."""
+    if scan_type.sequence == UNSURE:
+        return _("The model was not trained or checked on this kind of scan: treat its answer with extra care.")
+    group = None if row is None else row["groups"].get(f"{OTHER_SOURCE}/{scan_type.sequence}")
+    if group is None:
+        return _("No held-out scans of this kind were scored.")
+    return _("On {name} scans from another source the model was right {accuracy} of the time (n = {n}).").format(
+        name=sequence_name(scan_type.sequence), accuracy=pct(group["accuracy"], 0), n=group["n"]
+    )
