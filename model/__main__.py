@@ -32,8 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     from model.batch import classify_to_csv
     from model.card import ARTIFACT_DIR
     from model.predict import Classifier
+    from model.trust import committed_trust
 
-    count = classify_to_csv(Classifier.from_artifact(args.artifact_dir or ARTIFACT_DIR), args.inputs, args.out)
+    artifact_dir = args.artifact_dir or ARTIFACT_DIR
+    classifier = Classifier.from_artifact(artifact_dir)
+    count = classify_to_csv(classifier, args.inputs, args.out, committed_trust(artifact_dir, classifier.card))
     print(f"wrote {count} rows to {args.out}")
     return 0
 

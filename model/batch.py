@@ -23,6 +23,7 @@ from model.onnx_forward import available_cores
 from model.predict import BATCH, Classifier
 from model.preprocess import preprocess
 from model.scan_type import ScanType
+from model.trust import Trust
 
 
 def find_scans(inputs: Iterable[Path]) -> list[Path]:
@@ -90,12 +91,19 @@ def csv_fields(class_names: list[str]) -> list[str]:
         "looks_like_training_mri",
         "sequence",
         "skull_stripped",
+        "prediction_set",
+        "referred",
         "error",
     ] + [f"p({n})" for n in class_names]
 
 
 def result_row(
-    file: str, class_names: list[str], scored: Scored | None = None, error: str = "", frame: int | None = None
+    file: str,
+    class_names: list[str],
+    scored: Scored | None = None,
+    error: str = "",
+    frame: int | None = None,
+    trust: Trust | None = None,
 ) -> dict[str, object]:
     """One CSV row: the prediction and its calibrated probabilities, or the reason the file could not be read.
 
@@ -110,29 +118,39 @@ def result_row(
     row.update(prediction=scored.class_name, looks_like_training_mri=not scored.out_of_distribution)
     if scored.scan_type is not None:
         row.update(sequence=scored.scan_type.sequence, skull_stripped=scored.scan_type.skull_stripped)
-    if not scored.out_of_distribution:
-        row.update(confidence=round(scored.confidence, 4), margin=round(scored.margin, 4))
-        row.update({f"p({n})": round(float(v), 4) for n, v in zip(class_names, scored.probabilities)})
+    if scored.out_of_distribution:
+        return row
+    row.update(confidence=round(scored.confidence, 4), margin=round(scored.margin, 4))
+    if trust is not None:
+        sequence = None if scored.scan_type is None else scored.scan_type.sequence
+        members = trust.set_for(scored.probabilities, sequence)
+        row.update(
+            prediction_set="; ".join(class_names[i] for i in members),
+            referred=trust.referred(scored.confidence, sequence),
+        )
+    row.update({f"p({n})": round(float(v), 4) for n, v in zip(class_names, scored.probabilities)})
     return row
 
 
-def classify_paths(classifier: Classifier, paths: list[Path], batch_size: int = BATCH) -> Iterator[dict[str, object]]:
+def classify_paths(
+    classifier: Classifier, paths: list[Path], trust: Trust | None = None, batch_size: int = BATCH
+) -> Iterator[dict[str, object]]:
     names = classifier.card.class_names
     for chunk in batches(loaded_scans(paths, classifier.card.image_size), batch_size):
         good = [item for item in chunk if item[1] is not None]
         predictions = classifier.predict_inputs(np.stack([item[1] for item in good])) if good else []
         by_path = {id(item): prediction for item, prediction in zip(good, predictions)}
         for item in chunk:
-            yield result_row(str(item[0]), names, by_path.get(id(item)), item[2])
+            yield result_row(str(item[0]), names, by_path.get(id(item)), item[2], trust=trust)
 
 
-def classify_to_csv(classifier: Classifier, inputs: Iterable[Path], out: Path) -> int:
+def classify_to_csv(classifier: Classifier, inputs: Iterable[Path], out: Path, trust: Trust | None = None) -> int:
     paths = find_scans(inputs)
     fields = csv_fields(classifier.card.class_names)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
-        for row in tqdm(classify_paths(classifier, paths), total=len(paths), desc="classifying", unit="scan"):
+        for row in tqdm(classify_paths(classifier, paths, trust), total=len(paths), desc="classifying", unit="scan"):
             writer.writerow(row)
     return len(paths)

@@ -198,6 +198,8 @@ class TrustEvaluation(Record):
     referral: Table
     coverage_curves: Table
     wall_s: float
+    mondrian: dict[str, dict[str, float]] = field(default_factory=dict)  # per scan type: n, qhat, referral threshold
+    groups: Table = field(default_factory=dict)  # per source x sequence, on held-out halves of validation
 
 
 @dataclass(frozen=True)

@@ -7,20 +7,30 @@ the smallest on average among sets with the guarantee; Adaptive Prediction Sets 
 randomisation, gave 2.8 classes on average at 90 % for a model this confident (see the commit history).
 On scans exchangeable with validation a set holds the true class with probability >= 1 - alpha; on scans from
 another source it need not, and the evaluation says by how much it falls short.
+
+The sets and the referral threshold are Mondrian (Vovk et al. 2003; Vovk, "Conditional validity of inductive
+conformal predictors", 2012): fitted separately for each scan type the recogniser reports (`model.scan_type`), on
+validation scans of every training source, so that the guarantee holds within each type rather than only on
+average over a mix dominated by one source. A type with no validation scans falls back to the pooled figures.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from model.card import ModelCard
 from model.i18n import N_, SOURCE_LANGUAGE, _, language, number, pct
-from model.records import TrustEvaluation
+from model.records import TrustEvaluation, load
 
-ALPHA = 0.01  # 99 % sets: at 90 % or 95 % (below the 96 % validation accuracy) every set is a single class
-REFERRED_SHARE = 0.2  # the least confident fifth of validation scans sets the referral threshold
+# 95 % sets: a Mondrian group needs at least 1/alpha - 1 calibration scans for a set smaller than every class, and
+# the smallest sequence group of validation has about 60 (99 % sets would need 99).
+ALPHA = 0.05
+REFERRED_SHARE = 0.2  # at least the least confident fifth of each group's validation scans is referred...
+MIN_KEPT_ACCURACY = 0.9  # ...and more if needed for the rest to be right this often on validation
 # Selective prediction ranks scans by one of these, most certain first (training/trust.py computes each).
 RANKINGS = (N_("confidence"), N_("margin"), N_("guard score"))
 RANKING_HELP = N_(
@@ -54,22 +64,59 @@ def referral_threshold(confidences: np.ndarray, share: float = REFERRED_SHARE) -
     return float(np.quantile(confidences, share))
 
 
+def accurate_referral_threshold(confidences: np.ndarray, right: np.ndarray) -> float:
+    """`referral_threshold`, raised until the validation scans kept are right `MIN_KEPT_ACCURACY` of the time (or
+    only the most confident scan is kept)."""
+    order = np.argsort(-confidences, kind="stable")
+    kept_accuracy = np.cumsum(right[order]) / np.arange(1, len(order) + 1)
+    meeting = np.flatnonzero(kept_accuracy >= MIN_KEPT_ACCURACY)
+    accurate = float(confidences[order][meeting[-1]]) if meeting.size else float(confidences.max())
+    return max(referral_threshold(confidences), accurate)
+
+
+def mondrian_fit(probabilities: np.ndarray, labels: np.ndarray, types: np.ndarray) -> dict[str, dict[str, float]]:
+    """Per scan type: its validation scans' count, conformal quantile and referral threshold."""
+    scores, confidence = conformity_scores(probabilities, labels), probabilities.max(axis=1)
+    right = probabilities.argmax(axis=1) == labels
+    return {
+        str(kind): {
+            "n": int((types == kind).sum()),
+            "qhat": conformal_quantile(scores[types == kind]),
+            "referral_threshold": accurate_referral_threshold(confidence[types == kind], right[types == kind]),
+        }
+        for kind in sorted(set(types))
+    }
+
+
 @dataclass(frozen=True)
 class Trust:
-    """What the committed trust file says, for one prediction."""
+    """What the committed trust file says, for one prediction: per scan type, else pooled."""
 
     qhat: float
     referral_threshold: float
+    by_type: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @classmethod
     def from_report(cls, report: TrustEvaluation) -> "Trust":
-        return cls(float(report.qhat), float(report.referral_threshold))
+        return cls(float(report.qhat), float(report.referral_threshold), report.mondrian)
 
-    def set_for(self, probabilities: np.ndarray) -> list[int]:
-        return prediction_set(probabilities, self.qhat)
+    def _of(self, scan_type: str | None) -> tuple[float, float]:
+        fitted = self.by_type.get(scan_type or "")
+        return (
+            (self.qhat, self.referral_threshold) if fitted is None else (fitted["qhat"], fitted["referral_threshold"])
+        )
 
-    def referred(self, confidence: float) -> bool:
-        return confidence < self.referral_threshold
+    def set_for(self, probabilities: np.ndarray, scan_type: str | None = None) -> list[int]:
+        return prediction_set(probabilities, self._of(scan_type)[0])
+
+    def referred(self, confidence: float, scan_type: str | None = None) -> bool:
+        return confidence < self._of(scan_type)[1]
+
+
+def committed_trust(artifact_dir: Path, card: ModelCard) -> Trust | None:
+    """The artifact's committed sets and thresholds, if they were fitted for these weights."""
+    report = load(TrustEvaluation, artifact_dir)
+    return Trust.from_report(report) if report is not None and card.describes(report.artifact_sha256) else None
 
 
 def set_label(report: TrustEvaluation) -> str:

@@ -98,11 +98,16 @@ def not_mr_modality(result: Result) -> str | None:
     return modality if result.details.get("format", "").startswith("DICOM") and modality not in (None, "MR") else None
 
 
+def sequence_of(result: Result) -> str | None:
+    """The recognised sequence, which picks the prediction set's and the referral's Mondrian fit."""
+    return None if result.scan_type is None else result.scan_type.sequence
+
+
 def checks(result: Result) -> str:
     flags = [_("not like a training MRI")] if result.out_of_distribution else []
     if not_mr_modality(result):
         flags.append(_("DICOM modality {modality}, not MR").format(modality=not_mr_modality(result)))
-    if trust is not None and trust.referred(result.confidence):
+    if trust is not None and trust.referred(result.confidence, sequence_of(result)):
         flags.append(_("low confidence: refer"))
     return "; ".join(flags)
 
@@ -114,7 +119,9 @@ def summary_row(name: str, result: Result) -> dict[str, object]:
         row[SEQUENCE] = sequence_name(result.scan_type.sequence)
     flagged = result.out_of_distribution
     if trust is not None:
-        row[set_label(report)] = "–" if flagged else ", ".join(labels[i] for i in trust.set_for(result.probabilities))
+        row[set_label(report)] = (
+            "–" if flagged else ", ".join(labels[i] for i in trust.set_for(result.probabilities, sequence_of(result)))
+        )
     return row | {
         CONFIDENCE: None if flagged else result.confidence,
         MARGIN: None if flagged else result.margin,
@@ -171,7 +178,7 @@ for name, failure in failed.items():
 if classified:
     shown = summary_table(classified)
 rows = [
-    result_row(n, names, r, frame=r.frame + 1 if r.frames > 1 else None)
+    result_row(n, names, r, frame=r.frame + 1 if r.frames > 1 else None, trust=trust)
     if isinstance(r, Result)
     else result_row(n, names, error=r.english())
     for n, r in results.items()
@@ -221,8 +228,12 @@ def verdict(name: str, result: Result) -> None:
         )
     )
     if trust is not None:
-        members = ", ".join(labels[i] for i in trust.set_for(result.probabilities))
-        referred = " · " + _("**below the referral threshold**") if trust.referred(result.confidence) else ""
+        members = ", ".join(labels[i] for i in trust.set_for(result.probabilities, sequence_of(result)))
+        referred = (
+            " · " + _("**below the referral threshold**")
+            if trust.referred(result.confidence, sequence_of(result))
+            else ""
+        )
         st.markdown(
             _("{label}: **{members}**").format(label=set_label(report).capitalize(), members=members) + referred
         )

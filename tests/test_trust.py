@@ -1,8 +1,24 @@
 import numpy as np
 import pytest
 
-from model.trust import RANKINGS, Trust, conformal_quantile, conformity_scores, prediction_set, referral_threshold
-from training.trust import certainties, coverage_curve, referral_summary, set_summary
+from model.trust import (
+    MIN_KEPT_ACCURACY,
+    RANKINGS,
+    Trust,
+    accurate_referral_threshold,
+    conformal_quantile,
+    conformity_scores,
+    mondrian_fit,
+    prediction_set,
+    referral_threshold,
+)
+from training.trust import Scored, certainties, coverage_curve, decisions, held_out_groups, summary
+
+
+def scored(probabilities, labels, types=None, groups=None) -> Scored:
+    n = len(labels)
+    types = np.array(["T1"] * n) if types is None else types
+    return Scored(probabilities, np.zeros(n), labels, types, np.array(["g"] * n) if groups is None else groups)
 
 
 def test_score_is_one_minus_the_true_class_probability():
@@ -29,17 +45,19 @@ def test_sets_cover_at_least_one_minus_alpha_on_exchangeable_scans():
     probabilities = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     labels = np.array([rng.choice(4, p=p) for p in probabilities])  # labels drawn from the model itself
     qhat = conformal_quantile(conformity_scores(probabilities[:2000], labels[:2000]), alpha=0.1)
-    summary = set_summary(probabilities[2000:], labels[2000:], qhat)
-    assert summary["coverage"] >= 0.88 and 1 <= summary["mean_size"] <= 4
+    sets = [prediction_set(p, qhat) for p in probabilities[2000:]]
+    row = summary(scored(probabilities[2000:], labels[2000:]), sets, np.zeros(2000, bool))
+    assert row["coverage"] >= 0.88 and 1 <= row["mean_size"] <= 4
 
 
 def test_referral_keeps_the_confident_scans_and_the_curve_starts_at_full_coverage():
     probabilities = np.array([[0.9, 0.1], [0.55, 0.45], [0.2, 0.8], [0.6, 0.4]])
     labels = np.array([0, 1, 1, 0])
     threshold = referral_threshold(probabilities.max(1), 0.25)
-    summary = referral_summary(probabilities, labels, threshold)
-    assert summary["accuracy_all"] == 0.75 and summary["accuracy_kept"] == 1.0
-    assert Trust(qhat=0.9, referral_threshold=threshold).referred(0.55)
+    trust = Trust(qhat=0.9, referral_threshold=threshold)
+    row = summary(scored(probabilities, labels), *decisions(trust, scored(probabilities, labels)))
+    assert row["accuracy_all"] == 0.75 and row["accuracy_kept"] == 1.0
+    assert trust.referred(0.55)
     right = probabilities.argmax(1) == labels
     curve = coverage_curve(probabilities.max(1), right, points=5)
     assert curve[0] == {"kept_share": 1.0, "accuracy": 0.75} and curve[-1]["accuracy"] == 1.0
@@ -65,3 +83,38 @@ def test_a_version_2_trust_file_reads_as_confidence_curves(tmp_path):
 
     (tmp_path / TRUST_FILE).write_text(json.dumps({"schema_version": 2, "coverage_curves": {"validation": []}}))
     assert read_record(tmp_path / TRUST_FILE, TRUST_FILE)["coverage_curves"] == {"confidence": {"validation": []}}
+
+
+def test_mondrian_sets_are_fitted_per_scan_type_and_unknown_types_fall_back_to_pooled():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 4, 400)
+    sharp = np.full((200, 4), 0.01)
+    sharp[np.arange(200), labels[:200]] = 0.97
+    vague = rng.dirichlet(np.ones(4), 200)
+    probabilities = np.concatenate([sharp, vague])
+    types = np.array(["T1"] * 200 + ["T2"] * 200)
+    fitted = mondrian_fit(probabilities, labels, types)
+    assert fitted["T1"]["qhat"] < fitted["T2"]["qhat"] and fitted["T1"]["n"] == 200
+    trust = Trust(0.5, 0.5, fitted)
+    assert len(trust.set_for(sharp[0], "T1")) == 1 and len(trust.set_for(vague[0], "T2")) >= 2
+    assert trust.set_for(vague[0], "FLAIR") == prediction_set(vague[0], 0.5)
+
+
+def test_the_referral_threshold_rises_until_the_scans_kept_are_right_often_enough():
+    confidences = np.linspace(0.3, 1.0, 100)
+    right = confidences > 0.6  # everything under 0.6 is wrong
+    threshold = accurate_referral_threshold(confidences, right)
+    kept = confidences >= threshold
+    assert right[kept].mean() >= MIN_KEPT_ACCURACY and threshold > referral_threshold(confidences)
+
+
+def test_held_out_groups_are_scored_with_sets_fitted_on_the_other_half():
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 4, 300)
+    probabilities = rng.dirichlet(np.ones(4), 300)
+    probabilities[np.arange(300), labels] += 1
+    probabilities /= probabilities.sum(1, keepdims=True)
+    groups = np.array(["a", "b", "c"] * 100)
+    rows = held_out_groups(scored(probabilities, labels, groups=groups), np.arange(300) // 2, seed=0)
+    assert set(rows) == {"a", "b", "c"} and sum(r["n"] for r in rows.values()) == 300
+    assert all(r["coverage"] >= 0.85 for r in rows.values())

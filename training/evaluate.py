@@ -68,6 +68,7 @@ def _classified_rows(
                     "phash_distance": int(match.distance[i]),
                     "nearest_training_image": training[int(match.nearest[i])].relative(data_dir),
                     "label_conflict": sample.relative(data_dir) in conflicts,
+                    "scan_type": None if prediction.scan_type is None else prediction.scan_type.sequence,
                 }
             )
     return rows, prepared_images

@@ -8,64 +8,116 @@ temperature) on the run's validation split of Training; Testing probabilities fr
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.model_selection import GroupKFold
 from tqdm import tqdm
 
 from model.batch import batches, loaded_scans
 from model.card import load_card
-from model.predict import BATCH, Classifier
+from model.predict import BATCH, Classifier, Prediction
 from model.records import Evaluation, TrustEvaluation, load, write
-from model.trust import (
-    ALPHA,
-    RANKINGS,
-    REFERRED_SHARE,
-    conformal_quantile,
-    conformity_scores,
-    prediction_set,
-    referral_threshold,
-)
+from model.scan_type import ScanType
+from model.trust import ALPHA, RANKINGS, REFERRED_SHARE, Trust, mondrian_fit
 from training.split import split_of
 
 
-def validation_probabilities(classifier: Classifier, data_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(calibrated probabilities, guard scores, labels) of the validation images, through the app's path."""
+@dataclass(frozen=True)
+class Scored:
+    """Calibrated probabilities, guard scores, labels, recognised scan types and true validation groups."""
+
+    probabilities: np.ndarray
+    guard_scores: np.ndarray
+    labels: np.ndarray
+    types: np.ndarray
+    groups: np.ndarray  # source x sequence (validation); the subset's name elsewhere
+
+
+def validation_scored(classifier: Classifier, data_dir: Path) -> tuple[Scored, np.ndarray]:
+    """The validation images of every source through the app's path, with their related-image groups."""
     split = split_of(classifier.card.training_config, data_dir)
     paths = [split.samples[i].path for i in split.val_idx]
-    predictions = []
+    predictions: list[Prediction] = []
     chunks = batches(loaded_scans(paths, classifier.card.image_size), BATCH)
     for chunk in tqdm(chunks, total=-(-len(paths) // BATCH), desc="validation", unit="batch"):
         unreadable = [str(path) for path, image, _ in chunk if image is None]
         if unreadable:
             raise ValueError(f"validation scans that cannot be read: {unreadable}")
         predictions += classifier.predict_inputs(np.stack([c[1] for c in chunk]))
-    scores = [np.nan if p.ood_score is None else p.ood_score for p in predictions]
-    return np.array([p.probabilities for p in predictions]), np.array(scores), split.labels[split.val_idx]
+    scored = Scored(
+        np.array([p.probabilities for p in predictions]),
+        np.array([np.nan if p.ood_score is None else p.ood_score for p in predictions]),
+        split.labels[split.val_idx],
+        np.array([_type_of(p.scan_type) for p in predictions]),
+        split.validation_groups,
+    )
+    return scored, split.groups[split.val_idx]
 
 
-def set_summary(probabilities: np.ndarray, labels: np.ndarray, qhat: float) -> dict[str, Any]:
-    sets = [prediction_set(p, qhat) for p in probabilities]
+def _type_of(scan_type: ScanType | None) -> str:
+    return "" if scan_type is None else scan_type.sequence
+
+
+def testing_scored(rows: list[dict[str, Any]], name: str) -> Scored:
+    return Scored(
+        np.array([r["probabilities"] for r in rows]),
+        np.array([np.nan if r["ood_score"] is None else r["ood_score"] for r in rows]),
+        np.array([r["label"] for r in rows]),
+        np.array([r.get("scan_type") or "" for r in rows]),
+        np.array([name] * len(rows)),
+    )
+
+
+def decisions(trust: Trust, scored: Scored) -> tuple[list[list[int]], np.ndarray]:
+    """Each scan's prediction set and whether it is referred, by the scan type's Mondrian fit."""
+    sets = [trust.set_for(p, kind) for p, kind in zip(scored.probabilities, scored.types)]
+    referred = np.array([trust.referred(p.max(), kind) for p, kind in zip(scored.probabilities, scored.types)])
+    return sets, referred
+
+
+def summary(scored: Scored, sets: list[list[int]], referred: np.ndarray) -> dict[str, Any]:
+    """Coverage and size of the sets, and what referral keeps, of one subset."""
     sizes = np.array([len(s) for s in sets])
+    right, kept = scored.probabilities.argmax(1) == scored.labels, ~referred
     return {
-        "n": int(len(labels)),
-        "coverage": float(np.mean([label in s for label, s in zip(labels, sets)])),
+        "n": int(len(sets)),
+        "coverage": float(np.mean([y in s for y, s in zip(scored.labels, sets)])),
         "mean_size": float(sizes.mean()),
-        "size_counts": {str(k): int((sizes == k).sum()) for k in range(1, probabilities.shape[1] + 1)},
-    }
-
-
-def referral_summary(probabilities: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, Any]:
-    confidence, right = probabilities.max(1), probabilities.argmax(1) == labels
-    kept = confidence >= threshold
-    return {
-        "n": int(len(labels)),
-        "referred_share": float(1 - kept.mean()),
+        "size_counts": {str(k): int((sizes == k).sum()) for k in range(1, scored.probabilities.shape[1] + 1)},
+        "referred_share": float(referred.mean()),
         "accuracy_all": float(right.mean()),
         "accuracy_kept": float(right[kept].mean()) if kept.any() else None,
-        "accuracy_referred": float(right[~kept].mean()) if (~kept).any() else None,
+        "accuracy_referred": float(right[referred].mean()) if referred.any() else None,
     }
+
+
+def held_out_groups(scored: Scored, related: np.ndarray, seed: int) -> dict[str, Any]:
+    """Each validation group's coverage and referral on held-out halves: the sets and thresholds fitted on one half
+    of validation (related images together) and applied to the other, both ways (cross-conformal)."""
+    sets: list[list[int]] = [[] for _ in scored.labels]
+    referred = np.zeros(len(scored.labels), bool)
+    halves = GroupKFold(n_splits=2, shuffle=True, random_state=seed).split(scored.labels, groups=related)
+    for fit_on, apply_to in halves:
+        part = _rows(scored, fit_on)
+        trust = Trust(0.0, 0.0, mondrian_fit(part.probabilities, part.labels, part.types))
+        half_sets, half_referred = decisions(trust, _rows(scored, apply_to))
+        for index, members, flag in zip(apply_to, half_sets, half_referred):
+            sets[index], referred[index] = members, flag
+    return {
+        str(g): summary(
+            _rows(scored, np.flatnonzero(scored.groups == g)),
+            [sets[i] for i in np.flatnonzero(scored.groups == g)],
+            referred[scored.groups == g],
+        )
+        for g in sorted(set(scored.groups))
+    }
+
+
+def _rows(scored: Scored, index: np.ndarray) -> Scored:
+    return Scored(*(getattr(scored, f.name)[index] for f in fields(Scored)))
 
 
 def certainties(probabilities: np.ndarray, guard_scores: np.ndarray) -> dict[str, np.ndarray]:
@@ -85,33 +137,47 @@ def coverage_curve(certainty: np.ndarray, right: np.ndarray, points: int = 21) -
 
 
 def evaluate_trust(data_dir: Path, artifact_dir: Path, out: Path) -> TrustEvaluation:
+    """Fits the Mondrian sets and referral thresholds on validation; scores them on held-out halves and Testing."""
     started = time.time()
     card, classifier = load_card(artifact_dir), Classifier.from_artifact(artifact_dir)
-    val_probs, val_scores, val_labels = validation_probabilities(classifier, data_dir)
-    qhat = conformal_quantile(conformity_scores(val_probs, val_labels), ALPHA)
-    threshold = referral_threshold(val_probs.max(1), REFERRED_SHARE)
+    validation, related = validation_scored(classifier, data_dir)
+    pooled = mondrian_fit(validation.probabilities, validation.labels, np.array(["all"] * len(validation.labels)))
+    trust = Trust(
+        pooled["all"]["qhat"],
+        pooled["all"]["referral_threshold"],
+        mondrian_fit(validation.probabilities, validation.labels, validation.types),
+    )
     testing = load(Evaluation, artifact_dir)
     if testing is None or not card.describes(testing.artifact_sha256):
         raise ValueError("no evaluation of these weights is committed; run `python -m training evaluate`")
-    images = testing.images
-    subsets = {"validation": (val_probs, val_labels)}
-    scores = {"validation": val_scores}
-    for name, keep in (("testing", lambda r: True), ("testing_leakage_clean", lambda r: not r["leaked"])):
-        rows = [r for r in images if keep(r)]
-        subsets[name] = (np.array([r["probabilities"] for r in rows]), np.array([r["label"] for r in rows]))
-        scores[name] = np.array([np.nan if r["ood_score"] is None else r["ood_score"] for r in rows])
+    subsets = {
+        "validation": validation,
+        "testing": testing_scored(testing.images, "testing"),
+        "testing_leakage_clean": testing_scored([r for r in testing.images if not r["leaked"]], "testing"),
+    }
+    summaries = {name: summary(scored, *decisions(trust, scored)) for name, scored in subsets.items()}
     report = {
         "artifact_sha256": card.weights_sha256,
         "alpha": ALPHA,
-        "qhat": qhat,
+        "qhat": trust.qhat,
         "referred_share_on_validation": REFERRED_SHARE,
-        "referral_threshold": threshold,
-        "sets": {name: set_summary(p, y, qhat) for name, (p, y) in subsets.items()},
-        "referral": {name: referral_summary(p, y, threshold) for name, (p, y) in subsets.items()},
+        "referral_threshold": trust.referral_threshold,
+        "mondrian": trust.by_type,
+        "groups": held_out_groups(validation, related, card.training_config["seed"]),
+        "sets": {
+            name: {k: row[k] for k in ("n", "coverage", "mean_size", "size_counts")} for name, row in summaries.items()
+        },
+        "referral": {
+            name: {k: row[k] for k in ("n", "referred_share", "accuracy_all", "accuracy_kept", "accuracy_referred")}
+            for name, row in summaries.items()
+        },
         "coverage_curves": {
             ranking: {
-                name: coverage_curve(certainties(p, scores[name])[ranking], p.argmax(1) == y)
-                for name, (p, y) in subsets.items()
+                name: coverage_curve(
+                    certainties(scored.probabilities, scored.guard_scores)[ranking],
+                    scored.probabilities.argmax(1) == scored.labels,
+                )
+                for name, scored in subsets.items()
             }
             for ranking in RANKINGS
         },
