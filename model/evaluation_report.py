@@ -6,13 +6,14 @@ The JSON files are written by `python -m training evaluate` and `audit`; the wor
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 from scipy.stats import binomtest
 
 from model.i18n import N_, _, number, pct, significant
-from model.records import Audit, Candidates, Evaluation, GuardEvaluation
+from model.records import Audit, Candidates, Evaluation, GroupRescore, GuardEvaluation
 
 SUBSETS = {
     "full": N_("whole split"),
@@ -190,3 +191,30 @@ def guard_sentence(guard: GuardEvaluation) -> str:
         held_out=pct(held_out["detection_rate"]),
         held_out_n=held_out["images"],
     )
+
+
+def _run_label(artifact_dir: str) -> str:
+    """'runs/two_source_dg/artifact' -> 'two_source_dg'; the committed folder -> 'shipped before'."""
+    parts = Path(artifact_dir).parts
+    return parts[-2] if parts and parts[-1] == "artifact" else (parts[-1] if parts else artifact_dir)
+
+
+def group_rows(report: GroupRescore, shipped: Callable[[str], bool]) -> list[dict[str, str]]:
+    """One row per rescored artifact: per validation group (source x sequence) accuracy, tumour-vs-no-tumour
+    sensitivity and loss at its fitted temperature; the worst group's loss (the rule) and the verdict."""
+    rows = []
+    for row in report.rows:
+        cells = {
+            _("model"): _run_label(row["artifact_dir"]) + (_(" (served)") if shipped(row["artifact_sha256"]) else ""),
+            _("trained on"): ", ".join(row["trained_on"]),
+        }
+        for group, scores in row["groups"].items():
+            sensitivity = "–" if scores["tumour_sensitivity"] is None else pct(scores["tumour_sensitivity"], 0)
+            cells[f"{group} (n = {scores['n']})"] = (
+                f"{pct(scores['accuracy'], 0)} · {sensitivity} · {number(scores['nll_at_fitted_temperature'], 3)}"
+            )
+        cells[_("worst-group loss")] = f"{number(row['worst_group_nll'], 3)} ({row['worst_group']})"
+        verdict = row["beats_shipped"]
+        cells[_("beats the shipped model")] = "–" if verdict is None else (_("yes") if verdict else _("no"))
+        rows.append(cells)
+    return rows

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from model.i18n import N_, _, pct
-from model.records import GroupRescore
+from model.records import GroupRescore, ScanTypeEvaluation
 from model.scan_type import UNSURE, ScanType
 
 SEQUENCE_NAMES = {
@@ -50,4 +50,28 @@ def accuracy_on_kind(scan_type: ScanType, row: dict[str, Any] | None) -> str:
         return _("No held-out scans of this kind were scored.")
     return _("On {name} scans from another source the model was right {accuracy} of the time (n = {n}).").format(
         name=sequence_name(scan_type.sequence), accuracy=pct(group["accuracy"], 0), n=group["n"]
+    )
+
+
+def confusion_rows(report: ScanTypeEvaluation) -> list[dict[str, str]]:
+    """The recogniser's confusion matrix on held-out case groups: true sequence (rows) x recognised (columns)."""
+    validation = report.validation
+    names = [sequence_name(label) for label in validation["sequence_labels"]]
+    return [
+        {_("true sequence"): names[i], **{name: str(count) for name, count in zip(names, counts)}}
+        for i, counts in enumerate(validation["confusion_matrix"])
+    ]
+
+
+def scan_type_sentence(report: ScanTypeEvaluation) -> str:
+    validation = report.validation
+    return _(
+        "On {n} held-out views (scans of validation case groups, each as it is and skull-stripped) the recogniser "
+        "named the sequence right {accuracy} of the time, called {unsure} 'other or unsure', and told skull-stripped "
+        "views from the rest {stripped} of the time."
+    ).format(
+        n=validation["n"],
+        accuracy=pct(validation["sequence_accuracy"], 0),
+        unsure=pct(validation["unsure_share"], 0),
+        stripped=pct(validation["skull_stripped_accuracy"], 0),
     )

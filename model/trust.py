@@ -173,3 +173,18 @@ def trust_rows(report: TrustEvaluation) -> list[dict[str, str]]:
             }
         )
     return rows
+
+
+def group_rows(report: TrustEvaluation) -> list[dict[str, str]]:
+    """Per validation group (source x sequence), on held-out halves: the sets' coverage and size, and referral."""
+    return [
+        {
+            _("group"): group,
+            _("images"): str(row["n"]),
+            _("{label} coverage").format(label=set_label(report)): pct(row["coverage"]),
+            _("mean set size"): number(row["mean_size"], 2),
+            _("referred"): pct(row["referred_share"]),
+            _("accuracy on the rest"): "–" if row["accuracy_kept"] is None else pct(row["accuracy_kept"]),
+        }
+        for group, row in report.groups.items()
+    ]

@@ -10,6 +10,7 @@ from model.localisation import area_share, scores
 from model.maps import GRAD_CAM, METHODS
 from model.preprocess import to_model_input
 from model.saliency_report import OUTLINE_CITATION
+from model.scan_type_report import accuracy_on_kind, describe
 from pages.shared.ui import (
     Result,
     class_label,
@@ -26,6 +27,7 @@ from pages.shared.ui import (
     saliency_evaluation,
     sample_scans,
     scan_outline,
+    served_rescore_row,
     show_library_error,
 )
 
@@ -79,6 +81,8 @@ if result.frames > 1:
             word=frame_word(result), number=result.frame + 1, total=result.frames
         )
     )
+if result.scan_type is not None:
+    st.caption(describe(result.scan_type) + " " + accuracy_on_kind(result.scan_type, served_rescore_row()))
 
 controls = st.columns(4)
 target = controls[0].selectbox(

@@ -9,6 +9,7 @@ from model.errors import BrainMRIError
 from model.evaluation_report import (
     PAIRED_INTRO,
     comparison_rows,
+    group_rows,
     guard_sentence,
     label_conflict_sentence,
     one_vs_rest_rows,
@@ -37,7 +38,9 @@ from model.saliency_report import (
     summary_rows,
     tolerance_words,
 )
+from model.scan_type_report import confusion_rows, scan_type_sentence
 from model.trust import RANKING_HELP, RANKINGS, TRUST_SUBSETS, caveat, trust_rows
+from model.trust import group_rows as trust_group_rows
 from pages.shared.ui import (
     artifact_dir,
     candidates,
@@ -46,11 +49,13 @@ from pages.shared.ui import (
     evaluation,
     get_explainer,
     grad_cam_overlay,
+    group_rescore,
     guard_evaluation,
     page_setup,
     png_bytes,
     robustness_report,
     saliency_evaluation,
+    scan_type_report,
     trust_report,
 )
 
@@ -248,6 +253,20 @@ if (scored := candidates()) is not None and (rows := comparison_rows(report, sco
     st.subheader(_("Is the shipped model really better?"))
     st.markdown(_(PAIRED_INTRO))
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+if (by_group := group_rescore()) is not None:
+    st.subheader(_("Scans from another source, by sequence"))
+    st.markdown(
+        _(
+            "Validation scans of each source and sequence, held out by case group. Per group: accuracy · "
+            "tumour-vs-no-tumour sensitivity · loss at a temperature fitted on that group. A model is replaced only "
+            "by one with a lower worst-group loss that loses at most a point of Sartaj validation accuracy."
+        )
+    )
+    st.dataframe(pd.DataFrame(group_rows(by_group, model_card.describes)), hide_index=True, width="stretch")
+if (kinds := scan_type_report()) is not None:
+    st.subheader(_("Which kind of scan is it?"))
+    st.markdown(scan_type_sentence(kinds))
+    st.dataframe(pd.DataFrame(confusion_rows(kinds)), hide_index=True, width="stretch")
 mistakes_section()
 
 
@@ -312,6 +331,9 @@ def trust_section(report: TrustEvaluation) -> None:
     st.subheader(_("When to trust an answer"))
     st.markdown(caveat(report))
     st.dataframe(pd.DataFrame(trust_rows(report)), hide_index=True, width="stretch")
+    if report.groups:
+        st.caption(_("Per validation group, on held-out halves (sets fitted on the other half):"))
+        st.dataframe(pd.DataFrame(trust_group_rows(report)), hide_index=True, width="stretch")
     ranking = st.radio(
         _("Keep the scans that are most certain by"),
         RANKINGS,

@@ -15,6 +15,7 @@ from model.evaluation_report import (
     PAIRED_INTRO,
     audit_sentence,
     comparison_rows,
+    group_rows,
     guard_sentence,
     label_conflict_sentence,
     one_vs_rest_rows,
@@ -25,10 +26,12 @@ from model.records import (
     Audit,
     Candidates,
     Evaluation,
+    GroupRescore,
     GuardEvaluation,
     Rescore,
     RobustnessEvaluation,
     SaliencyEvaluation,
+    ScanTypeEvaluation,
     TrustEvaluation,
     load,
 )
@@ -40,7 +43,9 @@ from model.saliency_report import (
     sanity_sentence,
     summary_rows,
 )
+from model.scan_type_report import confusion_rows, scan_type_sentence
 from model.trust import caveat, trust_rows
+from model.trust import group_rows as trust_group_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -149,6 +154,28 @@ SELECTION_RULE = (
     "compared at temperature 1 and are not re-shipped retroactively. A candidate that scores higher on Testing "
     "is not shipped for that reason: choosing by Testing would make its Testing score meaningless."
 )
+GROUP_RULE = (
+    "Since the two-source experiment (`training/PREREGISTRATION.md`) every choice inside a run and between runs is "
+    "made by the worst validation group's loss after a temperature fitted on that group (groups: source × "
+    "sequence, clean views), and a run replaces the shipped model only if that figure is lower and its Sartaj "
+    "validation accuracy at most one point lower (`python -m training rescore`). Per group: accuracy · "
+    "tumour-vs-no-tumour sensitivity · loss at its fitted temperature."
+)
+
+
+def _group_lines(artifact_dir: Path, card: ModelCard) -> list[str]:
+    report = load(GroupRescore, artifact_dir)
+    if report is None:
+        return []
+    return ["", GROUP_RULE, ""] + _markdown_table(group_rows(report, card.describes))
+
+
+def _scan_type_lines(artifact_dir: Path) -> list[str]:
+    report = load(ScanTypeEvaluation, artifact_dir)
+    if report is None:
+        return []
+    intro = "Scan type (`python -m training scan-type`): " + scan_type_sentence(report)
+    return ["", intro, ""] + _markdown_table(confusion_rows(report))
 
 
 def _candidate_runs(artifact_dir: Path) -> dict[str, dict[str, dict[str, Any]]]:
@@ -214,6 +241,9 @@ def _trust_guard_and_robustness_lines(artifact_dir: Path) -> list[str]:
     if trust is not None:
         lines += ["", "When to trust an answer (`python -m training trust`): " + caveat(trust), ""]
         lines += _markdown_table(trust_rows(trust))
+        if trust.groups:
+            lines += ["", "Per validation group, on held-out halves (sets fitted on the other half):", ""]
+            lines += _markdown_table(trust_group_rows(trust))
     guard = load(GuardEvaluation, artifact_dir)
     if guard is not None:
         lines += ["", guard_sentence(guard)]
@@ -245,11 +275,13 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
             lines += ["", f"Each class against the others, {label} (Wilson 95 % CIs):", ""]
             lines += _markdown_table(one_vs_rest_rows(report.subset(key)))
     lines += CANDIDATES_HEADER + _candidate_rows(artifact_dir, card, report.full)
-    lines += ["", SELECTION_RULE] + _rescore_lines(artifact_dir, card)
+    lines += ["", SELECTION_RULE] + _rescore_lines(artifact_dir, card) + _group_lines(artifact_dir, card)
     candidates = load(Candidates, artifact_dir)
     if candidates is not None and (rows := comparison_rows(report, candidates)):
         lines += ["", PAIRED_INTRO, ""] + _markdown_table(rows)
-    lines += _saliency_lines(artifact_dir) + _trust_guard_and_robustness_lines(artifact_dir)
+    lines += (
+        _saliency_lines(artifact_dir) + _scan_type_lines(artifact_dir) + _trust_guard_and_robustness_lines(artifact_dir)
+    )
     if RESULTS_MD.exists():
         lines += ["", "Speed (`python -m benchmarks`):", "", RESULTS_MD.read_text().strip()]
     return "\n".join(lines + ["", END])

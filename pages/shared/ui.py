@@ -36,6 +36,7 @@ from model.records import (
     Record,
     RobustnessEvaluation,
     SaliencyEvaluation,
+    ScanTypeEvaluation,
     TrustEvaluation,
     load,
 )
@@ -184,9 +185,17 @@ def robustness_report() -> RobustnessEvaluation | None:
     return report if report is not None and card().describes(report.artifact_sha256) else None
 
 
+def group_rescore() -> GroupRescore | None:
+    return committed(GroupRescore)
+
+
+def scan_type_report() -> ScanTypeEvaluation | None:
+    return committed(ScanTypeEvaluation)
+
+
 def served_rescore_row() -> dict[str, Any] | None:
     """The served model's row of the committed selection rescore: its accuracy per held-out source x sequence."""
-    report = committed(GroupRescore)
+    report = group_rescore()
     served = card()
     return None if report is None else served_row(report, (served.weights_sha256, *served.same_weights_as))
 
