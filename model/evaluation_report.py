@@ -42,6 +42,18 @@ def subset_rows(report: Evaluation) -> list[dict[str, Any]]:
     ]
 
 
+def clean_composition(report: Evaluation) -> str:
+    """What the leakage-clean subset holds, class by class: a class with no scans there has no recall there, and
+    macro figures leave it out."""
+    counts = ", ".join(
+        f"{values['images'] - values['leaked']} {_(name).lower()}" for name, values in report.leakage_counts.items()
+    )
+    return _(
+        "The leakage-clean subset holds {counts}; a class with no scans shows “–”, and macro figures (balanced "
+        "accuracy, macro F1) leave it out. Confidence intervals resample groups of near-duplicate scans, not scans."
+    ).format(counts=counts)
+
+
 def _with_ci(measure: dict[str, Any]) -> str:
     if measure["value"] is None:
         return "–"
@@ -74,8 +86,8 @@ def per_class_rows(subset: dict[str, Any]) -> list[dict[str, Any]]:
         {
             _("class"): _(name),
             _("precision"): pct(values["precision"]),
-            _("recall"): pct(values["recall"]),
-            _("F1"): pct(values["f1"]),
+            _("recall"): pct(values["recall"]) if values["support"] else "–",  # no scans of the class: no recall
+            _("F1"): pct(values["f1"]) if values["support"] else "–",
             _("support"): values["support"],
         }
         for name, values in subset["per_class"].items()

@@ -8,6 +8,7 @@ from model.card import GALLERY_DIR
 from model.errors import BrainMRIError
 from model.evaluation_report import (
     PAIRED_INTRO,
+    clean_composition,
     comparison_rows,
     group_rows,
     guard_sentence,
@@ -125,6 +126,7 @@ columns[2].caption(
 )
 
 st.dataframe(pd.DataFrame(subset_rows(report)), hide_index=True, width="stretch")
+st.caption(clean_composition(report))
 st.caption(_(METRICS_EXPLAINED))
 if label_conflict_sentence(report):
     st.caption(label_conflict_sentence(report))

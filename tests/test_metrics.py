@@ -90,3 +90,21 @@ def test_one_vs_rest_matches_scikit_learn_and_hand_counts():
     assert 0 < low < 2 / 3 < high < 1
     assert result["roc_auc"] == pytest.approx(roc_auc_score(truth, scores))
     assert result["roc_curve"]["fpr"][0] == 0 and result["roc_curve"]["tpr"][-1] == 1
+
+
+def test_the_cluster_bootstrap_widens_the_interval_when_copies_are_counted_once_each():
+    from training.metrics import bootstrap_mean_ci
+
+    values = np.repeat(np.random.default_rng(0).random(20) < 0.6, 10).astype(float)  # 20 scans, 10 copies each
+    naive = bootstrap_mean_ci(values)
+    clustered = bootstrap_mean_ci(values, groups=np.repeat(np.arange(20), 10))
+    assert clustered[1] - clustered[0] > 2 * (naive[1] - naive[0])
+
+
+def test_a_class_with_no_scans_is_left_out_of_macro_f1():
+    from training.metrics import classification_report
+
+    labels = np.array([0, 0, 1, 1])
+    probabilities = np.eye(3)[[0, 0, 1, 1]]
+    report = classification_report(labels, probabilities, ["a", "b", "c"])
+    assert report["macro_f1"] == 1.0 and report["per_class"]["c"]["support"] == 0

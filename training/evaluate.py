@@ -22,7 +22,7 @@ from model.evaluation_report import paths_digest
 from model.predict import BATCH, Classifier, Runtime
 from model.records import Candidates, Evaluation, SaliencyEvaluation, load, read, write
 from training.data import TRAIN_SPLIT, fingerprint, list_split
-from training.duplicates import NEAR_DUPLICATE_DISTANCE, cross_match, hash_images
+from training.duplicates import NEAR_DUPLICATE_DISTANCE, cross_match, duplicate_groups, hash_images
 from training.masks import label_conflicts
 from training.metrics import classification_report
 
@@ -32,7 +32,8 @@ def _subset(report_rows: list[dict[str, Any]], mask: np.ndarray, class_names: li
     probabilities = np.array([r["probabilities"] for r in report_rows])[mask]
     if len(labels) == 0:
         return {"n": 0}
-    return classification_report(labels, probabilities, class_names)
+    groups = np.array([r["duplicate_group"] for r in report_rows])[mask]
+    return classification_report(labels, probabilities, class_names, groups=groups)
 
 
 def _classified_rows(
@@ -130,16 +131,17 @@ def evaluate(
     card = classifier.card
     samples = list_split(data_dir, split, card.class_dirs)
     training = list_split(data_dir, TRAIN_SPLIT, card.class_dirs)
-    match = cross_match(
-        hash_images([s.path for s in samples], f"hashing {split}"),
-        hash_images([s.path for s in training], "hashing Training"),
-    )
+    hashes = hash_images([s.path for s in samples], f"hashing {split}")
+    match = cross_match(hashes, hash_images([s.path for s in training], "hashing Training"))
     leaked = match.leaked(NEAR_DUPLICATE_DISTANCE)
+    duplicates = duplicate_groups(hashes)  # inside the split: the bootstrap resamples these groups
 
     conflicts = {row.scan for row in label_conflicts(masks_dir)} if masks_dir is not None else set()
     rows, prepared_images = _classified_rows(
         classifier, samples, training, match, leaked, conflicts, data_dir, keep_prepared=gallery_dir is not None
     )
+    for row, group in zip(rows, duplicates):
+        row["duplicate_group"] = int(group)
     if gallery_dir is not None:
         _write_gallery(rows, prepared_images, gallery_dir)
 

@@ -51,36 +51,53 @@ def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_B
 
 
 def bootstrap_mean_ci(
-    values: np.ndarray, seed: int = 0, resamples: int = BOOTSTRAP_RESAMPLES, level: float = 0.95
+    values: np.ndarray,
+    seed: int = 0,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    level: float = 0.95,
+    groups: np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean (of 0/1 correctness, that is the accuracy)."""
+    """Percentile bootstrap CI of the mean (of 0/1 correctness, that is the accuracy).
+
+    With `groups` (near-duplicate groups), whole groups are resampled (cluster bootstrap): copies of one scan are
+    not independent evidence, and resampling them one by one would give too narrow an interval.
+    """
     values = np.asarray(values, dtype=np.float64)
     if len(values) == 0:
         return float("nan"), float("nan")
+    _, cluster = np.unique(np.arange(len(values)) if groups is None else groups, return_inverse=True)
+    sums, counts = np.bincount(cluster, weights=values), np.bincount(cluster).astype(np.float64)
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(values), size=(resamples, len(values)))
-    means = values[draws].mean(axis=1)
+    draws = rng.integers(0, len(sums), size=(resamples, len(sums)))
+    means = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(means, [tail, 100 - tail])
     return float(low), float(high)
 
 
 def classification_report(
-    labels: np.ndarray, probabilities: np.ndarray, class_names: Sequence[str], seed: int = 0
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    class_names: Sequence[str],
+    seed: int = 0,
+    groups: np.ndarray | None = None,
 ) -> dict[str, Any]:
+    """Accuracy (CI by cluster bootstrap over `groups` when given), balanced accuracy and macro F1 over the classes
+    present (a class with no scans has no recall), per-class and one-vs-rest figures, calibration."""
     labels = np.asarray(labels)
     predictions = probabilities.argmax(axis=1)
     indices = list(range(len(class_names)))
     precision, recall, f1, support = precision_recall_fscore_support(
         labels, predictions, labels=indices, zero_division=0
     )
-    low, high = bootstrap_mean_ci(predictions == labels, seed=seed)
+    low, high = bootstrap_mean_ci(predictions == labels, seed=seed, groups=groups)
+    present = sorted(set(labels.tolist()))
     return {
         "n": int(len(labels)),
         "accuracy": float(accuracy_score(labels, predictions)),
         "accuracy_ci95": [low, high],
         "balanced_accuracy": float(balanced_accuracy_score(labels, predictions)) if len(set(labels)) > 1 else None,
-        "macro_f1": float(f1_score(labels, predictions, labels=indices, average="macro", zero_division=0)),
+        "macro_f1": float(f1_score(labels, predictions, labels=present, average="macro", zero_division=0)),
         "per_class": {
             name: {
                 "precision": float(precision[i]),

@@ -14,6 +14,7 @@ from model.card import ARTIFACT_DIR, CARD_FILE, ModelCard, load_card
 from model.evaluation_report import (
     PAIRED_INTRO,
     audit_sentence,
+    clean_composition,
     comparison_rows,
     group_rows,
     guard_sentence,
@@ -132,6 +133,8 @@ def _model_lines(card: ModelCard, report: Evaluation) -> list[str]:
         f"Testing scored through the app's classification path: {report.runtime}" + export,
         "",
         *_markdown_table(subset_rows(report)),
+        "",
+        clean_composition(report),
     ]
 
 
