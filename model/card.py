@@ -240,16 +240,25 @@ class ModelCard:
         selection, selected_words = validation.get("selection"), validation["selected"].replace("_", " ")
         candidate_words = {k.replace("_", " "): v for k, v in validation["candidates_accuracy"].items()}
         text = _(
-            "Validation accuracy of each candidate (a duplicate-aware split of Training): {scores}; selected: {chosen}"
+            "Validation accuracy of each candidate (a duplicate-aware split of the training sources): {scores}; "
+            "selected: {chosen}"
         ).format(
             scores=", ".join(f"{_(words)} {pct(v)}" for words, v in candidate_words.items()),
             chosen=_(selected_words),
         )
         if not selection:
             return text + "."
-        return text + _(
-            " (α = {alpha} between the stage-1 weights and the end of stage 2, its {end}; lowest validation loss over "
-            "clean, mirrored and augmented views)."
+        by_group = "candidates_worst_group_nll" in selection
+        return text + (
+            _(
+                " (α = {alpha} between the stage-1 weights and the end of stage 2, its {end}; lowest worst-group "
+                "validation loss, each source and sequence at its own fitted temperature)."
+            )
+            if by_group
+            else _(
+                " (α = {alpha} between the stage-1 weights and the end of stage 2, its {end}; lowest validation loss "
+                "over clean, mirrored and augmented views)."
+            )
         ).format(
             alpha=number(selection["alpha"], 1), end=stage2_end_words(selection.get("stage2_end", "best checkpoint"))
         )

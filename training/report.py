@@ -1,6 +1,7 @@
 """`python -m training report`: every figure of the Evaluation page and the README's results, in one command.
 
-Runs, in order and each with its own progress bar: the Testing evaluation
+Runs, in order and each with its own progress bar: the scan-type recogniser
+(fitted on the run's split; the evaluation and the sets use it), the Testing evaluation
 (per class, one-vs-rest curves, leakage-clean subset, misclassified gallery),
 the prediction sets and referral threshold (fitted on validation), the
 robustness check, the not-an-MRI guard's measurement, then regenerates the
@@ -15,7 +16,14 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from model.card import EVALUATION_FILE, GALLERY_DIR, OOD_EVALUATION_FILE, ROBUSTNESS_FILE, TRUST_FILE
+from model.card import (
+    EVALUATION_FILE,
+    GALLERY_DIR,
+    OOD_EVALUATION_FILE,
+    ROBUSTNESS_FILE,
+    SCAN_TYPE_EVALUATION_FILE,
+    TRUST_FILE,
+)
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +33,12 @@ def _steps(data_dir: Path, masks_dir: Path | None, artifact_dir: Path) -> dict[s
     from training.ood_eval import evaluate_guard
     from training.readme import update
     from training.robustness import evaluate_robustness
+    from training.scan_type import fit_scan_type
     from training.trust import evaluate_trust
 
     evaluation = artifact_dir / EVALUATION_FILE
     return {
+        "scan-type": lambda: fit_scan_type(artifact_dir, data_dir, artifact_dir / SCAN_TYPE_EVALUATION_FILE),
         "evaluate": lambda: evaluate(
             data_dir, "Testing", artifact_dir, evaluation, artifact_dir / GALLERY_DIR, masks_dir=masks_dir
         ),
