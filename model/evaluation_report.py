@@ -6,7 +6,6 @@ The JSON files are written by `python -m training evaluate` and `audit`; the wor
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -205,19 +204,14 @@ def guard_sentence(guard: GuardEvaluation) -> str:
     )
 
 
-def _run_label(artifact_dir: str) -> str:
-    """'runs/two_source_dg/artifact' -> 'two_source_dg'; the committed folder -> 'shipped before'."""
-    parts = Path(artifact_dir).parts
-    return parts[-2] if parts and parts[-1] == "artifact" else (parts[-1] if parts else artifact_dir)
-
-
 def group_rows(report: GroupRescore, shipped: Callable[[str], bool]) -> list[dict[str, str]]:
     """One row per rescored artifact: per validation group (source x sequence) accuracy, tumour-vs-no-tumour
     sensitivity and loss at its fitted temperature; the worst group's loss (the rule) and the verdict."""
     rows = []
     for row in report.rows:
         cells = {
-            _("model"): _run_label(row["artifact_dir"]) + (_(" (served)") if shipped(row["artifact_sha256"]) else ""),
+            _("model"): f"{row['run']}, {_(row['candidate'].replace('_', ' '))}"
+            + (_(" (served)") if shipped(row["artifact_sha256"]) else ""),
             _("trained on"): ", ".join(row["trained_on"]),
         }
         for group, scores in row["groups"].items():

@@ -73,5 +73,5 @@ def scan_type_sentence(report: ScanTypeEvaluation) -> str:
         n=validation["n"],
         accuracy=pct(validation["sequence_accuracy"], 0),
         unsure=pct(validation["unsure_share"], 0),
-        stripped=pct(validation["skull_stripped_accuracy"], 0),
+        stripped=pct(validation["skull_stripped_accuracy"]),
     )

@@ -30,6 +30,7 @@ def rescore(config: TrainConfig, artifact_dirs: list[Path]) -> list[dict[str, An
         rows.append(
             {
                 "artifact_dir": str(artifact_dir),
+                "run": Path(card.training_config.get("run_dir") or artifact_dir).name,
                 "candidate": card.candidate,
                 "trained_on": card.dataset.get("sources", ["sartaj"]),
                 "artifact_sha256": card.weights_sha256,
