@@ -109,17 +109,17 @@ def result_row(
 
     `frame` counts from 1 (the frame or slice of a multi-frame file or series); empty for a single image. An input
     the guard flags (not like a training MRI) keeps its class for the record, but no confidence, margin or
-    probabilities: they would mean nothing there.
+    probabilities, scan type or prediction set: they would mean nothing there.
     """
     row: dict[str, object] = dict.fromkeys(csv_fields(class_names))
     row.update(file=file, error=error, frame=frame)
     if scored is None:
         return row
     row.update(prediction=scored.class_name, looks_like_training_mri=not scored.out_of_distribution)
-    if scored.scan_type is not None:
-        row.update(sequence=scored.scan_type.sequence, skull_stripped=scored.scan_type.skull_stripped)
     if scored.out_of_distribution:
         return row
+    if scored.scan_type is not None:
+        row.update(sequence=scored.scan_type.sequence, skull_stripped=scored.scan_type.skull_stripped)
     row.update(confidence=round(scored.confidence, 4), margin=round(scored.margin, 4))
     if trust is not None:
         sequence = None if scored.scan_type is None else scored.scan_type.sequence

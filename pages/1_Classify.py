@@ -115,9 +115,9 @@ def checks(result: Result) -> str:
 def summary_row(name: str, result: Result) -> dict[str, object]:
     """A flagged input keeps its (greyed) class for the record, but no set, confidence or margin."""
     row: dict[str, object] = {SCAN: thumbnail_uri(result.prepared), FILE: name, CLASS: class_label(result.class_name)}
-    if result.scan_type is not None:
-        row[SEQUENCE] = sequence_name(result.scan_type.sequence)
     flagged = result.out_of_distribution
+    if result.scan_type is not None:
+        row[SEQUENCE] = "–" if flagged else sequence_name(result.scan_type.sequence)
     if trust is not None:
         row[set_label(report)] = (
             "–" if flagged else ", ".join(labels[i] for i in trust.set_for(result.probabilities, sequence_of(result)))
@@ -218,10 +218,10 @@ def verdict(name: str, result: Result) -> None:
             ),
             icon=":material/warning:",
         )
+    if result.out_of_distribution:
+        return  # no scan type, confidence or set: they would mean nothing for an input unlike the training scans
     if result.scan_type is not None:
         st.markdown(describe(result.scan_type) + " " + accuracy_on_kind(result.scan_type, served_rescore_row()))
-    if result.out_of_distribution:
-        return  # no confidence and no set: they would mean nothing for an input unlike the training scans
     st.markdown(
         _("Confidence **{confidence}** · margin to the runner-up **{margin}**").format(
             confidence=pct(result.confidence), margin=pct(result.margin)

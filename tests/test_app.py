@@ -4,7 +4,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from model.card import ARTIFACT_DIR, load_card
-from model.records import Candidates, Evaluation, load
+from model.records import Candidates, Evaluation, TrustEvaluation, load
 from tests.helpers import PAGES, PNG, ROOT, english_left, sample_scans
 
 pytestmark = pytest.mark.artifact
@@ -52,8 +52,13 @@ def test_classify_an_uploaded_scan_shows_its_label_and_a_table():
     assert summary["class"].tolist() == [expected] and summary["file"].tolist() == [path.name]
     assert 0.25 < summary["confidence"].iloc[0] <= 1 and summary["scan"].iloc[0].startswith("data:image/png")
     assert len(app.get("vega_lite_chart")) == 1  # the probabilities, drawn by the browser
-    assert expected in summary["99 % set"].iloc[0].split(", ")  # the prediction set holds the predicted class
+    [set_column] = [c for c in summary.columns if c.endswith(" set")]
+    assert expected in summary[set_column].iloc[0].split(", ")  # the prediction set holds the predicted class
     assert "sets are fitted on validation scans" in texts(app)  # how far they carry to other sources
+    assert summary["sequence"].iloc[0] in ("T1", "T1 with contrast", "T2", "other or unsure (e.g. FLAIR)")
+    said = texts(app)
+    assert "Looks like a **" in said or "Scan type: **" in said
+    assert "of the time (n = " in said or "not trained or checked on this kind of scan" in said
 
 
 def test_a_batch_with_bad_files_shows_one_result_and_one_message_per_bad_file():
@@ -140,7 +145,10 @@ def test_evaluation_says_when_to_trust_an_answer():
     app = run("pages/3_Evaluation.py")
     assert "When to trust an answer" in texts(app)
     rows = next(d.value for d in app.dataframe if "mean set size" in d.value.columns)
-    assert rows["images"].tolist() == ["479", "394", "132"]
+    trust = load(TrustEvaluation, ARTIFACT_DIR)
+    assert rows["images"].tolist() == [
+        str(trust.sets[k]["n"]) for k in ("validation", "testing", "testing_leakage_clean")
+    ]
 
 
 def test_evaluation_says_whether_the_maps_point_at_the_tumour():
@@ -166,6 +174,11 @@ def test_a_photo_is_flagged_as_not_a_brain_mri():
     assert any("does not look like a brain MRI" in w.value for w in app.warning)
     assert "not like a training MRI" in app.dataframe[0].value["check"].iloc[0]
     assert "gray" in [s.value for s in app.subheader][-1]  # the verdict is greyed out
+    row = app.dataframe[0].value.iloc[0]
+    assert row["sequence"] == "–" and row.filter(like=" set").tolist() == ["–"]  # no scan type, no set
+    assert row["confidence"] is None or row["confidence"] != row["confidence"]  # no confidence (None or NaN)
+    assert "Confidence" not in texts(app) and "Looks like a" not in texts(app)
+    assert not app.get("vega_lite_chart")  # no probability chart
 
 
 def test_the_served_app_does_not_watch_files():
