@@ -11,22 +11,25 @@ from model.scan_type_report import accuracy_on_kind, describe, sequence_name
 from model.series import SERIES_NAME, group_series, slices_summary
 from model.trust import Trust, caveat, set_label
 from pages.shared.ui import (
+    EXAMPLES_KEY,
     Failure,
     Result,
     class_label,
     classify,
     classify_frames,
+    clear_scans,
     explain_scan,
     frame_word,
     get_classifier,
-    keep_scans,
     kept_scans,
     page_setup,
     sample_scans,
     served_rescore_row,
     show_library_error,
+    sync_scans,
     thumbnail_uri,
     trust_report,
+    uploader_key,
 )
 
 page_setup(N_("Classify MRI slices"))
@@ -46,6 +49,7 @@ SCAN, FILE, CLASS, SEQUENCE, CONFIDENCE, MARGIN, CHECK = (
     _("check"),
 )
 
+widgets_continue = uploader_key() in st.session_state  # before the uploader is drawn (see sync_scans)
 uploads = st.file_uploader(
     _("Drop brain MRI slices here (JPEG, PNG, BMP, TIFF, WebP, DICOM, or a .zip of one DICOM series)"),
     accept_multiple_files=True,
@@ -53,6 +57,7 @@ uploads = st.file_uploader(
         "Files stay in this browser session's memory; nothing is written to disk. DICOM slices of one series, "
         "dropped together or zipped, are classified slice by slice as one series."
     ),
+    key=uploader_key(),
 )
 examples = st.multiselect(
     _("…or try bundled example scans"),
@@ -63,9 +68,13 @@ examples = st.multiselect(
         "does not; an example *with the radiologists' outline* shows it on the Explain page. The name in brackets "
         "is the file's name in the dataset."
     ),
+    key=EXAMPLES_KEY,
 )
-keep_scans(group_series([(f.name, f.getvalue()) for f in uploads or []], _(SERIES_NAME)))
-keep_scans([(label, sample_scans()[label].read_bytes()) for label in examples])
+sync_scans(
+    group_series([(f.name, f.getvalue()) for f in uploads or []], _(SERIES_NAME))
+    + [(label, sample_scans()[label].read_bytes()) for label in examples],
+    widgets_continue,
+)
 files = kept_scans()
 if not files:
     st.info(_("Upload one or more scans, or pick an example, to see what the model makes of them."))
@@ -149,7 +158,7 @@ def summary_table(classified: dict[str, Result]) -> str:
         width="stretch",
         on_select="rerun",
         selection_mode="single-row",
-        key="summary",
+        key=f"summary-{show}",  # a selection belongs to one view: another view starts unselected
         column_config={
             SCAN: st.column_config.ImageColumn(SCAN, help=_("as the model sees it"), width="small"),
             CONFIDENCE: st.column_config.ProgressColumn(CONFIDENCE, format="percent", min_value=0, max_value=1),
@@ -158,7 +167,7 @@ def summary_table(classified: dict[str, Result]) -> str:
             CHECK: st.column_config.TextColumn(CHECK, help=_("details below"), width="medium"),
         },
     )
-    rows_picked = picked.selection.rows
+    rows_picked = [row for row in picked.selection.rows if row < len(summary)]
     return summary[FILE].iloc[rows_picked[0] if rows_picked else 0] if len(summary) else next(iter(classified))
 
 
@@ -169,7 +178,7 @@ heading.subheader(
     _("{count} scans this session").format(count=len(files)) if len(files) > 1 else _("1 scan this session")
 )
 if clear.button(_("Clear scans"), icon=":material/delete:", help=_("Forget this session's scans and results")):
-    files.clear()
+    clear_scans()
     st.rerun()
 for name, failure in failed.items():
     st.error(

@@ -135,3 +135,19 @@ def test_a_card_that_does_not_follow_its_schema_is_said_plainly_on_every_page_re
     app = AppTest.from_file(str(ROOT / page), default_timeout=120).run()
     assert not app.exception, [e.message for e in app.exception]
     assert "The model could not be loaded: model_card.json does not follow its schema" in body_text(app)
+
+
+def test_clear_empties_the_uploader_and_a_removed_file_leaves_the_table(tiny_app):
+    scans = [
+        (f"{i}.jpg", encode(Image.fromarray(synthetic_scan(i, np.random.default_rng(i))).convert("RGB"), "JPEG"))
+        for i in range(3)
+    ]
+    app = tiny_app("pages/1_Classify.py")
+    app.get("file_uploader")[0].set_value([(name, data, "image/jpeg") for name, data in scans]).run()
+    assert app.dataframe[0].value["file"].tolist() == ["0.jpg", "1.jpg", "2.jpg"]
+    app.get("file_uploader")[0].set_value([(name, data, "image/jpeg") for name, data in scans[1:]]).run()  # its ×
+    assert app.dataframe[0].value["file"].tolist() == ["1.jpg", "2.jpg"]
+    next(b for b in app.button if b.label == "Clear scans").click().run()
+    assert not app.exception and not app.dataframe
+    assert app.get("file_uploader")[0].value in (None, [])
+    assert "Upload one or more scans" in body_text(app)

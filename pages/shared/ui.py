@@ -378,6 +378,9 @@ def png_bytes(image) -> bytes:
 SCANS_KEPT = 100  # per visitor, in memory only
 
 
+WIDGET_SCANS, UPLOADER_ROUND, EXAMPLES_KEY = "widget_scans", "uploader_round", "examples"
+
+
 def keep_scans(files: list[tuple[str, bytes]]) -> None:
     """Adds files to this visitor's scans (memory only, never disk), so they survive a visit to another page."""
     kept: dict[str, bytes] = st.session_state.setdefault("scans", {})
@@ -386,6 +389,31 @@ def keep_scans(files: list[tuple[str, bytes]]) -> None:
         kept[name] = data
     while len(kept) > SCANS_KEPT:
         kept.pop(next(iter(kept)))
+
+
+def uploader_key() -> str:
+    return f"uploads-{st.session_state.get(UPLOADER_ROUND, 0)}"
+
+
+def sync_scans(current: list[tuple[str, bytes]], widgets_continue: bool) -> None:
+    """Keeps this visitor's scans in step with the uploader and the examples picker. When the widgets continue from
+    the last run (`widgets_continue`: their state was there before they were drawn), a file that was there then and
+    is gone now (removed with its ×, an example unpicked) is forgotten with its result. Coming back from another
+    page the widgets start empty (Streamlit drops the state of widgets a page did not draw): nothing is forgotten."""
+    names = {name for name, _ in current}
+    kept = kept_scans()
+    for gone in st.session_state.get(WIDGET_SCANS, set()) - names if widgets_continue else ():
+        kept.pop(gone, None)
+    st.session_state[WIDGET_SCANS] = names
+    keep_scans(current)
+
+
+def clear_scans() -> None:
+    """Forgets every scan and empties the uploader (a new widget key) and the examples picker."""
+    kept_scans().clear()
+    st.session_state[WIDGET_SCANS] = set()
+    st.session_state[UPLOADER_ROUND] = st.session_state.get(UPLOADER_ROUND, 0) + 1
+    st.session_state.pop(EXAMPLES_KEY, None)
 
 
 def kept_scans() -> dict[str, bytes]:
