@@ -228,9 +228,12 @@ class ModelCard:
                 w=number(attention, 2)
             )
         if selection and self.candidate == "weight_interpolated":
-            text += _(" and mixed with the frozen-backbone head (α = {alpha})").format(
-                alpha=number(selection["alpha"], 1)
+            mixed_with = (
+                _(" and mixed with the model it started from (α = {alpha})")
+                if self.training_config.get("init_from")
+                else _(" and mixed with the frozen-backbone head (α = {alpha})")
             )
+            text += mixed_with.format(alpha=number(selection["alpha"], 1))
         return text
 
     @property

@@ -32,7 +32,12 @@ def test_help_lists_every_command_without_loading_tensorflow():
 
 def test_the_training_options_default_to_the_train_config():
     options = typer.main.get_command(app).commands["train"].params
-    paths = {"data_dir", "masks_dir", "extra_data_dir"}  # no default, or a list option that defaults to None
+    paths = {
+        "data_dir",
+        "masks_dir",
+        "extra_data_dir",
+        "init_from",
+    }  # no default, or a list option that defaults to None
     defaults = {option.name: option.default for option in options if option.name not in paths}
     assert len(defaults) > 10
     assert all(value == default(name) for name, value in defaults.items()), defaults

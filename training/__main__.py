@@ -61,6 +61,9 @@ def train(
         "attention_weight"
     ),
     masks_dir: MasksDir = None,
+    init_from: Annotated[
+        Path | None, typer.Option(help="an artifact whose weights stage 2 starts from (instead of a new head)")
+    ] = None,
 ) -> None:
     """Train the classifier on DATA_DIR/Training and write the artifact."""
     from training.train import train as run_training
@@ -81,6 +84,7 @@ def train(
         label_smoothing=label_smoothing,
         attention_weight=attention_weight,
         masks_dir=masks_dir,
+        init_from=init_from,
     )
     card = run_training(config)
     _show({"validation": card["validation"]["candidates_accuracy"], "timings": card["timings"]})

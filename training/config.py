@@ -35,6 +35,7 @@ class TrainConfig:
     mixup: float = 0.4  # Beta parameter of stage-2 manifold mixup; 0 turns it off
     attention_weight: float = 0.0  # stage-2 outline-guided attention term (training/attention.py); 0 turns it off
     masks_dir: Path | None = None  # expert outlines (training/masks.py); needed when attention_weight > 0
+    init_from: Path | None = None  # an artifact whose weights stage 2 starts from, instead of a new stage-1 head
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     @classmethod
@@ -60,6 +61,7 @@ class TrainConfig:
             out_dir=str(self.out_dir),
             run_dir=str(self.run_dir),
             masks_dir=None if self.masks_dir is None else str(self.masks_dir),
+            init_from=None if self.init_from is None else str(self.init_from),
         )
         return data
 

@@ -217,7 +217,7 @@ def evaluate_candidates(
             "leakage_clean": report.leakage_clean["accuracy"],
             "leaked_copies": report.leaked_copies["accuracy"],
             "finetune_epochs_run": 0
-            if candidate_dir.name == "frozen_backbone_head"
+            if candidate_dir.name in ("frozen_backbone_head", "starting_model")
             else len(card.history["stage2_finetune"].get("loss", [])),
             "runtime": report.runtime,
             "chosen_by_run": card.validation["selected"] == candidate_dir.name,

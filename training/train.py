@@ -46,12 +46,13 @@ from model.architecture import (
     backbone_weights,
     build_classifier,
     cam_top,
+    load_weights_npz,
     split_model,
 )
 from model.backbone import cache_dir, imagenet_xception_weights
-from model.card import CLASS_DIRS, CLASS_LABELS
+from model.card import CLASS_DIRS, CLASS_LABELS, load_card
 from model.ood import OODDetector, pooled_frozen_features
-from model.predict import calibrated_probabilities
+from model.predict import calibrated_probabilities, verify_file
 from model.preprocess import __doc__ as PREPROCESSING_DOC
 from training.artifact import machine_info, write_artifact
 from training.attention import OutlineGuided, outline_rows
@@ -72,6 +73,7 @@ PREPROCESSING_VERSION = "headcrop-stretch-gray3-v1"
 # Stage-2 weights averaged over the last k epochs run, for each k here that is not longer than the run.
 AVERAGING_WINDOWS = (2, 4, 8, 16, 32)
 BEST_CHECKPOINT = "best checkpoint"
+STARTING_MODEL = "starting_model"  # the candidate name of `init_from`'s weights
 # Flip test-time augmentation is kept only when it adds more than half a point of clean validation accuracy.
 TTA_MIN_GAIN = 0.005
 MANIFEST_SOURCE = "F. Feltrin, Brain Tumor MRI Images 44 Classes, Kaggle 2022 (feltrin-dev selection, see its README)"
@@ -206,7 +208,7 @@ class WorstGroupMonitor(keras.callbacks.Callback):
         log.info("epoch %d: worst group %s %.4f", epoch + 1, scores["worst_group"], scores[WORST_GROUP])
         if logs is not None:
             logs[f"val_{WORST_GROUP}"] = scores[WORST_GROUP]
-            logs["val_accuracy_clean"] = scores["accuracy_clean"]
+            logs["val_accuracy"] = scores["accuracy_clean"]  # the training curves' validation accuracy
 
 
 class EpochWeights(keras.callbacks.Callback):
@@ -305,8 +307,11 @@ class RunData:
 
 @dataclass
 class Stage1:
+    """Where WiSE-FT starts from (alpha = 0): a new head on the frozen backbone, or the model `init_from` names."""
+
     weights: list[np.ndarray]
     history: dict[str, list[float]]
+    name: str = "frozen_backbone_head"
 
 
 @dataclass
@@ -449,6 +454,15 @@ def fit_head(data: RunData, timings: dict[str, float]) -> Stage1:
     return Stage1([np.array(w) for w in data.top.get_weights()], _history(fit))
 
 
+def starting_model(data: RunData, artifact_dir: Path) -> Stage1:
+    """Instead of stage 1: a finished artifact's weights (SHA-checked), from which stage 2 goes on fine-tuning; its
+    top is where WiSE-FT starts (alpha = 0), so the run can also keep the model it started from."""
+    card = load_card(artifact_dir)
+    verify_file(artifact_dir / card.weights_file, card.weights_sha256)
+    load_weights_npz(data.model, artifact_dir / card.weights_file)
+    return Stage1([np.array(w) for w in data.top.get_weights()], {}, STARTING_MODEL)
+
+
 def fine_tune(data: RunData, run_dir: Path, timings: dict[str, float]) -> Stage2:
     """Stage 2: the exit flow and head, BatchNorm statistics frozen, with the attention term when asked."""
     config, split = data.config, data.split
@@ -529,8 +543,8 @@ def choose_interpolation(data: RunData, stage1: Stage1, end: Stage2End) -> Choic
         )
         log.info("alpha %.2f: %s", alpha, interpolation[-1])
     best = min(interpolation, key=lambda row: (row[WORST_GROUP], -row["alpha"]))
-    selected = {0.0: "frozen_backbone_head", 1.0: end.candidate}.get(best["alpha"], "weight_interpolated")
-    scores = {"frozen_backbone_head": interpolation[0], "finetuned_exit_flow": end.options[0]}
+    selected = {0.0: stage1.name, 1.0: end.candidate}.get(best["alpha"], "weight_interpolated")
+    scores = {stage1.name: interpolation[0], "finetuned_exit_flow": end.options[0]}
     if end.averaged:
         scores["epoch_averaged"] = next(row for row in end.options if row["weights"] == end.name)
     scores[selected] = best
@@ -654,14 +668,14 @@ def train(config: TrainConfig) -> dict[str, Any]:
     run_dir = config.run_dir or Path("runs") / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     run_dir.mkdir(parents=True, exist_ok=True)
     data = prepare(config, timings)
-    stage1 = fit_head(data, timings)
+    stage1 = fit_head(data, timings) if config.init_from is None else starting_model(data, config.init_from)
     stage2 = fine_tune(data, run_dir, timings)
     with timed(timings, "interpolation_s"):
         end = choose_stage2_end(data, stage2)
         stage2.epochs.clear()
         choice = choose_interpolation(data, stage1, end)
     run = Run(stage1, stage2, end, choice, timings, started)
-    candidates = {"frozen_backbone_head": stage1.weights, "finetuned_exit_flow": stage2.best_checkpoint}
+    candidates = {stage1.name: stage1.weights, "finetuned_exit_flow": stage2.best_checkpoint}
     if end.averaged:
         candidates["epoch_averaged"] = end.weights
     for name, weights in {**candidates, choice.selected: choice.weights}.items():
