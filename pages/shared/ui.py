@@ -160,19 +160,26 @@ def _committed(folder: Path, name: str) -> Record | None:
 
 
 def evaluation() -> Evaluation | None:
-    return committed(Evaluation)
+    return of_served(Evaluation)
 
 
 def audit() -> Audit | None:
     return committed(Audit)
 
 
+def of_served(kind: type[R]) -> R | None:
+    """A committed result of the model being served, or None (not produced yet, or left from an earlier model)."""
+    report = committed(kind)
+    sha = getattr(report, "artifact_sha256", None)
+    return report if report is not None and sha is not None and card().describes(sha) else None
+
+
 def saliency_evaluation() -> SaliencyEvaluation | None:
-    return committed(SaliencyEvaluation)
+    return of_served(SaliencyEvaluation)
 
 
 def guard_evaluation() -> GuardEvaluation | None:
-    return committed(GuardEvaluation)
+    return of_served(GuardEvaluation)
 
 
 def candidates() -> Candidates | None:
@@ -180,9 +187,7 @@ def candidates() -> Candidates | None:
 
 
 def robustness_report() -> RobustnessEvaluation | None:
-    """The committed robustness check, if it belongs to the model being served."""
-    report = committed(RobustnessEvaluation)
-    return report if report is not None and card().describes(report.artifact_sha256) else None
+    return of_served(RobustnessEvaluation)
 
 
 def group_rescore() -> GroupRescore | None:
@@ -190,7 +195,7 @@ def group_rescore() -> GroupRescore | None:
 
 
 def scan_type_report() -> ScanTypeEvaluation | None:
-    return committed(ScanTypeEvaluation)
+    return of_served(ScanTypeEvaluation)
 
 
 def served_rescore_row() -> dict[str, Any] | None:
@@ -201,9 +206,7 @@ def served_rescore_row() -> dict[str, Any] | None:
 
 
 def trust_report() -> TrustEvaluation | None:
-    """The committed prediction-set and referral check, if it belongs to the model being served."""
-    report = committed(TrustEvaluation)
-    return report if report is not None and card().describes(report.artifact_sha256) else None
+    return of_served(TrustEvaluation)
 
 
 @st.cache_resource(show_spinner=False)
