@@ -195,3 +195,19 @@ def test_rescore_without_the_runs_cache_says_so(trained, tmp_path, monkeypatch):
     monkeypatch.setenv("BRAIN_MRI_CACHE", str(tmp_path / "empty"))
     with pytest.raises(FileNotFoundError, match="frozen-layer cache"):
         rescore(config, [config.out_dir])
+
+
+def test_a_run_started_from_an_artifact_interpolates_from_that_model(trained, tmp_path, monkeypatch):
+    root, _, config, card = trained
+    monkeypatch.setenv("BRAIN_MRI_CACHE", str(root / "cache"))
+    warm = {"out_dir": tmp_path / "warm", "run_dir": tmp_path / "warm_run", "init_from": config.out_dir}
+    again = train(TrainConfig(**{**config.__dict__, **warm}))
+    assert "starting_model" in again["validation"]["candidates_accuracy"]
+    assert again["history"]["stage1_head"] == {}
+    start = next(r for r in again["validation"]["selection"]["interpolation"] if r["alpha"] == 0.0)
+    chosen = next(
+        r
+        for r in card["validation"]["selection"]["interpolation"]
+        if r["alpha"] == card["validation"]["selection"]["alpha"]
+    )
+    assert start["worst_group_nll"] == pytest.approx(chosen["worst_group_nll"], rel=2e-2)  # the same model
