@@ -23,6 +23,7 @@ from pages.shared.ui import (
     get_classifier,
     kept_scans,
     page_setup,
+    probability_chart,
     sample_scans,
     served_rescore_row,
     show_library_error,
@@ -259,8 +260,7 @@ def details(name: str, result: Result) -> None:
     with column:
         verdict(name, result)
         if not result.out_of_distribution:
-            chances = pd.DataFrame({_("calibrated probability"): result.probabilities}, index=labels)
-            st.bar_chart(chances, horizontal=True, height=170, x_label="", y_label=_("calibrated probability"))
+            st.altair_chart(probability_chart(labels, result.probabilities), width="stretch")
         word = frame_word(result)
         if result.frames > 1:
             slider = _("{word} of {name}").format(word=word.capitalize(), name=name)

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
+import altair as alt
 import numpy as np
+import pandas as pd
 import streamlit as st
 from PIL import Image
 
@@ -435,6 +437,26 @@ def thumbnail_uri(image: np.ndarray, size: int = 64) -> str:
     thumbnail = Image.fromarray(image)
     thumbnail.thumbnail((size, size))
     return "data:image/png;base64," + base64.b64encode(png_bytes(np.asarray(thumbnail))).decode()
+
+
+def probability_chart(labels: list[str], probabilities: np.ndarray) -> alt.Chart:
+    """One bar per class on a fixed 0-100 % axis, so that scans compare at a glance (a bar chart would rescale its
+    axis to each scan's top class)."""
+    frame = pd.DataFrame({"class": labels, "p": np.asarray(probabilities, dtype=float)})
+    return (
+        alt.Chart(frame, height=170)
+        .mark_bar()
+        .encode(
+            x=alt.X(
+                "p:Q", title=_("calibrated probability"), scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")
+            ),
+            y=alt.Y("class:N", title=None, sort=None, axis=alt.Axis(labelLimit=240)),
+            tooltip=[
+                alt.Tooltip("class:N", title=_("class")),
+                alt.Tooltip("p:Q", title=_("calibrated probability"), format=".1%"),
+            ],
+        )
+    )
 
 
 def content_id(data: bytes) -> str:
