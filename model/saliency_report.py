@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from model.card import ModelCard
 from model.i18n import N_, _, number, pct
-from model.records import SaliencyEvaluation
+from model.records import Candidates, SaliencyEvaluation
 
 SALIENCY_GALLERY_DIR = "saliency_gallery"
 VALIDATION, TESTING = "validation", "testing"
@@ -126,3 +127,32 @@ def sanity_sentence(report: SaliencyEvaluation) -> str:
         "rank correlation (Spearman ρ) between each method's maps of the trained and the randomised model is "
         "{correlations}. Near 0, the map depends on what the model learned; near 1, it mostly shows the image itself."
     ).format(correlations=", ".join(parts))
+
+
+ATTENTION_ABLATION_RUN = "lambda0_full"  # the outline experiment's run without the term (training/PREREGISTRATION.md)
+
+
+def by_construction(card: ModelCard, candidates: Candidates | None) -> str:
+    """When the served model was trained to put its Grad-CAM inside the outlines, the pointing game partly measures
+    that training: say so, with what the same recipe without the term scored."""
+    weight = card.training_config.get("attention_weight")
+    if not weight:
+        return ""
+    text = _(
+        "The served model was trained with a term that rewards its Grad-CAM for lying inside radiologists' outlines "
+        "(λ = {weight}, on training scans of the same source), so this figure is partly so by construction."
+    ).format(weight=number(weight, 2))
+    ablation = None if candidates is None else candidates.runs.get(ATTENTION_ABLATION_RUN, {})
+    scored = next(
+        (row["grad_cam_validation"] for row in (ablation or {}).values() if "grad_cam_validation" in row), None
+    )
+    if scored is None:
+        return text
+    low, high = scored["pointing_game_ci95"]
+    return (
+        text
+        + " "
+        + _(
+            "The same recipe without the term (run {run}) pointed at the outline for {hits} (95 % CI {low}–{high})."
+        ).format(run=ATTENTION_ABLATION_RUN, hits=pct(scored["pointing_game"], 0), low=pct(low, 0), high=pct(high, 0))
+    )

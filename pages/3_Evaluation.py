@@ -33,6 +33,7 @@ from model.saliency_report import (
     SUBSET_LABELS,
     WHAT_A_HIT_MEANS,
     WHY_NOT_PROOF,
+    by_construction,
     groups_of,
     headline,
     sanity_sentence,
@@ -279,6 +280,8 @@ def saliency_section(report: SaliencyEvaluation) -> None:
     if not model_card.describes(report.artifact_sha256):
         st.warning(_("This check was run on other weights than the model now loaded."), icon=":material/warning:")
     st.markdown(headline(report))
+    if construction := by_construction(model_card, candidates()):
+        st.markdown(construction)
     st.markdown(f"{_(WHAT_A_HIT_MEANS)} {_(WHY_NOT_PROOF)}")
     left, right = st.columns(2)
     subset = left.radio(_("Scans"), list(SUBSET_LABELS), format_func=lambda s: _(SUBSET_LABELS[s]), horizontal=False)

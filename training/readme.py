@@ -40,6 +40,7 @@ from model.records import (
 from model.robustness_report import ROBUSTNESS_SUBSETS, robustness_rows, robustness_sentence
 from model.saliency_report import (
     OUTLINE_CITATION,
+    by_construction,
     default_method_summary,
     headline,
     sanity_sentence,
@@ -107,7 +108,7 @@ def _saliency_lines(artifact_dir: Path) -> list[str]:
         "Do the saliency maps point at the tumour? (`python -m training saliency`, each method explaining the true "
         "class; pointing-game tolerance " + report.pointing_tolerance + "; 95 % bootstrap CIs)",
         "",
-        headline(report),
+        headline(report) + (" " + by_construction(load_card(artifact_dir), load(Candidates, artifact_dir))).rstrip(),
         "",
         *_markdown_table(summary_rows(report)),
         "",
