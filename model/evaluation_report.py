@@ -224,3 +224,22 @@ def group_rows(report: GroupRescore, shipped: Callable[[str], bool]) -> list[dic
         cells[_("beats the shipped model")] = "–" if verdict is None else (_("yes") if verdict else _("no"))
         rows.append(cells)
     return rows
+
+
+def better_on_testing_sentence(report: Evaluation, candidates: Candidates) -> str:
+    """Names every candidate not shipped that scored higher on Testing than the shipped model, and says why it is
+    not shipped: Testing chooses nothing, or its figure would stop meaning anything."""
+    shipped = report.leakage_clean["accuracy"]
+    higher = [
+        f"{run}, {_(name.replace('_', ' '))} ({pct(values['leakage_clean'])})"
+        for run, scored in candidates.runs.items()
+        for name, values in scored.items()
+        if values["artifact_sha256"] != report.artifact_sha256 and values["leakage_clean"] > shipped
+    ]
+    if not higher:
+        return ""
+    return _(
+        "Candidates that scored higher than the shipped model ({shipped}) on the leakage-clean Testing scans: "
+        "{higher}. They are not shipped for that reason: each was scored on Testing once, after the choice, which "
+        "was made on validation; choosing by Testing would make its figure mean nothing."
+    ).format(shipped=pct(shipped), higher="; ".join(higher))

@@ -8,6 +8,7 @@ from model.card import GALLERY_DIR
 from model.errors import BrainMRIError
 from model.evaluation_report import (
     PAIRED_INTRO,
+    better_on_testing_sentence,
     clean_composition,
     comparison_rows,
     group_rows,
@@ -256,6 +257,8 @@ if (scored := candidates()) is not None and (rows := comparison_rows(report, sco
     st.subheader(_("Is the shipped model really better?"))
     st.markdown(_(PAIRED_INTRO))
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    if higher := better_on_testing_sentence(report, scored):
+        st.markdown(higher)
 if (by_group := group_rescore()) is not None:
     st.subheader(_("Scans from another source, by sequence"))
     st.markdown(

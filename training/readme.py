@@ -14,6 +14,7 @@ from model.card import ARTIFACT_DIR, CARD_FILE, ModelCard, load_card
 from model.evaluation_report import (
     PAIRED_INTRO,
     audit_sentence,
+    better_on_testing_sentence,
     clean_composition,
     comparison_rows,
     group_rows,
@@ -291,6 +292,8 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
     candidates = load(Candidates, artifact_dir)
     if candidates is not None and (rows := comparison_rows(report, candidates)):
         lines += ["", PAIRED_INTRO, ""] + _markdown_table(rows)
+        if higher := better_on_testing_sentence(report, candidates):
+            lines += ["", higher]
     lines += (
         _saliency_lines(artifact_dir) + _scan_type_lines(artifact_dir) + _trust_guard_and_robustness_lines(artifact_dir)
     )
