@@ -262,13 +262,19 @@ def outlines(
 
 
 @app.command()
-def trust(data_dir: DataDir, artifact_dir: ArtifactDir = ARTIFACT_DIR, out: OptionalOut = None) -> None:
-    """Fit prediction sets and the referral threshold on validation."""
+def trust(
+    data_dir: DataDir,
+    artifact_dir: ArtifactDir = ARTIFACT_DIR,
+    extra_data_dir: ExtraDataDirs = None,
+    out: OptionalOut = None,
+) -> None:
+    """Fit the Mondrian prediction sets and referral thresholds on validation of every source."""
     from model.records import TrustEvaluation
     from training.trust import evaluate_trust
 
-    scored = evaluate_trust(data_dir, artifact_dir, out or artifact_dir / TrustEvaluation.FILE)
-    _show({"qhat": scored.qhat, "referral_threshold": scored.referral_threshold, "sets": scored.sets})
+    out = out or artifact_dir / TrustEvaluation.FILE
+    scored = evaluate_trust(data_dir, artifact_dir, out, tuple(extra_data_dir or ()))
+    _show({"mondrian": scored.mondrian, "groups": scored.groups, "sets": scored.sets})
 
 
 @app.command()

@@ -151,7 +151,8 @@ def _model_lines(card: ModelCard, report: Evaluation) -> list[str]:
 CANDIDATES_HEADER = [
     "",
     "Every candidate trained so far, as Keras models (validation = duplicate-aware split of Training, which "
-    "chose: by accuracy on clean validation views in runs main and long, by loss over all views since; Testing "
+    "chose: by accuracy on clean validation views in runs main and long, by loss over all views after them, by the "
+    "worst group's loss (table below) in the two-source runs; Testing "
     "scored once per candidate after training, never used to choose):",
     "",
     "| run | candidate | stage-2 epochs | validation accuracy | validation loss, all views | same, after "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 from sklearn.model_selection import GroupKFold
@@ -22,7 +22,7 @@ from model.predict import BATCH, Classifier, Prediction
 from model.records import Evaluation, TrustEvaluation, load, write
 from model.scan_type import ScanType
 from model.trust import ALPHA, RANKINGS, REFERRED_SHARE, Trust, mondrian_fit
-from training.split import split_of
+from training.split import split_of, split_training
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,15 @@ class Scored:
     groups: np.ndarray  # source x sequence (validation); the subset's name elsewhere
 
 
-def validation_scored(classifier: Classifier, data_dir: Path) -> tuple[Scored, np.ndarray]:
-    """The validation images of every source through the app's path, with their related-image groups."""
+def validation_scored(
+    classifier: Classifier, data_dir: Path, extra_data_dirs: Sequence[Path] = ()
+) -> tuple[Scored, np.ndarray]:
+    """The validation images of every source of the run (or of `extra_data_dirs` too, for a model trained on Sartaj
+    alone: their validation split is held out from it all the same) through the app's path, with their
+    related-image groups."""
     split = split_of(classifier.card.training_config, data_dir)
+    if extra_data_dirs:
+        split = split_training(data_dir, classifier.card.training_config["seed"], extra_data_dirs)
     paths = [split.samples[i].path for i in split.val_idx]
     predictions: list[Prediction] = []
     chunks = batches(loaded_scans(paths, classifier.card.image_size), BATCH)
@@ -136,11 +142,13 @@ def coverage_curve(certainty: np.ndarray, right: np.ndarray, points: int = 21) -
     return curve
 
 
-def evaluate_trust(data_dir: Path, artifact_dir: Path, out: Path) -> TrustEvaluation:
+def evaluate_trust(
+    data_dir: Path, artifact_dir: Path, out: Path, extra_data_dirs: Sequence[Path] = ()
+) -> TrustEvaluation:
     """Fits the Mondrian sets and referral thresholds on validation; scores them on held-out halves and Testing."""
     started = time.time()
     card, classifier = load_card(artifact_dir), Classifier.from_artifact(artifact_dir)
-    validation, related = validation_scored(classifier, data_dir)
+    validation, related = validation_scored(classifier, data_dir, extra_data_dirs)
     pooled = mondrian_fit(validation.probabilities, validation.labels, np.array(["all"] * len(validation.labels)))
     trust = Trust(
         pooled["all"]["qhat"],
