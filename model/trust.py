@@ -129,24 +129,35 @@ def caveat(report: TrustEvaluation) -> str:
     """How far the sets and the confidence carry to scans from other sources, from the committed trust check."""
     sets, referral = report.sets, report.referral
     clean, clean_referral = sets["testing_leakage_clean"], referral["testing_leakage_clean"]
+    values = {
+        "level": pct(1 - report.alpha, 0),
+        "validation": pct(sets["validation"]["coverage"], 0),
+        "n": clean["n"],
+        "clean": pct(clean["coverage"], 0),
+        "size": number(clean["mean_size"], 1),
+        "threshold": pct(report.referral_threshold, 0),
+        "share": pct(report.referred_share_on_validation, 0),
+        "accurate": pct(MIN_KEPT_ACCURACY, 0),
+        "referred": pct(clean_referral["referred_share"], 0),
+        "kept": "–" if clean_referral["accuracy_kept"] is None else pct(clean_referral["accuracy_kept"], 0),
+        "all": pct(clean_referral["accuracy_all"], 0),
+    }
+    if report.mondrian:
+        return _(
+            "The {level} sets and the referral thresholds are fitted for each scan type on validation scans of every "
+            "source, where the sets held the true class for {validation}; on new test scans from another source "
+            "(the leakage-clean subset, {n} scans) they held it for {clean}, with {size} classes on average. Each "
+            "type refers at least its least certain {share} of validation scans, more until the rest is {accurate} "
+            "right: on the new test scans {referred} were referred, and the model was right on {kept} of the rest "
+            "(all: {all})."
+        ).format(**values)
     return _(
         "The {level} sets are fitted on validation scans, where they held the true class for {validation}; on new "
         "test scans from other sources (the leakage-clean subset, {n} scans) they held it for only {clean}, with "
         "{size} classes on average. Scans below {threshold} confidence (the least certain {share} of validation) are "
         "marked for referral: on the new test scans, {referred} were, and the model was right on {kept} of the rest "
         "(all: {all})."
-    ).format(
-        level=pct(1 - report.alpha, 0),
-        validation=pct(sets["validation"]["coverage"], 0),
-        n=clean["n"],
-        clean=pct(clean["coverage"], 0),
-        size=number(clean["mean_size"], 1),
-        threshold=pct(report.referral_threshold, 0),
-        share=pct(report.referred_share_on_validation, 0),
-        referred=pct(clean_referral["referred_share"], 0),
-        kept=pct(clean_referral["accuracy_kept"], 0),
-        all=pct(clean_referral["accuracy_all"], 0),
-    )
+    ).format(**values)
 
 
 TRUST_SUBSETS = {
