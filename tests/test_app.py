@@ -54,7 +54,7 @@ def test_classify_an_uploaded_scan_shows_its_label_and_a_table():
     assert len(app.get("vega_lite_chart")) == 1  # the probabilities, drawn by the browser
     [set_column] = [c for c in summary.columns if c.endswith(" set")]
     assert expected in summary[set_column].iloc[0].split(", ")  # the prediction set holds the predicted class
-    assert "sets are fitted on validation scans" in texts(app)  # how far they carry to other sources
+    assert "on validation scans" in texts(app) and "leakage-clean subset" in texts(app)  # how far the sets carry
     assert summary["sequence"].iloc[0] in ("T1", "T1 with contrast", "T2", "other or unsure (e.g. FLAIR)")
     said = texts(app)
     assert "Looks like a **" in said or "Scan type: **" in said

@@ -1,6 +1,7 @@
 """The scan-type recogniser: fitted on known sequences, unsure below its threshold, SHA-checked, on every result."""
 
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -50,8 +51,10 @@ def test_fitted_on_a_run_the_recogniser_reaches_every_prediction_and_the_csv(tra
     classifier = Classifier.from_artifact(artifact)
     [prediction] = classifier.predict_inputs(np.zeros((1, config.image_size, config.image_size, 3), np.float32))
     assert prediction.scan_type is not None and prediction.scan_type.sequence in (*SEQUENCES, UNSURE)
-    row = result_row("a.png", classifier.card.class_names, prediction)
-    assert row["sequence"] == prediction.scan_type.sequence
+    names = classifier.card.class_names
+    accepted, flagged = replace(prediction, out_of_distribution=False), replace(prediction, out_of_distribution=True)
+    assert result_row("a.png", names, accepted)["sequence"] == prediction.scan_type.sequence
+    assert result_row("a.png", names, flagged)["sequence"] is None  # not a brain MRI: no scan type either
     (artifact / "scan_type.npz").write_bytes(b"tampered")
     with pytest.raises(ChecksumMismatchError):
         Classifier.from_artifact(artifact)
