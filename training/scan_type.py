@@ -27,7 +27,7 @@ from model.scan_type import SEQUENCES, UNSURE, ScanTypeModel
 from training.data import MIXED_SEQUENCES, SARTAJ
 from training.domain import skull_stripped
 from training.selection import NO_TUMOUR
-from training.split import TrainingSplit, split_of, split_training
+from training.split import TrainingSplit, split_of
 
 SARTAJ_TUMOUR_SEQUENCE = "T1C+"  # figshare slices: post-contrast T1 (Cheng et al.)
 SARTAJ_PER_SIDE = {"train": 400, "validation": 150}  # a sample: Sartaj's tumour scans would otherwise swamp the rest
@@ -81,7 +81,9 @@ def fit(train_x: np.ndarray, sequences: list[str], stripped: np.ndarray) -> Scan
     )
 
 
-def scores(model: ScanTypeModel, x: np.ndarray, sequences: list[str], stripped: np.ndarray, sources: list[str]):
+def scores(
+    model: ScanTypeModel, x: np.ndarray, sequences: list[str], stripped: np.ndarray, sources: list[str]
+) -> dict[str, Any]:
     """Confusion matrix (true known sequence x recognised, `UNSURE` last), accuracies per source, stripped."""
     found = model.recognise(x)
     recognised = [f.sequence for f in found]
@@ -106,9 +108,7 @@ def fit_scan_type(
     trained on Sartaj alone), places the unsure threshold and scores on the validation images."""
     classifier = Classifier.from_artifact(artifact_dir, with_guard=False)
     seed = classifier.card.training_config["seed"]
-    split = split_of(classifier.card.training_config, data_dir)
-    if extra_data_dirs:
-        split = split_training(data_dir, seed, extra_data_dirs)
+    split = split_of(classifier.card.training_config, data_dir, extra_data_dirs)
     sides = {}
     for side, images in (("train", split.train_idx), ("validation", split.val_idx)):
         picked, sequences = chosen(split, images, SARTAJ_PER_SIDE[side], seed)
@@ -116,10 +116,9 @@ def fit_scan_type(
         sources = [split.samples[i].source for i in picked]
         sides[side] = (x, np.repeat(sequences, 2).tolist(), np.tile([0, 1], len(picked)), np.repeat(sources, 2))
     model = fit(*sides["train"][:3])
-    x_val = sides["validation"][0]
-    model.unsure_below = float(np.quantile(model.sequence_probabilities(x_val).max(axis=1), MAX_UNSURE_SHARE))
-    model.save(Path(artifact_dir) / SCAN_TYPE_FILE)
     val_x, val_seq, val_strip, val_sources = sides["validation"]
+    model.unsure_below = float(np.quantile(model.sequence_probabilities(val_x).max(axis=1), MAX_UNSURE_SHARE))
+    model.save(Path(artifact_dir) / SCAN_TYPE_FILE)
     report = {
         "artifact_sha256": classifier.card.weights_sha256,
         "unsure_rule": f"{MAX_UNSURE_SHARE:.0%} of known-sequence validation scans fall below it",

@@ -83,7 +83,9 @@ def split_training(data_dir: Path, seed: int, extra_data_dirs: Sequence[Path] = 
     return _joined([_sartaj_part(data_dir, seed)] + [_manifest_part(d, seed) for d in extra_data_dirs])
 
 
-def split_of(training_config: dict[str, Any], data_dir: Path) -> TrainingSplit:
-    """The split a finished run used, from its card's training configuration (its seed and other sources)."""
-    extra = tuple(Path(d) for d in training_config.get("extra_data_dirs", ()))
+def split_of(training_config: dict[str, Any], data_dir: Path, extra_data_dirs: Sequence[Path] = ()) -> TrainingSplit:
+    """The split a finished run used, from its card's training configuration (its seed and other sources); with
+    `extra_data_dirs`, those sources instead (for a model trained on Sartaj alone, their validation part is held out
+    from it all the same)."""
+    extra = tuple(extra_data_dirs) or tuple(Path(d) for d in training_config.get("extra_data_dirs", ()))
     return split_training(data_dir, training_config["seed"], extra)

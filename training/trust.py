@@ -22,7 +22,7 @@ from model.predict import BATCH, Classifier, Prediction
 from model.records import Evaluation, TrustEvaluation, load, write
 from model.scan_type import ScanType
 from model.trust import ALPHA, RANKINGS, REFERRED_SHARE, Trust, mondrian_fit
-from training.split import split_of, split_training
+from training.split import split_of
 
 
 @dataclass(frozen=True)
@@ -42,9 +42,7 @@ def validation_scored(
     """The validation images of every source of the run (or of `extra_data_dirs` too, for a model trained on Sartaj
     alone: their validation split is held out from it all the same) through the app's path, with their
     related-image groups."""
-    split = split_of(classifier.card.training_config, data_dir)
-    if extra_data_dirs:
-        split = split_training(data_dir, classifier.card.training_config["seed"], extra_data_dirs)
+    split = split_of(classifier.card.training_config, data_dir, extra_data_dirs)
     paths = [split.samples[i].path for i in split.val_idx]
     predictions: list[Prediction] = []
     chunks = batches(loaded_scans(paths, classifier.card.image_size), BATCH)
