@@ -18,7 +18,6 @@ SEQUENCE_NAMES = {
     "T2": N_("T2"),
     UNSURE: N_("other or unsure (e.g. FLAIR)"),
 }
-OTHER_SOURCE = "feltrin-dev"  # the held-out groups from another source than Sartaj, by sequence
 
 
 def sequence_name(sequence: str) -> str:
@@ -45,11 +44,14 @@ def accuracy_on_kind(scan_type: ScanType, row: dict[str, Any] | None) -> str:
     """How often the served model was right on held-out scans of this sequence from another source, or why unknown."""
     if scan_type.sequence == UNSURE:
         return _("The model was not trained or checked on this kind of scan: treat its answer with extra care.")
-    group = None if row is None else row["groups"].get(f"{OTHER_SOURCE}/{scan_type.sequence}")
-    if group is None:
+    # Groups are "<source>/<sequence>" for every source that records sequences (Sartaj does not): pooled here.
+    groups = [] if row is None else [g for name, g in row["groups"].items() if name.endswith(f"/{scan_type.sequence}")]
+    n = sum(g["n"] for g in groups)
+    if n == 0:
         return _("No held-out scans of this kind were scored.")
+    right = sum(g["accuracy"] * g["n"] for g in groups)
     return _("On {name} scans from another source the model was right {accuracy} of the time (n = {n}).").format(
-        name=sequence_name(scan_type.sequence), accuracy=pct(group["accuracy"], 0), n=group["n"]
+        name=sequence_name(scan_type.sequence), accuracy=pct(right / n, 0), n=n
     )
 
 

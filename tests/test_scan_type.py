@@ -58,3 +58,21 @@ def test_fitted_on_a_run_the_recogniser_reaches_every_prediction_and_the_csv(tra
     (artifact / "scan_type.npz").write_bytes(b"tampered")
     with pytest.raises(ChecksumMismatchError):
         Classifier.from_artifact(artifact)
+
+
+def test_the_accuracy_on_a_kind_pools_every_other_source_of_that_sequence_and_skips_sartaj():
+    from model.scan_type import ScanType
+    from model.scan_type_report import accuracy_on_kind
+
+    row = {
+        "groups": {
+            "a/T2": {"n": 10, "accuracy": 0.5},
+            "b/T2": {"n": 30, "accuracy": 0.9},
+            "a/T1": {"n": 5, "accuracy": 0.0},
+            "sartaj": {"n": 100, "accuracy": 1.0},
+        }
+    }
+    said = accuracy_on_kind(ScanType("T2", 0.9, False, 0.0), row)
+    assert "80%" in said and "n = 40" in said
+    assert "No held-out scans" in accuracy_on_kind(ScanType("T1C+", 0.9, False, 0.0), row)
+    assert "not trained or checked" in accuracy_on_kind(ScanType(UNSURE, 0.4, False, 0.0), row)

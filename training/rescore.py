@@ -16,6 +16,7 @@ from model.card import load_card
 from model.records import GroupRescore, read, write
 from training.artifact import machine_info
 from training.config import TrainConfig
+from training.data import SARTAJ
 from training.selection import RULE, verdicts
 from training.train import prepare
 
@@ -32,7 +33,7 @@ def rescore(config: TrainConfig, artifact_dirs: list[Path]) -> list[dict[str, An
                 "artifact_dir": str(artifact_dir),
                 "run": Path(card.training_config.get("run_dir") or artifact_dir).name,
                 "candidate": card.candidate,
-                "trained_on": card.dataset.get("sources", ["sartaj"]),
+                "trained_on": card.dataset.get("sources", [SARTAJ]),  # cards before two sources: Sartaj alone
                 "artifact_sha256": card.weights_sha256,
                 **data.validation_scores(data.top.get_weights()),
                 "cpu": machine_info()["cpu"],  # the cache is rebuilt per machine; its float rounding differs
