@@ -6,7 +6,8 @@ from urllib.parse import urlparse
 import streamlit as st
 
 from model.i18n import N_, _, number, pct
-from model.saliency_report import headline
+from model.report.card_report import fine_tuning
+from model.report.saliency_report import headline
 from pages.shared.ui import NAVIGATED, card, choose_language, evaluation, page_setup, saliency_evaluation
 
 
@@ -58,7 +59,7 @@ def model_card_section() -> None:
             "- **Trained:** {date} on {cores} CPU cores in {minutes} min\n"
             "- **Runs on:** {runtime} for classification, TensorFlow for the saliency maps"
         ).format(
-            fine_tuning=model_card.fine_tuning,
+            fine_tuning=fine_tuning(model_card),
             size=model_card.image_size,
             images=dataset["images"],
             train=dataset["train_images"],

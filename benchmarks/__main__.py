@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from benchmarks.bench import main as run
-    from model.card import SAMPLES_DIR
+    from model.schema.card import SAMPLES_DIR
 
     run(args.out, args.markdown, args.sample or sorted(SAMPLES_DIR.glob("*.jpg"))[0], args.runs)
     print(args.markdown.read_text())

@@ -30,13 +30,15 @@ import tensorflow as tf
 
 from benchmarks.browser import browser_timings
 from benchmarks.throughput import folder_throughput, latency_under_smoothgrad
-from model.architecture import build_classifier, load_weights_npz
-from model.card import ARTIFACT_DIR
-from model.explain import SCORE_CAM_MAX_N, SMOOTHGRAD_SAMPLES, Explainer
-from model.maps import METHODS
-from model.onnx_forward import OnnxForward
-from model.predict import Classifier
-from model.preprocess import to_model_input
+from model.core.architecture import build_classifier, load_weights_npz
+from model.core.cam import SCORE_CAM_MAX_N
+from model.core.explain import Explainer
+from model.core.gradients import SMOOTHGRAD_SAMPLES
+from model.core.maps import METHODS
+from model.core.onnx_forward import OnnxForward
+from model.core.predict import Classifier
+from model.core.preprocess import to_model_input
+from model.schema.card import ARTIFACT_DIR
 from training.artifact import machine_info
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,7 +1,9 @@
 """What a person waits for in the browser: a real `streamlit run` server driven by headless Chromium.
 
-Measures upload -> first result for one scan, upload -> every result and the summary table for twenty, and
-the server's memory after it has only classified (TensorFlow never loaded).
+Measures upload -> first result for one scan, upload -> every result and the summary table for twenty, the
+server's memory after it has only classified, then "Explain this scan" -> the first Grad-CAM, Grad-CAM++ and
+Score-CAM added to it, a visit to every other page, and the server's memory after that tour (TensorFlow is never
+loaded: those three maps come from the classifier's ONNX session).
 """
 
 from __future__ import annotations
@@ -64,6 +66,31 @@ def _upload_and_wait(page, url: str, files: list[Path]) -> float:
     return time.perf_counter() - started
 
 
+def _wait_for_map(page, method: str) -> float:
+    """Seconds until the Explain page shows `method`'s time under the figure (the map is drawn)."""
+    started = time.perf_counter()
+    page.get_by_text(f"{method}: ").last.wait_for(timeout=WAIT_MS)
+    return time.perf_counter() - started
+
+
+def _explain_tour(page, url: str) -> dict[str, float]:
+    """From the Classify page of a classified scan: the first map, two more methods, then every other page."""
+    started = time.perf_counter()
+    page.get_by_role("button", name="Explain this scan").first.click()
+    _wait_for_map(page, "Grad-CAM")
+    timings = {"first_map_s": time.perf_counter() - started}
+    for method in ("Grad-CAM++", "Score-CAM"):
+        methods = page.get_by_role("combobox", name="Methods")
+        methods.click()
+        page.get_by_role("option", name=method, exact=True).click()
+        page.keyboard.press("Escape")
+        timings[f"adding_{method.lower().replace('-', '_').replace('+', 'p')}_s"] = _wait_for_map(page, method)
+    for path, heading in (("Evaluation", "Evaluation"), ("Dataset", "Dataset"), ("Model_card", "Model card")):
+        page.goto(f"{url}/{path}")
+        page.get_by_role("heading", name=heading).first.wait_for(timeout=WAIT_MS)
+    return timings
+
+
 def browser_timings() -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
@@ -83,8 +110,12 @@ def browser_timings() -> dict[str, Any]:
                     timings[f"{name}_s"] = _upload_and_wait(page, f"http://127.0.0.1:{port}", files)
                     if name == "first_scan":
                         timings["server_start_to_first_result_s"] = time.perf_counter() - launched
+                rss = psutil.Process(server.pid).memory_info().rss
+                timings |= _explain_tour(page, f"http://127.0.0.1:{port}")
+                toured = psutil.Process(server.pid)
+                timings["tensorflow_loaded"] = any("tensorflow" in m.path for m in toured.memory_maps())
+                timings["server_rss_after_tour_mib"] = toured.memory_info().rss / 2**20
                 browser.close()
-            rss = psutil.Process(server.pid).memory_info().rss
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from model.batch import classify_paths
-from model.card import SAMPLES_DIR
-from model.explain import Explainer
-from model.maps import SMOOTHGRAD
-from model.predict import Classifier
+from model.core.batch import classify_paths
+from model.core.explain import Explainer
+from model.core.maps import SMOOTHGRAD
+from model.core.predict import Classifier
+from model.schema.card import SAMPLES_DIR
 
 FOLDER_SCANS = 1000
 BATCH_SIZES = (1, 4, 8, 16, 32)

@@ -24,15 +24,15 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("backbone", help="fetch, verify and cache the ImageNet Xception weights")
     args = parser.parse_args(argv)
     if args.command == "backbone":
-        from model.backbone import cache_dir, imagenet_xception_weights
+        from model.core.backbone import cache_dir, imagenet_xception_weights
 
         print(f"{len(imagenet_xception_weights())} verified arrays cached in {cache_dir()}")
         return 0
 
-    from model.batch import classify_to_csv
-    from model.card import ARTIFACT_DIR
-    from model.predict import Classifier
-    from model.trust import committed_trust
+    from model.core.batch import classify_to_csv
+    from model.core.predict import Classifier
+    from model.core.trust import committed_trust
+    from model.schema.card import ARTIFACT_DIR
 
     artifact_dir = args.artifact_dir or ARTIFACT_DIR
     classifier = Classifier.from_artifact(artifact_dir)

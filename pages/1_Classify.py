@@ -3,13 +3,15 @@
 import pandas as pd
 import streamlit as st
 
-from model.batch import result_row
-from model.decode import SERIES_FORMAT
+from model.core.batch import result_row
+from model.core.decode import SERIES_FORMAT
+from model.core.series import SERIES_NAME, group_series
+from model.core.trust import Trust
 from model.errors import BrainMRIError
 from model.i18n import N_, _, pct
-from model.scan_type_report import accuracy_on_kind, describe, sequence_name
-from model.series import SERIES_NAME, group_series, slices_summary
-from model.trust import Trust, caveat, set_label
+from model.report.scan_type_report import accuracy_on_kind, describe, sequence_name
+from model.report.series_report import slices_summary
+from model.report.trust_report import caveat, set_label
 from pages.shared.ui import (
     EXAMPLES_KEY,
     Failure,

@@ -3,14 +3,14 @@
 import pandas as pd
 import streamlit as st
 
+from model.core.localisation import area_share, scores
+from model.core.maps import GRAD_CAM, METHODS
+from model.core.preprocess import to_model_input
 from model.errors import BrainMRIError
-from model.figures import explanation_figure
 from model.i18n import N_, _, number, pct
-from model.localisation import area_share, scores
-from model.maps import GRAD_CAM, METHODS
-from model.preprocess import to_model_input
-from model.saliency_report import OUTLINE_CITATION
-from model.scan_type_report import accuracy_on_kind, describe
+from model.report.figures import explanation_figure
+from model.report.saliency_report import OUTLINE_CITATION
+from model.report.scan_type_report import accuracy_on_kind, describe
 from pages.shared.ui import (
     Result,
     class_label,
@@ -140,8 +140,14 @@ for method in methods:
     bar = st.empty()
 
     def compute(method=method, bar=bar):
+        explainer = get_explainer()
+        if explainer.needs_tensorflow(method, reference) and not explainer.tensorflow_ready:
+            with st.spinner(
+                _("Loading TensorFlow and the Keras model for {method} (once per server)…").format(method=method)
+            ):
+                explainer.tensorflow_maps()
         progress = bar.progress(0.0, text=_("Computing {method}…").format(method=method))
-        return get_explainer().explain(
+        return explainer.explain(
             to_model_input(result.prepared),
             names.index(target),
             method,

@@ -4,9 +4,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from model.card import GALLERY_DIR
 from model.errors import BrainMRIError
-from model.evaluation_report import (
+from model.i18n import N_, _, language, number, pct
+from model.report.card_report import how_chosen
+from model.report.evaluation_report import (
     PAIRED_INTRO,
     better_on_testing_sentence,
     clean_composition,
@@ -18,7 +19,7 @@ from model.evaluation_report import (
     per_class_rows,
     subset_rows,
 )
-from model.figures import (
+from model.report.figures import (
     confusion_matrix_figure,
     localisation_chart,
     probability_bars,
@@ -26,10 +27,8 @@ from model.figures import (
     roc_pr_figure,
     training_curves,
 )
-from model.i18n import N_, _, language, number, pct
-from model.records import RobustnessEvaluation, SaliencyEvaluation, TrustEvaluation
-from model.robustness_report import ROBUSTNESS_SUBSETS, accuracy_curves, robustness_rows, robustness_sentence
-from model.saliency_report import (
+from model.report.robustness_report import ROBUSTNESS_SUBSETS, accuracy_curves, robustness_rows, robustness_sentence
+from model.report.saliency_report import (
     OUTLINE_CITATION,
     SUBSET_LABELS,
     WHAT_A_HIT_MEANS,
@@ -41,9 +40,11 @@ from model.saliency_report import (
     summary_rows,
     tolerance_words,
 )
-from model.scan_type_report import confusion_rows, scan_type_sentence
-from model.trust import RANKING_HELP, RANKINGS, TRUST_SUBSETS, caveat, trust_rows
-from model.trust import group_rows as trust_group_rows
+from model.report.scan_type_report import confusion_rows, scan_type_sentence
+from model.report.trust_report import RANKING_HELP, RANKINGS, TRUST_SUBSETS, caveat, trust_rows
+from model.report.trust_report import group_rows as trust_group_rows
+from model.schema.card import GALLERY_DIR
+from model.schema.records import RobustnessEvaluation, SaliencyEvaluation, TrustEvaluation
 from pages.shared.ui import (
     artifact_dir,
     candidates,
@@ -252,7 +253,7 @@ st.image(
     caption=_("Loss and accuracy per epoch of both training stages, on train and validation"),
     alt=_("Training curves: loss and accuracy per epoch"),
 )
-st.caption(model_card.how_chosen)
+st.caption(how_chosen(model_card))
 if (scored := candidates()) is not None and (rows := comparison_rows(report, scored)):
     st.subheader(_("Is the shipped model really better?"))
     st.markdown(_(PAIRED_INTRO))

@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from model.evaluation_report import audit_sentence
-from model.figures import class_distribution
 from model.i18n import N_, _, language
+from model.report.evaluation_report import audit_sentence
+from model.report.figures import class_distribution
 from pages.shared.ui import artifact_dir, audit, class_label, page_setup, png_bytes
 
 EXAMPLES_DIR = "examples"  # thumbnails beside the audit (python -m training audit --examples-dir)

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from model.card_report import (
+from model.i18n import N_, _
+from model.report.card_report import (
     INTENDED_USE,
     failure_modes,
     metrics,
@@ -10,7 +11,6 @@ from model.card_report import (
     testing_history,
     training_procedure,
 )
-from model.i18n import N_, _
 from pages.shared.ui import audit, candidates, card, evaluation, guard_evaluation, page_setup, trust_report
 
 page_setup(N_("Model card"))

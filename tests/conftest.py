@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from model.architecture import build_classifier
-from model.card import ARTIFACT_DIR, CLASS_DIRS
-from model.predict import Classifier
-from tests.helpers import TINY_SIZE, tiny_card, write_dataset, write_manifest_dataset, write_masks
+from model.core.architecture import build_classifier, save_weights_npz
+from model.core.predict import Classifier
+from model.schema.card import ARTIFACT_DIR, CLASS_DIRS, sha256_file, write_card
+from tests.helpers import TINY_SIZE, tiny_card, tiny_card_data, write_dataset, write_manifest_dataset, write_masks
 from training.config import TrainConfig
 from training.train import train
 
@@ -29,6 +29,20 @@ def tiny_classifier() -> Classifier:
 
     keras.utils.set_random_seed(0)
     return Classifier(build_classifier(len(CLASS_DIRS), TINY_SIZE, "tiny"), tiny_card())
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx_artifact(tmp_path_factory) -> tuple[Path, dict]:
+    """A tiny model's artifact folder with its ONNX export: (folder, the card's `onnx` block)."""
+    import keras
+
+    from training.export import export_artifact
+
+    root = tmp_path_factory.mktemp("export")
+    keras.utils.set_random_seed(3)
+    save_weights_npz(build_classifier(4, TINY_SIZE, "tiny"), root / "w.npz")
+    write_card(root, tiny_card_data(artifact={"weights_file": "w.npz", "sha256": sha256_file(root / "w.npz")}))
+    return root, export_artifact(root)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from pydicom.encaps import encapsulate
 from pydicom.filewriter import dcmwrite
 from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
-from model.card import CLASS_DIRS, CLASS_LABELS, SAMPLES_DIR, ModelCard
+from model.schema.card import CLASS_DIRS, CLASS_LABELS, SAMPLES_DIR, ModelCard
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 TINY_SIZE = 64

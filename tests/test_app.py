@@ -3,8 +3,8 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from model.card import ARTIFACT_DIR, load_card
-from model.records import Candidates, Evaluation, TrustEvaluation, load
+from model.schema.card import ARTIFACT_DIR, load_card
+from model.schema.records import Candidates, Evaluation, TrustEvaluation, load
 from tests.helpers import PAGES, PNG, ROOT, english_left, sample_scans
 
 pytestmark = pytest.mark.artifact

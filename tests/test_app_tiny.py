@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from model.card import ARTIFACT_ENV, CARD_FILE, read_record
+from model.schema.card import ARTIFACT_ENV, CARD_FILE, read_record
 from tests.helpers import PAGES, ROOT, dicom, encode, english_left, series_slices, synthetic_scan, zipped
 
 

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from model.architecture import BASE_KEY, backbone_weights, build_classifier, load_weights_npz, save_weights_npz
-from model.backbone import imagenet_xception_weights, weights_sha256
-from model.card import CARD_FILE, WEIGHTS_FILE, load_card, read_record, sha256_file, write_card
+from model.core.architecture import BASE_KEY, backbone_weights, build_classifier, load_weights_npz, save_weights_npz
+from model.core.backbone import imagenet_xception_weights, weights_sha256
 from model.errors import ChecksumMismatchError
+from model.schema.card import CARD_FILE, WEIGHTS_FILE, load_card, read_record, sha256_file, write_card
 from tests.helpers import TINY_SIZE
 
 
@@ -68,7 +68,7 @@ def test_a_file_without_a_base_must_hold_every_array(tmp_path):
 def test_slimming_keeps_the_weights_and_the_results_recorded_for_the_old_file(trained, tmp_path):
     import shutil
 
-    from model.predict import Classifier
+    from model.core.predict import Classifier
     from training.artifact import slim_weights
 
     _, _, config, _ = trained
@@ -94,8 +94,8 @@ def test_slimming_keeps_the_weights_and_the_results_recorded_for_the_old_file(tr
 
 @pytest.mark.artifact
 def test_the_shipped_weights_file_leaves_the_imagenet_arrays_out():
-    from model.card import ARTIFACT_DIR
-    from model.predict import Classifier
+    from model.core.predict import Classifier
+    from model.schema.card import ARTIFACT_DIR
 
     card = load_card(ARTIFACT_DIR)
     with np.load(ARTIFACT_DIR / card.weights_file) as stored:

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from model.card import CLASS_DIRS
+from model.schema.card import CLASS_DIRS
 from tests.helpers import synthetic_scan, tumour_mask
 from training.attention import attention_loss, outside_share, to_grid
 from training.augment import AugmentConfig

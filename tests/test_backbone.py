@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from model import backbone
+from model.core import backbone
 from model.errors import BackboneUnavailableError, ChecksumMismatchError
 
 

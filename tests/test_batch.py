@@ -1,6 +1,6 @@
 import csv
 
-from model.batch import classify_to_csv, find_scans
+from model.core.batch import classify_to_csv, find_scans
 
 
 def test_folder_to_csv_keeps_going_past_bad_files(tiny_classifier, synthetic_dataset, tmp_path):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from benchmarks.bench import model_flops, timed
-from model.architecture import build_classifier
+from model.core.architecture import build_classifier
 
 
 def test_flop_count_of_xception_at_299_matches_the_published_figure():
@@ -17,8 +17,8 @@ def test_timed_reports_percentiles():
 
 def test_saliency_timings_and_compute_efficiency_report_every_method_against_the_forward(tiny_classifier):
     from benchmarks.bench import compute_efficiency, saliency_timings
-    from model.explain import Explainer
-    from model.maps import METHODS
+    from model.core.explain import Explainer
+    from model.core.maps import METHODS
 
     size = tiny_classifier.card.image_size
     x = np.random.default_rng(0).uniform(-1, 1, (1, size, size, 3)).astype(np.float32)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from model.card import load_card
+from model.schema.card import load_card
 from tests.helpers import ROOT, sample_scans
 
 pytestmark = [pytest.mark.browser, pytest.mark.artifact]

@@ -1,5 +1,6 @@
 import pytest
 
+from model.report.card_report import fine_tuning, how_chosen
 from tests.helpers import tiny_card
 
 
@@ -9,14 +10,14 @@ def test_fine_tuning_names_the_averaged_end_mixup_and_interpolation_the_card_rec
         training_config={"mixup": 0.4},
         validation={"selection": {"stage2_end": "average of the last 4 epochs", "alpha": 0.9}},
     )
-    assert card.fine_tuning == (
+    assert fine_tuning(card) == (
         "exit flow fine-tuned (average of the last 4 epochs) with manifold mixup (Beta(0.4, 0.4)) "
         "and mixed with the frozen-backbone head (α = 0.9)"
     )
 
 
 def test_fine_tuning_of_an_old_card_without_selection_or_mixup():
-    assert tiny_card(candidate="finetuned_exit_flow").fine_tuning == "exit flow fine-tuned"
+    assert fine_tuning(tiny_card(candidate="finetuned_exit_flow")) == "exit flow fine-tuned"
 
 
 def test_how_chosen_names_the_selected_candidate_and_its_interpolation():
@@ -27,17 +28,17 @@ def test_how_chosen_names_the_selected_candidate_and_its_interpolation():
             "selection": {"alpha": 1.0, "stage2_end": "average of the last 4 epochs"},
         }
     )
-    assert "selected: epoch averaged (α = 1.0" in card.how_chosen and "last 4 epochs" in card.how_chosen
-    assert "frozen backbone head 80.0%" in card.how_chosen
+    assert "selected: epoch averaged (α = 1.0" in how_chosen(card) and "last 4 epochs" in how_chosen(card)
+    assert "frozen backbone head 80.0%" in how_chosen(card)
 
 
 def test_fine_tuning_says_when_the_outlines_guided_it():
     card = tiny_card(training_config={"mixup": 0.4, "attention_weight": 0.25}, validation={"selection": {}})
-    assert "guided by radiologists' tumour outlines (attention weight λ = 0.25)" in card.fine_tuning
+    assert "guided by radiologists' tumour outlines (attention weight λ = 0.25)" in fine_tuning(card)
 
 
 def test_records_carry_their_schema_version_and_old_files_are_upgraded(tmp_path):
-    from model.card import CANDIDATES_FILE, EVALUATION_FILE, SCHEMA_VERSIONS, read_record, write_record
+    from model.schema.card import CANDIDATES_FILE, EVALUATION_FILE, SCHEMA_VERSIONS, read_record, write_record
 
     write_record(tmp_path / "e.json", EVALUATION_FILE, {"full": {"accuracy": 0.5}})
     assert read_record(tmp_path / "e.json", EVALUATION_FILE) == {
@@ -49,8 +50,8 @@ def test_records_carry_their_schema_version_and_old_files_are_upgraded(tmp_path)
 
 
 def test_a_record_from_a_newer_schema_is_refused(tmp_path):
-    from model.card import AUDIT_FILE, SCHEMA_VERSIONS, read_record
     from model.errors import ArtifactError
+    from model.schema.card import AUDIT_FILE, SCHEMA_VERSIONS, read_record
 
     (tmp_path / "a.json").write_text(f'{{"schema_version": {SCHEMA_VERSIONS[AUDIT_FILE] + 1}}}')
     with pytest.raises(ArtifactError, match="schema version"):
@@ -58,8 +59,8 @@ def test_a_record_from_a_newer_schema_is_refused(tmp_path):
 
 
 def test_update_card_replaces_one_block_keeps_the_rest_and_refuses_an_unreadable_card(tmp_path):
-    from model.card import CARD_FILE, GuardFile, load_card, read_record, update_card, write_card
     from model.errors import ArtifactError
+    from model.schema.card import CARD_FILE, GuardFile, load_card, read_record, update_card, write_card
     from tests.helpers import tiny_card_data
 
     write_card(tmp_path, tiny_card_data(timings={"total_wall_s": 5.0}))
@@ -76,8 +77,8 @@ def test_update_card_replaces_one_block_keeps_the_rest_and_refuses_an_unreadable
 
 
 def test_a_missing_or_damaged_record_raises_artifact_error(tmp_path):
-    from model.card import CARD_FILE, load_card
     from model.errors import ArtifactError
+    from model.schema.card import CARD_FILE, load_card
 
     with pytest.raises(ArtifactError, match="model_card.json cannot be read"):
         load_card(tmp_path)

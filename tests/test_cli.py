@@ -10,7 +10,7 @@ import sys
 import typer
 from typer.testing import CliRunner
 
-from model.records import Audit, read
+from model.schema.records import Audit, read
 from tests.helpers import ROOT
 from training.__main__ import app
 from training.config import default

@@ -7,9 +7,9 @@ import numpy as np
 import psutil
 import pytest
 
-from model.explain import Explainer
-from model.maps import GRAD_CAM, SMOOTHGRAD
-from model.preprocess import to_model_input
+from model.core.explain import Explainer
+from model.core.maps import GRAD_CAM, SMOOTHGRAD
+from model.core.preprocess import to_model_input
 from tests.helpers import sample_scans
 
 pytestmark = pytest.mark.artifact

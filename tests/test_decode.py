@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from pydicom.uid import JPEG2000Lossless, JPEGBaseline8Bit
 
-from model.decode import MAX_FILE_BYTES, decode_image
+from model.core.decode import MAX_DECODED_SIDE, MAX_FILE_BYTES, decode_image
 from model.errors import (
     CorruptImageError,
     DicomError,
@@ -103,6 +103,23 @@ def test_dicom_with_unsupported_compression_says_so():
 
 
 # ---- decoded correctly ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt, mode", [("PNG", "L"), ("JPEG", "RGB"), ("PNG", "I;16")])
+def test_a_huge_image_is_reduced_while_decoding(fmt, mode):
+    """40 megapixels, reduced to at most MAX_DECODED_SIDE per side with its aspect ratio (JPEG by DCT scaling)."""
+    big = Image.fromarray(np.tile(np.linspace(0, 255, 8000, dtype=np.uint8), (5000, 1)))
+    image = big.convert("I;16") if mode == "I;16" else big.convert(mode)
+    decoded = decode_image(encode(image, fmt), "big")
+    height, width = decoded.rgb.shape[:2]
+    assert max(height, width) <= MAX_DECODED_SIDE and abs(width / height - 1.6) < 0.01
+    assert decoded.rgb[:, -1].mean() > 200 > 50 > decoded.rgb[:, 0].mean()  # the picture, not a blank
+
+
+def test_an_image_within_the_side_limit_is_decoded_pixel_for_pixel():
+    side = MAX_DECODED_SIDE
+    image = Image.fromarray(np.tile(np.arange(side, dtype=np.uint16) % 256, (side // 4, 1)).astype(np.uint8))
+    np.testing.assert_array_equal(decode_image(encode(image, "PNG"), "edge").rgb[..., 0], np.asarray(image))
 
 
 def test_plain_jpeg_and_png_decode_to_rgb_uint8():

@@ -1,28 +1,17 @@
 """The ONNX export: written by training, checked by hash at load, computing what the Keras model computes."""
 
-import keras
 import numpy as np
 import pytest
 
-from model.architecture import build_classifier, save_weights_npz
-from model.card import CARD_FILE, ONNX_FILE, read_record, sha256_file, write_card
+from model.core.predict import Classifier
 from model.errors import ArtifactError, ChecksumMismatchError
-from model.predict import Classifier
-from tests.helpers import TINY_SIZE, sample_scans, tiny_card_data
-from training.export import TOLERANCE, export_artifact
+from model.schema.card import CARD_FILE, ONNX_FILE, read_record, sha256_file, write_card
+from tests.helpers import TINY_SIZE, sample_scans
+from training.export import TOLERANCE
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    root = tmp_path_factory.mktemp("export")
-    keras.utils.set_random_seed(3)
-    save_weights_npz(build_classifier(4, TINY_SIZE, "tiny"), root / "w.npz")
-    write_card(root, tiny_card_data(artifact={"weights_file": "w.npz", "sha256": sha256_file(root / "w.npz")}))
-    return root, export_artifact(root)
-
-
-def test_export_is_recorded_in_the_card_and_used_by_default(exported):
-    root, block = exported
+def test_export_is_recorded_in_the_card_and_used_by_default(tiny_onnx_artifact):
+    root, block = tiny_onnx_artifact
     assert read_record(root / CARD_FILE, CARD_FILE)["onnx"] == block and block["file"] == ONNX_FILE
     assert block["sha256"] == sha256_file(root / ONNX_FILE)
     assert block["max_logit_difference_vs_tensorflow"] < TOLERANCE
@@ -30,8 +19,8 @@ def test_export_is_recorded_in_the_card_and_used_by_default(exported):
     assert Classifier.from_artifact(root, runtime="tensorflow").onnx is None
 
 
-def test_onnx_runtime_computes_what_tensorflow_computes(exported):
-    root, _ = exported
+def test_onnx_runtime_computes_what_tensorflow_computes(tiny_onnx_artifact):
+    root, _ = tiny_onnx_artifact
     onnx, tensorflow = Classifier.from_artifact(root), Classifier.from_artifact(root, runtime="tensorflow")
     x = np.random.default_rng(1).uniform(-1, 1, (3, TINY_SIZE, TINY_SIZE, 3)).astype(np.float32)
     for ours, theirs in zip(onnx.forward(x), tensorflow.forward(x)):
@@ -39,8 +28,8 @@ def test_onnx_runtime_computes_what_tensorflow_computes(exported):
     assert [p.class_index for p in onnx.predict_inputs(x)] == [p.class_index for p in tensorflow.predict_inputs(x)]
 
 
-def test_tampered_or_missing_export_is_refused(exported, tmp_path):
-    root, _ = exported
+def test_tampered_or_missing_export_is_refused(tiny_onnx_artifact, tmp_path):
+    root, _ = tiny_onnx_artifact
     for name in ("w.npz", CARD_FILE, ONNX_FILE):
         (tmp_path / name).write_bytes((root / name).read_bytes())
     with open(tmp_path / ONNX_FILE, "ab") as handle:

@@ -1,4 +1,4 @@
-from model.figures import (
+from model.report.figures import (
     class_distribution,
     confusion_matrix_figure,
     probability_bars,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from model.localisation import (
+from model.core.localisation import (
     area_share,
     auprc,
     centred_gaussian_map,

@@ -2,7 +2,7 @@ import h5py
 import numpy as np
 from PIL import Image
 
-from model.outlines import OutlineBank
+from model.core.outlines import OutlineBank
 from tests.helpers import synthetic_scan, tumour_mask, write_dataset, write_masks
 from training.masks import build_outline_bank, label_conflicts, load_mask, read_index, rebuild_masks
 

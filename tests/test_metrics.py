@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, precision_score
 
-from model.predict import calibrated_probabilities
+from model.core.predict import calibrated_probabilities
 from training.calibrate import fit_temperature
 from training.metrics import bootstrap_mean_ci, classification_report, reliability
 
@@ -62,7 +62,7 @@ def test_temperature_scaling_recovers_a_known_temperature():
 
 
 def test_paired_comparison_matches_a_hand_computed_mcnemar_table():
-    from model.evaluation_report import paired_comparison
+    from model.report.evaluation_report import paired_comparison
 
     labels = np.zeros(20, int)
     ours = np.array([0] * 12 + [1] * 8)  # right on the first 12

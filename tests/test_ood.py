@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from model.ood import OODDetector, pooled_frozen_features
+from model.core.ood import OODDetector, pooled_frozen_features
 
 
 def test_far_features_are_flagged_and_near_ones_are_not(tmp_path):

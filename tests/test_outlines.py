@@ -1,7 +1,7 @@
 import numpy as np
 
-from model.card import ARTIFACT_DIR
-from model.outlines import OUTLINES_FILE, OutlineBank, OutlineEntry, content_sha256, write_outline_bank
+from model.core.outlines import OUTLINES_FILE, OutlineBank, OutlineEntry, content_sha256, write_outline_bank
+from model.schema.card import ARTIFACT_DIR
 from tests.helpers import sample_scans
 
 

@@ -7,10 +7,10 @@ import threading
 import numpy as np
 import pytest
 
-from model.architecture import build_classifier, save_weights_npz
-from model.card import load_card, write_card
+from model.core.architecture import build_classifier, save_weights_npz
+from model.core.predict import Classifier
 from model.errors import ChecksumMismatchError, EmptyFileError
-from model.predict import Classifier
+from model.schema.card import load_card, write_card
 from tests.helpers import ROOT, TINY_SIZE, sample_scans
 
 
@@ -80,8 +80,8 @@ def test_committed_artifact_classifies_the_sample_scans_as_their_labels(real_cla
 NO_TENSORFLOW = """
 import sys
 import numpy as np
-from model.predict import Classifier
-import model.batch, pages.shared.ui  # what the Classify page and the CLI import
+from model.core.predict import Classifier
+import model.core.batch, pages.shared.ui  # what the Classify page and the CLI import
 classifier = Classifier.from_artifact(sys.argv[1])
 size = classifier.card.image_size
 classifier.predict_inputs(np.zeros((2, size, size, 3), np.float32))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from model.preprocess import (
+from model.core.preprocess import (
     crop_head,
     head_bbox,
     prepare,

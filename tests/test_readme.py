@@ -1,7 +1,7 @@
 import json
 import shutil
 
-from model.card import ARTIFACT_DIR, CANDIDATES_FILE, CARD_FILE, EVALUATION_FILE, RESCORE_FILE
+from model.schema.card import ARTIFACT_DIR, CANDIDATES_FILE, CARD_FILE, EVALUATION_FILE, RESCORE_FILE
 from training.readme import END, README, START, render
 
 

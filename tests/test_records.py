@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from model.card import ARTIFACT_DIR, SCHEMA_VERSIONS
 from model.errors import ArtifactError
-from model.records import RECORD_KINDS, Candidates, Rescore, TrustEvaluation, load, read, write
+from model.schema.card import ARTIFACT_DIR, SCHEMA_VERSIONS
+from model.schema.records import RECORD_KINDS, Candidates, Rescore, TrustEvaluation, load, read, write
 
 
 @pytest.mark.parametrize("name", sorted(RECORD_KINDS))

@@ -6,7 +6,13 @@ import sys
 from tests.helpers import ROOT
 
 TRAINING_ONLY = ("imagehash", "h5py", "psutil", "onnx", "tf2onnx", "skimage", "typer", "training")
-APP_MODULES = ("pages.shared.ui", "model.batch", "model.figures", "model.saliency_report", "model.localisation")
+APP_MODULES = (
+    "pages.shared.ui",
+    "model.core.batch",
+    "model.report.figures",
+    "model.report.saliency_report",
+    "model.core.localisation",
+)
 
 BLOCKER = f"""
 import importlib.abc, sys

@@ -2,8 +2,8 @@
 
 import shutil
 
-from model.card import EVALUATION_FILE
-from model.robustness_report import accuracy_curves, robustness_rows, robustness_sentence
+from model.report.robustness_report import accuracy_curves, robustness_rows, robustness_sentence
+from model.schema.card import EVALUATION_FILE
 from tests.helpers import write_dataset
 from training.corruptions import CORRUPTIONS, SEVERITIES
 from training.evaluate import evaluate

@@ -3,8 +3,8 @@ import json
 import numpy as np
 from PIL import Image
 
-from model.explain import Explainer
-from model.maps import GRAD_CAM, METHODS
+from model.core.explain import Explainer
+from model.core.maps import GRAD_CAM, METHODS
 from tests.helpers import synthetic_scan
 from training.saliency import (
     BASELINES,

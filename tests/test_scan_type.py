@@ -6,12 +6,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from model.batch import result_row
-from model.card import load_card
+from model.core.batch import result_row
+from model.core.predict import Classifier
+from model.core.scan_type import SEQUENCES, UNSURE, ScanTypeModel
 from model.errors import ChecksumMismatchError
-from model.predict import Classifier
-from model.records import ScanTypeEvaluation, read
-from model.scan_type import SEQUENCES, UNSURE, ScanTypeModel
+from model.schema.card import load_card
+from model.schema.records import ScanTypeEvaluation, read
 from training.scan_type import fit, fit_scan_type
 
 
@@ -61,8 +61,8 @@ def test_fitted_on_a_run_the_recogniser_reaches_every_prediction_and_the_csv(tra
 
 
 def test_the_accuracy_on_a_kind_pools_every_other_source_of_that_sequence_and_skips_sartaj():
-    from model.scan_type import ScanType
-    from model.scan_type_report import accuracy_on_kind
+    from model.core.scan_type import ScanType
+    from model.report.scan_type_report import accuracy_on_kind
 
     row = {
         "groups": {

@@ -6,9 +6,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from model.decode import decode_frames, decode_image
+from model.core.decode import decode_frames, decode_image
+from model.core.series import MAX_RATIO, group_series, series_zip
 from model.errors import ArchiveError
-from model.series import MAX_RATIO, group_series, series_zip, slices_summary
+from model.report.series_report import slices_summary
 from tests.helpers import SERIES_UID as UID
 from tests.helpers import dicom, synthetic_scan, zipped
 from tests.helpers import series_slices as slices

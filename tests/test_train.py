@@ -6,9 +6,9 @@ import shutil
 import numpy as np
 import pytest
 
-from model.card import CARD_FILE, load_card, sha256_file, update_card
+from model.core.predict import Classifier
 from model.errors import ArtifactError
-from model.predict import Classifier
+from model.schema.card import CARD_FILE, load_card, sha256_file, update_card
 from tests.helpers import TINY_SIZE, write_dataset, write_masks
 from training import split as split_module
 from training.audit import audit

@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
 
-from model.trust import (
+from model.core.trust import (
     MIN_KEPT_ACCURACY,
-    RANKINGS,
     Trust,
     accurate_referral_threshold,
     conformal_quantile,
@@ -12,6 +11,7 @@ from model.trust import (
     prediction_set,
     referral_threshold,
 )
+from model.report.trust_report import RANKINGS
 from training.trust import Scored, certainties, coverage_curve, decisions, held_out_groups, summary
 
 
@@ -79,7 +79,7 @@ def test_scans_are_ranked_by_confidence_margin_or_guard_score():
 def test_a_version_2_trust_file_reads_as_confidence_curves(tmp_path):
     import json
 
-    from model.card import TRUST_FILE, read_record
+    from model.schema.card import TRUST_FILE, read_record
 
     (tmp_path / TRUST_FILE).write_text(json.dumps({"schema_version": 2, "coverage_curves": {"validation": []}}))
     assert read_record(tmp_path / TRUST_FILE, TRUST_FILE)["coverage_curves"] == {"confidence": {"validation": []}}

@@ -16,7 +16,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import click  # noqa: E402
 import typer  # noqa: E402
 
-from model.card import ARTIFACT_DIR, SAMPLES_DIR  # noqa: E402  (no TensorFlow: --help stays fast)
+from model.core.registry import BACKBONES  # noqa: E402
+from model.schema.card import ARTIFACT_DIR, SAMPLES_DIR  # noqa: E402  (no TensorFlow: --help stays fast)
 from training.config import TrainConfig, default  # noqa: E402
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -46,7 +47,7 @@ def train(
     extra_data_dir: ExtraDataDirs = None,
     out_dir: Annotated[Path, typer.Option(help="where the artifact goes")] = default("out_dir"),
     run_dir: Annotated[Path | None, typer.Option(help="checkpoints and candidates (default: runs/<time>)")] = None,
-    backbone: Annotated[str, typer.Option(click_type=click.Choice(["xception", "tiny"]))] = default("backbone"),
+    backbone: Annotated[str, typer.Option(click_type=click.Choice(sorted(BACKBONES)))] = default("backbone"),
     image_size: int = default("image_size"),
     views: Annotated[int, typer.Option(help="cached views per image: clean, mirrored, augmented...")] = default(
         "views"
@@ -129,7 +130,7 @@ def candidates(
     masks_dir: MasksDir = None,
 ) -> None:
     """Score every candidate a training run saved, once (with MASKS_DIR also the run's choice's Grad-CAM)."""
-    from model.records import Candidates
+    from model.schema.records import Candidates
     from training.evaluate import evaluate_candidates
 
     _show(evaluate_candidates(data_dir, run_dir, out or ARTIFACT_DIR / Candidates.FILE, masks_dir=masks_dir))
@@ -143,7 +144,7 @@ def scan_type(
     out: OptionalOut = None,
 ) -> None:
     """Fit the scan-type recogniser (sequence, skull-stripped) on the run's split and add it to the artifact."""
-    from model.records import ScanTypeEvaluation
+    from model.schema.records import ScanTypeEvaluation
     from training.scan_type import fit_scan_type
 
     out = out or artifact_dir / ScanTypeEvaluation.FILE
@@ -159,7 +160,7 @@ def rescore(
     out: Annotated[Path | None, typer.Option(help="also write the rows and their verdicts here")] = None,
 ) -> None:
     """Score trained artifacts by the selection rule on the clean validation views of a run with these sources."""
-    from model.card import load_card
+    from model.schema.card import load_card
     from training.rescore import rescore as run_rescore
     from training.rescore import write_rows
 
@@ -228,7 +229,7 @@ def saliency(
     sanity: Annotated[bool, typer.Option(help="also score a model with its top re-initialised")] = True,
 ) -> None:
     """Score every saliency method against expert tumour outlines."""
-    from model.maps import METHODS
+    from model.core.maps import METHODS
     from training.saliency import evaluate_saliency
 
     scored = evaluate_saliency(data_dir, masks_dir, artifact_dir, out, method or METHODS, max_slow_scans, sanity=sanity)
@@ -254,7 +255,7 @@ def outlines(
     out: Annotated[Path | None, typer.Option(help="default: the artifact's outlines.npz")] = None,
 ) -> None:
     """Pack the outlines the app shows into model/artifacts."""
-    from model.outlines import OUTLINES_FILE
+    from model.core.outlines import OUTLINES_FILE
     from training.masks import build_outline_bank
 
     target = out or ARTIFACT_DIR / OUTLINES_FILE
@@ -269,7 +270,7 @@ def trust(
     out: OptionalOut = None,
 ) -> None:
     """Fit the Mondrian prediction sets and referral thresholds on validation of every source."""
-    from model.records import TrustEvaluation
+    from model.schema.records import TrustEvaluation
     from training.trust import evaluate_trust
 
     out = out or artifact_dir / TrustEvaluation.FILE
@@ -285,7 +286,7 @@ def robustness(
     validation_sample: Annotated[int | None, typer.Option(help="validation scans (default 100, seeded)")] = None,
 ) -> None:
     """Accuracy under acquisition changes, severities 1-5."""
-    from model.records import RobustnessEvaluation
+    from model.schema.records import RobustnessEvaluation
     from training.robustness import VALIDATION_SAMPLE, evaluate_robustness
 
     target = out or artifact_dir / RobustnessEvaluation.FILE
@@ -302,7 +303,7 @@ def samples(
     masks_dir: Annotated[Path | None, typer.Option(help="outlines folder: also pick outlined scans")] = None,
 ) -> None:
     """Pick the sample scans bundled with the app."""
-    from model.records import Evaluation, SaliencyEvaluation
+    from model.schema.records import Evaluation, SaliencyEvaluation
     from training.samples import write_outlined_samples, write_samples
 
     evaluation = evaluation or ARTIFACT_DIR / Evaluation.FILE

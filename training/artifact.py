@@ -12,13 +12,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from model.architecture import FLOAT16_MIN_SIZE, save_weights_npz
-from model.backbone import imagenet_xception_weights
-from model.card import OOD_GUARD_FILE, WEIGHTS_FILE, load_card, sha256_file, update_card, write_card
+from model.core.architecture import FLOAT16_MIN_SIZE, save_weights_npz
+from model.core.onnx_forward import available_cores
+from model.core.ood import GUARD_FEATURES, THRESHOLD_RULE, OODDetector
+from model.core.predict import KerasWeights
+from model.core.registry import BACKBONES
 from model.errors import ArtifactError
-from model.onnx_forward import available_cores
-from model.ood import GUARD_FEATURES, THRESHOLD_RULE, OODDetector
-from model.predict import KerasWeights
+from model.schema.card import OOD_GUARD_FILE, WEIGHTS_FILE, load_card, sha256_file, update_card, write_card
 
 
 def machine_info() -> dict[str, Any]:
@@ -71,7 +71,8 @@ def write_weights(
     still describe this model.
     """
     weights_path = Path(out_dir) / WEIGHTS_FILE
-    base = imagenet_xception_weights() if backbone == "xception" else None
+    base_weights = BACKBONES[backbone].base_weights
+    base = base_weights() if base_weights is not None else None
     left_out = save_weights_npz(model, weights_path, base)
     sha256 = sha256_file(weights_path)
     return {

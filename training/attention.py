@@ -20,7 +20,7 @@ import tensorflow as tf
 from PIL import Image
 from tqdm import tqdm
 
-from model.architecture import LOGITS_LAYER
+from model.core.architecture import LOGITS_LAYER
 from training.augment import AugmentConfig
 from training.features import outline_views
 from training.masks import load_mask

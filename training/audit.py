@@ -14,9 +14,9 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image
 
-from model.card import CLASS_DIRS, CLASS_LABELS
-from model.decode import decode_file
-from model.records import Audit, write
+from model.core.decode import decode_file
+from model.schema.card import CLASS_DIRS, CLASS_LABELS
+from model.schema.records import Audit, write
 from training.data import TEST_SPLIT, TRAIN_SPLIT, Sample, fingerprint, list_split
 from training.duplicates import NEAR_DUPLICATE_DISTANCE, ImageHashes, cross_match, duplicate_groups, hash_images
 from training.masks import label_conflicts

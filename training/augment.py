@@ -1,4 +1,4 @@
-"""Training-time augmentation of a square grayscale head crop (see model.preprocess.crop_head).
+"""Training-time augmentation of a square grayscale head crop (see model.core.preprocess.crop_head).
 
 Geometry (flip, rotation, random resized crop) makes framing matter less. The intensity changes (gamma,
 contrast, equalisation, inversion, blur, noise) and the domain-generalisation transforms of `training.domain`

@@ -1,4 +1,4 @@
-"""Temperature scaling (Guo et al., 2017), fitted on validation logits only; applied by model.predict."""
+"""Temperature scaling (Guo et al., 2017), fitted on validation logits only; applied by model.core.predict."""
 
 from __future__ import annotations
 

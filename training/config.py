@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from model.card import ARTIFACT_DIR, ModelCard
+from model.schema.card import ARTIFACT_DIR, ModelCard
 from training.augment import AugmentConfig
 
 

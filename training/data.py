@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from model.card import CLASS_DIRS
-from model.decode import IMAGE_SUFFIXES
+from model.core.decode import IMAGE_SUFFIXES
+from model.schema.card import CLASS_DIRS
 
 TRAIN_SPLIT = "Training"
 TEST_SPLIT = "Testing"

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from model.preprocess import crop_to_square, head_bbox, stretch_contrast
+from model.core.preprocess import crop_to_square, head_bbox, stretch_contrast
 
 STRIP_DEPTHS = (0.08, 0.18)  # of the head's radius: the rim a skull-stripped view loses, drawn in this range
 FOREGROUND = 0.03  # of full scale: darker pixels are background and stay black

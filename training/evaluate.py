@@ -16,11 +16,11 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from model.card import load_card
-from model.decode import decode_file
-from model.evaluation_report import paths_digest
-from model.predict import BATCH, Classifier, Runtime
-from model.records import Candidates, Evaluation, SaliencyEvaluation, load, read, write
+from model.core.decode import decode_file
+from model.core.predict import BATCH, Classifier, Runtime
+from model.report.evaluation_report import paths_digest
+from model.schema.card import load_card
+from model.schema.records import Candidates, Evaluation, SaliencyEvaluation, load, read, write
 from training.data import TRAIN_SPLIT, fingerprint, list_split
 from training.duplicates import NEAR_DUPLICATE_DISTANCE, cross_match, duplicate_groups, hash_images
 from training.masks import label_conflicts
@@ -169,8 +169,8 @@ def evaluate(
 
 def _grad_cam_localisation(data_dir: Path, masks_dir: Path, candidate_dir: Path) -> dict[str, Any]:
     """Grad-CAM against the expert outlines on the validation tumour scans (`python -m training saliency`)."""
-    from model.maps import GRAD_CAM
-    from model.saliency_report import default_method_summary
+    from model.core.maps import GRAD_CAM
+    from model.report.saliency_report import default_method_summary
     from training.saliency import evaluate_saliency
 
     out = candidate_dir / SaliencyEvaluation.FILE

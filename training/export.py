@@ -1,7 +1,8 @@
-"""Export the trained classifier to ONNX for the app's classification path.
+"""Export the trained classifier to ONNX for the app's classification and class-activation maps.
 
-tf2onnx converts the float32 `features_model` (image -> the frozen layers'
-activations for the guard, logits). Large weight arrays are stored as float16 and cast back to float32
+tf2onnx converts the float32 network with three named outputs (`model.core.onnx_forward.OUTPUTS`): the frozen
+layers' activations (guard, scan type), the last conv activations (the maps, `model.core.cam`) and the logits.
+Large weight arrays are stored as float16 and cast back to float32
 when ONNX Runtime loads the graph (it folds the casts, so it still computes in
 float32), which halves the file like the npz. The export's logits must match
 TensorFlow's on probe images before it is written; its SHA-256 goes into the
@@ -19,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 import onnx
 import onnxruntime
@@ -26,10 +28,10 @@ import tensorflow as tf
 import tf2onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from model.architecture import BACKBONES, FLOAT16_MIN_SIZE, features_model
-from model.card import ONNX_FILE, sha256_file, update_card
-from model.onnx_forward import INPUT_NAME, OnnxForward
-from model.predict import Classifier
+from model.core.architecture import BACKBONES, FLOAT16_MIN_SIZE, features_model
+from model.core.onnx_forward import INPUT_NAME, LOGITS, OUTPUTS, OnnxForward
+from model.core.predict import Classifier
+from model.schema.card import ONNX_FILE, sha256_file, update_card
 
 OPSET = 17
 TOLERANCE = 1e-2  # max |logit difference| between TensorFlow and the export, on random probe images
@@ -40,15 +42,29 @@ class ExportError(RuntimeError):
 
 
 def export_float32(classifier: Classifier, path: Path) -> None:
-    size = classifier.card.image_size
+    """The Keras model as ONNX, with three outputs: the frozen activations, the last conv activations, logits."""
+    size, model = classifier.card.image_size, classifier.model
+    spec = BACKBONES[classifier.card.backbone]
+    frozen_and_logits = features_model(model, spec)
+    last_conv = model.get_layer(classifier.card.last_conv_layer or spec.last_conv_layer).output
+    three = keras.Model(model.input, [frozen_and_logits.outputs[0], last_conv, frozen_and_logits.outputs[1]])
     signature = [tf.TensorSpec([None, size, size, 3], tf.float32, name=INPUT_NAME)]
-    outputs = features_model(classifier.model, BACKBONES[classifier.card.backbone])
-    forward = tf.function(lambda x: outputs(x, training=False), input_signature=signature)
+    forward = tf.function(lambda x: three(x, training=False), input_signature=signature)
     tf2onnx.convert.from_function(forward, input_signature=signature, opset=OPSET, output_path=str(path))
 
 
+def name_outputs(graph: onnx.GraphProto, names: tuple[str, ...]) -> None:
+    """Renames the graph's outputs, in order, to `names` (tf2onnx calls them Identity:0, Identity_1:0, ...)."""
+    renamed = {output.name: name for output, name in zip(graph.output, names, strict=True)}
+    for node in graph.node:
+        node.output[:] = [renamed.get(name, name) for name in node.output]
+        node.input[:] = [renamed.get(name, name) for name in node.input]
+    for output in graph.output:
+        output.name = renamed[output.name]
+
+
 def store_float16(source: Path, target: Path) -> int:
-    """Rewrites large float32 initializers as float16 + Cast; returns how many were rewritten."""
+    """Rewrites large float32 initializers as float16 + Cast and names the outputs; returns how many were halved."""
     model = onnx.load(source)
     graph = model.graph
     casts, kept = [], []
@@ -65,6 +81,7 @@ def store_float16(source: Path, target: Path) -> int:
     nodes = casts + list(graph.node)
     del graph.node[:]
     graph.node.extend(nodes)
+    name_outputs(graph, OUTPUTS)
     onnx.checker.check_model(model)
     onnx.save(model, target)
     return len(casts)
@@ -79,7 +96,9 @@ def export_onnx(classifier: Classifier, out_dir: Path) -> dict[str, Any]:
         export_float32(classifier, float_path)
         halved = store_float16(float_path, out_path)
     probe = np.random.default_rng(0).uniform(-1, 1, (4, size, size, 3)).astype(np.float32)
-    difference = float(np.abs(OnnxForward(out_path)(probe)[1] - classifier.model(probe, training=False).numpy()).max())
+    difference = float(
+        np.abs(OnnxForward(out_path)(probe)[LOGITS] - classifier.model(probe, training=False).numpy()).max()
+    )
     if difference > TOLERANCE:
         out_path.unlink()
         raise ExportError(f"ONNX logits differ from TensorFlow's by {difference:.2e} (tolerance {TOLERANCE})")

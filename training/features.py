@@ -18,8 +18,8 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from model.decode import decode_file
-from model.preprocess import crop_head, crop_to_square, head_bbox, square_to_rgb, to_gray, to_model_input
+from model.core.decode import decode_file
+from model.core.preprocess import crop_head, crop_to_square, head_bbox, square_to_rgb, to_gray, to_model_input
 from training.augment import AugmentConfig, augment_with_outline
 
 CLEAN_VIEW, FLIPPED_VIEW = 0, 1  # every later view is a random augmentation

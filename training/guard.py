@@ -13,11 +13,11 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 from tqdm import tqdm
 
-from model.batch import Loaded, batches, loaded_scans
-from model.card import update_card
-from model.ood import OODDetector, pooled_frozen_features
-from model.predict import BATCH, Classifier
-from model.preprocess import preprocess
+from model.core.batch import Loaded, batches, loaded_scans
+from model.core.ood import OODDetector, pooled_frozen_features
+from model.core.predict import BATCH, Classifier
+from model.core.preprocess import preprocess
+from model.schema.card import update_card
 from training.artifact import write_guard
 from training.ood_images import DESIGN, out_of_distribution_images
 from training.split import split_of

@@ -21,10 +21,10 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from model.decode import decode_file
+from model.core.decode import decode_file
+from model.core.outlines import OutlineEntry, content_sha256, write_outline_bank
+from model.core.preprocess import to_gray
 from model.i18n import N_
-from model.outlines import OutlineEntry, content_sha256, write_outline_bank
-from model.preprocess import to_gray
 from training.data import Sample, list_split
 
 INDEX_FILE = "index.csv"
@@ -96,7 +96,7 @@ def bank_entries(data_dir: Path, masks_dir: Path) -> Iterator[OutlineEntry]:
 
 
 def build_outline_bank(data_dir: Path, masks_dir: Path, out: Path) -> int:
-    """The app's outline file (`model.outlines`) from the masks folder and the scans they belong to."""
+    """The app's outline file (`model.core.outlines`) from the masks folder and the scans they belong to."""
     return write_outline_bank(out, tqdm(bank_entries(data_dir, masks_dir), desc="packing outlines", unit="mask"))
 
 

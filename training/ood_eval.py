@@ -15,9 +15,9 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
-from model.decode import decode_file
-from model.predict import BATCH, Classifier
-from model.records import GuardEvaluation, write
+from model.core.decode import decode_file
+from model.core.predict import BATCH, Classifier
+from model.schema.records import GuardEvaluation, write
 from training.data import list_split
 from training.ood_images import DESIGN, HELD_OUT, out_of_distribution_images
 

@@ -25,7 +25,7 @@ from typing import Iterator
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from model.decode import decode_file, decode_image
+from model.core.decode import decode_file, decode_image
 
 DESIGN = "design"
 HELD_OUT = "held-out"

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import RESULTS_MD
-from model.card import ARTIFACT_DIR, CARD_FILE, ModelCard, load_card
-from model.evaluation_report import (
+from model.report.evaluation_report import (
     PAIRED_INTRO,
     audit_sentence,
     better_on_testing_sentence,
@@ -24,7 +23,20 @@ from model.evaluation_report import (
     per_class_rows,
     subset_rows,
 )
-from model.records import (
+from model.report.robustness_report import ROBUSTNESS_SUBSETS, robustness_rows, robustness_sentence
+from model.report.saliency_report import (
+    OUTLINE_CITATION,
+    by_construction,
+    default_method_summary,
+    headline,
+    sanity_sentence,
+    summary_rows,
+)
+from model.report.scan_type_report import confusion_rows, scan_type_sentence
+from model.report.trust_report import caveat, trust_rows
+from model.report.trust_report import group_rows as trust_group_rows
+from model.schema.card import ARTIFACT_DIR, CARD_FILE, ModelCard, load_card
+from model.schema.records import (
     Audit,
     Candidates,
     Evaluation,
@@ -38,18 +50,6 @@ from model.records import (
     TrustEvaluation,
     load,
 )
-from model.robustness_report import ROBUSTNESS_SUBSETS, robustness_rows, robustness_sentence
-from model.saliency_report import (
-    OUTLINE_CITATION,
-    by_construction,
-    default_method_summary,
-    headline,
-    sanity_sentence,
-    summary_rows,
-)
-from model.scan_type_report import confusion_rows, scan_type_sentence
-from model.trust import caveat, trust_rows
-from model.trust import group_rows as trust_group_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

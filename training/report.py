@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from model.card import (
+from model.schema.card import (
     EVALUATION_FILE,
     GALLERY_DIR,
     OOD_EVALUATION_FILE,

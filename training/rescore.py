@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from model.architecture import load_weights_npz
-from model.card import load_card
-from model.records import GroupRescore, read, write
+from model.core.architecture import load_weights_npz
+from model.schema.card import load_card
+from model.schema.records import GroupRescore, read, write
 from training.artifact import machine_info
 from training.config import TrainConfig
 from training.data import SARTAJ

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from model.card import load_card
-from model.decode import decode_file
-from model.predict import Classifier, Prediction
-from model.records import Evaluation, RobustnessEvaluation, load, write
+from model.core.decode import decode_file
+from model.core.predict import Classifier, Prediction
+from model.schema.card import load_card
+from model.schema.records import Evaluation, RobustnessEvaluation, load, write
 from training.corruptions import CORRUPTIONS, SEVERITIES, Corruption
 from training.metrics import proportion
 from training.split import split_of

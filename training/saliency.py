@@ -2,7 +2,7 @@
 
 Held-out scans only: the tumour scans with an outline in the validation split of the model's own
 training run (Training, never trained on), and, reported apart, the Testing scans with an outline.
-Each method explains the true class; the scores (`model.localisation`) are summarised overall, per
+Each method explains the true class; the scores (`model.core.localisation`) are summarised overall, per
 class and by correct / wrong prediction, with bootstrap 95 % CIs, beside two baselines that know only
 where the head is. The model-randomisation check (Adebayo et al., NeurIPS 2018) explains the same scans
 with the head and exit flow re-initialised: a method whose maps barely change explains the image, not
@@ -23,10 +23,10 @@ import numpy as np
 from scipy.stats import spearmanr
 from tqdm import tqdm
 
-from model.architecture import BACKBONES, build_classifier, split_model
-from model.decode import decode_file
-from model.explain import Explainer
-from model.localisation import (
+from model.core.architecture import BACKBONES, build_classifier, split_model
+from model.core.decode import decode_file
+from model.core.explain import Explainer
+from model.core.localisation import (
     POINTING_TOLERANCE_AT,
     POINTING_TOLERANCE_PX,
     area_share,
@@ -34,11 +34,11 @@ from model.localisation import (
     scores,
     uniform_map,
 )
-from model.maps import GRAD_CAM, GRAD_CAM_PLUS_PLUS, METHODS
-from model.predict import Classifier
-from model.preprocess import prepare_outline, to_model_input
-from model.records import SaliencyEvaluation, write
-from model.saliency_report import SALIENCY_GALLERY_DIR, TESTING, VALIDATION
+from model.core.maps import GRAD_CAM, GRAD_CAM_PLUS_PLUS, METHODS
+from model.core.predict import Classifier
+from model.core.preprocess import prepare_outline, to_model_input
+from model.report.saliency_report import SALIENCY_GALLERY_DIR, TESTING, VALIDATION
+from model.schema.records import SaliencyEvaluation, write
 from training.data import TEST_SPLIT, list_split
 from training.masks import load_mask, mask_path
 from training.metrics import bootstrap_mean_ci
@@ -213,7 +213,7 @@ def _gallery(
     out_dir: Path,
 ) -> list[dict[str, Any]]:
     """Best and worst validation scans by Grad-CAM's energy share, among those every method explained."""
-    from model.figures import saliency_strip
+    from model.report.figures import saliency_strip
 
     complete = [r for r in rows if r["subset"] == VALIDATION and all(m in r["methods"] for m in METHODS)]
     ranked = sorted(complete, key=lambda r: r["methods"][GRAD_CAM]["energy_share"])

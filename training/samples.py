@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from model.records import Evaluation, SaliencyEvaluation, read
+from model.schema.records import Evaluation, SaliencyEvaluation, read
 from training.masks import label_conflicts
 
 SAMPLE_MAX_SIDE = 256

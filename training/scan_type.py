@@ -1,4 +1,4 @@
-"""Fit the scan-type recogniser (`model.scan_type`) on the sequences the training sources record, score it on the
+"""Fit the scan-type recogniser (`model.core.scan_type`) on the sequences the training sources record, score it on the
 held-out case groups of the run's own split, and add it to an artifact.
 
 Known sequences: feltrin-dev's manifest (T1, T1C+, T2) and Sartaj's tumour scans, which are figshare slices
@@ -17,13 +17,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import confusion_matrix
 from tqdm import tqdm
 
-from model.batch import batches
-from model.card import SCAN_TYPE_FILE, sha256_file, update_card
-from model.decode import decode_file
-from model.predict import BATCH, Classifier
-from model.preprocess import crop_head, square_to_rgb, to_model_input
-from model.records import ScanTypeEvaluation, write
-from model.scan_type import SEQUENCES, UNSURE, ScanTypeModel
+from model.core.batch import batches
+from model.core.decode import decode_file
+from model.core.predict import BATCH, Classifier
+from model.core.preprocess import crop_head, square_to_rgb, to_model_input
+from model.core.scan_type import SEQUENCES, UNSURE, ScanTypeModel
+from model.schema.card import SCAN_TYPE_FILE, sha256_file, update_card
+from model.schema.records import ScanTypeEvaluation, write
 from training.data import MIXED_SEQUENCES, SARTAJ
 from training.domain import skull_stripped
 from training.selection import NO_TUMOUR

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from model.card import CLASS_DIRS
+from model.schema.card import CLASS_DIRS
 from training.calibrate import fit_temperature, nll
 from training.data import SARTAJ
 

@@ -39,7 +39,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from model.architecture import (
+from model.core.architecture import (
     BACKBONES,
     LOGITS_LAYER,
     assign_weights,
@@ -49,11 +49,11 @@ from model.architecture import (
     load_weights_npz,
     split_model,
 )
-from model.backbone import cache_dir, imagenet_xception_weights
-from model.card import CLASS_DIRS, CLASS_LABELS, load_card
-from model.ood import OODDetector, pooled_frozen_features
-from model.predict import calibrated_probabilities, verify_file
-from model.preprocess import __doc__ as PREPROCESSING_DOC
+from model.core.backbone import cache_dir
+from model.core.ood import OODDetector, pooled_frozen_features
+from model.core.predict import calibrated_probabilities, verify_file
+from model.core.preprocess import __doc__ as PREPROCESSING_DOC
+from model.schema.card import CLASS_DIRS, CLASS_LABELS, load_card
 from training.artifact import machine_info, write_artifact
 from training.attention import OutlineGuided, outline_rows
 from training.calibrate import fit_temperature, nll
@@ -253,8 +253,9 @@ def frozen_cache_path(config: TrainConfig, dataset_fingerprint: str) -> Path:
 
 def initial_model(config: TrainConfig) -> keras.Model:
     model = build_classifier(len(CLASS_DIRS), config.image_size, config.backbone, config.dropout)
-    if config.backbone == "xception":
-        assign_weights(backbone_weights(model), imagenet_xception_weights())
+    base_weights = BACKBONES[config.backbone].base_weights
+    if base_weights is not None:
+        assign_weights(backbone_weights(model), base_weights())
     return model
 
 

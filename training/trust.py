@@ -16,12 +16,13 @@ import numpy as np
 from sklearn.model_selection import GroupKFold
 from tqdm import tqdm
 
-from model.batch import batches, loaded_scans
-from model.card import load_card
-from model.predict import BATCH, Classifier, Prediction
-from model.records import Evaluation, TrustEvaluation, load, write
-from model.scan_type import ScanType
-from model.trust import ALPHA, RANKINGS, REFERRED_SHARE, Trust, mondrian_fit
+from model.core.batch import batches, loaded_scans
+from model.core.predict import BATCH, Classifier, Prediction
+from model.core.scan_type import ScanType
+from model.core.trust import ALPHA, REFERRED_SHARE, Trust, mondrian_fit
+from model.report.trust_report import RANKINGS
+from model.schema.card import load_card
+from model.schema.records import Evaluation, TrustEvaluation, load, write
 from training.split import split_of
 
 

@@ -19,15 +19,17 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from model.card import ARTIFACT_DIR, ARTIFACT_ENV, SAMPLES_DIR, ModelCard, load_card
-from model.decode import SERIES_FORMAT
+from model.core.decode import SERIES_FORMAT
+from model.core.maps import GRAD_CAM, Explanation, overlay
+from model.core.outlines import OUTLINES_FILE, OutlineBank, prepared_outline
+from model.core.predict import Classified, Classifier
+from model.core.preprocess import to_model_input
+from model.core.scan_type import ScanType
 from model.errors import BrainMRIError, InputError
 from model.i18n import LANGUAGES, N_, _, use_language
-from model.maps import GRAD_CAM, Explanation, overlay
-from model.outlines import OUTLINES_FILE, OutlineBank, prepared_outline
-from model.predict import Classified, Classifier
-from model.preprocess import to_model_input
-from model.records import (
+from model.report.scan_type_report import served_row
+from model.schema.card import ARTIFACT_DIR, ARTIFACT_ENV, SAMPLES_DIR, ModelCard, load_card
+from model.schema.records import (
     RECORD_KINDS,
     Audit,
     Candidates,
@@ -42,11 +44,9 @@ from model.records import (
     TrustEvaluation,
     load,
 )
-from model.scan_type import ScanType
-from model.scan_type_report import served_row
 
 if TYPE_CHECKING:
-    from model.explain import Explainer
+    from model.core.explain import Explainer
 
 SHORT_NOTICE = N_("Research and teaching demo — not a medical device")
 NOTICE = N_("Do not use it to diagnose or treat anyone.")
@@ -124,14 +124,15 @@ def _classifier(folder: Path) -> Classifier:
 
 
 def get_explainer() -> Explainer:
-    with st.spinner(_("Loading TensorFlow and the Keras model for saliency maps (first map only)…")):
+    with st.spinner(_("Preparing the saliency maps (once per server)…")):
         return _explainer(artifact_dir())
 
 
 @st.cache_resource(show_spinner=False)
 def _explainer(folder: Path) -> Explainer:
-    """Classification runs on ONNX Runtime alone; TensorFlow loads here, the first time a map is asked for."""
-    from model.explain import Explainer
+    """Grad-CAM, Grad-CAM++ and Score-CAM run on the classifier's ONNX session; TensorFlow loads only for the
+    maps that need it (`Explainer.needs_tensorflow`), behind the page's spinner that says so."""
+    from model.core.explain import Explainer
 
     explainer = Explainer(_classifier(folder))
     explainer.warm_up()
@@ -380,7 +381,8 @@ def png_bytes(image) -> bytes:
     return buffer.getvalue()
 
 
-SCANS_KEPT = 100  # per visitor, in memory only
+SCANS_KEPT = 100  # per visitor, in memory only...
+KEPT_MEGABYTES = 300  # ...and this much in all (the newest scan is always kept; a zipped series may weigh 200 MB)
 
 
 WIDGET_SCANS, UPLOADER_ROUND, EXAMPLES_KEY = "widget_scans", "uploader_round", "examples"
@@ -392,8 +394,18 @@ def keep_scans(files: list[tuple[str, bytes]]) -> None:
     for name, data in files:
         kept.pop(name, None)
         kept[name] = data
-    while len(kept) > SCANS_KEPT:
+    forgotten = 0
+    while len(kept) > SCANS_KEPT or (len(kept) > 1 and sum(map(len, kept.values())) > KEPT_MEGABYTES * 2**20):
         kept.pop(next(iter(kept)))
+        forgotten += 1
+    if forgotten:
+        st.warning(
+            _(
+                "Each visitor keeps at most {count} scans and {limit} MB in memory: the {n} oldest were forgotten, "
+                "with their results."
+            ).format(count=SCANS_KEPT, limit=KEPT_MEGABYTES, n=forgotten),
+            icon=":material/delete_sweep:",
+        )
 
 
 def uploader_key() -> str:

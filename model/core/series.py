@@ -23,7 +23,7 @@ from pathlib import PurePosixPath
 import numpy as np
 
 from model.errors import ArchiveError
-from model.i18n import N_, _
+from model.i18n import N_
 
 MAX_ARCHIVE_BYTES = 200 * 1024 * 1024  # what a zip may weigh (Streamlit's own upload limit)
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024
@@ -48,7 +48,7 @@ def _check_member(info: zipfile.ZipInfo, name: str) -> None:
 
 def archive_members(data: bytes, name: str) -> list[tuple[str, bytes]]:
     """(member name, bytes) of every file in the zip, after the checks in this module's docstring."""
-    from model.decode import check_size
+    from model.core.decode import check_size
 
     check_size(data, name, MAX_ARCHIVE_BYTES)
     try:
@@ -115,7 +115,7 @@ def slice_place(data: bytes, name: str) -> SlicePlace | None:
 
 def ordered_series(members: list[tuple[str, bytes]], name: str) -> list[bytes]:
     """The DICOM members of one series, in slice order; other files (a README, a DICOMDIR) are left out."""
-    from model.decode import is_dicom
+    from model.core.decode import is_dicom
 
     placed = [(slice_place(data, member), data) for member, data in members if is_dicom(data)]
     placed = [(place, data) for place, data in placed if place is not None]
@@ -144,7 +144,7 @@ SERIES_NAME = N_("series of {count} slices ({first} …)")
 def group_series(files: list[tuple[str, bytes]], series_name: str = SERIES_NAME) -> list[tuple[str, bytes]]:
     """Uploads as they should be classified: DICOM slices sharing a series become one .zip entry, named by
     `series_name` (a template with {count} and {first}: the app passes it translated)."""
-    from model.decode import is_dicom
+    from model.core.decode import is_dicom
 
     by_series: dict[str, list[tuple[str, bytes]]] = {}
     for name, data in files:
@@ -157,11 +157,3 @@ def group_series(files: list[tuple[str, bytes]], series_name: str = SERIES_NAME)
         else:
             grouped.append((series_name.format(count=len(members), first=members[0][0]), series_zip(members)))
     return grouped
-
-
-def slices_summary(class_names: list[str], predicted: list[int], flagged: list[bool]) -> str:
-    """One line over a series' slices: how many went to each class, and how many the guard set aside."""
-    counts = np.bincount(np.asarray(predicted, dtype=int), minlength=len(class_names))
-    parts = [f"{count} {class_names[i]}" for i, count in sorted(enumerate(counts), key=lambda c: -c[1]) if count]
-    line = _("{n} slices: {counts}").format(n=len(predicted), counts=", ".join(parts))
-    return line + (_("; {n} not like a training MRI").format(n=sum(flagged)) if any(flagged) else "")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from model.i18n import N_, _, pct
-from model.records import RobustnessEvaluation
+from model.schema.records import RobustnessEvaluation
 
 ROBUSTNESS_SUBSETS = {
     "validation": N_("validation sample"),

@@ -16,8 +16,8 @@ from typing import Iterable
 
 import numpy as np
 
-from model.decode import decode_image
-from model.preprocess import prepare_outline
+from model.core.decode import decode_image
+from model.core.preprocess import prepare_outline
 
 OUTLINES_FILE = "outlines.npz"
 OUTLINE_SOURCE = "Cheng et al., figshare brain tumour dataset (article 1512427), CC BY 4.0"

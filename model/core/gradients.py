@@ -1,4 +1,5 @@
-"""Saliency maps: why the model said what it said.
+"""Saliency maps through TensorFlow: SmoothGrad, tf-keras-vis' reference implementations, and every map of a
+classifier without an ONNX export of its last conv activations (`model.core.cam` serves the others).
 
 Grad-CAM and Grad-CAM++ are computed here in one compiled function: the
 gradient of the class logit with respect to the last conv activations only
@@ -14,7 +15,6 @@ page), and tests/test_explain.py asserts that both agree on real scans.
 from __future__ import annotations
 
 import functools
-import time
 
 import keras
 import numpy as np
@@ -24,28 +24,25 @@ from tf_keras_vis.saliency import Saliency
 from tf_keras_vis.scorecam import Scorecam
 from tf_keras_vis.utils.scores import CategoricalScore
 
-from model.architecture import BACKBONES
-from model.maps import (
+from model.core.cam import SCORE_CAM_MAX_N
+from model.core.maps import (
     GRAD_CAM,
     GRAD_CAM_PLUS_PLUS,
-    METHODS,
     SCORE_CAM,
     SMOOTHGRAD,
-    Explanation,
     Progress,
-    normalise,
     upsample,
 )
-from model.predict import Classifier
+from model.core.predict import Classifier
+from model.core.registry import BACKBONES
 
-SCORE_CAM_MAX_N = 10
 SMOOTHGRAD_SAMPLES = 20
 SMOOTHGRAD_NOISE = 0.2
 SMOOTHGRAD_CHUNK = 5
 
 
-class Explainer:
-    """Built once per classifier; every call holds the classifier's lock."""
+class TensorFlowMaps:
+    """The maps through the Keras model: built once per classifier; every call holds the classifier's lock."""
 
     def __init__(self, classifier: Classifier):
         self.classifier = classifier
@@ -76,7 +73,7 @@ class Explainer:
     def warm_up(self) -> None:
         """Traces the compiled Grad-CAM once, so that a visitor's first map does not pay for it."""
         size = self.classifier.card.image_size
-        self.explain(np.zeros((size, size, 3), np.float32), 0, GRAD_CAM)
+        self.heatmap(np.zeros((1, size, size, 3), np.float32), 0, GRAD_CAM, None, reference=False)
 
     def _cam_maps(self, image: tf.Tensor, class_index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         activations = self._conv(image, training=False)
@@ -142,37 +139,20 @@ class Explainer:
             options["max_N"] = SCORE_CAM_MAX_N
         return np.asarray(tool(score, batch, **options)[0])
 
-    def explain(
-        self,
-        model_input: np.ndarray,
-        class_index: int,
-        method: str = GRAD_CAM,
-        progress: Progress | None = None,
-        reference: bool = False,
-    ) -> Explanation:
-        """`model_input`: one preprocessed image (size x size x 3, float32 in [-1, 1]).
-
-        `reference=True` runs tf-keras-vis' own implementation instead of the compiled one (slower).
-        """
-        if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
-        batch = np.asarray(model_input, dtype=np.float32)[None]
-        started = time.perf_counter()
+    def heatmap(
+        self, batch: np.ndarray, class_index: int, method: str, progress: Progress | None, reference: bool
+    ) -> np.ndarray:
+        """The raw map of one image (a batch of one), at the input's size; takes the classifier's lock."""
         with self.classifier.lock:
             if reference:
-                heatmap = self._reference(batch, class_index, method)
-            elif method in (GRAD_CAM, GRAD_CAM_PLUS_PLUS):
+                return self._reference(batch, class_index, method)
+            if method in (GRAD_CAM, GRAD_CAM_PLUS_PLUS):
                 grad_cam, grad_cam_pp = self._grad_cams(batch, class_index)
-                heatmap = upsample(grad_cam if method == GRAD_CAM else grad_cam_pp, batch.shape[1:3])
-            elif method == SCORE_CAM:
+                return upsample(grad_cam if method == GRAD_CAM else grad_cam_pp, batch.shape[1:3])
+            if method == SCORE_CAM:
                 cam = self._score_cam(tf.constant(batch), tf.constant(class_index, tf.int32)).numpy()
-                heatmap = upsample(cam, batch.shape[1:3])
-            else:
-                heatmap = self._smoothgrad(batch, class_index, progress)
-        if progress is not None:
-            progress(1.0)
-        scaled, scale = normalise(heatmap)
-        return Explanation(method, class_index, scaled, time.perf_counter() - started, scale)
+                return upsample(cam, batch.shape[1:3])
+            return self._smoothgrad(batch, class_index, progress)
 
     def _smoothgrad(self, batch: np.ndarray, class_index: int, progress: Progress | None) -> np.ndarray:
         sigma = tf.constant(SMOOTHGRAD_NOISE * float(batch.max() - batch.min()), tf.float32)

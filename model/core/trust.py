@@ -9,7 +9,7 @@ On scans exchangeable with validation a set holds the true class with probabilit
 another source it need not, and the evaluation says by how much it falls short.
 
 The sets and the referral threshold are Mondrian (Vovk et al. 2003; Vovk, "Conditional validity of inductive
-conformal predictors", 2012): fitted separately for each scan type the recogniser reports (`model.scan_type`), on
+conformal predictors", 2012): fitted separately for each scan type the recogniser reports (`model.core.scan_type`), on
 validation scans of every training source, so that the guarantee holds within each type rather than only on
 average over a mix dominated by one source. A type with no validation scans falls back to the pooled figures.
 """
@@ -22,21 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from model.card import ModelCard
-from model.i18n import N_, SOURCE_LANGUAGE, _, language, number, pct
-from model.records import TrustEvaluation, load
+from model.schema.card import ModelCard
+from model.schema.records import TrustEvaluation, load
 
 # 95 % sets: a Mondrian group needs at least 1/alpha - 1 calibration scans for a set smaller than every class, and
 # the smallest sequence group of validation has about 60 (99 % sets would need 99).
 ALPHA = 0.05
 REFERRED_SHARE = 0.2  # at least the least confident fifth of each group's validation scans is referred...
 MIN_KEPT_ACCURACY = 0.9  # ...and more if needed for the rest to be right this often on validation
-# Selective prediction ranks scans by one of these, most certain first (training/trust.py computes each).
-RANKINGS = (N_("confidence"), N_("margin"), N_("guard score"))
-RANKING_HELP = N_(
-    "Confidence: the top calibrated probability. Margin: the top probability minus the runner-up's. Guard score: "
-    "how typical the scan looks to the not-an-MRI guard (its distance to the training scans, smallest first)."
-)
 
 
 def conformity_scores(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -117,85 +110,3 @@ def committed_trust(artifact_dir: Path, card: ModelCard) -> Trust | None:
     """The artifact's committed sets and thresholds, if they were fitted for these weights."""
     report = load(TrustEvaluation, artifact_dir)
     return Trust.from_report(report) if report is not None and card.describes(report.artifact_sha256) else None
-
-
-def set_label(report: TrustEvaluation) -> str:
-    """The column and line label of a prediction set, e.g. "90 % set"."""
-    level = pct(1 - report.alpha, 0)
-    return _("{level} set").format(level=level.replace("%", " %") if language() == SOURCE_LANGUAGE else level)
-
-
-def caveat(report: TrustEvaluation) -> str:
-    """How far the sets and the confidence carry to scans from other sources, from the committed trust check."""
-    sets, referral = report.sets, report.referral
-    clean, clean_referral = sets["testing_leakage_clean"], referral["testing_leakage_clean"]
-    values = {
-        "level": pct(1 - report.alpha, 0),
-        "validation": pct(sets["validation"]["coverage"], 0),
-        "n": clean["n"],
-        "clean": pct(clean["coverage"], 0),
-        "size": number(clean["mean_size"], 1),
-        "threshold": pct(report.referral_threshold, 0),
-        "share": pct(report.referred_share_on_validation, 0),
-        "accurate": pct(MIN_KEPT_ACCURACY, 0),
-        "referred": pct(clean_referral["referred_share"], 0),
-        "kept": "–" if clean_referral["accuracy_kept"] is None else pct(clean_referral["accuracy_kept"], 0),
-        "all": pct(clean_referral["accuracy_all"], 0),
-    }
-    if report.mondrian:
-        return _(
-            "The {level} sets and the referral thresholds are fitted for each scan type on validation scans of every "
-            "source, where the sets held the true class for {validation}; on new test scans from another source "
-            "(the leakage-clean subset, {n} scans) they held it for {clean}, with {size} classes on average. Each "
-            "type refers at least its least certain {share} of validation scans, more until the rest is {accurate} "
-            "right: on the new test scans {referred} were referred, and the model was right on {kept} of the rest "
-            "(all: {all})."
-        ).format(**values)
-    return _(
-        "The {level} sets are fitted on validation scans, where they held the true class for {validation}; on new "
-        "test scans from other sources (the leakage-clean subset, {n} scans) they held it for only {clean}, with "
-        "{size} classes on average. Scans below {threshold} confidence (the least certain {share} of validation) are "
-        "marked for referral: on the new test scans, {referred} were, and the model was right on {kept} of the rest "
-        "(all: {all})."
-    ).format(**values)
-
-
-TRUST_SUBSETS = {
-    "validation": N_("validation (fitted here)"),
-    "testing": N_("Testing, whole split"),
-    "testing_leakage_clean": N_("Testing, leakage-clean (new scans)"),
-}
-
-
-def trust_rows(report: TrustEvaluation) -> list[dict[str, str]]:
-    """One row per subset: the sets' coverage and size, and what the referral threshold does."""
-    rows = []
-    for key, label in TRUST_SUBSETS.items():
-        sets, referral = report.sets[key], report.referral[key]
-        rows.append(
-            {
-                _("scans"): _(label),
-                _("images"): str(sets["n"]),
-                _("{label} coverage").format(label=set_label(report)): pct(sets["coverage"]),
-                _("mean set size"): number(sets["mean_size"], 2),
-                _("referred"): pct(referral["referred_share"]),
-                _("accuracy on the rest"): pct(referral["accuracy_kept"]),
-                _("accuracy on all"): pct(referral["accuracy_all"]),
-            }
-        )
-    return rows
-
-
-def group_rows(report: TrustEvaluation) -> list[dict[str, str]]:
-    """Per validation group (source x sequence), on held-out halves: the sets' coverage and size, and referral."""
-    return [
-        {
-            _("group"): group,
-            _("images"): str(row["n"]),
-            _("{label} coverage").format(label=set_label(report)): pct(row["coverage"]),
-            _("mean set size"): number(row["mean_size"], 2),
-            _("referred"): pct(row["referred_share"]),
-            _("accuracy on the rest"): "–" if row["accuracy_kept"] is None else pct(row["accuracy_kept"]),
-        }
-        for group, row in report.groups.items()
-    ]

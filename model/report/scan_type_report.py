@@ -1,4 +1,4 @@
-"""Sentences about the kind of scan (`model.scan_type`) and how often the model is right on that kind.
+"""Sentences about the kind of scan (`model.core.scan_type`) and how often the model is right on that kind.
 
 The accuracy per kind comes from the selection rule's committed rescore (`group_rescore.json`): the served model's
 accuracy on each held-out validation group (source x sequence).
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from model.core.scan_type import UNSURE, ScanType
 from model.i18n import N_, _, pct
-from model.records import GroupRescore, ScanTypeEvaluation
-from model.scan_type import UNSURE, ScanType
+from model.schema.records import GroupRescore, ScanTypeEvaluation
 
 SEQUENCE_NAMES = {
     "T1": N_("T1"),

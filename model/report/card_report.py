@@ -5,10 +5,10 @@ Each function returns Markdown for one section; `pages/5_Model_card.py` lays the
 
 from __future__ import annotations
 
-from model.card import ModelCard
-from model.evaluation_report import accuracy_with_ci, audit_sentence, label_conflict_sentence
 from model.i18n import N_, _, number, pct
-from model.records import Audit, Candidates, Evaluation, GuardEvaluation, TrustEvaluation
+from model.report.evaluation_report import accuracy_with_ci, audit_sentence, label_conflict_sentence
+from model.schema.card import ModelCard
+from model.schema.records import Audit, Candidates, Evaluation, GuardEvaluation, TrustEvaluation
 
 INTENDED_USE = N_(
     "**Intended use.** Teaching and research: to show students and researchers how a convolutional classifier of "
@@ -45,13 +45,13 @@ def training_procedure(card: ModelCard) -> str:
         "**Training.** Xception with ImageNet weights, {fine_tuning}; seed {seed}, {minutes} min on {cores} CPU cores "
         "({cpu}). Probabilities are temperature-scaled on validation (T = {temperature}). {how_chosen}"
     ).format(
-        fine_tuning=card.fine_tuning,
+        fine_tuning=fine_tuning(card),
         seed=config.get("seed"),
         minutes=round(card.timings.get("total_wall_s", 0) / 60),
         cores=card.machine.get("cpu_count", "?"),
         cpu=card.machine.get("cpu", "?"),
         temperature=number(card.temperature, 2),
-        how_chosen=card.how_chosen,
+        how_chosen=how_chosen(card),
     )
 
 
@@ -127,3 +127,71 @@ def testing_history(candidates: Candidates | None) -> str:
         "not-an-MRI guard's threshold (see README), so the shipped model's Testing figures are slightly optimistic; "
         "the pre-registered rule (training/PREREGISTRATION.md) limits that to the choice of experiments."
     ).format(scored=sum(len(run) for run in runs.values()), count=len(runs), names=", ".join(runs))
+
+
+# Names of the candidates a training run saves and of the ends of stage 2, as the app shows them.
+CANDIDATE_WORDS = (
+    N_("frozen backbone head"),
+    N_("finetuned exit flow"),
+    N_("epoch averaged"),
+    N_("weight interpolated"),
+    N_("best checkpoint"),
+)
+
+
+def fine_tuning(card: ModelCard) -> str:
+    """How the backbone became this model, in words, from what training recorded."""
+    selection = card.validation.get("selection", {})
+    mixup = card.training_config.get("mixup")
+    text = _("exit flow fine-tuned")
+    if selection.get("stage2_end", "best checkpoint") != "best checkpoint":
+        text += f" ({stage2_end_words(selection['stage2_end'])})"
+    if mixup:
+        text += _(" with manifold mixup (Beta({a}, {a}))").format(a=number(mixup, 1))
+    attention = card.training_config.get("attention_weight")
+    if attention:
+        text += _(", guided by radiologists' tumour outlines (attention weight λ = {w})").format(w=number(attention, 2))
+    if selection and card.candidate == "weight_interpolated":
+        mixed_with = (
+            _(" and mixed with the model it started from (α = {alpha})")
+            if card.training_config.get("init_from")
+            else _(" and mixed with the frozen-backbone head (α = {alpha})")
+        )
+        text += mixed_with.format(alpha=number(selection["alpha"], 1))
+    return text
+
+
+def how_chosen(card: ModelCard) -> str:
+    """Which candidate training kept and by what, in words, from what training recorded."""
+    validation = card.validation
+    selection, selected_words = validation.get("selection"), validation["selected"].replace("_", " ")
+    candidate_words = {k.replace("_", " "): v for k, v in validation["candidates_accuracy"].items()}
+    text = _(
+        "Validation accuracy of each candidate (a duplicate-aware split of the training sources): {scores}; "
+        "selected: {chosen}"
+    ).format(
+        scores=", ".join(f"{_(words)} {pct(v)}" for words, v in candidate_words.items()),
+        chosen=_(selected_words),
+    )
+    if not selection:
+        return text + "."
+    by_group = "candidates_worst_group_nll" in selection
+    return text + (
+        _(
+            " (α = {alpha} between the stage-1 weights and the end of stage 2, its {end}; lowest worst-group "
+            "validation loss, each source and sequence at its own fitted temperature)."
+        )
+        if by_group
+        else _(
+            " (α = {alpha} between the stage-1 weights and the end of stage 2, its {end}; lowest validation loss "
+            "over clean, mirrored and augmented views)."
+        )
+    ).format(alpha=number(selection["alpha"], 1), end=stage2_end_words(selection.get("stage2_end", "best checkpoint")))
+
+
+def stage2_end_words(end: str) -> str:
+    """The card's 'best checkpoint' or 'average of the last 8 epochs' in the visitor's language."""
+    words = end.split()
+    if end.startswith("average of the last ") and len(words) == 6:
+        return _("average of the last {n} epochs").format(n=words[4])
+    return _(end)

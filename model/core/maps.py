@@ -1,7 +1,7 @@
 """What a saliency map is, apart from how it is computed: method names, the map, its scale and overlay.
 
 TensorFlow-free, so that pages and reports can name the methods and draw maps without loading the model;
-`model.explain` computes the maps. Matplotlib and SciPy load on first use: a server that only classifies
+`model.core.explain` computes the maps. Matplotlib and SciPy load on first use: a server that only classifies
 never needs them.
 """
 
@@ -43,7 +43,8 @@ def upsample(cam: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Bilinear, corners aligned: the same upsampling tf-keras-vis uses (scipy zoom, order 1)."""
     from scipy.ndimage import zoom
 
-    return zoom(cam, (shape[0] / cam.shape[0], shape[1] / cam.shape[1]), order=1)
+    factors = (shape[0] / cam.shape[0], shape[1] / cam.shape[1]) + (1.0,) * (cam.ndim - 2)  # channels stay
+    return zoom(cam, factors, order=1)
 
 
 def overlay(image: np.ndarray, heatmap: np.ndarray, opacity: float = 0.45, colormap: str = "jet") -> np.ndarray:

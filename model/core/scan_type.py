@@ -1,5 +1,5 @@
 """Which kind of scan is this? The MRI sequence (T1, T1 with contrast, T2, or other / unsure) and whether the skull
-has been stripped, read off the features the guard already scores (`model.ood.pooled_frozen_features`).
+has been stripped, read off the features the guard already scores (`model.core.ood.pooled_frozen_features`).
 
 Two linear models on standardised features: a multinomial logistic regression over the known sequences, and a
 logistic regression for skull-stripped views. A scan whose top sequence probability is below `unsure_below` is

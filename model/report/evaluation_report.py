@@ -12,7 +12,7 @@ import numpy as np
 from scipy.stats import binomtest
 
 from model.i18n import N_, _, number, pct, significant
-from model.records import Audit, Candidates, Evaluation, GroupRescore, GuardEvaluation
+from model.schema.records import Audit, Candidates, Evaluation, GroupRescore, GuardEvaluation
 
 SUBSETS = {
     "full": N_("whole split"),

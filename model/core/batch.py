@@ -17,13 +17,13 @@ from typing import Iterable, Iterator, Protocol
 import numpy as np
 from tqdm import tqdm
 
-from model.decode import IMAGE_SUFFIXES, decode_file
+from model.core.decode import IMAGE_SUFFIXES, decode_file
+from model.core.onnx_forward import available_cores
+from model.core.predict import BATCH, Classifier
+from model.core.preprocess import preprocess
+from model.core.scan_type import ScanType
+from model.core.trust import Trust
 from model.errors import InputError
-from model.onnx_forward import available_cores
-from model.predict import BATCH, Classifier
-from model.preprocess import preprocess
-from model.scan_type import ScanType
-from model.trust import Trust
 
 
 def find_scans(inputs: Iterable[Path]) -> list[Path]:
@@ -66,7 +66,7 @@ def batches(items: Iterable[Loaded], size: int) -> Iterator[list[Loaded]]:
 
 
 class Scored(Protocol):
-    """What a CSV row needs of a prediction (`model.predict.Prediction`, or the app's cached copy of one)."""
+    """What a CSV row needs of a prediction (`model.core.predict.Prediction`, or the app's cached copy of one)."""
 
     class_name: str
     probabilities: np.ndarray

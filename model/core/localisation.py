@@ -1,7 +1,7 @@
 """Does a saliency map point at the tumour? Scores of one map against one expert outline.
 
 All three take a map and an outline of the same size (the prepared scan's, see
-`model.preprocess.prepare_outline`):
+`model.core.preprocess.prepare_outline`):
 
 - pointing game (Zhang et al., ECCV 2016 / IJCV 2018): a hit when the map's
   maximum lies inside the outline or within a tolerance of it (15 px at 299 px,

@@ -11,7 +11,8 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
 
-from model.card import (
+from model.errors import ArtifactError
+from model.schema.card import (
     AUDIT_FILE,
     CANDIDATES_FILE,
     EVALUATION_FILE,
@@ -26,7 +27,6 @@ from model.card import (
     read_record,
     write_record,
 )
-from model.errors import ArtifactError
 
 Table = dict[str, Any]
 

@@ -6,11 +6,12 @@ TensorFlow forward pass, the saliency maps) holds `lock`; the ONNX Runtime
 forward pass does not, so one visitor's SmoothGrad never stalls another's
 classification.
 Classification runs the ONNX export on ONNX Runtime when the card lists one
-(measured fastest here, see `python -m training bench`), else the Keras
+(measured fastest here, see `python -m benchmarks`), else the Keras
 model as a `tf.function` with a fixed input signature (faster than eager calls
 or `model.predict` for one image). With an ONNX export, TensorFlow is not even
-imported until something needs the Keras model (the saliency maps need its
-gradients): the app starts and classifies in a fraction of the time and memory.
+imported until something needs the Keras model (SmoothGrad needs its gradients;
+the class activation maps come from the export): the app starts, classifies and
+draws Grad-CAM in a fraction of the time and memory.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ import numpy as np
 from scipy.special import softmax
 from threadpoolctl import ThreadpoolController
 
-from model.card import ARTIFACT_DIR, ModelCard, load_card, sha256_file
-from model.decode import DecodedImage, decode_frames, decode_image
+from model.core.cam import DenseHead
+from model.core.decode import DecodedImage, decode_frames, decode_image
+from model.core.onnx_forward import FROZEN, LOGITS, OnnxForward
+from model.core.ood import GUARD_FEATURES, OODDetector, pooled_frozen_features
+from model.core.preprocess import prepare, to_model_input
+from model.core.scan_type import ScanType, ScanTypeModel
 from model.errors import ArtifactError, ChecksumMismatchError
-from model.onnx_forward import OnnxForward
-from model.ood import GUARD_FEATURES, OODDetector, pooled_frozen_features
-from model.preprocess import prepare, to_model_input
-from model.scan_type import ScanType, ScanTypeModel
+from model.schema.card import ARTIFACT_DIR, ModelCard, load_card, sha256_file
 
 if TYPE_CHECKING:
     import keras
@@ -95,7 +97,7 @@ class KerasWeights:
     sha256: str
 
     def load(self, card: ModelCard) -> keras.Model:
-        from model.architecture import build_classifier, load_weights_npz
+        from model.core.architecture import build_classifier, load_weights_npz
 
         verify_file(self.path, self.sha256)
         model = build_classifier(card.num_classes, card.image_size, card.backbone)
@@ -124,6 +126,17 @@ class Classifier:
             if isinstance(self._model, KerasWeights):
                 self._model = self._model.load(self.card)
             return self._model
+
+    def dense_head(self) -> DenseHead:
+        """The logits layer's weights for the class activation maps, without building the Keras model if unbuilt."""
+        with self.lock:
+            if isinstance(self._model, KerasWeights):
+                verify_file(self._model.path, self._model.sha256)
+                return DenseHead.from_weights_file(self._model.path)
+            from model.core.registry import LOGITS_LAYER
+
+            kernel, bias = self._model.get_layer(LOGITS_LAYER).get_weights()
+            return DenseHead(np.asarray(kernel, np.float32), np.asarray(bias, np.float32))
 
     @property
     def keras_loaded(self) -> bool:
@@ -188,14 +201,16 @@ class Classifier:
     def frozen_and_logits(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(activations where the frozen layers end, logits) of one batch, without test-time augmentation."""
         if self.onnx is not None:  # ONNX Runtime sessions may run from several threads at once
-            return self.onnx(batch)
+            found = self.onnx(batch)
+            return found[FROZEN], found[LOGITS]
         return self._keras_forward(batch)
 
     def _keras_forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(frozen activations, logits) from the Keras model as one `tf.function` with a fixed input signature."""
         import tensorflow as tf
 
-        from model.architecture import BACKBONES, features_model
+        from model.core.architecture import features_model
+        from model.core.registry import BACKBONES
 
         model = self.model
         with self.lock:

@@ -7,42 +7,14 @@ from the outer model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import keras
 import numpy as np
 
-from model.backbone import imagenet_xception_weights, weights_sha256
-
-LOGITS_LAYER = "logits"
-FEATURES_LAYER = "avg_pool"
-
-
-@dataclass(frozen=True)
-class BackboneSpec:
-    """Names the two layers the rest of the code relies on."""
-
-    name: str
-    split_layer: str  # its input is the last frozen activation, cached during training
-    last_conv_layer: str  # Grad-CAM target
-
-
-BACKBONES: dict[str, BackboneSpec] = {
-    "xception": BackboneSpec("xception", "block13_sepconv1_act", "block14_sepconv2_act"),
-    # A few-kilobyte stand-in with the same layer names, for fast tests of the whole pipeline.
-    "tiny": BackboneSpec("tiny", "block13_sepconv1_act", "block14_sepconv2_act"),
-}
-
-
-def _tiny_backbone(inputs: keras.KerasTensor) -> keras.KerasTensor:
-    x = keras.layers.Conv2D(8, 3, strides=4, padding="same", activation="relu", name="tiny_conv1")(inputs)
-    x = keras.layers.Conv2D(16, 3, strides=2, padding="same", name="tiny_conv2")(x)
-    x = keras.layers.Activation("relu", name="block13_sepconv1_act")(x)
-    x = keras.layers.SeparableConv2D(16, 3, padding="same", use_bias=False, name="block14_sepconv2")(x)
-    x = keras.layers.BatchNormalization(name="block14_sepconv2_bn")(x)
-    return keras.layers.Activation("relu", name="block14_sepconv2_act")(x)
+from model.core.backbone import imagenet_xception_weights, weights_sha256
+from model.core.registry import BACKBONES, FEATURES_LAYER, LOGITS_LAYER, BackboneSpec, BaseSource
 
 
 def build_classifier(
@@ -52,14 +24,10 @@ def build_classifier(
     dropout: float = 0.3,
 ) -> keras.Model:
     """Random-initialised classifier; weights come from `load_weights_npz` or the backbone loader."""
-    inputs = keras.Input((image_size, image_size, 3), name="image")
-    if backbone == "xception":
-        base = keras.applications.Xception(include_top=False, weights=None, input_tensor=inputs)
-        features = base.output
-    elif backbone == "tiny":
-        features = _tiny_backbone(inputs)
-    else:
+    if backbone not in BACKBONES:
         raise ValueError(f"unknown backbone {backbone!r}; choose one of {sorted(BACKBONES)}")
+    inputs = keras.Input((image_size, image_size, 3), name="image")
+    features = BACKBONES[backbone].build(inputs)
     x = keras.layers.GlobalAveragePooling2D(name=FEATURES_LAYER)(features)
     x = keras.layers.Dropout(dropout, name="head_dropout")(x)
     logits = keras.layers.Dense(num_classes, name=LOGITS_LAYER)(x)
@@ -103,8 +71,6 @@ def features_model(model: keras.Model, spec: BackboneSpec) -> keras.Model:
 FLOAT16_MIN_SIZE = 4096
 # Names the base the weights file leaves arrays out of: the SHA-256 of the verified ImageNet backbone.
 BASE_KEY = "base_sha256"
-
-BaseSource = Callable[..., Sequence[np.ndarray]]
 
 
 def as_stored(value: np.ndarray) -> np.ndarray:

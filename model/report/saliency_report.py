@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from model.card import ModelCard
 from model.i18n import N_, _, number, pct
-from model.records import Candidates, SaliencyEvaluation
+from model.schema.card import ModelCard
+from model.schema.records import Candidates, SaliencyEvaluation
 
 SALIENCY_GALLERY_DIR = "saliency_gallery"
 VALIDATION, TESTING = "validation", "testing"

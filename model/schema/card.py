@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from model.errors import ArtifactError
-from model.i18n import N_, _, number, pct
+from model.i18n import N_
 
-ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
+ARTIFACT_DIR = Path(__file__).resolve().parents[1] / "artifacts"
 ARTIFACT_ENV = "BRAIN_MRI_ARTIFACT_DIR"  # the app serves this folder instead, when set (the fast tests' tiny model)
 WEIGHTS_FILE = "classifier.weights.npz"
 CARD_FILE = "model_card.json"
@@ -34,15 +34,6 @@ TRUST_FILE = "trust.json"  # prediction sets and referral threshold (python -m t
 ROBUSTNESS_FILE = "robustness.json"  # accuracy under acquisition changes (python -m training robustness)
 SAMPLES_DIR = ARTIFACT_DIR / "samples"
 GALLERY_DIR = "gallery"  # misclassified Testing scans, beside the evaluation (python -m training evaluate)
-
-# Names of the candidates a training run saves and of the ends of stage 2, as the app shows them.
-CANDIDATE_WORDS = (
-    N_("frozen backbone head"),
-    N_("finetuned exit flow"),
-    N_("epoch averaged"),
-    N_("weight interpolated"),
-    N_("best checkpoint"),
-)
 
 # Folder names of the dataset, in label order; training copies them into the card.
 CLASS_DIRS: tuple[str, ...] = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")
@@ -211,68 +202,6 @@ class ModelCard:
     @property
     def num_classes(self) -> int:
         return len(self.class_dirs)
-
-    @property
-    def fine_tuning(self) -> str:
-        """How the backbone became this model, in words, from what training recorded."""
-        selection = self.validation.get("selection", {})
-        mixup = self.training_config.get("mixup")
-        text = _("exit flow fine-tuned")
-        if selection.get("stage2_end", "best checkpoint") != "best checkpoint":
-            text += f" ({stage2_end_words(selection['stage2_end'])})"
-        if mixup:
-            text += _(" with manifold mixup (Beta({a}, {a}))").format(a=number(mixup, 1))
-        attention = self.training_config.get("attention_weight")
-        if attention:
-            text += _(", guided by radiologists' tumour outlines (attention weight λ = {w})").format(
-                w=number(attention, 2)
-            )
-        if selection and self.candidate == "weight_interpolated":
-            mixed_with = (
-                _(" and mixed with the model it started from (α = {alpha})")
-                if self.training_config.get("init_from")
-                else _(" and mixed with the frozen-backbone head (α = {alpha})")
-            )
-            text += mixed_with.format(alpha=number(selection["alpha"], 1))
-        return text
-
-    @property
-    def how_chosen(self) -> str:
-        """Which candidate training kept and by what, in words, from what training recorded."""
-        validation = self.validation
-        selection, selected_words = validation.get("selection"), validation["selected"].replace("_", " ")
-        candidate_words = {k.replace("_", " "): v for k, v in validation["candidates_accuracy"].items()}
-        text = _(
-            "Validation accuracy of each candidate (a duplicate-aware split of the training sources): {scores}; "
-            "selected: {chosen}"
-        ).format(
-            scores=", ".join(f"{_(words)} {pct(v)}" for words, v in candidate_words.items()),
-            chosen=_(selected_words),
-        )
-        if not selection:
-            return text + "."
-        by_group = "candidates_worst_group_nll" in selection
-        return text + (
-            _(
-                " (α = {alpha} between the stage-1 weights and the end of stage 2, its {end}; lowest worst-group "
-                "validation loss, each source and sequence at its own fitted temperature)."
-            )
-            if by_group
-            else _(
-                " (α = {alpha} between the stage-1 weights and the end of stage 2, its {end}; lowest validation loss "
-                "over clean, mirrored and augmented views)."
-            )
-        ).format(
-            alpha=number(selection["alpha"], 1), end=stage2_end_words(selection.get("stage2_end", "best checkpoint"))
-        )
-
-
-def stage2_end_words(end: str) -> str:
-    """The card's 'best checkpoint' or 'average of the last 8 epochs' in the visitor's language."""
-    words = end.split()
-    if end.startswith("average of the last ") and len(words) == 6:
-        return _("average of the last {n} epochs").format(n=words[4])
-    return _(end)
 
 
 def load_card(artifact_dir: Path = ARTIFACT_DIR) -> ModelCard:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from model.core.series import archive_members, is_zip, ordered_series
 from model.errors import (
     ArchiveError,
     CorruptImageError,
@@ -29,13 +30,15 @@ from model.errors import (
     UnsupportedFormatError,
 )
 from model.i18n import N_
-from model.series import archive_members, is_zip, ordered_series
 
 # File name endings the batch CLI and the dataset listing pick up (content is still sniffed, never trusted).
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".dcm"})
 
 MAX_FILE_BYTES = 25 * 1024 * 1024
 MAX_PIXELS = 40_000_000
+# Larger images are reduced while they are decoded (JPEG at a fraction of its size, others right after loading):
+# the model sees a few hundred pixels, and a 40-megapixel upload must not cost gigabytes downstream.
+MAX_DECODED_SIDE = 2048
 MIN_SIDE = 32
 MAX_ASPECT = 6.0
 SERIES_FORMAT = N_("DICOM series")  # the format of a zipped series, read as one multi-frame scan
@@ -113,7 +116,11 @@ def _decode_series(slices: list[bytes], name: str, frame: int | None) -> Decoded
 
 
 def _check_shape(rgb: np.ndarray, name: str) -> None:
-    height, width = rgb.shape[:2]
+    _check_sides(rgb.shape[1], rgb.shape[0], name)
+
+
+def _check_sides(width: int, height: int, name: str) -> None:
+    """Large enough and not a strip, said in the file's own pixel size (before any reduction)."""
     if min(height, width) < MIN_SIDE:
         raise ImageTooSmallError(
             N_("{name} is {width}x{height} pixels; at least {side}x{side} is needed."),
@@ -144,10 +151,12 @@ def _decode_raster(data: bytes, name: str) -> DecodedImage:
                         height=image.height,
                         limit=MAX_PIXELS // 1_000_000,
                     )
+                _check_sides(image.width, image.height, name)
                 fmt = image.format or "unknown"
                 frames = getattr(image, "n_frames", 1)
+                image.draft(image.mode, (MAX_DECODED_SIDE, MAX_DECODED_SIDE))  # JPEG only; a no-op for others
                 image.load()
-                image = ImageOps.exif_transpose(image)
+                image = ImageOps.exif_transpose(_reduced(image))
                 rgb = _to_rgb8(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageTooLargeError(N_("{name} is too large to decode safely."), name=name) from error
@@ -163,6 +172,14 @@ def _decode_raster(data: bytes, name: str) -> DecodedImage:
             N_("{name} looks like an image but could not be decoded: it may be truncated or damaged."), name=name
         ) from error
     return DecodedImage(rgb=rgb, format=fmt, frames=frames, details={"format": fmt})
+
+
+def _reduced(image: Image.Image) -> Image.Image:
+    """At most MAX_DECODED_SIDE pixels per side, by an integer box reduction (16-bit images as 32-bit first)."""
+    factor = -(-max(image.size) // MAX_DECODED_SIDE)
+    if factor <= 1:
+        return image
+    return (image.convert("I") if image.mode.startswith("I;16") else image).reduce(factor)
 
 
 def _to_rgb8(image: Image.Image) -> np.ndarray:

@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from model.card import CLASS_DIRS  # noqa: E402
 from model.i18n import N_, _, number, pct  # noqa: E402
+from model.schema.card import CLASS_DIRS  # noqa: E402
 
 CLASS_COLOURS: dict[str, str] = {
     "glioma_tumor": "#d1495b",

@@ -1,0 +1,98 @@
+"""The trust layer in words: set labels, the caveat under every result, and the trust tables (model.core.trust)."""
+
+from __future__ import annotations
+
+from model.core.trust import MIN_KEPT_ACCURACY
+from model.i18n import N_, SOURCE_LANGUAGE, _, language, number, pct
+from model.schema.records import TrustEvaluation
+
+# Selective prediction ranks scans by one of these, most certain first (training/trust.py computes each).
+RANKINGS = (N_("confidence"), N_("margin"), N_("guard score"))
+
+
+RANKING_HELP = N_(
+    "Confidence: the top calibrated probability. Margin: the top probability minus the runner-up's. Guard score: "
+    "how typical the scan looks to the not-an-MRI guard (its distance to the training scans, smallest first)."
+)
+
+
+def set_label(report: TrustEvaluation) -> str:
+    """The column and line label of a prediction set, e.g. "90 % set"."""
+    level = pct(1 - report.alpha, 0)
+    return _("{level} set").format(level=level.replace("%", " %") if language() == SOURCE_LANGUAGE else level)
+
+
+def caveat(report: TrustEvaluation) -> str:
+    """How far the sets and the confidence carry to scans from other sources, from the committed trust check."""
+    sets, referral = report.sets, report.referral
+    clean, clean_referral = sets["testing_leakage_clean"], referral["testing_leakage_clean"]
+    values = {
+        "level": pct(1 - report.alpha, 0),
+        "validation": pct(sets["validation"]["coverage"], 0),
+        "n": clean["n"],
+        "clean": pct(clean["coverage"], 0),
+        "size": number(clean["mean_size"], 1),
+        "threshold": pct(report.referral_threshold, 0),
+        "share": pct(report.referred_share_on_validation, 0),
+        "accurate": pct(MIN_KEPT_ACCURACY, 0),
+        "referred": pct(clean_referral["referred_share"], 0),
+        "kept": "–" if clean_referral["accuracy_kept"] is None else pct(clean_referral["accuracy_kept"], 0),
+        "all": pct(clean_referral["accuracy_all"], 0),
+    }
+    if report.mondrian:
+        return _(
+            "The {level} sets and the referral thresholds are fitted for each scan type on validation scans of every "
+            "source, where the sets held the true class for {validation}; on new test scans from another source "
+            "(the leakage-clean subset, {n} scans) they held it for {clean}, with {size} classes on average. Each "
+            "type refers at least its least certain {share} of validation scans, more until the rest is {accurate} "
+            "right: on the new test scans {referred} were referred, and the model was right on {kept} of the rest "
+            "(all: {all})."
+        ).format(**values)
+    return _(
+        "The {level} sets are fitted on validation scans, where they held the true class for {validation}; on new "
+        "test scans from other sources (the leakage-clean subset, {n} scans) they held it for only {clean}, with "
+        "{size} classes on average. Scans below {threshold} confidence (the least certain {share} of validation) are "
+        "marked for referral: on the new test scans, {referred} were, and the model was right on {kept} of the rest "
+        "(all: {all})."
+    ).format(**values)
+
+
+TRUST_SUBSETS = {
+    "validation": N_("validation (fitted here)"),
+    "testing": N_("Testing, whole split"),
+    "testing_leakage_clean": N_("Testing, leakage-clean (new scans)"),
+}
+
+
+def trust_rows(report: TrustEvaluation) -> list[dict[str, str]]:
+    """One row per subset: the sets' coverage and size, and what the referral threshold does."""
+    rows = []
+    for key, label in TRUST_SUBSETS.items():
+        sets, referral = report.sets[key], report.referral[key]
+        rows.append(
+            {
+                _("scans"): _(label),
+                _("images"): str(sets["n"]),
+                _("{label} coverage").format(label=set_label(report)): pct(sets["coverage"]),
+                _("mean set size"): number(sets["mean_size"], 2),
+                _("referred"): pct(referral["referred_share"]),
+                _("accuracy on the rest"): pct(referral["accuracy_kept"]),
+                _("accuracy on all"): pct(referral["accuracy_all"]),
+            }
+        )
+    return rows
+
+
+def group_rows(report: TrustEvaluation) -> list[dict[str, str]]:
+    """Per validation group (source x sequence), on held-out halves: the sets' coverage and size, and referral."""
+    return [
+        {
+            _("group"): group,
+            _("images"): str(row["n"]),
+            _("{label} coverage").format(label=set_label(report)): pct(row["coverage"]),
+            _("mean set size"): number(row["mean_size"], 2),
+            _("referred"): pct(row["referred_share"]),
+            _("accuracy on the rest"): "–" if row["accuracy_kept"] is None else pct(row["accuracy_kept"]),
+        }
+        for group, row in report.groups.items()
+    ]

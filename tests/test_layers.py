@@ -1,0 +1,43 @@
+"""The model package's layers import in one direction: report -> core -> schema -> (errors, i18n)."""
+
+import ast
+
+import pytest
+
+from tests.helpers import ROOT
+
+LAYERS = ("model.errors", "model.i18n", "model.schema", "model.core", "model.report")
+RANK = {"model.errors": 0, "model.i18n": 0, "model.schema": 1, "model.core": 2, "model.report": 3}
+
+
+def layer_of(module: str) -> str | None:
+    return next((layer for layer in LAYERS if module == layer or module.startswith(layer + ".")), None)
+
+
+def model_imports(path) -> set[str]:
+    """Every `model.*` module a file imports, at the top or inside a function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("model"):
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.startswith("model")}
+    return found
+
+
+LAYERED_FILES = [p for p in sorted((ROOT / "model").rglob("*.py")) if p.name not in ("__main__.py",)]
+
+
+def test_every_model_module_sits_in_a_layer():
+    modules = [".".join(p.relative_to(ROOT).with_suffix("").parts) for p in LAYERED_FILES]
+    homeless = [m for m in modules if m != "model.__init__" and layer_of(m.removesuffix(".__init__")) is None]
+    assert homeless == []
+
+
+@pytest.mark.parametrize("path", LAYERED_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_a_module_imports_only_its_own_layer_or_lower_ones(path):
+    own = layer_of(".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"))
+    if own is None:
+        return  # model/__init__.py: the package's docstring only
+    upward = [m for m in model_imports(path) if (layer_of(m) is None) or RANK[layer_of(m)] > RANK[own]]
+    assert upward == [], f"{path.name} ({own}) imports a higher layer"
