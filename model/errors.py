@@ -64,3 +64,7 @@ class BackboneUnavailableError(ArtifactError):
 
 class ArchiveError(InputError):
     """A .zip that is not one readable DICOM series, or that tries a zip bomb or a path trick."""
+
+
+class VolumeError(InputError):
+    """A NIfTI volume that cannot be read as one 3-D grey-value volume, or that is too large to read."""

@@ -7,11 +7,13 @@ from model.core.batch import result_row
 from model.core.decode import SERIES_FORMAT
 from model.core.series import SERIES_NAME, group_series
 from model.core.trust import Trust
+from model.core.volume import VOLUME_FORMAT
 from model.errors import BrainMRIError
 from model.i18n import N_, _, pct
 from model.report.scan_type_report import accuracy_on_kind, describe, sequence_name
-from model.report.series_report import slices_summary
+from model.report.series_report import likely_tumour_sentence, slices_summary, tumour_slices
 from model.report.trust_report import caveat, set_label
+from model.schema.card import NO_TUMOUR
 from pages.shared.ui import (
     EXAMPLES_KEY,
     Failure,
@@ -25,6 +27,8 @@ from pages.shared.ui import (
     get_classifier,
     kept_scans,
     page_setup,
+    pick_plane,
+    plane_of,
     probability_chart,
     sample_scans,
     served_rescore_row,
@@ -54,11 +58,12 @@ SCAN, FILE, CLASS, SEQUENCE, CONFIDENCE, MARGIN, CHECK = (
 
 widgets_continue = uploader_key() in st.session_state  # before the uploader is drawn (see sync_scans)
 uploads = st.file_uploader(
-    _("Drop brain MRI slices here (JPEG, PNG, BMP, TIFF, WebP, DICOM, or a .zip of one DICOM series)"),
+    _("Drop brain MRI slices here (JPEG, PNG, BMP, TIFF, WebP, DICOM, NIfTI, or a .zip of one DICOM series)"),
     accept_multiple_files=True,
     help=_(
         "Files stay in this browser session's memory; nothing is written to disk. DICOM slices of one series, "
-        "dropped together or zipped, are classified slice by slice as one series."
+        "dropped together or zipped, are classified slice by slice as one series; a NIfTI volume (.nii, .nii.gz) "
+        "slice by slice along the plane you pick."
     ),
     key=uploader_key(),
 )
@@ -84,16 +89,21 @@ if not files:
     st.stop()
 
 
+def frame_key(name: str) -> str:
+    """Per scan and plane: a volume cut along another plane has another number of slices."""
+    return f"frame-{name}-{plane_of(name)}"
+
+
 def frame_of(name: str) -> int | None:
     """The frame the visitor picked for a multi-frame DICOM (the slider counts from 1)."""
-    picked = st.session_state.get(f"frame-{name}")
+    picked = st.session_state.get(frame_key(name))
     return None if picked is None else picked - 1
 
 
 results: dict[str, Result | Failure] = {}
 progress = st.progress(0.0, text=_("Classifying…"))
 for index, (name, data) in enumerate(files.items()):
-    results[name] = classify(data, frame_of(name))
+    results[name] = classify(data, frame_of(name), plane_of(name))
     progress.progress(
         (index + 1) / len(files), text=_("Classified {done} of {total}").format(done=index + 1, total=len(files))
     )
@@ -189,30 +199,49 @@ for name, failure in failed.items():
     )
 if classified:
     shown = summary_table(classified)
-rows = [
-    result_row(n, names, r, frame=r.frame + 1 if r.frames > 1 else None, trust=trust)
-    if isinstance(r, Result)
-    else result_row(n, names, error=r.english())
-    for n, r in results.items()
-]
+
+
+def csv_rows(name: str, result: Result | Failure) -> list[dict[str, object]]:
+    """One row per file, or one per frame or slice of a multi-frame file, series or volume (as the CLI writes)."""
+    every = (
+        [result] if isinstance(result, Failure) or result.frames == 1 else classify_frames(files[name], plane_of(name))
+    )
+    if isinstance(every, Failure):
+        return [result_row(name, names, error=every.english())]
+    several = len(every) > 1
+    return [
+        result_row(name, names, r, frame=index + 1 if several else None, trust=trust)
+        if isinstance(r, Result)
+        else result_row(name, names, error=r.english())
+        for index, r in enumerate(every)
+    ]
+
+
 st.download_button(
     _("Download results as CSV"),
-    pd.DataFrame(rows).to_csv(index=False).encode(),
+    pd.DataFrame([row for n, r in results.items() for row in csv_rows(n, r)]).to_csv(index=False).encode(),
     "classifications.csv",
     "text/csv",
-    help=_("Stable English column names, one row per file, for scripts and spreadsheets"),
+    help=_("Stable English column names, one row per file or per slice, for scripts and spreadsheets"),
 )
+
+
+WHOLE = {SERIES_FORMAT: N_("**Whole series**"), VOLUME_FORMAT: N_("**Whole volume**")}
 
 
 def slice_by_slice(name: str, result: Result) -> None:
     """The whole series or multi-frame file: each slice's class, in one line and one chart."""
-    every = classify_frames(kept_scans()[name])
+    every = classify_frames(kept_scans()[name], plane_of(name))
     if isinstance(every, Failure):
         st.error(every.message())
         return
-    whole = _("**Whole series**") if result.details.get("format") == SERIES_FORMAT else _("**Whole file**")
+    whole = WHOLE.get(result.details.get("format", ""), N_("**Whole file**"))
     line = slices_summary(labels, [r.class_index for r in every], [r.out_of_distribution for r in every])
-    st.markdown(f"{whole} · {line}")
+    st.markdown(f"{_(whole)} · {line}")
+    no_tumour = get_classifier().card.class_dirs.index(NO_TUMOUR)
+    likely = tumour_slices([r.probabilities for r in every], no_tumour, [r.out_of_distribution for r in every])
+    if likely:
+        st.markdown(likely_tumour_sentence(likely, frame_word(result)))
     chances = pd.DataFrame([r.probabilities for r in every], columns=labels, index=range(1, len(every) + 1))
     st.bar_chart(chances, height=220, x_label=frame_word(result), y_label=_("calibrated probability"), stack=True)
 
@@ -264,9 +293,20 @@ def details(name: str, result: Result) -> None:
         if not result.out_of_distribution:
             st.altair_chart(probability_chart(labels, result.probabilities), width="stretch")
         word = frame_word(result)
+        pick_plane(name, result, "classify")
         if result.frames > 1:
             slider = _("{word} of {name}").format(word=word.capitalize(), name=name)
-            st.slider(slider, 1, result.frames, result.frame + 1, key=f"frame-{name}")
+            st.slider(slider, 1, result.frames, result.frame + 1, key=frame_key(name))
+        if result.details.get("format") == VOLUME_FORMAT:
+            st.caption(
+                _("{format} · {plane} · {word} {number} of {total}").format(
+                    format=_(VOLUME_FORMAT),
+                    plane=_(plane_of(name)),
+                    word=word,
+                    number=result.frame + 1,
+                    total=result.frames,
+                )
+            )
         if result.details.get("format", "").startswith("DICOM"):
             st.caption(
                 _("{format} · modality {modality} · {word} {number} of {total}").format(

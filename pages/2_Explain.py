@@ -22,6 +22,8 @@ from pages.shared.ui import (
     keep_scans,
     kept_scans,
     page_setup,
+    pick_plane,
+    plane_of,
     png_bytes,
     remembered_explanation,
     saliency_evaluation,
@@ -65,11 +67,14 @@ name = st.selectbox(
 st.session_state["explain_scan"] = name
 data = kept[name] if name in kept else examples[name].read_bytes()
 
-result = classify(data)
+result = classify(data, None, plane_of(name))
+if isinstance(result, Result):
+    pick_plane(name, result, "explain")
 if isinstance(result, Result) and result.frames > 1:
     label = _("{word} of {name}").format(word=frame_word(result).capitalize(), name=name)
-    frame = st.slider(label, 1, result.frames, result.frame + 1, key=f"explain-frame-{name}")
-    result = classify(data, frame - 1)
+    key = f"explain-frame-{name}-{plane_of(name)}"
+    frame = st.slider(label, 1, result.frames, result.frame + 1, key=key)
+    result = classify(data, frame - 1, plane_of(name))
 if not isinstance(result, Result):
     st.error(
         _("**{name}** could not be explained. {why}").format(name=name, why=result.message()), icon=":material/block:"

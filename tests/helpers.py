@@ -146,9 +146,11 @@ def dicom(
     encapsulated: bytes | None = None,
     modality: str = "MR",
     series: tuple[str, float, int] | None = None,
+    bare: bool = False,
 ) -> bytes:
     """A small DICOM file (MR unless told, with fake patient data that must never be shown) around `pixels`;
-    `series` = (series UID, position along z, instance number) makes it a slice of an axial series."""
+    `series` = (series UID, position along z, instance number) makes it a slice of an axial series; `bare` leaves
+    out the preamble and file meta (a bare data set in the syntax's encoding, as some exporters write)."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = MRImageStorage
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -176,12 +178,33 @@ def dicom(
             ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
             if pixels.ndim == 3:
                 ds.NumberOfFrames = pixels.shape[0]
-            ds.PixelData = pixels.astype(np.uint16).tobytes()
+            ds.PixelData = pixels.astype("<u2" if syntax.is_little_endian else ">u2").tobytes()
         if window is not None:
             ds.WindowCenter, ds.WindowWidth = window
     buffer = io.BytesIO()
-    dcmwrite(buffer, ds, enforce_file_format=True)
+    if bare:
+        del ds.file_meta
+        dcmwrite(buffer, ds, implicit_vr=syntax.is_implicit_VR, little_endian=syntax.is_little_endian)
+    else:
+        dcmwrite(buffer, ds, enforce_file_format=True)
     return buffer.getvalue()
+
+
+def nifti(volume: np.ndarray, affine: np.ndarray | None = None, gz: bool = False, nifti2: bool = False) -> bytes:
+    """A single-file NIfTI volume in memory (gzipped when `gz`), with an identity (RAS+) affine unless told."""
+    import gzip
+
+    import nibabel
+
+    kind = nibabel.Nifti2Image if nifti2 else nibabel.Nifti1Image
+    data = kind(volume, np.eye(4) if affine is None else affine).to_bytes()
+    return gzip.compress(data, mtime=0) if gz else data
+
+
+def head_volume(slices: int = 40, seed: int = 0) -> np.ndarray:
+    """x, y, z int16 voxels: synthetic heads stacked along z (axial slices)."""
+    rng = np.random.default_rng(seed)
+    return np.stack([synthetic_scan(index % 4, rng).T for index in range(slices)], axis=-1).astype(np.int16)
 
 
 def english_left(app) -> list[str]:

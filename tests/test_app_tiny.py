@@ -12,7 +12,18 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from model.schema.card import ARTIFACT_ENV, CARD_FILE, read_record
-from tests.helpers import PAGES, ROOT, dicom, encode, english_left, series_slices, synthetic_scan, zipped
+from tests.helpers import (
+    PAGES,
+    ROOT,
+    dicom,
+    encode,
+    english_left,
+    head_volume,
+    nifti,
+    series_slices,
+    synthetic_scan,
+    zipped,
+)
 
 
 @pytest.fixture
@@ -101,6 +112,18 @@ def test_a_zipped_series_is_classified_slice_by_slice_with_a_scrubber_and_a_summ
     assert any(m.value.startswith("**Whole series** · 3 slices:") for m in app.markdown)
     app.slider[0].set_value(3).run()
     assert not app.exception and any("slice 3 of 3" in c.value for c in app.caption)
+
+
+def test_a_volume_gets_a_plane_picker_a_scrubber_and_a_summary(tiny_app):
+    app = tiny_app("pages/1_Classify.py")
+    app.get("file_uploader")[0].set_value([("head.nii.gz", nifti(head_volume(40), gz=True), "application/gzip")]).run()
+    assert not app.exception
+    assert app.radio[0].label == "Plane" and app.radio[0].value == "axial"
+    assert app.slider[0].label == "Slice of head.nii.gz" and (app.slider[0].max, app.slider[0].value) == (40, 21)
+    assert any(m.value.startswith("**Whole volume** · 40 slices:") for m in app.markdown)
+    assert any("NIfTI volume · axial · slice 21 of 40" in c.value for c in app.caption)
+    app.radio[0].set_value("coronal").run()
+    assert not app.exception and app.slider[0].max == 96 and any("coronal" in c.value for c in app.caption)
 
 
 def test_explain_draws_a_map_for_an_upload_with_the_tiny_model(tiny_app):

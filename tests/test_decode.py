@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from pydicom.uid import JPEG2000Lossless, JPEGBaseline8Bit
+from pydicom.uid import (
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGBaseline8Bit,
+)
 
-from model.core.decode import MAX_DECODED_SIDE, MAX_FILE_BYTES, decode_image
+from model.core.decode import MAX_DECODED_SIDE, MAX_FILE_BYTES, MIN_SIDE, decode_image
 from model.errors import (
     CorruptImageError,
     DicomError,
@@ -230,3 +238,51 @@ def test_fuzzed_inputs_only_raise_typed_errors(seed, data):
     except InputError:
         return
     assert decoded.rgb.dtype == np.uint8 and decoded.rgb.ndim == 3
+
+
+def pydicom_test_files():
+    from pydicom.data import get_testdata_files
+
+    return sorted(p for p in get_testdata_files("*") if os.path.isfile(p) and (p.endswith(".dcm") or "." not in p))
+
+
+def pydicom_decodes(data: bytes) -> bool:
+    """What pydicom itself makes of the file: an image of at least MIN_SIDE pixels per side (force: any data set)."""
+    import io
+    import warnings
+
+    import pydicom
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pixels = pydicom.dcmread(io.BytesIO(data), force=True).pixel_array
+    except Exception:  # noqa: BLE001 - anything pydicom cannot decode is out of the sweep's promise
+        return False
+    sides = pixels.shape[-3:-1] if pixels.ndim >= 3 and pixels.shape[-1] in (3, 4) else pixels.shape[-2:]
+    return min(sides) >= MIN_SIDE
+
+
+def test_every_pydicom_test_file_that_pydicom_decodes_is_decoded_and_the_rest_refused_with_a_typed_error():
+    decoded, refused = [], []
+    for path in pydicom_test_files():
+        data = open(path, "rb").read()
+        try:
+            decode_image(data, "sweep.dcm")
+            decoded.append(path)
+        except InputError as error:
+            assert "sweep.dcm" in str(error)
+            refused.append(path)
+    expected = [path for path in decoded + refused if pydicom_decodes(open(path, "rb").read())]
+    assert sorted(expected) == sorted(decoded) and len(decoded) >= 40
+
+
+@pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian], ids=str)
+def test_a_bare_data_set_without_preamble_or_file_meta_is_read_by_its_content(syntax):
+    decoded = decode_image(dicom(ramp16(), syntax=syntax, bare=True), "bare")
+    assert decoded.format == "DICOM" and decoded.rgb[0, 0, 0] == 0 and decoded.rgb[0, -1, 0] == 255
+
+
+def test_bytes_that_merely_start_like_a_bare_data_set_are_not_a_supported_image():
+    with pytest.raises(UnsupportedFormatError):
+        decode_image(b"\x08\x00\x16\x00UI" + bytes(range(256)) * 2, "fake")

@@ -78,6 +78,31 @@ def test_slices_dropped_together_become_one_series_and_other_files_stay_apart():
     assert decode_frames(series_zip(slices(3)), "s.zip")[0].frames == 3
 
 
+def test_a_multi_frame_file_and_a_slice_of_another_size_stay_apart_from_the_series_they_share_a_uid_with():
+    """One result per scan, never a merged refusal: a multi-frame file is its own scan, and a localiser of
+    another size under the same series UID is not one of its slices."""
+    multi = (
+        "cine.dcm",
+        dicom(
+            np.stack([synthetic_scan(0, np.random.default_rng(i)) for i in range(3)]).astype(np.uint16),
+            series=(UID, 0.0, 1),
+        ),
+    )
+    localiser = ("localiser.dcm", dicom(np.zeros((48, 64), np.uint16) + 7, series=(UID, 0.0, 1)))
+    grouped = group_series(slices(3) + [multi, localiser])
+    assert [name for name, _ in grouped][1:] == ["cine.dcm", "localiser.dcm"]
+    assert [len(decode_frames(data, name)) for name, data in grouped] == [3, 3, 1]
+
+
+def test_a_bare_dicom_slice_is_grouped_like_any_other():
+    bare = [
+        (name, dicom(decode_image(data, name).rgb[..., 0].astype(np.uint16), series=(UID, float(i), i), bare=True))
+        for i, (name, data) in enumerate(slices(2))
+    ]
+    grouped = group_series(bare)
+    assert len(grouped) == 1 and decode_image(grouped[0][1], grouped[0][0]).frames == 2
+
+
 def test_the_series_summary_counts_each_class_and_the_flagged_slices():
     line = slices_summary(["Glioma", "Meningioma", "No tumour"], [0, 0, 2, 0], [False, True, False, False])
     assert line == "4 slices: 3 Glioma, 1 No tumour; 1 not like a training MRI"

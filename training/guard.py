@@ -41,10 +41,10 @@ def design_non_mri_features(forward: FrozenForward, size: int) -> np.ndarray:
 
 
 def _readable(scans: Iterable[Loaded]) -> Iterator[np.ndarray]:
-    for path, model_input, error in scans:
-        if model_input is None:
-            raise ValueError(f"a training scan cannot be read: {path}: {error}")
-        yield model_input
+    for scan in scans:
+        if scan.model_input is None:
+            raise ValueError(f"a training scan cannot be read: {scan.file}: {scan.error}")
+        yield scan.model_input
 
 
 def refit_guard(artifact_dir: Path, data_dir: Path) -> dict[str, Any]:

@@ -48,10 +48,10 @@ def validation_scored(
     predictions: list[Prediction] = []
     chunks = batches(loaded_scans(paths, classifier.card.image_size), BATCH)
     for chunk in tqdm(chunks, total=-(-len(paths) // BATCH), desc="validation", unit="batch"):
-        unreadable = [str(path) for path, image, _ in chunk if image is None]
+        unreadable = [str(scan.file) for scan in chunk if scan.model_input is None]
         if unreadable:
             raise ValueError(f"validation scans that cannot be read: {unreadable}")
-        predictions += classifier.predict_inputs(np.stack([c[1] for c in chunk]))
+        predictions += classifier.predict_inputs(np.stack([scan.model_input for scan in chunk]))
     scored = Scored(
         np.array([p.probabilities for p in predictions]),
         np.array([np.nan if p.ood_score is None else p.ood_score for p in predictions]),

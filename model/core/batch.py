@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator, Protocol
@@ -17,13 +18,19 @@ from typing import Iterable, Iterator, Protocol
 import numpy as np
 from tqdm import tqdm
 
-from model.core.decode import IMAGE_SUFFIXES, decode_file
+from model.core.decode import IMAGE_SUFFIXES, decode_frames
 from model.core.onnx_forward import available_cores
 from model.core.predict import BATCH, Classifier
 from model.core.preprocess import preprocess
 from model.core.scan_type import ScanType
 from model.core.trust import Trust
+from model.core.volume import VOLUME_SUFFIXES
 from model.errors import InputError
+
+
+def is_scan_name(path: Path) -> bool:
+    """What a folder search picks up (the content is still checked): image and DICOM endings, .nii and .nii.gz."""
+    return path.suffix.lower() in IMAGE_SUFFIXES or path.name.lower().endswith(VOLUME_SUFFIXES)
 
 
 def find_scans(inputs: Iterable[Path]) -> list[Path]:
@@ -31,32 +38,42 @@ def find_scans(inputs: Iterable[Path]) -> list[Path]:
     for item in inputs:
         item = Path(item)
         if item.is_dir():
-            found += sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            found += sorted(p for p in item.rglob("*") if p.is_file() and is_scan_name(p))
         else:
             found.append(item)
     return found
 
 
-Loaded = tuple[Path, np.ndarray | None, str]  # (file, model input or None, error message)
+@dataclass(frozen=True)
+class Loaded:
+    """One image of a file, ready for the model, or why the file could not be read."""
+
+    file: Path
+    frame: int | None  # from 1, for a frame or slice of a multi-frame file, series or volume
+    model_input: np.ndarray | None
+    error: str = ""
 
 
-def _load(path: Path, size: int) -> Loaded:
+def _load(path: Path, size: int) -> list[Loaded]:
+    """Every image of one file: one, or one per frame or slice (a volume's axial slices)."""
     try:
-        return path, preprocess(decode_file(path).rgb, size), ""
+        frames = decode_frames(path.read_bytes(), str(path))
     except (InputError, OSError) as error:
-        return path, None, str(error)
+        return [Loaded(path, None, None, str(error))]
+    several = len(frames) > 1
+    return [Loaded(path, d.frame + 1 if several else None, preprocess(d.rgb, size)) for d in frames]
 
 
 def loaded_scans(paths: Iterable[Path], size: int, ahead: int = 4 * BATCH) -> Iterator[Loaded]:
     """Decoded and preprocessed scans in input order, at most `ahead` files decoded ahead of the consumer."""
     with ThreadPoolExecutor(max_workers=available_cores(), thread_name_prefix="decode") as pool:
-        pending: deque[Future[Loaded]] = deque()
+        pending: deque[Future[list[Loaded]]] = deque()
         for path in paths:
             pending.append(pool.submit(_load, Path(path), size))
             if len(pending) >= ahead:
-                yield pending.popleft().result()
+                yield from pending.popleft().result()
         while pending:
-            yield pending.popleft().result()
+            yield from pending.popleft().result()
 
 
 def batches(items: Iterable[Loaded], size: int) -> Iterator[list[Loaded]]:
@@ -107,9 +124,9 @@ def result_row(
 ) -> dict[str, object]:
     """One CSV row: the prediction and its calibrated probabilities, or the reason the file could not be read.
 
-    `frame` counts from 1 (the frame or slice of a multi-frame file or series); empty for a single image. An input
-    the guard flags (not like a training MRI) keeps its class for the record, but no confidence, margin or
-    probabilities, scan type or prediction set: they would mean nothing there.
+    `frame` counts from 1 (the frame or slice of a multi-frame file, series or volume); empty for a single image.
+    An input the guard flags (not like a training MRI) keeps its class for the record, but no confidence, margin
+    or probabilities, scan type or prediction set: they would mean nothing there.
     """
     row: dict[str, object] = dict.fromkeys(csv_fields(class_names))
     row.update(file=file, error=error, frame=frame)
@@ -137,11 +154,11 @@ def classify_paths(
 ) -> Iterator[dict[str, object]]:
     names = classifier.card.class_names
     for chunk in batches(loaded_scans(paths, classifier.card.image_size), batch_size):
-        good = [item for item in chunk if item[1] is not None]
-        predictions = classifier.predict_inputs(np.stack([item[1] for item in good])) if good else []
-        by_path = {id(item): prediction for item, prediction in zip(good, predictions)}
+        good = [item for item in chunk if item.model_input is not None]
+        predictions = classifier.predict_inputs(np.stack([item.model_input for item in good])) if good else []
+        by_item = {id(item): prediction for item, prediction in zip(good, predictions)}
         for item in chunk:
-            yield result_row(str(item[0]), names, by_path.get(id(item)), item[2], trust=trust)
+            yield result_row(str(item.file), names, by_item.get(id(item)), item.error, item.frame, trust)
 
 
 def classify_to_csv(classifier: Classifier, inputs: Iterable[Path], out: Path, trust: Trust | None = None) -> int:
@@ -151,6 +168,8 @@ def classify_to_csv(classifier: Classifier, inputs: Iterable[Path], out: Path, t
     with open(out, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
-        for row in tqdm(classify_paths(classifier, paths, trust), total=len(paths), desc="classifying", unit="scan"):
+        rows = 0
+        for row in tqdm(classify_paths(classifier, paths, trust), desc="classifying", unit="image"):
             writer.writerow(row)
-    return len(paths)
+            rows += 1
+    return rows

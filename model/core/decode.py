@@ -1,15 +1,17 @@
 """Bytes of an upload -> RGB uint8 array, or a typed `InputError`.
 
 The one decoding function for the app, evaluation and training. Formats are
-allowed by content, never by file name: JPEG, PNG, BMP, TIFF, WebP and DICOM.
-A .zip of one DICOM series is read as a multi-frame file whose frames are its
-slices (`model/series.py` checks and orders it). Nothing is written to disk,
+allowed by content, never by file name: JPEG, PNG, BMP, TIFF, WebP, DICOM and
+NIfTI (`model.core.volume`). A .zip of one DICOM series is read as a multi-frame
+file whose frames are its slices (`model.core.series` checks and orders it), a
+volume as one whose frames are its slices along a plane. Nothing is written to disk,
 and no DICOM header field leaves these modules except the modality and the
 frame count.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import warnings
@@ -18,7 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from model.core.series import archive_members, is_zip, ordered_series
+from model.core.series import MAX_ARCHIVE_BYTES, archive_members, is_zip, ordered_series
+from model.core.volume import AXIAL, VOLUME_FORMAT, gunzipped, is_gzip, is_nifti, read_volume, volume_slices, windowed
 from model.errors import (
     ArchiveError,
     CorruptImageError,
@@ -44,6 +47,11 @@ MAX_ASPECT = 6.0
 SERIES_FORMAT = N_("DICOM series")  # the format of a zipped series, read as one multi-frame scan
 ALLOWED_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP")
 _DICOM_MAGIC_OFFSET = 128
+_BARE_DICOM_MIN_BYTES = 256
+
+_UNSUPPORTED = N_(
+    "{name} is not a supported image (JPEG, PNG, BMP, TIFF, WebP, DICOM, NIfTI or a .zip of one DICOM series)."
+)
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 # pydicom's warnings and log records quote raw header values (patient names, IDs): silence them.
@@ -59,16 +67,43 @@ class DecodedImage:
     details: dict[str, str] = field(default_factory=dict)  # safe to show: never patient data
 
 
-def is_dicom(data: bytes) -> bool:
+def has_dicom_preamble(data: bytes) -> bool:
     return len(data) >= _DICOM_MAGIC_OFFSET + 4 and data[_DICOM_MAGIC_OFFSET : _DICOM_MAGIC_OFFSET + 4] == b"DICM"
 
 
-def decode_image(data: bytes, name: str = "file", frame: int | None = None) -> DecodedImage:
-    """Decodes `data`; `frame` picks a frame of a multi-frame DICOM (default: the middle one)."""
+def is_dicom(data: bytes) -> bool:
+    """A DICOM file by content: the 128-byte preamble and "DICM", or a bare data set (older files and some
+    exporters write no preamble and no file meta) whose first element is a group 0x0002 or 0x0008 tag in either
+    byte order (`_bare_first_element`), believed only if pydicom then parses it into an image (`_dicom_pixels`)."""
+    if has_dicom_preamble(data):
+        return True
+    return len(data) >= _BARE_DICOM_MIN_BYTES and _bare_first_element(data)
+
+
+def _bare_first_element(data: bytes) -> bool:
+    """Group 0x0002 or 0x0008, then an explicit VR (two capitals) or an implicit VR length that fits the file."""
+    for order in ("little", "big"):
+        if int.from_bytes(data[:2], order) not in (0x0002, 0x0008):
+            continue
+        vr = data[4:6]
+        if vr.isalpha() and vr.isupper():
+            return True
+        if order == "little" and int.from_bytes(data[4:8], "little") < len(data):
+            return True
+    return False
+
+
+def decode_image(data: bytes, name: str = "file", frame: int | None = None, plane: str = AXIAL) -> DecodedImage:
+    """Decodes `data`; `frame` picks a frame of a multi-frame DICOM, a slice of a series or of a volume cut along
+    `plane` (default: the middle one)."""
     if not data:
         raise EmptyFileError(N_("{name} is empty."), name=name)
     if is_zip(data):
         return _decode_series(ordered_series(archive_members(data, name), name), name, frame)
+    if is_gzip(data) or is_nifti(data):
+        slices = _volume_slices(data, name, plane)
+        chosen = len(slices) // 2 if frame is None else min(max(int(frame), 0), len(slices) - 1)
+        return _volume_slice(slices, chosen, plane)
     check_size(data, name, MAX_FILE_BYTES)
     if is_dicom(data):
         decoded = _decode_dicom(data, name, None if frame is None else [frame])[0]
@@ -89,8 +124,12 @@ def check_size(data: bytes, name: str, limit: int) -> None:
         )
 
 
-def decode_frames(data: bytes, name: str = "file") -> list[DecodedImage]:
-    """Every frame of a multi-frame DICOM, every slice of a zipped series, or the one image of any other file."""
+def decode_frames(data: bytes, name: str = "file", plane: str = AXIAL) -> list[DecodedImage]:
+    """Every frame of a multi-frame DICOM, every slice of a zipped series or of a volume cut along `plane`, or the
+    one image of any other file."""
+    if is_gzip(data) or is_nifti(data):
+        slices = _volume_slices(data, name, plane)
+        return [_volume_slice(slices, index, plane) for index in range(len(slices))]
     if is_zip(data):
         slices = ordered_series(archive_members(data, name), name)
         return [_decode_series(slices, name, index) for index in range(len(slices))]
@@ -101,6 +140,29 @@ def decode_frames(data: bytes, name: str = "file") -> list[DecodedImage]:
     for frame in every:
         _check_shape(frame.rgb, name)
     return every
+
+
+def _volume_slices(data: bytes, name: str, plane: str) -> list[np.ndarray]:
+    """The slices of a NIfTI volume (gzipped or not), checked like any upload; bytes that are not one refused."""
+    check_size(data, name, MAX_ARCHIVE_BYTES)
+    raw = gunzipped(data, name) if is_gzip(data) else data
+    if not is_nifti(raw):
+        raise UnsupportedFormatError(_UNSUPPORTED, name=name)
+    slices = _grey_slices(raw, name, plane)
+    for rgb in slices[:1]:
+        _check_shape(rgb, name)
+    return slices
+
+
+@functools.lru_cache(maxsize=2)
+def _grey_slices(raw: bytes, name: str, plane: str) -> list[np.ndarray]:
+    """Cached for the last two volumes: moving the slider over a volume reads it once, not once per slice."""
+    return volume_slices(windowed(read_volume(raw, name)), plane)
+
+
+def _volume_slice(slices: list[np.ndarray], index: int, plane: str) -> DecodedImage:
+    details = {"format": VOLUME_FORMAT, "frames": str(len(slices)), "plane": plane}
+    return DecodedImage(slices[index], VOLUME_FORMAT, frames=len(slices), frame=index, details=details)
 
 
 def _decode_series(slices: list[bytes], name: str, frame: int | None) -> DecodedImage:
@@ -161,10 +223,7 @@ def _decode_raster(data: bytes, name: str) -> DecodedImage:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageTooLargeError(N_("{name} is too large to decode safely."), name=name) from error
     except UnidentifiedImageError as error:
-        raise UnsupportedFormatError(
-            N_("{name} is not a supported image (JPEG, PNG, BMP, TIFF, WebP, DICOM or a .zip of one DICOM series)."),
-            name=name,
-        ) from error
+        raise UnsupportedFormatError(_UNSUPPORTED, name=name) from error
     except ImageTooLargeError:
         raise
     except (OSError, SyntaxError, ValueError, EOFError) as error:
@@ -209,7 +268,7 @@ def _decode_dicom(data: bytes, name: str, frames: list[int] | None) -> list[Deco
         warnings.simplefilter("ignore")
         try:
             return _read_dicom(data, name, frames)
-        except DicomError:
+        except InputError:  # already says why (a DicomError, or bytes that only looked like a bare data set)
             raise
         except Exception as error:  # noqa: BLE001 - pydicom's parser raises many types on damaged files
             raise DicomError(N_("{name} is a DICOM file that is damaged or incomplete."), name=name) from error
@@ -220,11 +279,20 @@ def _dicom_pixels(data: bytes, name: str):
     import pydicom
     from pydicom.errors import InvalidDicomError
 
+    bare = not has_dicom_preamble(data)
     try:
-        dataset = pydicom.dcmread(io.BytesIO(data), force=False)
-    except InvalidDicomError as error:
-        raise DicomError(N_("{name} has a DICOM signature but could not be read."), name=name) from error
+        dataset = pydicom.dcmread(io.BytesIO(data), force=bare)  # force: a bare data set has no "DICM" to check
+        if bare:
+            _declare_transfer_syntax(dataset)
+    except Exception as error:  # noqa: BLE001 - pydicom's parser raises many types on damaged or non-DICOM bytes
+        if bare:  # never claimed to be DICOM: as any other unknown bytes
+            raise UnsupportedFormatError(_UNSUPPORTED, name=name) from error
+        if isinstance(error, InvalidDicomError):
+            raise DicomError(N_("{name} has a DICOM signature but could not be read."), name=name) from error
+        raise
     if "PixelData" not in dataset and "FloatPixelData" not in dataset:
+        if bare:
+            raise UnsupportedFormatError(_UNSUPPORTED, name=name)
         raise DicomError(N_("{name} is a DICOM file without image data (pixel data is missing)."), name=name)
     try:
         return dataset, dataset.pixel_array
@@ -235,6 +303,20 @@ def _dicom_pixels(data: bytes, name: str):
                 N_("{name} uses {syntax}, a DICOM compression this app cannot decode."), name=name, syntax=syntax.name
             ) from error
         raise DicomError(N_("{name} is a DICOM file whose pixel data is damaged or incomplete."), name=name) from error
+
+
+def _declare_transfer_syntax(dataset) -> None:
+    """A bare data set has no file meta to say how it is encoded: pydicom found out while reading it."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    implicit, little = dataset.original_encoding
+    if implicit is None or "Rows" not in dataset:
+        raise ValueError("not a DICOM image data set")
+    syntax = ImplicitVRLittleEndian if implicit else (ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
+    dataset.file_meta = getattr(dataset, "file_meta", None) or FileMetaDataset()
+    if "TransferSyntaxUID" not in dataset.file_meta:
+        dataset.file_meta.TransferSyntaxUID = syntax
 
 
 def _read_dicom(data: bytes, name: str, asked: list[int] | None) -> list[DecodedImage]:

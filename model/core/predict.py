@@ -31,6 +31,7 @@ from model.core.onnx_forward import FROZEN, LOGITS, OnnxForward
 from model.core.ood import GUARD_FEATURES, OODDetector, pooled_frozen_features
 from model.core.preprocess import prepare, to_model_input
 from model.core.scan_type import ScanType, ScanTypeModel
+from model.core.volume import AXIAL
 from model.errors import ArtifactError, ChecksumMismatchError
 from model.schema.card import ARTIFACT_DIR, ModelCard, load_card, sha256_file
 
@@ -251,9 +252,9 @@ class Classifier:
             predictions += [p for _, p in self.classify_images(images[start : start + BATCH])]
         return predictions
 
-    def classify_frames(self, data: bytes, name: str) -> list[Classified]:
-        """Every frame of a multi-frame DICOM or slice of a zipped series, classified in batches."""
-        decoded = decode_frames(data, name)
+    def classify_frames(self, data: bytes, name: str, plane: str = AXIAL) -> list[Classified]:
+        """Every frame of a multi-frame DICOM, slice of a zipped series or of a volume along `plane`, in batches."""
+        decoded = decode_frames(data, name, plane)
         classified = []
         for start in range(0, len(decoded), BATCH):
             chunk = decoded[start : start + BATCH]
@@ -261,8 +262,8 @@ class Classifier:
                 classified.append(Classified(f"{name}, frame {item.frame + 1}", item, prepared, prediction))
         return classified
 
-    def classify_bytes(self, data: bytes, name: str, frame: int | None = None) -> Classified:
+    def classify_bytes(self, data: bytes, name: str, frame: int | None = None, plane: str = AXIAL) -> Classified:
         """Decode, preprocess and classify one upload; raises a typed `InputError` for bad files."""
-        decoded = decode_image(data, name, frame)
+        decoded = decode_image(data, name, frame, plane)
         prepared, prediction = self.classify_images([decoded.rgb])[0]
         return Classified(name, decoded, prepared, prediction)

@@ -89,28 +89,35 @@ def archive_members(data: bytes, name: str) -> list[tuple[str, bytes]]:
 
 @dataclass(frozen=True)
 class SlicePlace:
-    series: str | None  # a hash of the series UID (None without one): groups slices without showing the UID
+    series: str | None  # a hash of the series UID and the slice geometry (None without a UID): never shown
     order: tuple[float, float, str]  # position along the slice normal, instance number, name
+    frames: int = 1  # a multi-frame file is a scan of its own, never a slice of a series
 
 
 def slice_place(data: bytes, name: str) -> SlicePlace | None:
     """Where a DICOM slice sits in its series, or None when the header cannot be read."""
     import pydicom
 
+    from model.core.decode import has_dicom_preamble
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            header = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
+            header = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, force=not has_dicom_preamble(data))
         uid = str(getattr(header, "SeriesInstanceUID", ""))
         position = np.asarray(getattr(header, "ImagePositionPatient", None) or [np.nan] * 3, dtype=float)
         cosines = np.asarray(getattr(header, "ImageOrientationPatient", None) or [np.nan] * 6, dtype=float)
         along = float(np.dot(position, np.cross(cosines[:3], cosines[3:])))
         instance = float(getattr(header, "InstanceNumber", None) or np.nan)
+        frames = int(getattr(header, "NumberOfFrames", 1) or 1)
+        # Slices of one series share its UID, their size and their orientation; files that differ in either are
+        # different scans even under one UID (a localiser, a reformat, a multi-frame file beside single slices).
+        geometry = f"{getattr(header, 'Rows', '')}x{getattr(header, 'Columns', '')}:{np.round(cosines, 3).tolist()}"
     except Exception:  # noqa: BLE001 - pydicom raises many types on damaged headers; decoding reports them
         return None
     nan_last = lambda value: np.inf if np.isnan(value) else value  # noqa: E731
-    series = hashlib.sha256(uid.encode()).hexdigest()[:16] if uid else None
-    return SlicePlace(series, (nan_last(along), nan_last(instance), name))
+    series = hashlib.sha256(f"{uid}|{geometry}".encode()).hexdigest()[:16] if uid else None
+    return SlicePlace(series, (nan_last(along), nan_last(instance), name), frames)
 
 
 def ordered_series(members: list[tuple[str, bytes]], name: str) -> list[bytes]:
@@ -149,7 +156,8 @@ def group_series(files: list[tuple[str, bytes]], series_name: str = SERIES_NAME)
     by_series: dict[str, list[tuple[str, bytes]]] = {}
     for name, data in files:
         place = slice_place(data, name) if is_dicom(data) else None
-        by_series.setdefault(place.series if place and place.series else f"file:{name}", []).append((name, data))
+        alone = place is None or place.series is None or place.frames > 1
+        by_series.setdefault(f"file:{name}" if alone else str(place.series), []).append((name, data))
     grouped = []
     for key, members in by_series.items():
         if key.startswith("file:") or len(members) == 1:

@@ -36,7 +36,8 @@ SAMPLES_DIR = ARTIFACT_DIR / "samples"
 GALLERY_DIR = "gallery"  # misclassified Testing scans, beside the evaluation (python -m training evaluate)
 
 # Folder names of the dataset, in label order; training copies them into the card.
-CLASS_DIRS: tuple[str, ...] = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")
+NO_TUMOUR = "no_tumor"  # the one class that is not a tumour
+CLASS_DIRS: tuple[str, ...] = ("glioma_tumor", "meningioma_tumor", NO_TUMOUR, "pituitary_tumor")
 CLASS_LABELS: dict[str, str] = {  # English, as in the card; the app translates them where it shows them
     "glioma_tumor": N_("Glioma"),
     "meningioma_tumor": N_("Meningioma"),

@@ -25,6 +25,7 @@ from model.core.outlines import OUTLINES_FILE, OutlineBank, prepared_outline
 from model.core.predict import Classified, Classifier
 from model.core.preprocess import to_model_input
 from model.core.scan_type import ScanType
+from model.core.volume import AXIAL, PLANES, VOLUME_FORMAT
 from model.errors import BrainMRIError, InputError
 from model.i18n import LANGUAGES, N_, _, use_language
 from model.report.scan_type_report import served_row
@@ -300,31 +301,31 @@ def class_label(name: str) -> str:
 
 def frame_word(result: Result) -> str:
     """What one frame of a multi-frame result is called: a slice of a series, a frame of a multi-frame file."""
-    return _("slice") if result.details.get("format") == SERIES_FORMAT else _("frame")
+    return _("slice") if result.details.get("format") in (SERIES_FORMAT, VOLUME_FORMAT) else _("frame")
 
 
-def classify(data: bytes, frame: int | None = None) -> Result | Failure:
-    """Cached by file content (and frame); a bad file gives why instead."""
-    return _classify(artifact_dir(), data, frame)
+def classify(data: bytes, frame: int | None = None, plane: str = AXIAL) -> Result | Failure:
+    """Cached by file content (and frame, and a volume's plane); a bad file gives why instead."""
+    return _classify(artifact_dir(), data, frame, plane)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _classify(folder: Path, data: bytes, frame: int | None) -> Result | Failure:
+def _classify(folder: Path, data: bytes, frame: int | None, plane: str) -> Result | Failure:
     try:
-        return _result(_classifier(folder).classify_bytes(data, THIS_FILE, frame))
+        return _result(_classifier(folder).classify_bytes(data, THIS_FILE, frame, plane))
     except InputError as error:
         return Failure.of(error)
 
 
-def classify_frames(data: bytes) -> list[Result] | Failure:
-    """Every frame or slice of a multi-frame file or series, cached by content; or why it failed."""
-    return _classify_frames(artifact_dir(), data)
+def classify_frames(data: bytes, plane: str = AXIAL) -> list[Result] | Failure:
+    """Every frame or slice of a multi-frame file, series or volume, cached by content; or why it failed."""
+    return _classify_frames(artifact_dir(), data, plane)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _classify_frames(folder: Path, data: bytes) -> list[Result] | Failure:
+def _classify_frames(folder: Path, data: bytes, plane: str) -> list[Result] | Failure:
     try:
-        return [_result(c) for c in _classifier(folder).classify_frames(data, THIS_FILE)]
+        return [_result(c) for c in _classifier(folder).classify_frames(data, THIS_FILE, plane)]
     except InputError as error:
         return Failure.of(error)
 
@@ -436,6 +437,35 @@ def clear_scans() -> None:
 def kept_scans() -> dict[str, bytes]:
     """This visitor's scans, file name -> bytes, oldest first."""
     return st.session_state.setdefault("scans", {})
+
+
+PLANES_KEY = "volume-planes"  # scan name -> the plane a visitor cuts that volume along, kept across pages
+
+
+def plane_of(name: str) -> str:
+    return st.session_state.get(PLANES_KEY, {}).get(name, AXIAL)
+
+
+def _remember_plane(name: str, widget: str) -> None:
+    st.session_state.setdefault(PLANES_KEY, {})[name] = st.session_state[widget]
+
+
+def pick_plane(name: str, result: Result, page: str) -> None:
+    """For a NIfTI volume: which plane to cut it along. Remembered per scan (a widget's own state does not outlive
+    its page) and applied before the page classifies again (the callback runs first)."""
+    if result.details.get("format") != VOLUME_FORMAT:
+        return
+    widget = f"plane-{page}-{name}"
+    st.radio(
+        _("Plane"),
+        PLANES,
+        index=PLANES.index(plane_of(name)),
+        format_func=_,
+        horizontal=True,
+        key=widget,
+        on_change=_remember_plane,
+        args=(name, widget),
+    )
 
 
 def explain_scan(name: str) -> None:
