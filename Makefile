@@ -8,10 +8,11 @@ PORT ?= 8501
 
 .PHONY: run test chromium bench clean translations
 
-$(VENV)/.app-installed: requirements.txt
+$(VENV)/.app-installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 # The weights file leaves out what the verified ImageNet backbone holds: fetch it once, while online.
@@ -20,11 +21,11 @@ $(VENV)/.backbone-fetched: $(VENV)/.app-installed model/backbone.py
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.backbone-fetched requirements-train.txt requirements-dev.txt
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-train.txt -r requirements-dev.txt
 	touch $@
 
 run: $(VENV)/.backbone-fetched
-	$(VENV)/bin/streamlit run streamlit_app.py --server.port $(PORT)
+	$(VENV)/bin/brain-mri-app --server.port $(PORT)
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \

@@ -8,6 +8,8 @@ import streamlit as st
 from model.i18n import N_, _, number, pct
 from model.report.card_report import fine_tuning
 from model.report.saliency_report import headline
+from pages.shared.site import CLASSIFY
+from pages.shared.site import PAGES as SITE
 from pages.shared.ui import NAVIGATED, card, choose_language, evaluation, page_setup, saliency_evaluation
 
 
@@ -22,7 +24,7 @@ def home() -> None:
             "held-out scans — and how much of the public test split is a copy of its training split."
         )
     )
-    st.page_link("pages/1_Classify.py", label=_("Classify a scan"), icon=":material/search:")
+    st.page_link(CLASSIFY.file, label=_("Classify a scan"), icon=CLASSIFY.icon)
 
     st.subheader(_("The four classes"))
     st.markdown(
@@ -96,11 +98,7 @@ st.session_state[NAVIGATED] = True
 choose_language()
 PAGES = [
     st.Page(home, title=_("Home"), icon=":material/home:", default=True),
-    st.Page("pages/1_Classify.py", title=_("Classify"), icon=":material/search:", url_path="Classify"),
-    st.Page("pages/2_Explain.py", title=_("Explain"), icon=":material/local_fire_department:", url_path="Explain"),
-    st.Page("pages/3_Evaluation.py", title=_("Evaluation"), icon=":material/analytics:", url_path="Evaluation"),
-    st.Page("pages/4_Dataset.py", title=_("Dataset"), icon=":material/photo_library:", url_path="Dataset"),
-    st.Page("pages/5_Model_card.py", title=_("Model card"), icon=":material/badge:", url_path="Model_card"),
+    *(st.Page(p.file, title=_(p.title), icon=p.icon, url_path=p.url_path) for p in SITE),
 ]
 
 

@@ -1,6 +1,8 @@
-"""Speed benchmarks of the shipped model and the app (`python -m benchmarks`), and their committed results."""
+"""Speed benchmarks of the shipped model and the app (`python -m benchmarks`), and their committed results.
 
-from pathlib import Path
+Benchmarks build on training (its machine report, the README's speed table); training never imports them.
+"""
 
-RESULTS_JSON = Path(__file__).resolve().parent / "results.json"
-RESULTS_MD = Path(__file__).resolve().parent / "results.md"
+from training.readme import SPEED_TABLE as RESULTS_MD
+
+RESULTS_JSON = RESULTS_MD.with_suffix(".json")

@@ -29,13 +29,14 @@ import psutil
 import tensorflow as tf
 
 from benchmarks.browser import browser_timings
+from benchmarks.memory import decode_peak_rss
 from benchmarks.throughput import folder_throughput, latency_under_smoothgrad
 from model.core.architecture import build_classifier, load_weights_npz
 from model.core.cam import SCORE_CAM_MAX_N
 from model.core.explain import Explainer
 from model.core.gradients import SMOOTHGRAD_SAMPLES
 from model.core.maps import METHODS
-from model.core.onnx_forward import OnnxForward
+from model.core.onnx_forward import INPUT_NAME, LOGITS, OnnxForward, available_cores
 from model.core.predict import Classifier
 from model.core.preprocess import to_model_input
 from model.schema.card import ARTIFACT_DIR
@@ -146,7 +147,6 @@ def app_startup(sample: Path) -> dict[str, Any]:
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     peak = 0
     while process.poll() is None:
@@ -163,7 +163,7 @@ def app_startup(sample: Path) -> dict[str, Any]:
     }
 
 
-def bfloat16_forward(classifier: Classifier, x: np.ndarray, runs: int) -> dict[str, float]:
+def bfloat16_forward(classifier: Classifier, x: np.ndarray, runs: int, artifact_dir: Path) -> dict[str, float]:
     """An idea measured, not shipped: the same weights computing in bfloat16 (AVX512-BF16 where present)."""
     card = classifier.card
     previous = keras.mixed_precision.global_policy()
@@ -172,7 +172,7 @@ def bfloat16_forward(classifier: Classifier, x: np.ndarray, runs: int) -> dict[s
         model = build_classifier(card.num_classes, card.image_size, card.backbone)
     finally:
         keras.mixed_precision.set_global_policy(previous)
-    load_weights_npz(model, ARTIFACT_DIR / card.weights_file)
+    load_weights_npz(model, artifact_dir / card.weights_file)
     forward = tf.function(lambda batch: model(batch, training=False))
     stats = timed(lambda: forward(x), runs)
     reference = classifier.model(x, training=False).numpy()
@@ -236,11 +236,61 @@ def saliency_timings(explainer: Explainer, x: np.ndarray, forward_ms: float) -> 
     saliency = {}
     for method in METHODS:
         stats = timed(lambda m=method: explainer.explain(x[0], 0, m), runs=3 if method in METHODS[2:] else 10, warmup=1)
-        saliency[method] = {**stats, "times_forward": stats["p50_ms"] / forward_ms}
+        runtime = "TensorFlow" if explainer.needs_tensorflow(method) else "ONNX Runtime"
+        saliency[method] = {**stats, "times_forward": stats["p50_ms"] / forward_ms, "runtime": runtime}
     saliency["SmoothGrad"]["samples"] = SMOOTHGRAD_SAMPLES
     saliency["SmoothGrad"]["times_forward_per_sample"] = saliency["SmoothGrad"]["times_forward"] / SMOOTHGRAD_SAMPLES
     saliency["Score-CAM"]["max_N"] = SCORE_CAM_MAX_N
     return saliency
+
+
+def against_the_seed_path(classifier: Classifier, sample: Path, x: np.ndarray, runs: int) -> dict[str, dict]:
+    """Ours end to end, the seed project's serving path (save the upload, keras load_img, predict) and our bare
+    forward pass, timed in turn run after run."""
+    data, size = sample.read_bytes(), classifier.card.image_size
+    with tempfile.TemporaryDirectory() as tmp:
+
+        def seed_path():
+            target = Path(tmp) / sample.name
+            target.write_bytes(data)
+            image = keras.utils.img_to_array(keras.utils.load_img(target, target_size=(size, size)))
+            return classifier.model.predict(keras.applications.xception.preprocess_input(image[None]), verbose=0)
+
+        return timed_interleaved(
+            {
+                "ours": lambda: classifier.classify_bytes(data, sample.name),
+                "seed": seed_path,
+                "shipped": lambda: classifier.forward(x),
+            },
+            runs,
+        )
+
+
+# ONNX Runtime settings tried against the shipped session (ideas measured, not shipped unless faster).
+SESSION_OPTIONS: dict[str, dict[str, Any]] = {
+    "graph optimisation extended (not all)": {"level": "ORT_ENABLE_EXTENDED"},
+    "graph optimisation basic": {"level": "ORT_ENABLE_BASIC"},
+    "denormals as zero": {"entries": {"session.set_denormal_as_zero": "1"}},
+    "one intra-op thread": {"threads": 1},
+}
+
+
+def onnx_session_options(classifier: Classifier, x: np.ndarray, runs: int) -> dict[str, dict]:
+    """The forward pass of one image with each of SESSION_OPTIONS beside the shipped session, timed in turn."""
+    if classifier.onnx is None:
+        return {}
+    functions: dict[str, Callable[[], Any]] = {"shipped": lambda: classifier.onnx(x, (LOGITS,))}
+    for name, option in SESSION_OPTIONS.items():
+        settings = onnxruntime.SessionOptions()
+        settings.intra_op_num_threads = option.get("threads", available_cores())
+        settings.log_severity_level = 3
+        if "level" in option:
+            settings.graph_optimization_level = getattr(onnxruntime.GraphOptimizationLevel, option["level"])
+        for key, value in option.get("entries", {}).items():
+            settings.add_session_config_entry(key, value)
+        session = onnxruntime.InferenceSession(str(classifier.onnx.path), settings, providers=["CPUExecutionProvider"])
+        functions[name] = lambda s=session: s.run([LOGITS], {INPUT_NAME: x})
+    return timed_interleaved(functions, max(5, runs // 3))
 
 
 def run_benchmark(sample: Path, runs: int = 30, artifact_dir: Path = ARTIFACT_DIR) -> dict[str, Any]:
@@ -248,7 +298,6 @@ def run_benchmark(sample: Path, runs: int = 30, artifact_dir: Path = ARTIFACT_DI
     classifier.warm_up()
     tensorflow = Classifier.from_artifact(artifact_dir, runtime="tensorflow")
     tensorflow.warm_up()
-    size = classifier.card.image_size
     data = sample.read_bytes()
     results: dict[str, Any] = {
         "machine": machine_info(),
@@ -258,29 +307,15 @@ def run_benchmark(sample: Path, runs: int = 30, artifact_dir: Path = ARTIFACT_DI
     }
 
     x = to_model_input(classifier.prepare(classifier.classify_bytes(data, "x").decoded.rgb))[None]
-    with tempfile.TemporaryDirectory() as tmp:
-
-        def seed_path():
-            target = Path(tmp) / sample.name
-            target.write_bytes(data)
-            image = keras.utils.img_to_array(keras.utils.load_img(target, target_size=(size, size)))
-            return classifier.model.predict(keras.applications.xception.preprocess_input(image[None]), verbose=0)
-
-        paired = timed_interleaved(
-            {
-                "ours": lambda: classifier.classify_bytes(data, sample.name),
-                "seed": seed_path,
-                "shipped": lambda: classifier.forward(x),
-            },
-            runs,
-        )
+    paired = against_the_seed_path(classifier, sample, x, runs)
     ours, seed, shipped = paired["ours"], paired["seed"], paired["shipped"]
     eager = timed(lambda: classifier.model(x, training=False), runs)
     compiled = timed(lambda: tensorflow.forward(x), runs)
-    explainer = Explainer(classifier)  # TensorFlow float32: saliency needs gradients
+    explainer = Explainer(classifier)  # class activation maps on ONNX Runtime, SmoothGrad on TensorFlow
     ideas = {
         "onnx_spinning_threads": onnx_spinning_forward(classifier, explainer, x, runs),
-        "bfloat16_forward": bfloat16_forward(classifier, x, runs),
+        "bfloat16_forward": bfloat16_forward(classifier, x, runs, artifact_dir),
+        "onnx_session_options": onnx_session_options(classifier, x, runs),
     }
     batch = np.repeat(x, 32, axis=0)
     batch_stats = timed(lambda: classifier.forward(batch), max(3, runs // 10), warmup=1)
@@ -304,6 +339,7 @@ def run_benchmark(sample: Path, runs: int = 30, artifact_dir: Path = ARTIFACT_DI
     results["contention"] = latency_under_smoothgrad(classifier, explainer, x, runs)
     results["throughput"] = folder_throughput(classifier)
     results["browser"] = browser_timings()
+    results["memory"] = decode_peak_rss()
     results["training"] = {**classifier.card.timings, "machine": classifier.card.machine.get("cpu")}
     return results
 
@@ -363,6 +399,7 @@ def _forward_rows(c: dict[str, Any], k: dict[str, Any]) -> list[str]:
                 else ""
             ),
         ),
+        *_session_option_rows(ideas.get("onnx_session_options", {})),
         _row(
             "idea, not shipped: TensorFlow in bfloat16",
             ideas["bfloat16_forward"],
@@ -375,10 +412,22 @@ def _forward_rows(c: dict[str, Any], k: dict[str, Any]) -> list[str]:
     ]
 
 
+def _session_option_rows(options: dict[str, dict]) -> list[str]:
+    if not options:
+        return []
+    shipped = options["shipped"]["p50_ms"]
+    tried = "; ".join(f"{name}: {stats['p50_ms']:.0f} ms" for name, stats in options.items() if name != "shipped")
+    return [
+        _row(
+            "ideas, not shipped: ONNX Runtime session options", options["shipped"], f"shipped {shipped:.0f} ms; {tried}"
+        )
+    ]
+
+
 def _saliency_rows(saliency: dict[str, Any]) -> list[str]:
     lines = []
     for method, stats in saliency.items():
-        note = f"{stats['times_forward']:.1f}x TensorFlow forward"
+        note = f"{stats.get('runtime', 'TensorFlow')}; {stats['times_forward']:.1f}x TensorFlow forward"
         if method == "SmoothGrad":
             note += f" ({stats['samples']} samples: {stats['times_forward_per_sample']:.2f}x forward per sample)"
         if method == "Score-CAM":
@@ -437,6 +486,23 @@ def _throughput_rows(results: dict[str, Any]) -> list[str]:
         f"| browser: upload 20 scans -> every result and the table visible | {browser['twenty_scans_s']:.1f} s | | "
         f"target 1.5 x 20 x end to end + 1 s = {budget:.1f} s; server log: {browser['server_log_lines']} lines, "
         f"{browser['server_log_warnings']} warnings |",
+        *_explain_rows(browser, results["memory"]),
+    ]
+
+
+def _explain_rows(browser: dict[str, Any], memory: dict[str, Any]) -> list[str]:
+    """The browser's Explain tour and the server's memory after it; a 40-megapixel upload's peak memory."""
+    loaded = "TensorFlow loaded" if browser["tensorflow_loaded"] else "TensorFlow never loaded"
+    reduced, unreduced = memory["reduced"], memory["unreduced"]
+    return [
+        f'| browser: "Explain this scan" -> first Grad-CAM visible | {browser["first_map_s"]:.1f} s | | '
+        f"then adding Grad-CAM++: {browser['adding_grad_campp_s']:.1f} s, Score-CAM: "
+        f"{browser['adding_score_cam_s']:.1f} s (ONNX Runtime) |",
+        f"| browser: server RSS after every page and three maps | {browser['server_rss_after_tour_mib']:.0f} MiB | | "
+        f"{loaded}; after classifying only: {browser['server_rss_after_classifying_mib']:.0f} MiB |",
+        f"| peak RSS classifying one {memory['megapixels']}-megapixel PNG (fresh process) | "
+        f"{reduced['peak_mib']:.0f} MiB | | reduced while decoding; without that: {unreduced['peak_mib']:.0f} MiB; "
+        f"before the upload: {reduced['before_mib']:.0f} MiB |",
     ]
 
 

@@ -8,46 +8,15 @@ loaded: those three maps come from the classifier's ONNX session).
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 from benchmarks.throughput import scan_folder
-
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-WAIT_MS = 300_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(port: int, log: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port)]
-    command += ["--server.address", "127.0.0.1", "--server.headless", "true"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(command, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status == 200:
-                return process
-        except OSError:
-            time.sleep(0.3)
-    process.kill()
-    raise RuntimeError("streamlit did not start")
+from training.app_server import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, running_app
 
 
 def _upload_and_wait(page, url: str, files: list[Path]) -> float:
@@ -98,31 +67,25 @@ def browser_timings() -> dict[str, Any]:
         folder = Path(tmp) / "scans"
         folder.mkdir()
         first, one, twenty = _split(scan_folder(folder, 22, distinct=True))
-        port, log = free_port(), Path(tmp) / "server.log"
+        log = Path(tmp) / "server.log"
         launched = time.perf_counter()
-        server = start_server(port, log)
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-                timings = {}
-                for name, files in (("first_scan", first), ("one_scan", one), ("twenty_scans", twenty)):
-                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                    timings[f"{name}_s"] = _upload_and_wait(page, f"http://127.0.0.1:{port}", files)
-                    if name == "first_scan":
-                        timings["server_start_to_first_result_s"] = time.perf_counter() - launched
-                rss = psutil.Process(server.pid).memory_info().rss
-                timings |= _explain_tour(page, f"http://127.0.0.1:{port}")
-                toured = psutil.Process(server.pid)
-                timings["tensorflow_loaded"] = any("tensorflow" in m.path for m in toured.memory_maps())
-                timings["server_rss_after_tour_mib"] = toured.memory_info().rss / 2**20
-                browser.close()
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        with running_app(log) as (url, server), sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            timings: dict[str, Any] = {}
+            for name, files in (("first_scan", first), ("one_scan", one), ("twenty_scans", twenty)):
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                timings[f"{name}_s"] = _upload_and_wait(page, url, files)
+                if name == "first_scan":
+                    timings["server_start_to_first_result_s"] = time.perf_counter() - launched
+            timings["server_rss_after_classifying_mib"] = psutil.Process(server.pid).memory_info().rss / 2**20
+            timings |= _explain_tour(page, url)
+            toured = psutil.Process(server.pid)
+            timings["tensorflow_loaded"] = any("tensorflow" in m.path for m in toured.memory_maps())
+            timings["server_rss_after_tour_mib"] = toured.memory_info().rss / 2**20
+            browser.close()
         log_text = log.read_text()
     return {
         **timings,
-        "server_rss_after_classifying_mib": rss / 2**20,
         "server_log_lines": len(log_text.splitlines()),
         "server_log_warnings": sum("WARNING" in line or "Inotify" in line for line in log_text.splitlines()),
     }

@@ -1,7 +1,8 @@
 """`python -m model classify DIR_OR_FILES... --out results.csv`: batch classification without the app.
 
 `python -m model backbone` fetches and verifies the ImageNet weights the artifact's Keras model is built on
-(`make` runs it at install, so the saliency maps work offline).
+(`make` runs it at install, so the saliency maps work offline). Installed (`pip install -e .`, as `make` does),
+the same commands are `brain-mri-classify` and `brain-mri-app` (the Streamlit app, as `make run`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,20 @@ def main(argv: list[str] | None = None) -> int:
     count = classify_to_csv(classifier, args.inputs, args.out, committed_trust(artifact_dir, classifier.card))
     print(f"wrote {count} rows to {args.out}")
     return 0
+
+
+def classify_main() -> int:
+    """The `brain-mri-classify` console script: `python -m model classify ...`."""
+    return main(["classify", *sys.argv[1:]])
+
+
+def run_app() -> int:
+    """The `brain-mri-app` console script: `streamlit run streamlit_app.py`, extra arguments passed on."""
+    from streamlit.web import cli
+
+    app = Path(__file__).resolve().parents[1] / "streamlit_app.py"
+    sys.argv = ["streamlit", "run", str(app), *sys.argv[1:]]
+    return cli.main()
 
 
 if __name__ == "__main__":

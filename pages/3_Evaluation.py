@@ -43,8 +43,8 @@ from model.report.saliency_report import (
 from model.report.scan_type_report import confusion_rows, scan_type_sentence
 from model.report.trust_report import RANKING_HELP, RANKINGS, TRUST_SUBSETS, caveat, trust_rows
 from model.report.trust_report import group_rows as trust_group_rows
-from model.schema.card import GALLERY_DIR
-from model.schema.records import RobustnessEvaluation, SaliencyEvaluation, TrustEvaluation
+from model.schema.card import CARD_FILE, GALLERY_DIR
+from model.schema.records import Evaluation, RobustnessEvaluation, SaliencyEvaluation, TrustEvaluation
 from pages.shared.ui import (
     artifact_dir,
     candidates,
@@ -60,6 +60,7 @@ from pages.shared.ui import (
     robustness_report,
     saliency_evaluation,
     scan_type_report,
+    stamp,
     trust_report,
 )
 
@@ -135,20 +136,21 @@ if label_conflict_sentence(report):
     st.caption(label_conflict_sentence(report))
 
 
-# Every cached figure takes the visitor's language as an argument: two languages never share a PNG.
+# Every cached figure takes the stamp of the file it draws from and the visitor's language as arguments: a
+# rewritten result file or another language never gets an old PNG.
 @st.cache_data(show_spinner=False, max_entries=2)
-def training_curves_png(lang: str) -> bytes:
+def training_curves_png(source: str, lang: str) -> bytes:
     return png_bytes(training_curves(model_card.history))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def roc_pr_png(choice: str, lang: str) -> bytes | None:
+def roc_pr_png(choice: str, source: str, lang: str) -> bytes | None:
     subset = SUBSETS[choice]
     return png_bytes(roc_pr_figure(subset, _(choice))) if "one_vs_rest" in subset else None
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def subset_figures(choice: str, lang: str) -> tuple[bytes, bytes, bytes]:
+def subset_figures(choice: str, source: str, lang: str) -> tuple[bytes, bytes, bytes]:
     """The confusion matrices and reliability diagram of one subset as PNGs, drawn once, not on every rerun."""
     chosen, label = SUBSETS[choice], _(choice)
     return (
@@ -167,7 +169,7 @@ def subset_figures(choice: str, lang: str) -> tuple[bytes, bytes, bytes]:
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def probability_png(probabilities: tuple[float, ...], lang: str) -> bytes:
+def probability_png(probabilities: tuple[float, ...], source: str, lang: str) -> bytes:
     return png_bytes(probability_bars(list(probabilities), names))
 
 
@@ -176,7 +178,7 @@ def details_section() -> None:
     choice = st.radio(_("Show details for"), list(SUBSETS), format_func=_, horizontal=True)
     label = _(choice)
     st.dataframe(pd.DataFrame(per_class_rows(SUBSETS[choice])), hide_index=True, width="stretch")
-    counts, normalised, reliability = subset_figures(choice, language())
+    counts, normalised, reliability = subset_figures(choice, stamp(Evaluation.FILE), language())
     left, middle, right = st.columns(3)
     left.image(
         counts,
@@ -195,7 +197,7 @@ def details_section() -> None:
         caption=_(RELIABILITY_EXPLAINED),
         alt=_("Reliability diagram, ECE {ece}").format(ece=number(SUBSETS[choice]["calibration"]["ece"], 3)),
     )
-    if (curves := roc_pr_png(choice, language())) is not None:
+    if (curves := roc_pr_png(choice, stamp(Evaluation.FILE), language())) is not None:
         st.markdown(_("**Each class against the others** ({subset}; Wilson 95 % CIs)").format(subset=label.lower()))
         st.dataframe(pd.DataFrame(one_vs_rest_rows(SUBSETS[choice])), hide_index=True, width="stretch")
         st.image(curves, caption=_(ONE_VS_REST_EXPLAINED), alt=_("ROC and precision-recall curves, one per class"))
@@ -237,7 +239,7 @@ def mistakes_section() -> None:
                 alt=_("Misclassified test scan: {verdict}").format(verdict=verdict),
             )
             st.image(
-                probability_png(tuple(row["probabilities"]), language()),
+                probability_png(tuple(row["probabilities"]), stamp(CARD_FILE), language()),
                 width="stretch",
                 alt=_("Calibrated probabilities: {values}").format(
                     values=", ".join(f"{_(n)} {pct(p, 0)}" for n, p in zip(names, row["probabilities"]))
@@ -249,7 +251,7 @@ SUBSETS = {N_("Whole split"): full, N_("Leakage-clean subset"): clean, N_("Copie
 details_section()
 st.subheader(_("Training curves"))
 st.image(
-    training_curves_png(language()),
+    training_curves_png(stamp(CARD_FILE), language()),
     caption=_("Loss and accuracy per epoch of both training stages, on train and validation"),
     alt=_("Training curves: loss and accuracy per epoch"),
 )
@@ -297,7 +299,7 @@ def saliency_section(report: SaliencyEvaluation) -> None:
     )
     st.dataframe(pd.DataFrame(summary_rows(report, subset, group)), hide_index=True, width="stretch")
     st.image(
-        localisation_png(subset, group, language()),
+        localisation_png(subset, group, stamp(SaliencyEvaluation.FILE), language()),
         caption=_("Pointing game and energy share per method, with 95 % CIs"),
         alt=_("Bar chart of the table above"),
     )
@@ -330,7 +332,7 @@ def saliency_section(report: SaliencyEvaluation) -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def localisation_png(subset: str, group: str, lang: str) -> bytes:
+def localisation_png(subset: str, group: str, source: str, lang: str) -> bytes:
     return png_bytes(localisation_chart(saliency_evaluation().tables[subset]["groups"][group]))
 
 

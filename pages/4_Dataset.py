@@ -6,7 +6,8 @@ import streamlit as st
 from model.i18n import N_, _, language
 from model.report.evaluation_report import audit_sentence
 from model.report.figures import class_distribution
-from pages.shared.ui import artifact_dir, audit, class_label, page_setup, png_bytes
+from model.schema.records import Audit
+from pages.shared.ui import artifact_dir, audit, class_label, page_setup, png_bytes, stamp
 
 EXAMPLES_DIR = "examples"  # thumbnails beside the audit (python -m training audit --examples-dir)
 
@@ -21,7 +22,7 @@ names = [class_label(report.class_names[c]) for c in class_dirs]
 st.markdown(
     _(
         "Bhuvaji et al., *Brain Tumor Classification (MRI)*, Kaggle 2020 (doi:10.34740/KAGGLE/DSV/1183165): "
-        "T1-weighted and other MRI slices, mostly 512×512 JPEGs, in a Training and a Testing folder. Every number on "
+        "T1-weighted and other MRI slices as JPEGs, in a Training and a Testing folder. Every number on "
         "this page comes from `python -m training audit`."
     )
 )
@@ -29,12 +30,12 @@ counts = {split: info["class_counts"] for split, info in report.splits.items()}
 
 
 @st.cache_data(show_spinner=False, max_entries=2)
-def distribution_png(lang: str) -> bytes:
+def distribution_png(source: str, lang: str) -> bytes:
     return png_bytes(class_distribution(counts, class_dirs, names))
 
 
 st.columns([3, 2])[0].image(
-    distribution_png(language()),
+    distribution_png(stamp(Audit.FILE), language()),
     alt=_("Images per class: {counts}").format(
         counts="; ".join(
             f"{split} " + ", ".join(f"{n} {c.get(d, 0)}" for d, n in zip(class_dirs, names))

@@ -14,17 +14,12 @@ from pydicom.filewriter import dcmwrite
 from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
 from model.schema.card import CLASS_DIRS, CLASS_LABELS, SAMPLES_DIR, ModelCard
+from pages.shared.site import ENTRY_POINT
+from pages.shared.site import PAGES as SITE
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 TINY_SIZE = 64
-PAGES = [  # every page of the app, as AppTest opens them
-    "streamlit_app.py",
-    "pages/1_Classify.py",
-    "pages/2_Explain.py",
-    "pages/3_Evaluation.py",
-    "pages/4_Dataset.py",
-    "pages/5_Model_card.py",
-]
+PAGES = [ENTRY_POINT, *(page.file for page in SITE)]  # every page of the app, as AppTest opens them
 
 
 TUMOUR_SPOTS = [(0.3, 0.3), (0.3, 0.7), None, (0.7, 0.5)]  # per class: the blob's centre, as a share of the side

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from model.schema.card import ARTIFACT_ENV, CARD_FILE, read_record
+from model.schema.card import ARTIFACT_ENV, CARD_FILE, read_record, write_card
 from tests.helpers import (
     PAGES,
     ROOT,
@@ -158,6 +158,19 @@ def test_a_card_that_does_not_follow_its_schema_is_said_plainly_on_every_page_re
     app = AppTest.from_file(str(ROOT / page), default_timeout=120).run()
     assert not app.exception, [e.message for e in app.exception]
     assert "The model could not be loaded: model_card.json does not follow its schema" in body_text(app)
+
+
+def test_a_running_server_serves_a_rewritten_card_without_a_restart(trained, tmp_path, monkeypatch):
+    """Caches are keyed by the files' stamps, not by their paths: a new card is read on the next run."""
+    _, _, config, _ = trained
+    artifact = shutil.copytree(config.out_dir, tmp_path / "artifact")
+    monkeypatch.setenv(ARTIFACT_ENV, str(artifact))
+    before = AppTest.from_file(str(ROOT / "pages/5_Model_card.py"), default_timeout=120).run()
+    card = read_record(artifact / CARD_FILE, CARD_FILE)
+    card["calibration"]["temperature"] = 7.25
+    write_card(artifact, card)
+    after = AppTest.from_file(str(ROOT / "pages/5_Model_card.py"), default_timeout=120).run()
+    assert not after.exception and "7.25" in body_text(after) and "7.25" not in body_text(before)
 
 
 def test_clear_empties_the_uploader_and_a_removed_file_leaves_the_table(tiny_app):

@@ -1,88 +1,32 @@
 """End to end in real headless Chromium: start `streamlit run`, upload a scan, see the label and Grad-CAM."""
 
 import contextlib
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from model.schema.card import load_card
-from tests.helpers import ROOT, sample_scans
+from tests.helpers import sample_scans
+from training.app_server import CHROMIUM, CHROMIUM_ARGS, running_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.artifact]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
+    *CHROMIUM_ARGS,
     "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
 ]
-STARTUP_S = 120
 RESULT_MS = 120_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
 def running_server(log_dir: Path) -> Iterator[str]:
-    """A fresh `streamlit run streamlit_app.py` on a free port; yields its URL."""
-    port = free_port()
-    with open(log_dir / "streamlit.log", "w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "streamlit_app.py",
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-            ],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_healthy(url)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:  # a loaded machine: the test has passed, the server must still go
-                process.kill()
-                process.wait()
-
-
-def wait_until_healthy(url: str) -> None:
-    deadline = time.time() + STARTUP_S
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail("streamlit did not become healthy")
+    """A fresh app server on a free port; yields its URL."""
+    with running_app(log_dir / "streamlit.log") as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")

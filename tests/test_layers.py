@@ -14,14 +14,14 @@ def layer_of(module: str) -> str | None:
     return next((layer for layer in LAYERS if module == layer or module.startswith(layer + ".")), None)
 
 
-def model_imports(path) -> set[str]:
-    """Every `model.*` module a file imports, at the top or inside a function."""
+def model_imports(path, prefixes: tuple[str, ...] = ("model",)) -> set[str]:
+    """Every module under `prefixes` a file imports, at the top or inside a function."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("model"):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in prefixes:
             found.add(node.module)
         elif isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names if alias.name.startswith("model")}
+            found |= {alias.name for alias in node.names if alias.name.split(".")[0] in prefixes}
     return found
 
 
@@ -41,3 +41,16 @@ def test_a_module_imports_only_its_own_layer_or_lower_ones(path):
         return  # model/__init__.py: the package's docstring only
     upward = [m for m in model_imports(path) if (layer_of(m) is None) or RANK[layer_of(m)] > RANK[own]]
     assert upward == [], f"{path.name} ({own}) imports a higher layer"
+
+
+@pytest.mark.parametrize(
+    "package, never", [("model", ("training", "benchmarks", "pages")), ("training", ("benchmarks",))]
+)
+def test_lower_packages_never_import_higher_ones(package, never):
+    """The app and the CLI need only `model`; training builds on it; benchmarks build on both."""
+    found = {
+        str(path.relative_to(ROOT)): imported
+        for path in (ROOT / package).rglob("*.py")
+        for imported in model_imports(path, prefixes=never)
+    }
+    assert found == {}

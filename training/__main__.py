@@ -330,5 +330,10 @@ def readme() -> None:
     print("README updated" if update() else "README already up to date")
 
 
+def main() -> None:
+    """The `brain-mri-train` console script."""
+    app(prog_name="brain-mri-train")
+
+
 if __name__ == "__main__":
     app(prog_name="python -m training")

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from benchmarks.browser import CHROMIUM, WAIT_MS, free_port, start_server
+from pages.shared.site import PAGES as SITE
+from training.app_server import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, running_app
 from training.ood_images import SCREENSHOT_DIR
 
-PAGES = ("", "Classify", "Explain", "Evaluation", "Dataset", "Model_card")
+PAGES = ("", *(page.url_path for page in SITE))  # Home, then every page
 VIEWPORTS = {"desktop": (1400, 900), "phone": (390, 844)}
 
 
@@ -33,30 +34,23 @@ def capture_screenshots(scan: Path, out_dir: Path = SCREENSHOT_DIR) -> list[Path
 
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        server = start_server(port, Path(tmp) / "server.log")
-        url = f"http://127.0.0.1:{port}"
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-                for size, (width, height) in VIEWPORTS.items():
-                    page = browser.new_page(viewport={"width": width, "height": height})
-                    for name in PAGES:
-                        page.goto(f"{url}/{name}", wait_until="commit")
-                        if not name and size == "desktop":  # the page before Streamlit has drawn anything
-                            written.append(_shoot(page, out_dir / "app_loading_desktop.png"))
-                        page.get_by_text("not a medical device").first.wait_for(timeout=WAIT_MS)
-                        page.wait_for_load_state("networkidle")
-                        written.append(_shoot(page, out_dir / f"app_{name.lower() or 'home'}_{size}.png"))
-                    page.goto(f"{url}/Classify")
-                    page.locator("input[type=file]").first.set_input_files(str(scan))
-                    page.get_by_role("button", name="Explain this scan").wait_for(timeout=WAIT_MS)
-                    written.append(_shoot(page, out_dir / f"app_classify_result_{size}.png"))
-                browser.close()
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with tempfile.TemporaryDirectory() as tmp, running_app(Path(tmp) / "server.log") as (url, _):
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            for size, (width, height) in VIEWPORTS.items():
+                page = browser.new_page(viewport={"width": width, "height": height})
+                for name in PAGES:
+                    page.goto(f"{url}/{name}", wait_until="commit")
+                    if not name and size == "desktop":  # the page before Streamlit has drawn anything
+                        written.append(_shoot(page, out_dir / "app_loading_desktop.png"))
+                    page.get_by_text("not a medical device").first.wait_for(timeout=WAIT_MS)
+                    page.wait_for_load_state("networkidle")
+                    written.append(_shoot(page, out_dir / f"app_{name.lower() or 'home'}_{size}.png"))
+                page.goto(f"{url}/Classify")
+                page.locator("input[type=file]").first.set_input_files(str(scan))
+                page.get_by_role("button", name="Explain this scan").wait_for(timeout=WAIT_MS)
+                written.append(_shoot(page, out_dir / f"app_classify_result_{size}.png"))
+            browser.close()
     return written
 
 

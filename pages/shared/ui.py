@@ -29,7 +29,7 @@ from model.core.volume import AXIAL, PLANES, VOLUME_FORMAT
 from model.errors import BrainMRIError, InputError
 from model.i18n import LANGUAGES, N_, _, use_language
 from model.report.scan_type_report import served_row
-from model.schema.card import ARTIFACT_DIR, ARTIFACT_ENV, SAMPLES_DIR, ModelCard, load_card
+from model.schema.card import ARTIFACT_DIR, ARTIFACT_ENV, CARD_FILE, SAMPLES_DIR, ModelCard, load_card
 from model.schema.records import (
     RECORD_KINDS,
     Audit,
@@ -112,13 +112,35 @@ def artifact_dir() -> Path:
     return Path(os.environ.get(ARTIFACT_ENV, ARTIFACT_DIR))
 
 
+def file_stamp(path: Path) -> str:
+    """What changes when a file is rewritten (modification time and size): part of the key of every cache that
+    reads it, so that a running server serves a new model or result file without a restart."""
+    try:
+        info = path.stat()
+    except OSError:
+        return "missing"
+    return f"{info.st_mtime_ns}:{info.st_size}"
+
+
+def stamp(name: str) -> str:
+    """The stamp of a file of the served artifact (see `file_stamp`)."""
+    return file_stamp(artifact_dir() / name)
+
+
 def get_classifier() -> Classifier:
     with st.spinner(_("Loading the model (once per server)…")):
-        return _classifier(artifact_dir())
+        classifier = _classifier(artifact_dir())
+        if classifier.onnx is not None and classifier.onnx.has_last_conv:
+            _explainer(artifact_dir())  # no TensorFlow: ready now, the first map costs only its own time
+        return classifier
 
 
-@st.cache_resource(show_spinner=False)
 def _classifier(folder: Path) -> Classifier:
+    return _classifier_of(folder, file_stamp(folder / CARD_FILE))
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _classifier_of(folder: Path, card_stamp: str) -> Classifier:
     classifier = Classifier.from_artifact(folder)
     classifier.warm_up()
     return classifier
@@ -129,8 +151,12 @@ def get_explainer() -> Explainer:
         return _explainer(artifact_dir())
 
 
-@st.cache_resource(show_spinner=False)
 def _explainer(folder: Path) -> Explainer:
+    return _explainer_of(folder, file_stamp(folder / CARD_FILE))
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _explainer_of(folder: Path, card_stamp: str) -> Explainer:
     """Grad-CAM, Grad-CAM++ and Score-CAM run on the classifier's ONNX session; TensorFlow loads only for the
     maps that need it (`Explainer.needs_tensorflow`), behind the page's spinner that says so."""
     from model.core.explain import Explainer
@@ -148,18 +174,22 @@ def card() -> ModelCard:
         show_library_error(error)
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
 def _card(folder: Path) -> ModelCard:
+    return _card_of(folder, file_stamp(folder / CARD_FILE))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _card_of(folder: Path, card_stamp: str) -> ModelCard:
     return load_card(folder)
 
 
 def committed(kind: type[R]) -> R | None:
     """A result file committed next to the artifact, typed, or None when it has not been produced yet."""
-    return _committed(artifact_dir(), kind.FILE)
+    return _committed(artifact_dir(), kind.FILE, stamp(kind.FILE))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _committed(folder: Path, name: str) -> Record | None:
+def _committed(folder: Path, name: str, file_stamp: str) -> Record | None:
     return load(RECORD_KINDS[name], folder)
 
 
