@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine (see README):
 #   make run    create .venv, install, start the app
-#   make test   create .venv, install (+ Debian's chromium for the browser test), lint, run every test
+#   make test   create .venv, install (+ Debian's chromium for the browser test), lint, type-check, run every test
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -35,6 +35,7 @@ chromium:
 test: $(VENV)/.dev-installed chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
 # Extract every message into the template and merge it into each language's catalog (model/locales); then translate

@@ -8,9 +8,9 @@ import streamlit as st
 from model.i18n import N_, _, number, pct
 from model.report.card_report import fine_tuning
 from model.report.saliency_report import headline
-from pages.shared.site import CLASSIFY
-from pages.shared.site import PAGES as SITE
-from pages.shared.ui import NAVIGATED, card, choose_language, evaluation, page_setup, saliency_evaluation
+from pages.shared.sitemap import CLASSIFY
+from pages.shared.sitemap import PAGES as SITE
+from pages.shared.ui import NAVIGATED, card, choose_language, evaluation, page_setup, run_page, saliency_evaluation
 
 
 def home() -> None:
@@ -24,7 +24,8 @@ def home() -> None:
             "held-out scans — and how much of the public test split is a copy of its training split."
         )
     )
-    st.page_link(CLASSIFY.file, label=_("Classify a scan"), icon=CLASSIFY.icon)
+    if st.button(_("Classify a scan"), icon=CLASSIFY.icon, type="primary"):  # the one thing a newcomer came to do
+        st.switch_page(CLASSIFY.file)
 
     st.subheader(_("The four classes"))
     st.markdown(
@@ -115,4 +116,4 @@ def case_alias() -> list[st.Page]:
     return [st.Page(redirect, title=target.title, icon=target.icon, url_path=typed)]
 
 
-st.navigation(PAGES + case_alias()).run()
+run_page(st.navigation(PAGES + case_alias()))

@@ -18,12 +18,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, default=RESULTS_MD)
     parser.add_argument("--sample", type=Path, default=None, help="scan to time (default: first bundled sample)")
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--only", choices=["memory"], help="measure one block again, keep the others in --out")
     args = parser.parse_args(argv)
 
     from benchmarks.bench import main as run
+    from benchmarks.bench import rerun_block
     from model.schema.card import SAMPLES_DIR
 
-    run(args.out, args.markdown, args.sample or sorted(SAMPLES_DIR.glob("*.jpg"))[0], args.runs)
+    if args.only:
+        rerun_block(args.only, args.out, args.markdown)
+    else:
+        run(args.out, args.markdown, args.sample or sorted(SAMPLES_DIR.glob("*.jpg"))[0], args.runs)
     print(args.markdown.read_text())
     return 0
 

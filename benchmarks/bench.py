@@ -189,7 +189,7 @@ def onnx_spinning_forward(classifier: Classifier, explainer: Explainer, x: np.nd
     if classifier.onnx is None:
         return {"p50_ms": float("nan"), "p95_ms": float("nan")}
     spinning = OnnxForward(classifier.onnx.path, spinning=True)
-    stats = timed(lambda: spinning(x), runs)
+    stats: dict[str, Any] = timed(lambda: spinning(x), runs)
     forwards = {"spinning": spinning, "shipped": classifier.onnx}
     after: dict[str, list[float]] = {name: [] for name in forwards}
     try:
@@ -233,9 +233,13 @@ def compute_efficiency(
 
 def saliency_timings(explainer: Explainer, x: np.ndarray, forward_ms: float) -> dict[str, Any]:
     """Each saliency method's time, also in TensorFlow forward passes (the slow two on fewer runs)."""
-    saliency = {}
+    saliency: dict[str, dict[str, Any]] = {}
     for method in METHODS:
-        stats = timed(lambda m=method: explainer.explain(x[0], 0, m), runs=3 if method in METHODS[2:] else 10, warmup=1)
+
+        def explained(m: str = method) -> Any:
+            return explainer.explain(x[0], 0, m)
+
+        stats = timed(explained, runs=3 if method in METHODS[2:] else 10, warmup=1)
         runtime = "TensorFlow" if explainer.needs_tensorflow(method) else "ONNX Runtime"
         saliency[method] = {**stats, "times_forward": stats["p50_ms"] / forward_ms, "runtime": runtime}
     saliency["SmoothGrad"]["samples"] = SMOOTHGRAD_SAMPLES
@@ -277,9 +281,10 @@ SESSION_OPTIONS: dict[str, dict[str, Any]] = {
 
 def onnx_session_options(classifier: Classifier, x: np.ndarray, runs: int) -> dict[str, dict]:
     """The forward pass of one image with each of SESSION_OPTIONS beside the shipped session, timed in turn."""
-    if classifier.onnx is None:
+    shipped = classifier.onnx
+    if shipped is None:
         return {}
-    functions: dict[str, Callable[[], Any]] = {"shipped": lambda: classifier.onnx(x, (LOGITS,))}
+    functions: dict[str, Callable[[], Any]] = {"shipped": lambda: shipped(x, (LOGITS,))}
     for name, option in SESSION_OPTIONS.items():
         settings = onnxruntime.SessionOptions()
         settings.intra_op_num_threads = option.get("threads", available_cores())
@@ -288,8 +293,12 @@ def onnx_session_options(classifier: Classifier, x: np.ndarray, runs: int) -> di
             settings.graph_optimization_level = getattr(onnxruntime.GraphOptimizationLevel, option["level"])
         for key, value in option.get("entries", {}).items():
             settings.add_session_config_entry(key, value)
-        session = onnxruntime.InferenceSession(str(classifier.onnx.path), settings, providers=["CPUExecutionProvider"])
-        functions[name] = lambda s=session: s.run([LOGITS], {INPUT_NAME: x})
+        session = onnxruntime.InferenceSession(str(shipped.path), settings, providers=["CPUExecutionProvider"])
+
+        def forward(s: onnxruntime.InferenceSession = session) -> Any:
+            return s.run([LOGITS], {INPUT_NAME: x})
+
+        functions[name] = forward
     return timed_interleaved(functions, max(5, runs // 3))
 
 
@@ -504,6 +513,18 @@ def _explain_rows(browser: dict[str, Any], memory: dict[str, Any]) -> list[str]:
         f"{reduced['peak_mib']:.0f} MiB | | reduced while decoding; without that: {unreduced['peak_mib']:.0f} MiB; "
         f"before the upload: {reduced['before_mib']:.0f} MiB |",
     ]
+
+
+BLOCKS: dict[str, Callable[[], dict[str, Any]]] = {"memory": decode_peak_rss}  # measurable on their own
+
+
+def rerun_block(name: str, out_json: Path, out_md: Path) -> dict[str, Any]:
+    """Measures one block again and rewrites the results with it (the block records when it ran)."""
+    results = json.loads(out_json.read_text())
+    results[name] = {**BLOCKS[name](), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    out_json.write_text(json.dumps(results, indent=2))
+    out_md.write_text(markdown(results))
+    return results
 
 
 def main(out_json: Path, out_md: Path, sample: Path, runs: int) -> dict[str, Any]:

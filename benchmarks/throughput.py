@@ -55,7 +55,7 @@ def folder_throughput(classifier: Classifier, count: int = FOLDER_SCANS) -> dict
             size: _images_per_s(lambda s=size: list(classify_paths(classifier, paths, batch_size=s)), count)
             for size in BATCH_SIZES
         }
-    best = max(batched, key=batched.get)
+    best = max(batched, key=batched.__getitem__)
     return {
         "scans": count,
         "one_at_a_time_images_per_s": single,

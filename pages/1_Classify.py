@@ -19,8 +19,8 @@ from pages.shared.ui import (
     Failure,
     Result,
     class_label,
-    classify,
     classify_frames,
+    classify_scan,
     clear_scans,
     explain_scan,
     frame_word,
@@ -103,7 +103,7 @@ def frame_of(name: str) -> int | None:
 results: dict[str, Result | Failure] = {}
 progress = st.progress(0.0, text=_("Classifying…"))
 for index, (name, data) in enumerate(files.items()):
-    results[name] = classify(data, frame_of(name), plane_of(name))
+    results[name] = classify_scan(name, data, frame_of(name))
     progress.progress(
         (index + 1) / len(files), text=_("Classified {done} of {total}").format(done=index + 1, total=len(files))
     )
@@ -112,6 +112,7 @@ progress.empty()
 
 report = trust_report()
 trust = None if report is None else Trust.from_report(report)
+SET = "" if report is None else set_label(report)  # the set's column and line label, e.g. "95 % set"
 
 
 def not_mr_modality(result: Result) -> str | None:
@@ -141,7 +142,7 @@ def summary_row(name: str, result: Result) -> dict[str, object]:
     if result.scan_type is not None:
         row[SEQUENCE] = "–" if flagged else sequence_name(result.scan_type.sequence)
     if trust is not None:
-        row[set_label(report)] = (
+        row[SET] = (
             "–" if flagged else ", ".join(labels[i] for i in trust.set_for(result.probabilities, sequence_of(result)))
         )
     return row | {
@@ -165,18 +166,22 @@ def summary_table(classified: dict[str, Result]) -> str:
         summary = summary.sort_values(CONFIDENCE)
     elif show == flagged:
         summary = summary[summary[CHECK] != ""]
+    st.space("small")  # keeps the table's hover toolbar off the view buttons
     picked = st.dataframe(
-        summary,
+        summary.assign(**{column: summary[column] * 100 for column in (CONFIDENCE, MARGIN)}),
         hide_index=True,
         width="stretch",
         on_select="rerun",
         selection_mode="single-row",
         key=f"summary-{show}",  # a selection belongs to one view: another view starts unselected
+        # The check right after the class: on a phone the first columns are what fits.
+        column_order=[SCAN, CLASS, CHECK, FILE, *(c for c in summary.columns if c not in (SCAN, CLASS, CHECK, FILE))],
         column_config={
             SCAN: st.column_config.ImageColumn(SCAN, help=_("as the model sees it"), width="small"),
-            CONFIDENCE: st.column_config.ProgressColumn(CONFIDENCE, format="percent", min_value=0, max_value=1),
-            MARGIN: st.column_config.NumberColumn(MARGIN, format="percent", help=_("top probability minus the next")),
-            FILE: st.column_config.TextColumn(FILE, width="medium"),
+            # One decimal, as everywhere else on the page (`pct`).
+            CONFIDENCE: st.column_config.ProgressColumn(CONFIDENCE, format="%.1f %%", min_value=0, max_value=100),
+            MARGIN: st.column_config.NumberColumn(MARGIN, format="%.1f %%", help=_("top probability minus the next")),
+            FILE: st.column_config.TextColumn(FILE, width="small"),
             CHECK: st.column_config.TextColumn(CHECK, help=_("details below"), width="medium"),
         },
     )
@@ -236,7 +241,8 @@ def slice_by_slice(name: str, result: Result) -> None:
         st.error(every.message())
         return
     whole = WHOLE.get(result.details.get("format", ""), N_("**Whole file**"))
-    line = slices_summary(labels, [r.class_index for r in every], [r.out_of_distribution for r in every])
+    frames = result.details.get("format") not in WHOLE  # a multi-frame file, not a series or a volume
+    line = slices_summary(labels, [r.class_index for r in every], [r.out_of_distribution for r in every], frames)
     st.markdown(f"{_(whole)} · {line}")
     no_tumour = get_classifier().card.class_dirs.index(NO_TUMOUR)
     likely = tumour_slices([r.probabilities for r in every], no_tumour, [r.out_of_distribution for r in every])
@@ -275,9 +281,7 @@ def verdict(name: str, result: Result) -> None:
             if trust.referred(result.confidence, sequence_of(result))
             else ""
         )
-        st.markdown(
-            _("{label}: **{members}**").format(label=set_label(report).capitalize(), members=members) + referred
-        )
+        st.markdown(_("{label}: **{members}**").format(label=SET.capitalize(), members=members) + referred)
 
 
 def details(name: str, result: Result) -> None:

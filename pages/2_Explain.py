@@ -15,6 +15,7 @@ from pages.shared.ui import (
     Result,
     class_label,
     classify,
+    classify_scan,
     content_id,
     frame_word,
     get_classifier,
@@ -32,6 +33,8 @@ from pages.shared.ui import (
     served_rescore_row,
     show_library_error,
 )
+
+FAINT = 0.25  # a map whose peak on the common scale is below this looks nearly blank: the page says why
 
 page_setup(N_("Explain a prediction"))
 st.caption(
@@ -67,13 +70,12 @@ name = st.selectbox(
 st.session_state["explain_scan"] = name
 data = kept[name] if name in kept else examples[name].read_bytes()
 
-result = classify(data, None, plane_of(name))
+result = classify_scan(name, data)
 if isinstance(result, Result):
     pick_plane(name, result, "explain")
 if isinstance(result, Result) and result.frames > 1:
     label = _("{word} of {name}").format(word=frame_word(result).capitalize(), name=name)
-    key = f"explain-frame-{name}-{plane_of(name)}"
-    frame = st.slider(label, 1, result.frames, result.frame + 1, key=key)
+    frame = st.slider(label, 1, result.frames, result.frame + 1, key=f"explain-frame-{name}-{plane_of(name)}")
     result = classify(data, frame - 1, plane_of(name))
 if not isinstance(result, Result):
     st.error(
@@ -89,7 +91,7 @@ if result.frames > 1:
 if result.scan_type is not None:
     st.caption(describe(result.scan_type) + " " + accuracy_on_kind(result.scan_type, served_rescore_row()))
 
-controls = st.columns(4)
+controls = st.columns([1, 2, 1, 1])  # the methods get the room for all four chips
 target = controls[0].selectbox(
     _("Explain the class"),
     names,
@@ -167,12 +169,22 @@ for method in methods:
 
 scales = saliency.absolute_scales if saliency is not None else {}
 maps = {m: e.on_scale(scales[m]) if absolute and m in scales else e.heatmap for m, e in explanations.items()}
+faint = [m for m in maps if absolute and m in scales and maps[m].max() < FAINT]
+if faint:
+    st.info(
+        _(
+            "On the common scale, {methods}: the evidence for {target} is weaker than on most validation scans "
+            "(the map peaks below {faint} of this method's 95th percentile), so the map looks nearly blank. A high "
+            "probability can rest on weak, spread-out evidence; switch the common scale off to see its shape."
+        ).format(methods=", ".join(faint), target=class_label(target), faint=pct(FAINT, 0)),
+        icon=":material/info:",
+    )
 drawn = outline if show_outline else None
 titles = {}
 for method in methods:
     titles[method] = f"{method} · {class_label(target)} {pct(probability)}"
     if drawn is not None:
-        hit = scores(explanations[method].heatmap, outline)
+        hit = scores(explanations[method].heatmap, drawn)
         landed = _("hit") if hit["pointing_game"] >= 0.5 else _("miss")
         titles[method] += "\n" + _("{landed} · {share} inside").format(landed=landed, share=pct(hit["energy_share"], 0))
 scale_label = (

@@ -1,5 +1,7 @@
 """Evaluation: how good the shipped model is on the held-out Testing split, whole and leakage-clean."""
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -204,7 +206,7 @@ def details_section() -> None:
 
 
 @st.fragment
-def mistakes_section() -> None:
+def mistakes_section(report: Evaluation) -> None:
     st.subheader(_("Mistakes"))
     mistakes = [r for r in report.images if r["predicted"] != r["label"] and r.get("gallery_image")]
     only_clean = st.toggle(_("Only leakage-clean scans"), value=False)
@@ -276,7 +278,7 @@ if (kinds := scan_type_report()) is not None:
     st.subheader(_("Which kind of scan is it?"))
     st.markdown(scan_type_sentence(kinds))
     st.dataframe(pd.DataFrame(confusion_rows(kinds)), hide_index=True, width="stretch")
-mistakes_section()
+mistakes_section(report)
 
 
 @st.fragment
@@ -299,7 +301,7 @@ def saliency_section(report: SaliencyEvaluation) -> None:
     )
     st.dataframe(pd.DataFrame(summary_rows(report, subset, group)), hide_index=True, width="stretch")
     st.image(
-        localisation_png(subset, group, stamp(SaliencyEvaluation.FILE), language()),
+        localisation_png(report.tables[subset]["groups"][group], language()),
         caption=_("Pointing game and energy share per method, with 95 % CIs"),
         alt=_("Bar chart of the table above"),
     )
@@ -332,8 +334,8 @@ def saliency_section(report: SaliencyEvaluation) -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def localisation_png(subset: str, group: str, source: str, lang: str) -> bytes:
-    return png_bytes(localisation_chart(saliency_evaluation().tables[subset]["groups"][group]))
+def localisation_png(table: dict[str, dict[str, Any]], lang: str) -> bytes:
+    return png_bytes(localisation_chart(table))
 
 
 @st.fragment

@@ -106,9 +106,9 @@ if conflicts:
             "the question; the Evaluation page also scores Testing without them."
         ).format(n=len(conflicts), filed=filed)
     )
-    grid = st.columns(7)
+    shelf = st.columns(7)
     for slot, conflict in enumerate(conflicts):
-        with grid[slot % 7]:
+        with shelf[slot % 7]:
             if "image" in conflict:
                 st.image(
                     str(artifact_dir() / EXAMPLES_DIR / conflict["image"]),

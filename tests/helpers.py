@@ -14,8 +14,8 @@ from pydicom.filewriter import dcmwrite
 from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
 from model.schema.card import CLASS_DIRS, CLASS_LABELS, SAMPLES_DIR, ModelCard
-from pages.shared.site import ENTRY_POINT
-from pages.shared.site import PAGES as SITE
+from pages.shared.sitemap import ENTRY_POINT
+from pages.shared.sitemap import PAGES as SITE
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 TINY_SIZE = 64
@@ -28,9 +28,10 @@ TUMOUR_SPOTS = [(0.3, 0.3), (0.3, 0.7), None, (0.7, 0.5)]  # per class: the blob
 def tumour_mask(label: int, size: int = 96) -> np.ndarray:
     """Where `synthetic_scan` draws the class's blob (all False for no_tumor)."""
     yy, xx = np.mgrid[:size, :size]
-    if TUMOUR_SPOTS[label] is None:
+    spot = TUMOUR_SPOTS[label]
+    if spot is None:
         return np.zeros((size, size), bool)
-    cy, cx = (int(f * size) for f in TUMOUR_SPOTS[label])
+    cy, cx = (int(f * size) for f in spot)
     return (yy - cy) ** 2 + (xx - cx) ** 2 < (0.09 * size) ** 2
 
 
@@ -169,7 +170,7 @@ def dicom(
             ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
             ds.PixelData = encapsulate([encapsulated])
             ds["PixelData"].VR = "OB"
-        else:
+        elif pixels is not None:
             ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
             if pixels.ndim == 3:
                 ds.NumberOfFrames = pixels.shape[0]
@@ -212,13 +213,13 @@ def english_left(app) -> list[str]:
     from model.i18n import LOCALE_DIR
 
     with open(LOCALE_DIR / "fr" / "LC_MESSAGES" / "messages.po", "rb") as handle:
-        messages = [m for m in read_po(handle, locale="fr") if m.id and m.string != m.id]
-    french = "\n".join(m.string for m in messages)
-    whole = {m.id for m in messages}
+        messages = [m for m in read_po(handle, locale="fr") if isinstance(m.id, str) and m.id and m.string != m.id]
+    french = "\n".join(str(m.string) for m in messages)
+    whole = {str(m.id) for m in messages}
     fragments = {
         piece.strip()
         for m in messages
-        for piece in re.split(r"\{\w*\}|\*\*|\n", m.id)
+        for piece in re.split(r"\{\w*\}|\*\*|\n", str(m.id))
         if len(piece.strip()) >= 18 and piece.strip() not in french
     }
     shown = [

@@ -50,7 +50,7 @@ def test_classify_an_uploaded_scan_shows_its_label_and_a_table():
     assert [s.value for s in app.subheader] == ["1 scan this session", "Details", expected]
     summary = app.dataframe[0].value
     assert summary["class"].tolist() == [expected] and summary["file"].tolist() == [path.name]
-    assert 0.25 < summary["confidence"].iloc[0] <= 1 and summary["scan"].iloc[0].startswith("data:image/png")
+    assert 25 < summary["confidence"].iloc[0] <= 100 and summary["scan"].iloc[0].startswith("data:image/png")
     assert len(app.get("vega_lite_chart")) == 1  # the probabilities, drawn by the browser
     [set_column] = [c for c in summary.columns if c.endswith(" set")]
     assert expected in summary[set_column].iloc[0].split(", ")  # the prediction set holds the predicted class

@@ -126,6 +126,30 @@ def test_a_volume_gets_a_plane_picker_a_scrubber_and_a_summary(tiny_app):
     assert not app.exception and app.slider[0].max == 96 and any("coronal" in c.value for c in app.caption)
 
 
+def test_a_multi_frame_file_counts_frames_and_the_table_shows_the_check_right_after_the_class(tiny_app):
+    rng = np.random.default_rng(2)
+    frames = np.stack([synthetic_scan(label, rng).astype(np.uint16) * 16 for label in (0, 3)])
+    photo = encode(Image.fromarray(synthetic_scan(1, rng)).convert("RGB"), "JPEG")
+    app = tiny_app("pages/1_Classify.py")
+    files = [("cine.dcm", dicom(frames), "application/dicom"), ("scan.jpg", photo, "image/jpeg")]
+    app.get("file_uploader")[0].set_value(files).run()
+    assert not app.exception
+    assert any(m.value.startswith("**Whole file** · 2 frames:") for m in app.markdown)
+    order = list(app.dataframe[0].proto.column_order)
+    assert order[:4] == ["scan", "class", "check", "file"]
+    confidence = app.dataframe[0].value["confidence"]
+    assert confidence.between(0, 100).all() and confidence.max() > 1  # percent, as the details write it
+
+
+def test_a_volume_too_thin_for_the_picked_plane_goes_back_to_axial_and_says_why(tiny_app):
+    app = tiny_app("pages/1_Classify.py")
+    app.get("file_uploader")[0].set_value([("thin.nii", nifti(head_volume(10)), "application/octet-stream")]).run()
+    app.radio[0].set_value("sagittal").run()
+    assert not app.exception
+    assert any("cannot be shown in sagittal slices" in w.value for w in app.warning)
+    assert app.radio[0].value == "axial" and app.slider[0].max == 10 and not app.error
+
+
 def test_explain_draws_a_map_for_an_upload_with_the_tiny_model(tiny_app):
     scan = encode(Image.fromarray(synthetic_scan(3, np.random.default_rng(1))).convert("RGB"), "JPEG")
     app = tiny_app("pages/2_Explain.py")

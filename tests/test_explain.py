@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from model.core.explain import Explainer
-from model.core.maps import GRAD_CAM, METHODS, SMOOTHGRAD, Explanation, overlay
+from model.core.maps import GRAD_CAM, METHODS, SMOOTHGRAD
 from model.core.preprocess import to_model_input
 from tests.helpers import TINY_SIZE, sample_scans
 
@@ -25,12 +25,6 @@ def test_every_method_returns_a_normalised_map(tiny_explainer, method):
 def test_unknown_method_is_refused(tiny_explainer):
     with pytest.raises(ValueError):
         tiny_explainer.explain(np.zeros((TINY_SIZE, TINY_SIZE, 3), np.float32), 0, "LIME")
-
-
-def test_overlay_keeps_the_image_where_opacity_is_zero():
-    image = np.full((8, 8, 3), 100, np.uint8)
-    np.testing.assert_array_equal(overlay(image, np.ones((8, 8)), opacity=0.0), image)
-    assert overlay(image, np.ones((8, 8)), opacity=1.0).dtype == np.uint8
 
 
 def agree(ours: np.ndarray, theirs: np.ndarray) -> float:
@@ -60,14 +54,6 @@ def test_served_maps_agree_with_tf_keras_vis_on_real_scans(real_classifier, meth
             ours = explainer.explain(x, index, method).heatmap
             theirs = explainer.explain(x, index, method, reference=True).heatmap
             assert agree(ours, theirs) > threshold, (path.name, method, index)
-
-
-def test_on_a_common_scale_a_weak_map_stays_weak():
-    strong = Explanation(GRAD_CAM, 0, np.ones((4, 4), np.float32), 0.1, scale=8.0)
-    weak = Explanation(GRAD_CAM, 1, np.ones((4, 4), np.float32), 0.1, scale=0.4)
-    assert strong.on_scale(4.0).max() == 1.0  # clipped at the reference
-    assert weak.on_scale(4.0).max() == pytest.approx(0.1)
-    np.testing.assert_array_equal(weak.on_scale(0.0), weak.heatmap)  # no reference: the map's own scale
 
 
 @pytest.mark.artifact

@@ -9,7 +9,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -108,9 +108,11 @@ def evaluate(
     ] = "auto",
 ) -> None:
     """Score the artifact on a split, whole and leakage-clean (with MASKS_DIR also without label conflicts)."""
+    from model.core.predict import Runtime
     from training.evaluate import evaluate as run_evaluation
 
-    report = run_evaluation(data_dir, split, artifact_dir, out, gallery_dir, runtime, masks_dir)
+    chosen = cast(Runtime, runtime)  # one of the click choices above
+    report = run_evaluation(data_dir, split, artifact_dir, out, gallery_dir, chosen, masks_dir)
     _show({"full": report.full["accuracy"], "leakage_clean": report.leakage_clean["accuracy"]})
 
 

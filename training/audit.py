@@ -58,7 +58,7 @@ def _label_conflicts(data_dir: Path, masks_dir: Path, examples_dir: Path | None)
     """Scans whose Kaggle class differs from figshare's label for the same slice, with a thumbnail each."""
     conflicts = []
     for row in label_conflicts(masks_dir):
-        entry = {
+        entry: dict[str, Any] = {
             "scan": row.scan,
             "class": row.class_dir,
             "figshare_label": row.figshare_label,

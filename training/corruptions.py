@@ -83,15 +83,17 @@ def bias_field(image: np.ndarray, severity: int, rng: np.random.Generator) -> np
 
 def rotation(image: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     degrees = _level((5, 10, 15, 22, 30), severity) * rng.choice([-1.0, 1.0])
-    return np.asarray(Image.fromarray(image).rotate(degrees, resample=Image.BILINEAR, fillcolor=(0, 0, 0)))
+    return np.asarray(Image.fromarray(image).rotate(degrees, resample=Image.Resampling.BILINEAR, fillcolor=(0, 0, 0)))
 
 
 def downscale(image: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     """Acquired at a lower matrix size and upsampled again: fewer pixels across the head."""
     factor = _level((1.5, 2, 3, 4, 6), severity)
     height, width = image.shape[:2]
-    small = Image.fromarray(image).resize((max(1, round(width / factor)), max(1, round(height / factor))), Image.BOX)
-    return np.asarray(small.resize((width, height), Image.BILINEAR))
+    small = Image.fromarray(image).resize(
+        (max(1, round(width / factor)), max(1, round(height / factor))), Image.Resampling.BOX
+    )
+    return np.asarray(small.resize((width, height), Image.Resampling.BILINEAR))
 
 
 CORRUPTIONS: dict[str, Corruption] = {  # names marked for translation: the app shows them

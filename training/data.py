@@ -53,7 +53,7 @@ def list_split(data_dir: Path, split: str, class_dirs: Sequence[str] = CLASS_DIR
     root = Path(data_dir) / split
     if not root.is_dir():
         raise FileNotFoundError(f"{root} does not exist; expected {split}/<class>/*.jpg under {data_dir}")
-    samples = []
+    samples: list[Sample] = []
     for label, class_dir in enumerate(class_dirs):
         folder = root / class_dir
         if not folder.is_dir():

@@ -75,11 +75,11 @@ def _classified_rows(
     return rows, prepared_images
 
 
-def _write_gallery(rows: list[dict[str, Any]], prepared_images: list[np.ndarray], gallery_dir: Path) -> None:
+def _write_gallery(rows: list[dict[str, Any]], prepared_images: list[np.ndarray | None], gallery_dir: Path) -> None:
     """Saves each misclassified scan as the model saw it, and names the file in its row."""
     gallery_dir.mkdir(parents=True, exist_ok=True)
     for row, prepared in zip(rows, prepared_images):
-        if row["predicted"] != row["label"]:
+        if row["predicted"] != row["label"] and prepared is not None:
             name = row["path"].replace("/", "__").rsplit(".", 1)[0] + ".jpg"
             Image.fromarray(prepared).save(gallery_dir / name, quality=90)
             row["gallery_image"] = name

@@ -48,7 +48,7 @@ def outline_views(
     """The [0, 1] outline of each view `render_views` makes with a generator in the same state (square crops)."""
     rgb = decode_file(path).rgb
     outline = crop_to_square(mask.astype(np.float32), head_bbox(to_gray(rgb)))
-    return [o for _, o in _views(crop_head(rgb), outline, views, rng, config)]
+    return [o for _, o in _views(crop_head(rgb), outline, views, rng, config) if o is not None]
 
 
 def _batches(

@@ -37,7 +37,7 @@ def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_B
             accuracy, mean_confidence = float(correct[members].mean()), float(confidence[members].mean())
             ece += count / len(labels) * abs(accuracy - mean_confidence)
         else:
-            accuracy = mean_confidence = None
+            accuracy, mean_confidence = None, None  # an empty bin has neither
         table.append(
             {
                 "low": float(edges[b]),

@@ -40,7 +40,8 @@ def _detection(scores: np.ndarray, threshold: float, keep: list[bool]) -> dict[s
 def evaluate_guard(data_dir: Path, split: str, artifact_dir: Path, out: Path) -> GuardEvaluation:
     """Scores `split` and every non-MRI image; the threshold is the artifact's, fixed when the guard was fitted."""
     classifier = Classifier.from_artifact(artifact_dir)
-    if classifier.ood is None:
+    guard = classifier.card.ood
+    if classifier.ood is None or guard is None:
         raise ValueError("this artifact has no OOD guard")
     threshold = classifier.ood.threshold
     samples = list_split(data_dir, split, classifier.card.class_dirs)
@@ -51,10 +52,10 @@ def evaluate_guard(data_dir: Path, split: str, artifact_dir: Path, out: Path) ->
     report = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "artifact_sha256": classifier.card.weights_sha256,
-        "guard_sha256": classifier.card.ood.sha256,
+        "guard_sha256": guard.sha256,
         "threshold": threshold,
-        "threshold_rule": classifier.card.ood.threshold_rule,
-        "features": classifier.card.ood.features,
+        "threshold_rule": guard.threshold_rule,
+        "features": guard.features,
         "in_distribution": {
             "split": split,
             "images": len(in_scores),

@@ -228,11 +228,11 @@ def _charts() -> Generated:
         yield "chart or drawing", name, np.asarray(Image.open(buffer).convert("RGB"))
     for i in range(3):  # line drawings: shapes in ink on paper
         drawing = Image.new("RGB", (SIZE, SIZE), "white")
-        draw = ImageDraw.Draw(drawing)
+        pen = ImageDraw.Draw(drawing)
         for _ in range(6 + 3 * i):
             x, y = rng.integers(0, SIZE - 60, 2)
             w, h = rng.integers(20, 90, 2)
-            shape = draw.ellipse if rng.uniform() < 0.5 else draw.rectangle
+            shape = pen.ellipse if rng.uniform() < 0.5 else pen.rectangle
             shape((int(x), int(y), int(x + w), int(y + h)), outline="black", width=3)
         yield "chart or drawing", f"line drawing {i}", np.asarray(drawing)
 

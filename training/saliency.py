@@ -89,8 +89,8 @@ def slow_subsample(scans: Sequence[HeldOutScan], max_scans: int, seed: int) -> s
     for subset in (VALIDATION, TESTING):
         members = [s.scan for s in scans if s.subset == subset]
         rng = np.random.default_rng(seed)
-        picked = rng.choice(len(members), size=min(max_scans, len(members)), replace=False) if members else []
-        chosen.update(members[int(i)] for i in picked)
+        picked = rng.choice(len(members), size=min(max_scans, len(members)), replace=False) if members else np.zeros(0)
+        chosen.update(members[int(i)] for i in np.asarray(picked, dtype=int))
     return chosen
 
 
@@ -127,8 +127,10 @@ def score_scan(
     methods: Sequence[str],
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray, dict[str, np.ndarray]] | None:
     """(row of scores, prepared scan, prepared outline, maps) for one held-out scan; None if the outline vanishes."""
-    rgb = decode_file(scan.path).rgb
-    outline = prepare_outline(load_mask(masks_dir, scan.scan), rgb, classifier.card.image_size)
+    rgb, mask = decode_file(scan.path).rgb, load_mask(masks_dir, scan.scan)
+    if mask is None:  # held-out scans are chosen for having an outline; a file removed since has none
+        return None
+    outline = prepare_outline(mask, rgb, classifier.card.image_size)
     if not outline.any():  # smaller than a pixel once the scan is resized to the model's input
         return None
     prepared, prediction = classifier.classify_images([rgb])[0]
@@ -222,7 +224,10 @@ def _gallery(
     names = classifier.card.class_names
     gallery = []
     for rank, (kind, row) in enumerate(chosen):
-        _, prepared, outline, maps = score_scan(scans[row["scan"]], classifier, (explainer, None), masks_dir, METHODS)
+        scored = score_scan(scans[row["scan"]], classifier, (explainer, None), masks_dir, METHODS)
+        if scored is None:
+            continue
+        _, prepared, outline, maps = scored
         file = f"{SALIENCY_GALLERY_DIR}/{kind}_{rank % GALLERY_PER_KIND + 1}.png"
         titles = {m: f"{m}: share {row['methods'][m]['energy_share']:.0%}" for m in METHODS}
         saliency_strip(prepared, outline, maps, titles, f"{names[row['label']]} · {row['scan']}").savefig(
@@ -260,7 +265,7 @@ def evaluate_saliency(
             too_small.append(scan.scan)
         else:
             rows.append(scored[0])
-    report = {
+    report: dict[str, Any] = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "artifact_sha256": card.weights_sha256,
         "candidate": card.candidate,

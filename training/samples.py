@@ -36,10 +36,10 @@ def write_samples(data_dir: Path, evaluation: Path, out_dir: Path) -> list[Path]
             class_dir, name = row["path"].split("/")[-2:]
             stem = Path(name).stem.replace("(", "").replace(")", "").replace(" ", "_")
             target = out_dir / f"{class_dir}__{'copy' if leaked else 'new'}_{stem}.jpg"
-            with Image.open(Path(data_dir) / row["path"]) as image:
-                image = image.convert("RGB")
-                image.thumbnail((SAMPLE_MAX_SIDE, SAMPLE_MAX_SIDE))
-                image.save(target, quality=90)
+            with Image.open(Path(data_dir) / row["path"]) as opened:
+                image = opened.convert("RGB")
+            image.thumbnail((SAMPLE_MAX_SIDE, SAMPLE_MAX_SIDE))
+            image.save(target, quality=90)
             written.append(target)
     return written
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from pages.shared.site import PAGES as SITE
+from pages.shared.sitemap import PAGES as SITE
 from training.app_server import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, running_app
 from training.ood_images import SCREENSHOT_DIR
 
@@ -25,7 +25,9 @@ def _save_half_size(png: bytes, path: Path) -> None:
     with tempfile.NamedTemporaryFile(suffix=".png") as tmp:
         Path(tmp.name).write_bytes(png)
         with Image.open(tmp.name) as image:
-            image.convert("RGB").resize((image.width // 2, image.height // 2), Image.LANCZOS).save(path, optimize=True)
+            image.convert("RGB").resize((image.width // 2, image.height // 2), Image.Resampling.LANCZOS).save(
+                path, optimize=True
+            )
 
 
 def capture_screenshots(scan: Path, out_dir: Path = SCREENSHOT_DIR) -> list[Path]:

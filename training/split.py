@@ -65,7 +65,10 @@ def _manifest_part(data_dir: Path, seed: int) -> TrainingSplit:
 
 def _joined(parts: Sequence[TrainingSplit]) -> TrainingSplit:
     samples: list[Sample] = []
-    labels, groups, train, validation = [], [], [], []
+    labels: list[np.ndarray] = []
+    groups: list[np.ndarray] = []
+    train: list[np.ndarray] = []
+    validation: list[np.ndarray] = []
     for part in parts:
         offset, group_offset = len(samples), (max(groups[-1]) + 1 if groups else 0)
         samples += part.samples

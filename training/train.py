@@ -137,9 +137,8 @@ class CachedRows(keras.utils.PyDataset):
         outlines = None if self.outlines is None else (self.outlines[0][rows], self.outlines[1][rows])
         if self.rng is not None and self.mixup > 0:
             inputs, targets, weights, outlines = self._mix(index, inputs, targets, weights, outlines)
-        if outlines is not None:
-            inputs = (inputs, *outlines)
-        return (inputs, targets) if weights is None else (inputs, targets, weights)
+        model_inputs = inputs if outlines is None else (inputs, *outlines)
+        return (model_inputs, targets) if weights is None else (model_inputs, targets, weights)
 
     def _mix(
         self,
@@ -150,7 +149,7 @@ class CachedRows(keras.utils.PyDataset):
         outlines: tuple[np.ndarray, np.ndarray] | None,
     ):
         # A generator per batch and epoch: the same mix whatever order Keras fetches batches in.
-        rng = np.random.default_rng([self.seed, self.epoch, index])
+        rng = np.random.default_rng([self.seed or 0, self.epoch, index])
         lam = rng.beta(self.mixup, self.mixup, size=len(inputs)).astype(np.float32)
         partner = rng.permutation(len(inputs))
 

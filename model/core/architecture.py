@@ -95,14 +95,18 @@ def save_weights_npz(model: keras.Model, path: Path, base: Sequence[np.ndarray] 
     arrays, left_out = {}, 0
     for index, variable in enumerate(model.weights):
         stored = as_stored(np.asarray(variable.numpy()))
-        if index in base_of and np.array_equal(stored, as_stored(np.asarray(base[base_of[index]]))):
+        if (
+            base is not None
+            and index in base_of
+            and np.array_equal(stored, as_stored(np.asarray(base[base_of[index]])))
+        ):
             left_out += 1
             continue
         arrays[f"{index:04d}:{variable.path}"] = stored
     if base is not None:
         arrays[BASE_KEY] = np.array(weights_sha256(base))
     with open(path, "wb") as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
     return left_out
 
 
@@ -133,7 +137,7 @@ def load_weights_npz(model: keras.Model, path: Path, base_source: BaseSource = i
     for index, variable in enumerate(model.weights):
         if index in arrays:
             key, value = arrays[index]
-        elif index in base_of:
+        elif base is not None and index in base_of:
             key, value = variable.path, as_stored(np.asarray(base[base_of[index]]))
         else:
             raise ValueError(f"weights file has no array for {variable.path} and names no base that has it")

@@ -13,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Iterable, Iterator, Protocol
+from typing import Iterable, Iterator, Protocol, TypeVar
 
 import numpy as np
 from tqdm import tqdm
@@ -76,7 +76,10 @@ def loaded_scans(paths: Iterable[Path], size: int, ahead: int = 4 * BATCH) -> It
             yield from pending.popleft().result()
 
 
-def batches(items: Iterable[Loaded], size: int) -> Iterator[list[Loaded]]:
+Item = TypeVar("Item")
+
+
+def batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
@@ -85,10 +88,17 @@ def batches(items: Iterable[Loaded], size: int) -> Iterator[list[Loaded]]:
 class Scored(Protocol):
     """What a CSV row needs of a prediction (`model.core.predict.Prediction`, or the app's cached copy of one)."""
 
-    class_name: str
-    probabilities: np.ndarray
-    out_of_distribution: bool
-    scan_type: ScanType | None
+    @property
+    def class_name(self) -> str: ...
+
+    @property
+    def probabilities(self) -> np.ndarray: ...
+
+    @property
+    def out_of_distribution(self) -> bool: ...
+
+    @property
+    def scan_type(self) -> ScanType | None: ...
 
     @property
     def confidence(self) -> float: ...
@@ -154,9 +164,9 @@ def classify_paths(
 ) -> Iterator[dict[str, object]]:
     names = classifier.card.class_names
     for chunk in batches(loaded_scans(paths, classifier.card.image_size), batch_size):
-        good = [item for item in chunk if item.model_input is not None]
-        predictions = classifier.predict_inputs(np.stack([item.model_input for item in good])) if good else []
-        by_item = {id(item): prediction for item, prediction in zip(good, predictions)}
+        good = [(item, item.model_input) for item in chunk if item.model_input is not None]
+        predictions = classifier.predict_inputs(np.stack([image for _, image in good])) if good else []
+        by_item = {id(item): prediction for (item, _), prediction in zip(good, predictions)}
         for item in chunk:
             yield result_row(str(item.file), names, by_item.get(id(item)), item.error, item.frame, trust)
 

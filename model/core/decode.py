@@ -128,11 +128,11 @@ def decode_frames(data: bytes, name: str = "file", plane: str = AXIAL) -> list[D
     """Every frame of a multi-frame DICOM, every slice of a zipped series or of a volume cut along `plane`, or the
     one image of any other file."""
     if is_gzip(data) or is_nifti(data):
-        slices = _volume_slices(data, name, plane)
-        return [_volume_slice(slices, index, plane) for index in range(len(slices))]
+        cut = _volume_slices(data, name, plane)
+        return [_volume_slice(cut, index, plane) for index in range(len(cut))]
     if is_zip(data):
-        slices = ordered_series(archive_members(data, name), name)
-        return [_decode_series(slices, name, index) for index in range(len(slices))]
+        members = ordered_series(archive_members(data, name), name)
+        return [_decode_series(members, name, index) for index in range(len(members))]
     first = decode_image(data, name, 0)
     if first.frames == 1 or not is_dicom(data):  # other formats: the first frame, as decode_image reads them
         return [first]
@@ -218,8 +218,7 @@ def _decode_raster(data: bytes, name: str) -> DecodedImage:
                 frames = getattr(image, "n_frames", 1)
                 image.draft(image.mode, (MAX_DECODED_SIDE, MAX_DECODED_SIDE))  # JPEG only; a no-op for others
                 image.load()
-                image = ImageOps.exif_transpose(_reduced(image))
-                rgb = _to_rgb8(image)
+                rgb = _to_rgb8(ImageOps.exif_transpose(_reduced(image)))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageTooLargeError(N_("{name} is too large to decode safely."), name=name) from error
     except UnidentifiedImageError as error:

@@ -85,12 +85,13 @@ class Explainer:
         return Explanation(method, class_index, scaled, time.perf_counter() - started, scale)
 
     def _onnx_heatmap(self, image: np.ndarray, class_index: int, method: str) -> np.ndarray:
-        assert self._onnx is not None and self._head is not None
-        activations = self._onnx(image[None], (LAST_CONV,))[LAST_CONV][0]
+        onnx, head = self._onnx, self._head
+        assert onnx is not None and head is not None  # needs_tensorflow() is False
+        activations = onnx(image[None], (LAST_CONV,))[LAST_CONV][0]
         if method == GRAD_CAM:
-            cam = grad_cam(activations, self._head, class_index)
+            cam = grad_cam(activations, head, class_index)
         elif method == GRAD_CAM_PLUS_PLUS:
-            cam = grad_cam_plus_plus(activations, self._head, class_index)
+            cam = grad_cam_plus_plus(activations, head, class_index)
         else:
-            cam = score_cam(activations, image, class_index, lambda batch: self._onnx(batch, (LOGITS,))[LOGITS])
+            cam = score_cam(activations, image, class_index, lambda batch: onnx(batch, (LOGITS,))[LOGITS])
         return upsample(cam, image.shape[:2])

@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 
 import numpy as np
 from scipy.special import softmax
@@ -118,7 +118,7 @@ class Classifier:
         scan_type: ScanTypeModel | None = None,
     ):
         self._model, self.card, self.ood, self.onnx, self.scan_type = model, card, ood, onnx, scan_type
-        self._forward = None
+        self._forward: Callable[[Any], Any] | None = None  # the compiled Keras pass, traced on first use
         self.lock = threading.RLock()  # guards the Keras model only (re-entrant: `model` takes it too)
 
     @property
@@ -221,7 +221,8 @@ class Classifier:
                     lambda x: frozen_and_logits(x, training=False),
                     input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)],
                 )
-            return tuple(t.numpy() for t in self._forward(tf.constant(batch)))
+            frozen, logits = self._forward(tf.constant(batch))
+            return frozen.numpy(), logits.numpy()
 
     def predict_inputs(self, inputs: np.ndarray) -> list[Prediction]:
         with _BLAS.limit(limits=1, user_api="blas"):
@@ -232,7 +233,7 @@ class Classifier:
         predictions = []
         for row, probs, score, kind in zip(logits, probabilities, scores, kinds):
             index = int(np.argmax(probs))
-            flagged = bool(score is not None and score > self.ood.threshold)
+            flagged = bool(score is not None and self.ood is not None and score > self.ood.threshold)
             ood_score = None if score is None else float(score)
             predictions.append(Prediction(index, self.card.class_names[index], probs, row, ood_score, flagged, kind))
         return predictions

@@ -124,8 +124,8 @@ def ordered_series(members: list[tuple[str, bytes]], name: str) -> list[bytes]:
     """The DICOM members of one series, in slice order; other files (a README, a DICOMDIR) are left out."""
     from model.core.decode import is_dicom
 
-    placed = [(slice_place(data, member), data) for member, data in members if is_dicom(data)]
-    placed = [(place, data) for place, data in placed if place is not None]
+    found = [(slice_place(data, member), data) for member, data in members if is_dicom(data)]
+    placed = [(place, data) for place, data in found if place is not None]
     if not placed:
         raise ArchiveError(N_("{name} holds no DICOM slices."), name=name)
     series = {place.series for place, _ in placed if place.series is not None}
@@ -157,7 +157,7 @@ def group_series(files: list[tuple[str, bytes]], series_name: str = SERIES_NAME)
     for name, data in files:
         place = slice_place(data, name) if is_dicom(data) else None
         alone = place is None or place.series is None or place.frames > 1
-        by_series.setdefault(f"file:{name}" if alone else str(place.series), []).append((name, data))
+        by_series.setdefault(f"file:{name}" if alone or place is None else str(place.series), []).append((name, data))
     grouped = []
     for key, members in by_series.items():
         if key.startswith("file:") or len(members) == 1:

@@ -44,7 +44,7 @@ def robustness_sentence(report: RobustnessEvaluation) -> str:
     for subset, label in ROBUSTNESS_SUBSETS.items():
         results = report.results[subset]
         at_worst = {name: results[name][worst]["accuracy"]["value"] for name in report.corruptions}
-        weakest, strongest = min(at_worst, key=at_worst.get), max(at_worst, key=at_worst.get)
+        weakest, strongest = min(at_worst, key=at_worst.__getitem__), max(at_worst, key=at_worst.__getitem__)
         parts.append(
             _("on the {subset}, {n} scans, from {clean} to between {low} ({weakest}) and {high} ({strongest})").format(
                 subset=_(label),

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.i18n import _, pct
+from model.i18n import N_, _, pct
 
 LIKELY_SHOWN = 5
 
 
-def slices_summary(class_names: list[str], predicted: list[int], flagged: list[bool]) -> str:
-    """One line over a series' slices: how many went to each class, and how many the guard set aside."""
+COUNTED = {False: N_("{n} slices: {counts}"), True: N_("{n} frames: {counts}")}  # a multi-frame file has frames
+
+
+def slices_summary(class_names: list[str], predicted: list[int], flagged: list[bool], frames: bool = False) -> str:
+    """One line over a series' slices (or a multi-frame file's `frames`): how many went to each class, and how
+    many the guard set aside."""
     counts = np.bincount(np.asarray(predicted, dtype=int), minlength=len(class_names))
     parts = [f"{count} {class_names[i]}" for i, count in sorted(enumerate(counts), key=lambda c: -c[1]) if count]
-    line = _("{n} slices: {counts}").format(n=len(predicted), counts=", ".join(parts))
+    line = _(COUNTED[frames]).format(n=len(predicted), counts=", ".join(parts))
     return line + (_("; {n} not like a training MRI").format(n=sum(flagged)) if any(flagged) else "")
 
 

@@ -8,16 +8,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, NoReturn
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, cast
 
 import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
 from PIL import Image
+from streamlit.navigation.page import StreamlitPage
 
 from model.core.decode import SERIES_FORMAT
 from model.core.maps import GRAD_CAM, Explanation, overlay
@@ -81,7 +83,11 @@ def choose_language() -> str:
     st.session_state[LANGUAGE_KEY] = st.session_state["language_picker"] = code
     st.query_params[LANGUAGE_KEY] = code
     st.sidebar.selectbox(
-        "Language · Langue", list(LANGUAGES), format_func=LANGUAGES.get, key="language_picker", on_change=_picked
+        "Language · Langue",
+        list(LANGUAGES),
+        format_func=LANGUAGES.__getitem__,
+        key="language_picker",
+        on_change=_picked,
     )
     return code
 
@@ -104,6 +110,22 @@ def page_setup(title: str) -> None:
     st.title(title)
     # Also in the page body: on a phone the sidebar starts collapsed and its notice goes unseen.
     st.markdown(f":orange-badge[:material/warning: {_(SHORT_NOTICE)}]")
+
+
+LOG = logging.getLogger("brain_mri.app")
+UNEXPECTED = N_(
+    "Something went wrong on this page; it has been logged. Reload the page, or try another scan: your scans are kept."
+)
+
+
+def run_page(page: StreamlitPage) -> None:
+    """The last resort around every page: an unexpected error shows one calm sentence and goes to the server log,
+    never a traceback to the visitor. Streamlit's own flow (stop, rerun, switch page) is not an Exception."""
+    try:
+        page.run()
+    except Exception:  # noqa: BLE001 - deliberately everything a page did not foresee
+        LOG.exception("unexpected error on page %s", page.title)
+        st.error(_(UNEXPECTED), icon=":material/error:")
 
 
 def artifact_dir() -> Path:
@@ -185,7 +207,7 @@ def _card_of(folder: Path, card_stamp: str) -> ModelCard:
 
 def committed(kind: type[R]) -> R | None:
     """A result file committed next to the artifact, typed, or None when it has not been produced yet."""
-    return _committed(artifact_dir(), kind.FILE, stamp(kind.FILE))
+    return cast("R | None", _committed(artifact_dir(), kind.FILE, stamp(kind.FILE)))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -478,6 +500,25 @@ def plane_of(name: str) -> str:
 
 def _remember_plane(name: str, widget: str) -> None:
     st.session_state.setdefault(PLANES_KEY, {})[name] = st.session_state[widget]
+
+
+def classify_scan(name: str, data: bytes, frame: int | None = None) -> Result | Failure:
+    """`classify` in the plane the visitor picked; a volume too thin to cut along that plane (a few thick slices
+    give strips, not images) goes back to axial slices, and the page says why. Call before the plane picker."""
+    plane = plane_of(name)
+    result = classify(data, frame, plane)
+    if isinstance(result, Failure) and plane != AXIAL:
+        st.warning(
+            _("{name} cannot be shown in {plane} slices: {why} Showing axial slices.").format(
+                name=name, plane=_(plane), why=result.message()
+            ),
+            icon=":material/warning:",
+        )
+        st.session_state[PLANES_KEY][name] = AXIAL
+        for page in ("classify", "explain"):
+            st.session_state.pop(f"plane-{page}-{name}", None)
+        result = classify(data, None, AXIAL)
+    return result
 
 
 def pick_plane(name: str, result: Result, page: str) -> None:
