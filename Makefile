@@ -20,8 +20,8 @@ $(VENV)/.backbone-fetched: $(VENV)/.app-installed model/backbone.py
 	$(PY) -m model backbone
 	touch $@
 
-$(VENV)/.dev-installed: $(VENV)/.backbone-fetched requirements-train.txt requirements-dev.txt
-	$(PY) -m pip install --quiet -r requirements-train.txt -r requirements-dev.txt
+$(VENV)/.dev-installed: $(VENV)/.backbone-fetched requirements-train.txt requirements-dev.txt requirements-scale.txt
+	$(PY) -m pip install --quiet -r requirements-train.txt -r requirements-dev.txt -r requirements-scale.txt
 	touch $@
 
 run: $(VENV)/.backbone-fetched

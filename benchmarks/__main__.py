@@ -18,7 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, default=RESULTS_MD)
     parser.add_argument("--sample", type=Path, default=None, help="scan to time (default: first bundled sample)")
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--only", choices=["memory"], help="measure one block again, keep the others in --out")
+    parser.add_argument(
+        "--only",
+        choices=["memory", "scale", "table"],
+        help="measure one block again and keep the others in --out ('table': only rewrite the markdown)",
+    )
     args = parser.parse_args(argv)
 
     from benchmarks.bench import main as run

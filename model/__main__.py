@@ -12,16 +12,30 @@ import os
 import sys
 from pathlib import Path
 
+ENGINES = ("local", "ray")  # model.core.archive runs them (imported late: `--help` stays fast)
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    classify = commands.add_parser("classify", help="classify scans (folders are searched recursively) to CSV")
+    classify = commands.add_parser(
+        "classify",
+        help="classify scans (folders are searched recursively) to CSV or Parquet; a rerun skips what --out holds",
+    )
     classify.add_argument("inputs", type=Path, nargs="+")
-    classify.add_argument("--out", type=Path, required=True)
+    classify.add_argument("--out", type=Path, required=True, help="results.csv (appended as rows arrive) or .parquet")
     classify.add_argument("--artifact-dir", type=Path, default=None)
+    classify.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="local: this process (default). ray: Ray Data, needs `pip install -r requirements-scale.txt`",
+    )
+    classify.add_argument("--actors", type=int, default=1, help="ray: classifier actors, one ONNX session each")
+    classify.add_argument("--cpus-per-actor", type=float, default=None, help="ray: CPUs each actor reserves")
+    classify.add_argument("--address", default=None, help="ray: join this cluster ('auto', or set RAY_ADDRESS)")
     commands.add_parser("backbone", help="fetch, verify and cache the ImageNet Xception weights")
     args = parser.parse_args(argv)
     if args.command == "backbone":
@@ -30,14 +44,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(imagenet_xception_weights())} verified arrays cached in {cache_dir()}")
         return 0
 
-    from model.core.batch import classify_to_csv
-    from model.core.predict import Classifier
-    from model.core.trust import committed_trust
+    from model.core.archive import classify_archive
     from model.schema.card import ARTIFACT_DIR
 
-    artifact_dir = args.artifact_dir or ARTIFACT_DIR
-    classifier = Classifier.from_artifact(artifact_dir)
-    count = classify_to_csv(classifier, args.inputs, args.out, committed_trust(artifact_dir, classifier.card))
+    count = classify_archive(
+        args.inputs,
+        args.out,
+        args.artifact_dir or ARTIFACT_DIR,
+        args.engine,
+        args.actors,
+        args.cpus_per_actor,
+        args.address,
+    )
     print(f"wrote {count} rows to {args.out}")
     return 0
 

@@ -168,7 +168,7 @@ def summary_table(classified: dict[str, Result]) -> str:
         summary = summary[summary[CHECK] != ""]
     st.space("small")  # keeps the table's hover toolbar off the view buttons
     picked = st.dataframe(
-        summary.assign(**{column: summary[column] * 100 for column in (CONFIDENCE, MARGIN)}),
+        summary.assign(**{column: pd.to_numeric(summary[column]) * 100 for column in (CONFIDENCE, MARGIN)}),
         hide_index=True,
         width="stretch",
         on_select="rerun",
@@ -182,7 +182,7 @@ def summary_table(classified: dict[str, Result]) -> str:
             CONFIDENCE: st.column_config.ProgressColumn(CONFIDENCE, format="%.1f %%", min_value=0, max_value=100),
             MARGIN: st.column_config.NumberColumn(MARGIN, format="%.1f %%", help=_("top probability minus the next")),
             FILE: st.column_config.TextColumn(FILE, width="small"),
-            CHECK: st.column_config.TextColumn(CHECK, help=_("details below"), width="medium"),
+            CHECK: st.column_config.TextColumn(CHECK, help=_("details below"), width="large"),
         },
     )
     rows_picked = [row for row in picked.selection.rows if row < len(summary)]
@@ -249,7 +249,7 @@ def slice_by_slice(name: str, result: Result) -> None:
     if likely:
         st.markdown(likely_tumour_sentence(likely, frame_word(result)))
     chances = pd.DataFrame([r.probabilities for r in every], columns=labels, index=range(1, len(every) + 1))
-    st.bar_chart(chances, height=220, x_label=frame_word(result), y_label=_("calibrated probability"), stack=True)
+    st.bar_chart(chances, height=280, x_label=frame_word(result), y_label=_("calibrated probability"), stack=True)
 
 
 def verdict(name: str, result: Result) -> None:
@@ -345,7 +345,8 @@ if report is not None:
     st.caption(caveat(report))
 st.caption(
     _(
-        "Classified with {runtime}; the saliency maps on the Explain page come from the float32 Keras model, which "
-        "the export was checked against."
+        "Classified with {runtime}. On the Explain page, Grad-CAM, Grad-CAM++ and Score-CAM come from the same "
+        "session; SmoothGrad and the tf-keras-vis references from the float32 Keras model, which the export was "
+        "checked against."
     ).format(runtime=get_classifier().runtime)
 )

@@ -91,7 +91,7 @@ if result.frames > 1:
 if result.scan_type is not None:
     st.caption(describe(result.scan_type) + " " + accuracy_on_kind(result.scan_type, served_rescore_row()))
 
-controls = st.columns([1, 2, 1, 1])  # the methods get the room for all four chips
+controls = st.columns(3)
 target = controls[0].selectbox(
     _("Explain the class"),
     names,
@@ -99,13 +99,14 @@ target = controls[0].selectbox(
     format_func=class_label,
     help=_("Default: the predicted class"),
 )
-methods = controls[1].multiselect(_("Methods"), METHODS, default=[GRAD_CAM], placeholder=_("Choose a method"))
-opacity = controls[2].slider(_("Overlay opacity"), 0.0, 1.0, 0.45, 0.05)
-colormap = controls[3].selectbox(_("Colour map"), ["jet", "turbo", "inferno", "viridis", "magma"])
+opacity = controls[1].slider(_("Overlay opacity"), 0.0, 1.0, 0.45, 0.05)
+colormap = controls[2].selectbox(_("Colour map"), ["jet", "turbo", "inferno", "viridis", "magma"])
+# A row of its own: four method chips fit, where a column would scroll them out of sight.
+methods = st.multiselect(_("Methods"), METHODS, default=[GRAD_CAM], placeholder=_("Choose a method"))
 outline = scan_outline(data)
 saliency = saliency_evaluation()
-switches = st.columns(3)
-absolute = switches[0].toggle(
+# One switch per line: side by side, the longer (French) labels were cut.
+absolute = st.toggle(
     _("Common scale for every scan and class"),
     value=False,
     disabled=saliency is None,
@@ -114,8 +115,8 @@ absolute = switches[0].toggle(
         "is the 95th percentile of this method's maps on held-out validation scans, so weak evidence looks weak."
     ),
 )
-show_outline = switches[1].toggle(_("Draw the radiologists' outline"), value=True, disabled=outline is None)
-reference = switches[2].toggle(
+show_outline = st.toggle(_("Draw the radiologists' outline"), value=True, disabled=outline is None)
+reference = st.toggle(
     _("Use tf-keras-vis' own implementations"),
     value=False,
     help=_("Slower; the default compiled maps are tested to agree with them."),

@@ -202,3 +202,43 @@ def test_captions_meet_the_wcag_contrast_ratio(server, browser):
     for colour, opacity in page.eval_on_selector_all("[data-testid=stCaptionContainer]", CAPTION_COLOURS):
         drawn = [opacity * c + (1 - opacity) * b for c, b in zip(colour, background)]
         assert contrast(drawn, background) >= 4.5, (colour, opacity, background)
+
+
+def classified_samples(page, server: str, count: int) -> None:
+    files = [str(path) for path, _ in sample_scans()][:count]
+    page.goto(f"{server}/Classify")
+    page.locator("input[type=file]").first.set_input_files(files)
+    page.get_by_role("heading", name=f"{len(files)} scans this session").wait_for(timeout=RESULT_MS)
+    page.get_by_role("button", name="Download results as CSV").wait_for(timeout=RESULT_MS)
+
+
+def test_picking_a_row_then_another_view_never_breaks_the_page(server, browser):
+    """A row picked in one view of the table, then a view with fewer rows: no error, details and CSV stay."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    classified_samples(page, server, 8)
+    box = page.locator("[data-testid=stDataFrame]").first.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 * 7 + 17)  # the checkbox of the 7th row (35 px rows)
+    page.wait_for_timeout(1500)
+    for view in ("Flagged", "Least confident first", "All"):
+        page.locator("[data-testid=stButtonGroup]").get_by_text(view, exact=True).click()
+        page.wait_for_timeout(1500)
+        page.get_by_role("button", name="Download results as CSV").wait_for(timeout=RESULT_MS)
+        assert page.locator("[data-testid=stException]").count() == 0
+        assert page.get_by_text("Something went wrong").count() == 0
+
+
+def test_clear_scans_empties_the_page_while_the_files_are_still_in_the_uploader(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    classified_samples(page, server, 2)
+    page.get_by_role("button", name="Clear scans").click()
+    page.get_by_text("Upload one or more scans").wait_for(timeout=RESULT_MS)
+    assert page.get_by_text("scans this session").count() == 0
+
+
+def test_on_a_phone_the_table_draws_the_check_beside_the_class(server, browser):
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    classified_samples(page, server, 3)
+    page.wait_for_timeout(1500)
+    headers = page.locator("[data-testid=stDataFrame] [role=columnheader]")
+    drawn = [headers.nth(i).inner_text() for i in range(headers.count())]
+    assert drawn[:3] == ["scan", "class", "check"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from model.core import volume
-from model.core.batch import classify_to_csv
+from model.core.archive import classify_locally
 from model.core.decode import decode_frames, decode_image
 from model.core.volume import AXIAL, CORONAL, SAGITTAL, VOLUME_FORMAT
 from model.errors import UnsupportedFormatError, VolumeError
@@ -92,7 +92,7 @@ def test_the_cli_writes_one_row_per_slice_of_a_volume(tiny_classifier, tmp_path)
     folder.mkdir()
     (folder / "head.nii.gz").write_bytes(nifti(head_volume(6), gz=True))
     (folder / "notes.gz").write_bytes(b"not picked up: only .nii and .nii.gz")
-    rows = classify_to_csv(tiny_classifier, [folder], tmp_path / "out.csv")
+    rows = classify_locally(tiny_classifier, [folder], tmp_path / "out.csv")
     lines = (tmp_path / "out.csv").read_text().splitlines()
     assert rows == 6 and len(lines) == 7
     assert [line.split(",")[0].endswith("head.nii.gz") for line in lines[1:]] == [True] * 6

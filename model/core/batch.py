@@ -7,7 +7,6 @@ size needs constant memory. Files that cannot be read get a row with the error.
 
 from __future__ import annotations
 
-import csv
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ from pathlib import Path
 from typing import Iterable, Iterator, Protocol, TypeVar
 
 import numpy as np
-from tqdm import tqdm
 
 from model.core.decode import IMAGE_SUFFIXES, decode_frames
 from model.core.onnx_forward import available_cores
@@ -169,17 +167,3 @@ def classify_paths(
         by_item = {id(item): prediction for (item, _), prediction in zip(good, predictions)}
         for item in chunk:
             yield result_row(str(item.file), names, by_item.get(id(item)), item.error, item.frame, trust)
-
-
-def classify_to_csv(classifier: Classifier, inputs: Iterable[Path], out: Path, trust: Trust | None = None) -> int:
-    paths = find_scans(inputs)
-    fields = csv_fields(classifier.card.class_names)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        rows = 0
-        for row in tqdm(classify_paths(classifier, paths, trust), desc="classifying", unit="image"):
-            writer.writerow(row)
-            rows += 1
-    return rows

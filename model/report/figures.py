@@ -42,6 +42,20 @@ def probability_bars(
     return figure
 
 
+# The Evaluation page shows three of these side by side, about 320 px wide each: at 12 pt a 4.8-inch figure's text
+# is 11 px there (tests/test_figures.py measures it), where Matplotlib's 8-10 pt defaults gave 7-9 px.
+READABLE_PT = 12
+SHOWN_WIDTH_PX = 320
+
+
+def readable(figure: Figure, axes: Sequence[Any]) -> None:
+    """Tick labels, axis labels and titles of `axes` at READABLE_PT at least."""
+    for axis in axes:
+        axis.tick_params(labelsize=READABLE_PT)
+        for text in (axis.xaxis.label, axis.yaxis.label, axis.title):
+            text.set_fontsize(max(READABLE_PT, text.get_fontsize()))
+
+
 def confusion_matrix_figure(
     matrix: Sequence[Sequence[int]], class_names: Sequence[str], normalise: bool, title: str
 ) -> Figure:
@@ -66,7 +80,8 @@ def confusion_matrix_figure(
     axis.set_xlabel(_("predicted class"))
     axis.set_ylabel(_("true class"))
     axis.set_title(title)
-    figure.colorbar(image, ax=axis, shrink=0.8, label=_("share of the true class") if normalise else _("images"))
+    bar = figure.colorbar(image, ax=axis, shrink=0.8, label=_("share of the true class") if normalise else _("images"))
+    readable(figure, [axis, bar.ax])
     return figure
 
 
@@ -96,7 +111,8 @@ def reliability_figure(bins: Sequence[dict[str, Any]], ece: float, title: str) -
     axis.set_xlabel(_("confidence of the predicted class"))
     axis.set_ylabel(_("accuracy"))
     axis.set_title(f"{title} (ECE {number(ece, 3)})")
-    axis.legend(loc="upper left", fontsize=8)
+    axis.legend(loc="upper left", fontsize=READABLE_PT)
+    readable(figure, [axis])
     return figure
 
 
@@ -170,7 +186,7 @@ def saliency_strip(
         axis.set_axis_off()
     if image is not None:
         opaque = matplotlib.cm.ScalarMappable(norm=image.norm, cmap=image.cmap)
-        figure.colorbar(opaque, ax=axes, shrink=0.8, label="relevance (map's own maximum = 1)")
+        figure.colorbar(opaque, ax=axes, shrink=0.8, label=bar_label(_("relevance (map's own max = 1)"), figure, 0.8))
     figure.suptitle(caption, fontsize=9)
     return figure
 
@@ -205,6 +221,17 @@ def localisation_chart(table: dict[str, dict[str, Any]]) -> Figure:
     return figure
 
 
+def bar_label(text: str, figure: Figure, shrink: float) -> str:
+    """A colour bar's label wrapped to the bar's height (about 12 characters of 10-point text per inch), so that
+    a long label (the common scale's, a French one) stays inside the figure instead of being cut at both ends."""
+    return textwrap.fill(text, max(12, int(figure.get_size_inches()[1] * shrink * 12)))
+
+
+def _panel_title(title: str, width: int = 32) -> str:
+    """Each line of a panel's title wrapped to the panel (about 32 characters of 10-point text in 3 inches)."""
+    return "\n".join(textwrap.fill(line, width) for line in title.splitlines())
+
+
 def explanation_figure(
     prepared: np.ndarray,
     maps: dict[str, np.ndarray],
@@ -215,26 +242,33 @@ def explanation_figure(
     footer: str,
     scale_label: str,
 ) -> Figure:
-    """The scan and each method's map side by side, one shared colour bar, the outline when given, a footer."""
+    """The scan and each method's maps, three panels a row (so that four methods stay readable on the page), one
+    shared colour bar, the outline when given, a footer."""
     panels = len(maps) + 1
-    figure, axes = plt.subplots(1, panels, figsize=(3.0 * panels + 0.8, 3.7), layout="constrained", squeeze=False)
-    axes = axes[0]
+    columns = min(panels, 3)
+    rows = -(-panels // columns)
+    figure, grid = plt.subplots(
+        rows, columns, figsize=(3.0 * columns + 0.8, 3.5 * rows + 0.2), layout="constrained", squeeze=False
+    )
+    for spare in grid.flat[panels:]:
+        spare.set_visible(False)
+    axes = list(grid.flat[:panels])
     axes[0].imshow(prepared)
-    axes[0].set_title(_("what the model sees"), fontsize=9)
+    axes[0].set_title(_("what the model sees"), fontsize=10)
     image = None
     for axis, (method, heatmap) in zip(axes[1:], maps.items()):
         axis.imshow(prepared)
         image = axis.imshow(heatmap, cmap=colormap, vmin=0, vmax=1, alpha=opacity)
-        axis.set_title(titles[method], fontsize=9)
+        axis.set_title(_panel_title(titles[method]), fontsize=10)
     for axis in axes:
         if outline is not None:
             axis.contour(outline, levels=[0.5], colors="white", linewidths=1.2)
         axis.set_axis_off()
     if image is not None:
         opaque = matplotlib.cm.ScalarMappable(norm=image.norm, cmap=image.cmap)  # the bar without the overlay's alpha
-        figure.colorbar(opaque, ax=list(axes), shrink=0.85, label=scale_label)
-    width_inches = figure.get_size_inches()[0]  # about 17 characters of 7-point text per inch
-    figure.supxlabel(textwrap.fill(footer, int(width_inches * 17)), fontsize=7, color="#555555", x=0.01, ha="left")
+        figure.colorbar(opaque, ax=axes, shrink=0.85, label=bar_label(scale_label, figure, 0.85))
+    width_inches = figure.get_size_inches()[0]  # about 14 characters of 8-point text per inch
+    figure.supxlabel(textwrap.fill(footer, int(width_inches * 14)), fontsize=8, color="#555555", x=0.01, ha="left")
     return figure
 
 

@@ -492,6 +492,7 @@ def kept_scans() -> dict[str, bytes]:
 
 
 PLANES_KEY = "volume-planes"  # scan name -> the plane a visitor cuts that volume along, kept across pages
+PLANE_RESETS_KEY = "volume-plane-resets"  # scan name -> how often its plane went back to axial
 
 
 def plane_of(name: str) -> str:
@@ -515,8 +516,8 @@ def classify_scan(name: str, data: bytes, frame: int | None = None) -> Result | 
             icon=":material/warning:",
         )
         st.session_state[PLANES_KEY][name] = AXIAL
-        for page in ("classify", "explain"):
-            st.session_state.pop(f"plane-{page}-{name}", None)
+        resets = st.session_state.setdefault(PLANE_RESETS_KEY, {})
+        resets[name] = resets.get(name, 0) + 1  # a new picker: the browser would keep showing the old choice
         result = classify(data, None, AXIAL)
     return result
 
@@ -526,7 +527,7 @@ def pick_plane(name: str, result: Result, page: str) -> None:
     its page) and applied before the page classifies again (the callback runs first)."""
     if result.details.get("format") != VOLUME_FORMAT:
         return
-    widget = f"plane-{page}-{name}"
+    widget = f"plane-{page}-{name}-{st.session_state.get(PLANE_RESETS_KEY, {}).get(name, 0)}"
     st.radio(
         _("Plane"),
         PLANES,
