@@ -16,7 +16,7 @@ $(VENV)/.app-installed: requirements.txt pyproject.toml
 	touch $@
 
 # The weights file leaves out what the verified ImageNet backbone holds: fetch it once, while online.
-$(VENV)/.backbone-fetched: $(VENV)/.app-installed model/backbone.py
+$(VENV)/.backbone-fetched: $(VENV)/.app-installed model/core/backbone.py
 	$(PY) -m model backbone
 	touch $@
 
