@@ -36,6 +36,7 @@ from model.report.saliency_report import (
     WHAT_A_HIT_MEANS,
     WHY_NOT_PROOF,
     by_construction,
+    gallery_caption,
     groups_of,
     headline,
     sanity_sentence,
@@ -329,6 +330,7 @@ def saliency_section(report: SaliencyEvaluation) -> None:
                 st.image(
                     str(artifact_dir() / item["file"]),
                     width="stretch",
+                    caption=gallery_caption(item, model_card.class_names),
                     alt=_("Scan, outline and saliency maps of {scan}").format(scan=item["scan"]),
                 )
 

@@ -12,6 +12,7 @@ from training.saliency import (
     HeldOutScan,
     evaluate_saliency,
     randomised_model,
+    redraw_gallery,
     score_scan,
     summarise,
 )
@@ -54,6 +55,18 @@ def test_evaluation_scores_every_method_and_baseline_on_held_out_outlined_scans(
     assert -1 <= table[GRAD_CAM]["spearman_vs_randomised"] <= 1
     assert all(row["subset"] == VALIDATION and row["label"] != 2 for row in report.scans)  # no no_tumor outline
     assert (tmp_path / report.gallery[0]["file"]).exists()
+    assert set(report.gallery[0]["shares"]) == set(METHODS)
+
+
+def test_the_gallery_is_drawn_again_without_touching_the_scores(trained, tmp_path):
+    """`saliency --gallery-only`: the same scans, the images again (no words in them), every score as it was."""
+    root, data, config, _ = trained
+    out = tmp_path / "saliency.json"
+    first = evaluate_saliency(data, root / "masks", config.out_dir, out, METHODS, max_slow_scans=2)
+    (tmp_path / first.gallery[0]["file"]).unlink()
+    again = redraw_gallery(data, root / "masks", config.out_dir, out)
+    assert again.tables == first.tables and again.scans == first.scans and again.gallery == first.gallery
+    assert (tmp_path / again.gallery[0]["file"]).exists()
 
 
 def test_a_scan_whose_outline_vanishes_at_the_models_size_is_skipped(tiny_classifier, tmp_path):

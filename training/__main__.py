@@ -229,10 +229,15 @@ def saliency(
     method: Annotated[list[str] | None, typer.Option(help="repeat for several (default: every method)")] = None,
     max_slow_scans: Annotated[int, typer.Option(help="Score-CAM/SmoothGrad subsample per subset")] = 60,
     sanity: Annotated[bool, typer.Option(help="also score a model with its top re-initialised")] = True,
+    gallery_only: Annotated[bool, typer.Option(help="only draw OUT's best and worst cases again")] = False,
 ) -> None:
     """Score every saliency method against expert tumour outlines."""
     from model.core.maps import METHODS
-    from training.saliency import evaluate_saliency
+    from training.saliency import evaluate_saliency, redraw_gallery
+
+    if gallery_only:
+        print(f"{len(redraw_gallery(data_dir, masks_dir, artifact_dir, out).gallery)} gallery images drawn")
+        return
 
     scored = evaluate_saliency(data_dir, masks_dir, artifact_dir, out, method or METHODS, max_slow_scans, sanity=sanity)
     _show({subset: table["groups"]["all"] for subset, table in scored.tables.items()})

@@ -12,6 +12,7 @@ subsample of at most `max_slow_scans` scans per subset.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -38,7 +39,7 @@ from model.core.maps import GRAD_CAM, GRAD_CAM_PLUS_PLUS, METHODS
 from model.core.predict import Classifier
 from model.core.preprocess import prepare_outline, to_model_input
 from model.report.saliency_report import SALIENCY_GALLERY_DIR, TESTING, VALIDATION
-from model.schema.records import SaliencyEvaluation, write
+from model.schema.records import SaliencyEvaluation, read, write
 from training.data import TEST_SPLIT, list_split
 from training.masks import load_mask, mask_path
 from training.metrics import bootstrap_mean_ci
@@ -221,7 +222,6 @@ def _gallery(
     ranked = sorted(complete, key=lambda r: r["methods"][GRAD_CAM]["energy_share"])
     chosen = [("best", r) for r in ranked[::-1][:GALLERY_PER_KIND]] + [("worst", r) for r in ranked[:GALLERY_PER_KIND]]
     (out_dir / SALIENCY_GALLERY_DIR).mkdir(parents=True, exist_ok=True)
-    names = classifier.card.class_names
     gallery = []
     for rank, (kind, row) in enumerate(chosen):
         scored = score_scan(scans[row["scan"]], classifier, (explainer, None), masks_dir, METHODS)
@@ -229,12 +229,20 @@ def _gallery(
             continue
         _, prepared, outline, maps = scored
         file = f"{SALIENCY_GALLERY_DIR}/{kind}_{rank % GALLERY_PER_KIND + 1}.png"
-        titles = {m: f"{m}: share {row['methods'][m]['energy_share']:.0%}" for m in METHODS}
-        saliency_strip(prepared, outline, maps, titles, f"{names[row['label']]} · {row['scan']}").savefig(
-            out_dir / file, dpi=80
-        )
-        gallery.append({"kind": kind, "scan": row["scan"], "label": row["label"], "file": file})
+        saliency_strip(prepared, outline, maps).savefig(out_dir / file, dpi=80)
+        shares = {m: row["methods"][m]["energy_share"] for m in METHODS}
+        gallery.append({"kind": kind, "scan": row["scan"], "label": row["label"], "file": file, "shares": shares})
     return gallery
+
+
+def redraw_gallery(data_dir: Path, masks_dir: Path, artifact_dir: Path, out: Path) -> SaliencyEvaluation:
+    """Draws the best and worst cases of a committed saliency evaluation again (its scores are kept as they are)."""
+    record = read(SaliencyEvaluation, out)
+    classifier = Classifier.from_artifact(artifact_dir)
+    scans = {s.scan: s for s in held_out_scans(data_dir, masks_dir, classifier.card.training_config["seed"])}
+    gallery = _gallery(record.scans, scans, classifier, Explainer(classifier), masks_dir, out.parent)
+    kept = {f.name: getattr(record, f.name) for f in dataclasses.fields(record) if f.name != "schema_version"}
+    return write(SaliencyEvaluation, out, {**kept, "gallery": gallery}, indent=1)
 
 
 def evaluate_saliency(

@@ -165,29 +165,22 @@ def class_distribution(
 
 
 def saliency_strip(
-    prepared: np.ndarray,
-    outline: np.ndarray,
-    maps: dict[str, np.ndarray],
-    titles: dict[str, str],
-    caption: str,
-    colormap: str = "jet",
+    prepared: np.ndarray, outline: np.ndarray, maps: dict[str, np.ndarray], colormap: str = "jet"
 ) -> Figure:
-    """The scan, then each method's map over it, the expert outline drawn on every panel, one colour bar."""
-    figure, axes = plt.subplots(1, len(maps) + 1, figsize=(2.6 * (len(maps) + 1) + 0.6, 3.0), layout="constrained")
+    """The scan, then each method's map over it, the expert outline drawn on every panel, one colour bar (0 to
+    1). No words: drawn once by training, it is shown in every language; the page writes its caption."""
+    figure, axes = plt.subplots(1, len(maps) + 1, figsize=(2.6 * (len(maps) + 1) + 0.6, 2.8), layout="constrained")
     axes[0].imshow(prepared)
-    axes[0].set_title("scan + expert outline", fontsize=9)
     image = None
-    for axis, (method, heatmap) in zip(axes[1:], maps.items()):
+    for axis, heatmap in zip(axes[1:], maps.values()):
         axis.imshow(prepared)
         image = axis.imshow(heatmap, cmap=colormap, vmin=0, vmax=1, alpha=0.45)
-        axis.set_title(titles.get(method, method), fontsize=9)
     for axis in axes:
         axis.contour(outline, levels=[0.5], colors="white", linewidths=1.2)
         axis.set_axis_off()
     if image is not None:
         opaque = matplotlib.cm.ScalarMappable(norm=image.norm, cmap=image.cmap)
-        figure.colorbar(opaque, ax=axes, shrink=0.8, label=bar_label(_("relevance (map's own max = 1)"), figure, 0.8))
-    figure.suptitle(caption, fontsize=9)
+        figure.colorbar(opaque, ax=axes, shrink=0.8)
     return figure
 
 

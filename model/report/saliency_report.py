@@ -156,3 +156,14 @@ def by_construction(card: ModelCard, candidates: Candidates | None) -> str:
             "The same recipe without the term (run {run}) pointed at the outline for {hits} (95 % CI {low}–{high})."
         ).format(run=ATTENTION_ABLATION_RUN, hits=pct(scored["pointing_game"], 0), low=pct(low, 0), high=pct(high, 0))
     )
+
+
+def gallery_caption(item: dict[str, Any], class_names: list[str]) -> str:
+    """What a gallery strip shows, in the visitor's language (the image itself has no words): the scan with its
+    outline, then each method's map with its share of energy inside the outline."""
+    shares, class_name = item.get("shares", {}), class_names[item["label"]]
+    maps = ", ".join(f"{method} ({pct(share, 0)})" for method, share in shares.items())
+    return _(
+        "{label} · {scan}: the scan with the radiologists' outline (white), then the maps of {maps}; in brackets, "
+        "each map's share inside the outline. Colour: relevance, each map scaled to its own maximum."
+    ).format(label=_(class_name), scan=item["scan"], maps=maps)
