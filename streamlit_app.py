@@ -8,9 +8,10 @@ import streamlit as st
 from model.i18n import N_, _, number, pct
 from model.report.card_report import fine_tuning
 from model.report.saliency_report import headline
+from pages.shared.layout import NAVIGATED, choose_language, page_setup, run_page
+from pages.shared.served import card, evaluation, saliency_evaluation
 from pages.shared.sitemap import CLASSIFY
 from pages.shared.sitemap import PAGES as SITE
-from pages.shared.ui import NAVIGATED, card, choose_language, evaluation, page_setup, run_page, saliency_evaluation
 
 
 def home() -> None:

@@ -7,7 +7,7 @@ class BrainMRIError(Exception):
     """Base class of every error this project raises on purpose.
 
     `template` is the English message with {placeholders} and `details` fill them: `str(error)` reads in
-    English, and the app shows `template` translated with the same details (`pages/shared/ui.py`).
+    English, and the app shows `template` translated with the same details (`pages/shared/layout.py`).
     """
 
     def __init__(self, template: str, **details: object):

@@ -14,30 +14,24 @@ from model.report.scan_type_report import accuracy_on_kind, describe, sequence_n
 from model.report.series_report import likely_tumour_sentence, slices_summary, tumour_slices
 from model.report.trust_report import caveat, set_label
 from model.schema.card import NO_TUMOUR
-from pages.shared.ui import (
+from pages.shared.layout import class_label, page_setup, probability_chart, show_library_error, thumbnail_uri
+from pages.shared.scans import (
     EXAMPLES_KEY,
     Failure,
     Result,
-    class_label,
     classify_frames,
     classify_scan,
     clear_scans,
     explain_scan,
     frame_word,
-    get_classifier,
     kept_scans,
-    page_setup,
     pick_plane,
     plane_of,
-    probability_chart,
     sample_scans,
-    served_rescore_row,
-    show_library_error,
     sync_scans,
-    thumbnail_uri,
-    trust_report,
     uploader_key,
 )
+from pages.shared.served import get_classifier, served_rescore_row, trust_report
 
 page_setup(N_("Classify MRI slices"))
 

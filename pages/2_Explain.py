@@ -11,28 +11,21 @@ from model.i18n import N_, _, number, pct
 from model.report.figures import explanation_figure
 from model.report.saliency_report import OUTLINE_CITATION
 from model.report.scan_type_report import accuracy_on_kind, describe
-from pages.shared.ui import (
+from pages.shared.layout import class_label, page_setup, png_bytes, show_library_error
+from pages.shared.scans import (
     Result,
-    class_label,
     classify,
     classify_scan,
     content_id,
     frame_word,
-    get_classifier,
-    get_explainer,
     keep_scans,
     kept_scans,
-    page_setup,
     pick_plane,
     plane_of,
-    png_bytes,
     remembered_explanation,
-    saliency_evaluation,
     sample_scans,
-    scan_outline,
-    served_rescore_row,
-    show_library_error,
 )
+from pages.shared.served import get_classifier, get_explainer, saliency_evaluation, scan_outline, served_rescore_row
 
 FAINT = 0.25  # a map whose peak on the common scale is below this looks nearly blank: the page says why
 

@@ -48,18 +48,16 @@ from model.report.trust_report import RANKING_HELP, RANKINGS, TRUST_SUBSETS, cav
 from model.report.trust_report import group_rows as trust_group_rows
 from model.schema.card import CARD_FILE, GALLERY_DIR
 from model.schema.records import Evaluation, RobustnessEvaluation, SaliencyEvaluation, TrustEvaluation
-from pages.shared.ui import (
+from pages.shared.layout import class_label, page_setup, png_bytes
+from pages.shared.served import (
     artifact_dir,
     candidates,
     card,
-    class_label,
     evaluation,
     get_explainer,
     grad_cam_overlay,
     group_rescore,
     guard_evaluation,
-    page_setup,
-    png_bytes,
     robustness_report,
     saliency_evaluation,
     scan_type_report,

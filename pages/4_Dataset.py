@@ -7,7 +7,8 @@ from model.i18n import N_, _, language
 from model.report.evaluation_report import audit_sentence
 from model.report.figures import class_distribution
 from model.schema.records import Audit
-from pages.shared.ui import artifact_dir, audit, class_label, page_setup, png_bytes, stamp
+from pages.shared.layout import class_label, page_setup, png_bytes
+from pages.shared.served import artifact_dir, audit, stamp
 
 EXAMPLES_DIR = "examples"  # thumbnails beside the audit (python -m training audit --examples-dir)
 

@@ -11,7 +11,8 @@ from model.report.card_report import (
     testing_history,
     training_procedure,
 )
-from pages.shared.ui import audit, candidates, card, evaluation, guard_evaluation, page_setup, trust_report
+from pages.shared.layout import page_setup
+from pages.shared.served import audit, candidates, card, evaluation, guard_evaluation, trust_report
 
 page_setup(N_("Model card"))
 model_card, report = card(), evaluation()

@@ -77,7 +77,8 @@ def test_two_visitors_never_share_a_language():
 
 
 def test_a_typed_error_reads_in_english_and_translates_with_the_same_details():
-    from pages.shared.ui import THIS_FILE, Failure
+    from pages.shared.layout import THIS_FILE
+    from pages.shared.scans import Failure
 
     error = ImageTooLargeError("{name} is {size} MB; the limit is {limit} MB.", name=THIS_FILE, size=31, limit=25)
     assert str(error) == "This file is 31 MB; the limit is 25 MB."

@@ -80,7 +80,7 @@ NO_TENSORFLOW = """
 import sys
 import numpy as np
 from model.core.predict import Classifier
-import model.core.batch, pages.shared.ui  # what the Classify page and the CLI import
+import model.core.batch, pages.shared.scans  # what the Classify page and the CLI import
 classifier = Classifier.from_artifact(sys.argv[1])
 size = classifier.card.image_size
 classifier.predict_inputs(np.zeros((2, size, size, 3), np.float32))

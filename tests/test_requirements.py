@@ -7,7 +7,9 @@ from tests.helpers import ROOT
 
 TRAINING_ONLY = ("imagehash", "h5py", "psutil", "onnx", "tf2onnx", "skimage", "typer", "training")
 APP_MODULES = (
-    "pages.shared.ui",
+    "pages.shared.layout",
+    "pages.shared.served",
+    "pages.shared.scans",
     "model.core.batch",
     "model.report.figures",
     "model.report.saliency_report",

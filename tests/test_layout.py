@@ -1,30 +1,12 @@
-"""pages/shared/ui.py: what each visitor's session keeps."""
+"""pages/shared/layout.py: the last-resort handler every page runs in."""
 
 from streamlit.testing.v1 import AppTest
-
-
-def keeps_within_the_byte_limit():
-    import streamlit as st
-
-    from pages.shared.ui import KEPT_MEGABYTES, keep_scans, kept_scans
-
-    megabyte = b"\0" * 2**20
-    third = KEPT_MEGABYTES // 3 + 1  # three of these exceed the limit
-    keep_scans([(f"scan{i}.dcm", megabyte * third) for i in range(3)])
-    st.write(" ".join(kept_scans()))
-
-
-def test_a_visitor_keeps_at_most_the_byte_limit_and_is_told_what_was_forgotten():
-    app = AppTest.from_function(keeps_within_the_byte_limit).run()
-    assert not app.exception
-    assert app.markdown[0].value == "scan1.dcm scan2.dcm"
-    assert "the 1 oldest were forgotten" in app.warning[0].value
 
 
 def page_that_fails():
     import streamlit as st
 
-    from pages.shared.ui import run_page
+    from pages.shared.layout import run_page
 
     def broken() -> None:
         st.write("before the error")
@@ -36,7 +18,7 @@ def page_that_fails():
 def test_an_unexpected_error_shows_one_calm_sentence_and_no_traceback():
     import logging
 
-    from pages.shared.ui import LOG
+    from pages.shared.layout import LOG
 
     class Kept(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
