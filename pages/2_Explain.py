@@ -1,10 +1,13 @@
 """Explain: saliency maps (Grad-CAM, Grad-CAM++, Score-CAM, SmoothGrad) for one scan and one class."""
 
+from typing import Any
+
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from model.core.localisation import area_share, scores
-from model.core.maps import GRAD_CAM, METHODS
+from model.core.maps import GRAD_CAM, METHODS, Explanation
 from model.core.preprocess import to_model_input
 from model.errors import BrainMRIError
 from model.i18n import N_, _, number, pct
@@ -44,45 +47,116 @@ except BrainMRIError as error:
 
 model_card = get_classifier().card
 names = model_card.class_names
-upload = st.file_uploader(_("Drop one brain MRI slice"), accept_multiple_files=False)
-if upload is not None and st.session_state.get("explain_upload") != upload.file_id:
-    st.session_state["explain_upload"] = upload.file_id
-    keep_scans([(upload.name, upload.getvalue())])
-    st.session_state["explain_scan"] = upload.name
-kept, examples = kept_scans(), sample_scans()
-options = list(kept) + [label for label in examples if label not in kept]
-if not options:
-    st.info(_("Upload a scan to see which parts of it drove the model's answer."))
-    st.stop()
-wanted = st.session_state.get("explain_scan")
-name = st.selectbox(
-    _("Scan to explain: this session's scans (Classify keeps them), then the bundled examples"),
-    options,
-    index=options.index(wanted) if wanted in options else 0,
-)
-st.session_state["explain_scan"] = name
-data = kept[name] if name in kept else examples[name].read_bytes()
 
-result = classify_scan(name, data)
-if isinstance(result, Result):
-    pick_plane(name, result, "explain")
-if isinstance(result, Result) and result.frames > 1:
-    label = _("{word} of {name}").format(word=frame_word(result).capitalize(), name=name)
-    frame = st.slider(label, 1, result.frames, result.frame + 1, key=f"explain-frame-{name}-{plane_of(name)}")
-    result = classify(data, frame - 1, plane_of(name))
-if not isinstance(result, Result):
-    st.error(
-        _("**{name}** could not be explained. {why}").format(name=name, why=result.message()), icon=":material/block:"
+
+def chosen_scan() -> tuple[str, bytes]:
+    """An upload, one of this visitor's scans (Classify keeps them) or a bundled example."""
+    upload = st.file_uploader(_("Drop one brain MRI slice"), accept_multiple_files=False)
+    if upload is not None and st.session_state.get("explain_upload") != upload.file_id:
+        st.session_state["explain_upload"] = upload.file_id
+        keep_scans([(upload.name, upload.getvalue())])
+        st.session_state["explain_scan"] = upload.name
+    kept, examples = kept_scans(), sample_scans()
+    options = list(kept) + [label for label in examples if label not in kept]
+    if not options:
+        st.info(_("Upload a scan to see which parts of it drove the model's answer."))
+        st.stop()
+    wanted = st.session_state.get("explain_scan")
+    name = st.selectbox(
+        _("Scan to explain: this session's scans (Classify keeps them), then the bundled examples"),
+        options,
+        index=options.index(wanted) if wanted in options else 0,
     )
-    st.stop()
-if result.frames > 1:
-    st.caption(
-        _("Explaining {word} {number} of {total}").format(
-            word=frame_word(result), number=result.frame + 1, total=result.frames
+    st.session_state["explain_scan"] = name
+    return name, kept[name] if name in kept else examples[name].read_bytes()
+
+
+def explained_result(name: str, data: bytes) -> Result:
+    """The scan classified, in the plane and slice the visitor picks for a volume, series or multi-frame file."""
+    result = classify_scan(name, data)
+    if isinstance(result, Result):
+        pick_plane(name, result, "explain")
+    if isinstance(result, Result) and result.frames > 1:
+        label = _("{word} of {name}").format(word=frame_word(result).capitalize(), name=name)
+        frame = st.slider(label, 1, result.frames, result.frame + 1, key=f"explain-frame-{name}-{plane_of(name)}")
+        result = classify(data, frame - 1, plane_of(name))
+    if not isinstance(result, Result):
+        st.error(
+            _("**{name}** could not be explained. {why}").format(name=name, why=result.message()),
+            icon=":material/block:",
+        )
+        st.stop()
+    if result.frames > 1:
+        st.caption(
+            _("Explaining {word} {number} of {total}").format(
+                word=frame_word(result), number=result.frame + 1, total=result.frames
+            )
+        )
+    if result.scan_type is not None:
+        st.caption(describe(result.scan_type) + " " + accuracy_on_kind(result.scan_type, served_rescore_row()))
+    return result
+
+
+def computed_explanations(
+    result: Result, methods: list[str], class_index: int, reference: bool, content: str
+) -> dict[str, Explanation]:
+    """Each method's map of the scan for the class, with a progress bar; this visitor's recent maps are reused."""
+    explanations = {}
+    for method in methods:
+        bar = st.empty()
+
+        def compute(method: str = method, bar: Any = bar) -> Explanation:
+            explainer = get_explainer()
+            if explainer.needs_tensorflow(method, reference) and not explainer.tensorflow_ready:
+                with st.spinner(
+                    _("Loading TensorFlow and the Keras model for {method} (once per server)…").format(method=method)
+                ):
+                    explainer.tensorflow_maps()
+            text = _("Computing {method}…").format(method=method)
+            progress = bar.progress(0.0, text=text)
+            return explainer.explain(
+                to_model_input(result.prepared),
+                class_index,
+                method,
+                progress=lambda done: progress.progress(done, text=f"{text} {pct(done, 0)}"),
+                reference=reference,
+            )
+
+        explanations[method] = remembered_explanation((content, class_index, method, reference), compute)
+        bar.empty()
+    return explanations
+
+
+def outline_section(outline: np.ndarray | None, explanations: dict[str, Explanation]) -> None:
+    """Each map against the radiologists' outline, when the app has one for this scan."""
+    if outline is None:
+        st.caption(
+            _(
+                "No radiologists' outline for this file: the app ships outlines only for the dataset's scans that are "
+                "copies of the figshare slices, recognised by their exact bytes (no_tumor scans have none)."
+            )
+        )
+        return
+    st.markdown(
+        _("**Against the radiologists' outline** (white; it covers {share} of the image)").format(
+            share=pct(area_share(outline))
         )
     )
-if result.scan_type is not None:
-    st.caption(describe(result.scan_type) + " " + accuracy_on_kind(result.scan_type, served_rescore_row()))
+    peak, energy = _("peak on outline"), _("energy inside")
+    rows = [{_("method"): m, **scores(e.heatmap, outline)} for m, e in explanations.items()]
+    table = pd.DataFrame(rows).rename(columns={"pointing_game": peak, "energy_share": energy, "auprc": "AUPRC"})
+    table[peak] = table[peak].map(lambda v: _("yes") if v >= 0.5 else _("no"))
+    table[energy] = table[energy].map(lambda v: pct(v, 0))
+    table["AUPRC"] = table["AUPRC"].map(lambda v: number(v, 2))
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.caption(
+        _(OUTLINE_CITATION) + " " + _("How often each method lands on the outline across held-out scans: Evaluation.")
+    )
+
+
+name, data = chosen_scan()
+result = explained_result(name, data)
+
 
 controls = st.columns(3)
 target = controls[0].selectbox(
@@ -135,31 +209,7 @@ if not methods:
     st.info(_("Choose at least one method."))
     st.stop()
 
-explanations = {}
-for method in methods:
-    key = (content_id(data), names.index(target), method, reference)
-    bar = st.empty()
-
-    def compute(method=method, bar=bar):
-        explainer = get_explainer()
-        if explainer.needs_tensorflow(method, reference) and not explainer.tensorflow_ready:
-            with st.spinner(
-                _("Loading TensorFlow and the Keras model for {method} (once per server)…").format(method=method)
-            ):
-                explainer.tensorflow_maps()
-        progress = bar.progress(0.0, text=_("Computing {method}…").format(method=method))
-        return explainer.explain(
-            to_model_input(result.prepared),
-            names.index(target),
-            method,
-            progress=lambda done: progress.progress(
-                done, text=_("Computing {method}…").format(method=method) + f" {pct(done, 0)}"
-            ),
-            reference=reference,
-        )
-
-    explanations[method] = remembered_explanation(key, compute)
-    bar.empty()
+explanations = computed_explanations(result, methods, names.index(target), reference, content_id(data))
 
 scales = saliency.absolute_scales if saliency is not None else {}
 maps = {m: e.on_scale(scales[m]) if absolute and m in scales else e.heatmap for m, e in explanations.items()}
@@ -211,26 +261,4 @@ st.download_button(
 )
 st.caption(" · ".join(f"{m}: {number(e.seconds, 2)} s" for m, e in explanations.items()))
 
-if outline is None:
-    st.caption(
-        _(
-            "No radiologists' outline for this file: the app ships outlines only for the dataset's scans that are "
-            "copies of the figshare slices, recognised by their exact bytes (no_tumor scans have none)."
-        )
-    )
-else:
-    st.markdown(
-        _("**Against the radiologists' outline** (white; it covers {share} of the image)").format(
-            share=pct(area_share(outline))
-        )
-    )
-    peak, energy = _("peak on outline"), _("energy inside")
-    rows = [{_("method"): m, **scores(e.heatmap, outline)} for m, e in explanations.items()]
-    table = pd.DataFrame(rows).rename(columns={"pointing_game": peak, "energy_share": energy, "auprc": "AUPRC"})
-    table[peak] = table[peak].map(lambda v: _("yes") if v >= 0.5 else _("no"))
-    table[energy] = table[energy].map(lambda v: pct(v, 0))
-    table["AUPRC"] = table["AUPRC"].map(lambda v: number(v, 2))
-    st.dataframe(table, hide_index=True, width="stretch")
-    st.caption(
-        _(OUTLINE_CITATION) + " " + _("How often each method lands on the outline across held-out scans: Evaluation.")
-    )
+outline_section(outline, explanations)
