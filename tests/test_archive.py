@@ -65,3 +65,11 @@ def test_parquet_holds_the_csv_columns_and_is_resumed_too(archive, trained, tmp_
     assert classify_archive([archive], out, artifact) == 0
     table = pandas.read_parquet(out)
     assert len(table) == first and list(table.columns) == output_fields(load_card(artifact).class_names)
+
+
+def test_an_output_with_other_columns_is_refused_not_appended_to(archive, trained, tmp_path):
+    out = tmp_path / "old.csv"
+    out.write_text("file,prediction\nscan.jpg,Glioma\n")
+    with pytest.raises(ValueError, match="other columns"):
+        classify_archive([archive], out, trained[2].out_dir)
+    assert out.read_text() == "file,prediction\nscan.jpg,Glioma\n"

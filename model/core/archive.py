@@ -59,6 +59,8 @@ class ResultsFile:
         self.parquet = self.path.suffix.lower() == ".parquet"
         self.kept = self._read() if self.path.exists() else []
         self.new: list[Row] = []
+        if self.kept and list(self.kept[0]) != fields:  # appending would misalign every column
+            raise ValueError(f"{self.path} has other columns than this version writes; choose another --out")
 
     def _read(self) -> list[Row]:
         if self.parquet:
