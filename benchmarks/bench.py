@@ -396,7 +396,8 @@ def _forward_rows(c: dict[str, Any], k: dict[str, Any]) -> list[str]:
         _row(
             "forward, TensorFlow float32 (tf.function, fixed signature)",
             c["tensorflow_compiled_forward_one_image"],
-            f"{k['tensorflow_forward_fraction_of_sgemm']:.2f}x NumPy sgemm; serves the saliency maps",
+            f"{k['tensorflow_forward_fraction_of_sgemm']:.2f}x NumPy sgemm; "
+            "serves SmoothGrad and the tf-keras-vis references",
         ),
         _row("eager `model(x)`", c["eager_model_call"]),
         _row(
