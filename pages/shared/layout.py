@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import logging
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 import altair as alt
 import numpy as np
@@ -19,19 +19,9 @@ from streamlit.navigation.page import StreamlitPage
 from model.errors import BrainMRIError
 from model.i18n import LANGUAGES, N_, _, use_language
 
-if TYPE_CHECKING:
-    pass
-
-
 SHORT_NOTICE = N_("Research and teaching demo — not a medical device")
-
-
 NOTICE = N_("Do not use it to diagnose or treat anyone.")
-
-
 LANGUAGE_KEY = "lang"  # the URL parameter and the session key of the visitor's language
-
-
 NAVIGATED = "navigated by streamlit_app.py"  # set by the app's entry point in every session it serves
 
 
@@ -89,8 +79,6 @@ def page_setup(title: str) -> None:
 
 
 LOG = logging.getLogger("brain_mri.app")
-
-
 UNEXPECTED = N_(
     "Something went wrong on this page; it has been logged. Reload the page, or try another scan: your scans are kept."
 )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import numpy as np
 import streamlit as st
@@ -20,9 +20,6 @@ from model.core.volume import AXIAL, PLANES, VOLUME_FORMAT
 from model.errors import InputError
 from model.i18n import N_, _
 from model.schema.card import SAMPLES_DIR
-
-if TYPE_CHECKING:
-    pass
 from pages.shared.layout import THIS_FILE, class_label
 from pages.shared.served import _classifier, artifact_dir, card
 
@@ -147,11 +144,7 @@ def sample_scans() -> dict[str, Path]:
 
 
 SCANS_KEPT = 100  # per visitor, in memory only...
-
-
 KEPT_MEGABYTES = 300  # ...and this much in all (the newest scan is always kept; a zipped series may weigh 200 MB)
-
-
 WIDGET_SCANS, UPLOADER_ROUND, EXAMPLES_KEY = "widget_scans", "uploader_round", "examples"
 
 
@@ -206,8 +199,6 @@ def kept_scans() -> dict[str, bytes]:
 
 
 PLANES_KEY = "volume-planes"  # scan name -> the plane a visitor cuts that volume along, kept across pages
-
-
 PLANE_RESETS_KEY = "volume-plane-resets"  # scan name -> how often its plane went back to axial
 
 
