@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from model.core.stored import load_fields, save_fields
+
 OOD_COMPONENTS = 256
 GUARD_FEATURES = "spatial means of the activations where the frozen layers end"
 THRESHOLD_RULE = "geometric midpoint of the highest validation score and the lowest design non-MRI score"
@@ -77,23 +79,8 @@ class OODDetector:
         return np.sqrt((inside + outside / self.noise_variance).min(axis=1))
 
     def save(self, path: Path) -> None:
-        with open(path, "wb") as handle:
-            np.savez(
-                handle,
-                class_means=self.class_means,
-                components=self.components,
-                variances=self.variances,
-                noise_variance=np.array(self.noise_variance),
-                threshold=np.array(self.threshold),
-            )
+        save_fields(self, path)
 
     @classmethod
     def load(cls, path: Path) -> "OODDetector":
-        with np.load(path, allow_pickle=False) as stored:
-            return cls(
-                stored["class_means"],
-                stored["components"],
-                stored["variances"],
-                float(stored["noise_variance"]),
-                float(stored["threshold"]),
-            )
+        return load_fields(cls, path)

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit, softmax
 
+from model.core.stored import load_fields, save_fields
+
 SEQUENCES = ("T1", "T1C+", "T2")
 UNSURE = "other"  # a sequence the recogniser cannot place
 
@@ -58,27 +60,8 @@ class ScanTypeModel:
         ]
 
     def save(self, path: Path) -> None:
-        with open(path, "wb") as handle:
-            np.savez(
-                handle,
-                mean=self.mean,
-                scale=self.scale,
-                sequence_coef=self.sequence_coef,
-                sequence_intercept=self.sequence_intercept,
-                stripped_coef=self.stripped_coef,
-                stripped_intercept=np.array(self.stripped_intercept),
-                unsure_below=np.array(self.unsure_below),
-            )
+        save_fields(self, path)
 
     @classmethod
     def load(cls, path: Path) -> "ScanTypeModel":
-        with np.load(path, allow_pickle=False) as stored:
-            return cls(
-                stored["mean"],
-                stored["scale"],
-                stored["sequence_coef"],
-                stored["sequence_intercept"],
-                stored["stripped_coef"],
-                float(stored["stripped_intercept"]),
-                float(stored["unsure_below"]),
-            )
+        return load_fields(cls, path)
