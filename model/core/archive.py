@@ -25,6 +25,7 @@ from model.core.batch import BATCH, classify_paths, csv_fields, find_scans
 from model.core.onnx_forward import available_cores
 from model.core.predict import Classifier
 from model.core.trust import Trust, committed_trust
+from model.schema.card import load_card
 
 CONTENT_HASH = "content_sha256"
 Row = dict[str, Any]
@@ -43,12 +44,14 @@ def content_hash(path: Path) -> str | None:
         return None
 
 
-def hashed_rows(classifier: Classifier, paths: list[Path], trust: Trust | None) -> Iterator[Row]:
+Pending = dict[str, str | None]  # file -> its content hash (None: unreadable), in listing order
+
+
+def hashed_rows(classifier: Classifier, pending: Pending, trust: Trust | None) -> Iterator[Row]:
     """`classify_paths` with each row's content hash: the one function both engines run. A file that was read
     but is not a scan keeps its hash too: its error is its answer, and a rerun does not ask again."""
-    hashes = {str(path): content_hash(path) for path in paths}
-    for row in classify_paths(classifier, paths, trust):
-        yield {**row, CONTENT_HASH: hashes[str(row["file"])]}
+    for row in classify_paths(classifier, [Path(p) for p in pending], trust):
+        yield {**row, CONTENT_HASH: pending[str(row["file"])]}
 
 
 class ResultsFile:
@@ -112,24 +115,25 @@ def classify_archive(
     address: str | None = None,
 ) -> int:
     """Classifies every scan under `inputs` not already in `out` into `out`; returns how many rows it added."""
-    classifier = Classifier.from_artifact(artifact_dir)
     if engine == "local":
+        classifier = Classifier.from_artifact(artifact_dir)
         return classify_locally(classifier, inputs, out, committed_trust(artifact_dir, classifier.card))
-    results, paths = _pending(classifier, inputs, out)
-    return results.write(tqdm(ray_rows(paths, artifact_dir, actors, cpus_per_actor, address), unit="image"))
+    results, pending = _pending(load_card(artifact_dir).class_names, inputs, out)  # the actors load the model
+    return results.write(tqdm(ray_rows(pending, artifact_dir, actors, cpus_per_actor, address), unit="image"))
 
 
 def classify_locally(classifier: Classifier, inputs: Iterable[Path], out: Path, trust: Trust | None = None) -> int:
     """The local engine: this process, decoding ahead on a thread pool, batches through one ONNX session."""
-    results, paths = _pending(classifier, inputs, out)
-    return results.write(tqdm(hashed_rows(classifier, paths, trust), desc="classifying", unit="image"))
+    results, pending = _pending(classifier.card.class_names, inputs, out)
+    return results.write(tqdm(hashed_rows(classifier, pending, trust), desc="classifying", unit="image"))
 
 
-def _pending(classifier: Classifier, inputs: Iterable[Path], out: Path) -> tuple[ResultsFile, list[Path]]:
-    """The output file, and the scans under `inputs` whose content it does not hold yet."""
-    results = ResultsFile(out, output_fields(classifier.card.class_names))
+def _pending(class_names: list[str], inputs: Iterable[Path], out: Path) -> tuple[ResultsFile, Pending]:
+    """The output file, and the scans under `inputs` whose content it does not hold yet, each hashed once."""
+    results = ResultsFile(out, output_fields(class_names))
     done = results.done()
-    return results, [path for path in find_scans(inputs) if content_hash(path) not in done]
+    hashes = {str(path): content_hash(path) for path in find_scans(inputs)}
+    return results, {path: digest for path, digest in hashes.items() if digest not in done}
 
 
 class RayClassify:
@@ -140,24 +144,25 @@ class RayClassify:
         self.trust = committed_trust(Path(artifact_dir), self.classifier.card)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
-        rows = list(hashed_rows(self.classifier, [Path(p) for p in batch["path"]], self.trust))
+        pending = {str(p): (h or None) for p, h in zip(batch["path"], batch["hash"])}
+        rows = list(hashed_rows(self.classifier, pending, self.trust))
         fields = output_fields(self.classifier.card.class_names)
         return {field: [str(row[field]) if row[field] is not None else "" for row in rows] for field in fields}
 
 
 def ray_rows(
-    paths: list[Path], artifact_dir: Path, actors: int, cpus_per_actor: float | None, address: str | None
+    pending: Pending, artifact_dir: Path, actors: int, cpus_per_actor: float | None, address: str | None
 ) -> Iterator[Row]:
-    """The rows of `paths` classified on Ray Data, as they arrive; starts Ray here unless it runs already."""
+    """The rows of the `pending` files classified on Ray Data, as they arrive; starts Ray here unless it runs."""
     import ray
 
-    if not paths:
+    if not pending:
         return
     if not ray.is_initialized():
         cpus = None if address else available_cores()  # a cluster knows its own CPUs
         ray.init(address=address, num_cpus=cpus, include_dashboard=False, log_to_driver=False)
     ray.data.DataContext.get_current().execution_options.preserve_order = True  # rows in listing order, as locally
-    listing = ray.data.from_items([{"path": str(path)} for path in paths])
+    listing = ray.data.from_items([{"path": path, "hash": digest or ""} for path, digest in pending.items()])
     classified = listing.map_batches(
         RayClassify,
         fn_constructor_kwargs={"artifact_dir": str(artifact_dir)},
