@@ -5,7 +5,7 @@ volume planes, the example scans, remembered maps.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -23,6 +23,8 @@ from model.schema.card import SAMPLES_DIR
 from pages.shared.layout import THIS_FILE, class_label
 from pages.shared.served import _classifier, artifact_dir, card
 
+SCANS_KEPT = 100  # per visitor, in memory only...
+KEPT_MEGABYTES = 300  # ...and this much in all (the newest scan is always kept; a zipped series may weigh 200 MB)
 EXPLANATIONS_KEPT = 48
 
 
@@ -92,14 +94,20 @@ def _classify(folder: Path, data: bytes, frame: int | None, plane: str) -> Resul
 
 
 def classify_frames(data: bytes, plane: str = AXIAL) -> list[Result] | Failure:
-    """Every frame or slice of a multi-frame file, series or volume, cached by content; or why it failed."""
+    """Every frame or slice of a multi-frame file, series or volume, cached by content; or why it failed. The
+    results keep the answers, not the images (a volume's slices as the model saw them would weigh tens of MB):
+    the summary, the chart and the CSV need only the answers, and a shown slice comes from `classify`."""
     return _classify_frames(artifact_dir(), data, plane)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+NO_IMAGE = np.zeros((0, 0, 3), np.uint8)
+
+
+@st.cache_data(show_spinner=False, max_entries=SCANS_KEPT)
 def _classify_frames(folder: Path, data: bytes, plane: str) -> list[Result] | Failure:
     try:
-        return [_result(c) for c in _classifier(folder).classify_frames(data, THIS_FILE, plane)]
+        found = _classifier(folder).classify_frames(data, THIS_FILE, plane)
+        return [replace(_result(c), prepared=NO_IMAGE) for c in found]
     except InputError as error:
         return Failure.of(error)
 
@@ -143,8 +151,6 @@ def sample_scans() -> dict[str, Path]:
     return labelled
 
 
-SCANS_KEPT = 100  # per visitor, in memory only...
-KEPT_MEGABYTES = 300  # ...and this much in all (the newest scan is always kept; a zipped series may weigh 200 MB)
 WIDGET_SCANS, UPLOADER_ROUND, EXAMPLES_KEY = "widget_scans", "uploader_round", "examples"
 
 
