@@ -176,7 +176,7 @@ def summary_table(classified: dict[str, Result]) -> str:
             CONFIDENCE: st.column_config.ProgressColumn(CONFIDENCE, format="%.1f %%", min_value=0, max_value=100),
             MARGIN: st.column_config.NumberColumn(MARGIN, format="%.1f %%", help=_("top probability minus the next")),
             FILE: st.column_config.TextColumn(FILE, width="small"),
-            CHECK: st.column_config.TextColumn(CHECK, help=_("details below"), width="large"),
+            CHECK: st.column_config.TextColumn(CHECK, help=_("details below")),  # as wide as its longest flag
         },
     )
     rows_picked = [row for row in picked.selection.rows if row < len(summary)]
