@@ -52,7 +52,7 @@ def model_card_section() -> None:
     model_card, report = card(), evaluation()
     st.subheader(_("The model in short"))
     left, right = st.columns(2)
-    dataset = model_card.dataset
+    dataset, machine, timings = model_card.dataset, model_card.machine, model_card.timings
     left.markdown(
         _(
             "- **Backbone:** Xception (ImageNet weights), {fine_tuning}; input {size}×{size} px, head-cropped and "
@@ -65,13 +65,13 @@ def model_card_section() -> None:
         ).format(
             fine_tuning=fine_tuning(model_card),
             size=model_card.image_size,
-            images=dataset["images"],
-            train=dataset["train_images"],
-            validation=dataset["validation_images"],
+            images="?" if dataset is None else dataset.images,
+            train="?" if dataset is None else dataset.train_images,
+            validation="?" if dataset is None else dataset.validation_images,
             temperature=number(model_card.temperature, 2),
             date=model_card.created[:10],
-            cores=model_card.machine["cpu_count"],
-            minutes=round(model_card.timings["total_wall_s"] / 60),
+            cores="?" if machine is None else machine.cpu_count,
+            minutes="?" if timings is None else round(timings.total_wall_s / 60),
             runtime="ONNX Runtime" if model_card.onnx else "TensorFlow",
         )
     )
@@ -80,18 +80,20 @@ def model_card_section() -> None:
             st.info(_("No evaluation of this model has been committed yet."))
             return
         full, clean = report.full, report.leakage_clean
-        low, high = full["accuracy_ci95"]
-        st.metric(_("Accuracy on the whole Testing split"), pct(full["accuracy"]))
-        st.caption(_("95 % CI {low} – {high} over {n} images").format(low=pct(low), high=pct(high), n=full["n"]))
-        low, high = clean["accuracy_ci95"]
+        low, high = full.accuracy_ci95
+        st.metric(_("Accuracy on the whole Testing split"), pct(full.accuracy))
+        st.caption(_("95 % CI {low} – {high} over {n} images").format(low=pct(low), high=pct(high), n=full.n))
+        if clean is None:
+            return
+        low, high = clean.accuracy_ci95
         st.metric(
             _("Accuracy on new test scans only (leakage-clean)"),
-            pct(clean["accuracy"]),
+            pct(clean.accuracy),
             help=_("Test images with no exact or near copy in the training split"),
         )
         st.caption(
             _("95 % CI {low} – {high} over {n} images — the honest figure; see Evaluation").format(
-                low=pct(low), high=pct(high), n=clean["n"]
+                low=pct(low), high=pct(high), n=clean.n
             )
         )
 

@@ -11,6 +11,7 @@ shows (benchmarks/browser.py) and the training throughput in the model card.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -351,7 +352,9 @@ def run_benchmark(sample: Path, runs: int = 30, artifact_dir: Path = ARTIFACT_DI
     results["browser"] = browser_timings()
     results["memory"] = decode_peak_rss()
     results["scale"] = engine_timings()
-    results["training"] = {**classifier.card.timings, "machine": classifier.card.machine.get("cpu")}
+    card = classifier.card
+    timings = {} if card.timings is None else dataclasses.asdict(card.timings)
+    results["training"] = {**timings, "machine": None if card.machine is None else card.machine.cpu}
     return results
 
 

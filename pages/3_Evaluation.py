@@ -1,7 +1,5 @@
 """Evaluation: how good the shipped model is on the held-out Testing split, whole and leakage-clean."""
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -47,7 +45,7 @@ from model.report.scan_type_report import confusion_rows, scan_type_sentence
 from model.report.trust_report import RANKING_HELP, RANKINGS, TRUST_SUBSETS, caveat, trust_rows
 from model.report.trust_report import group_rows as trust_group_rows
 from model.schema.card import CARD_FILE, GALLERY_DIR
-from model.schema.records import Evaluation, RobustnessEvaluation, SaliencyEvaluation, TrustEvaluation
+from model.schema.records import Evaluation, MethodSummary, RobustnessEvaluation, SaliencyEvaluation, TrustEvaluation
 from pages.shared.layout import class_label, page_setup, png_bytes
 from pages.shared.served import (
     artifact_dir,
@@ -105,30 +103,38 @@ st.markdown(
         "calibration. **{copies} of its {n} scans are copies** (byte-identical, re-encoded or resized) of training "
         "scans, so the whole-split accuracy mostly measures memory. The **leakage-clean subset** — the {clean} test "
         "scans with no copy in Training — measures how the model does on scans it has never seen."
-    ).format(runtime=report.runtime, split=report.split, n=full["n"], copies=copies["n"], clean=clean["n"])
-)
-
-columns = st.columns(3)
-low, high = clean["accuracy_ci95"]
-columns[0].metric(_("Accuracy on new scans (leakage-clean)"), pct(clean["accuracy"]))
-columns[0].caption(
-    _("95 % CI {low}–{high} over {n} scans with no copy in Training: the honest figure").format(
-        low=pct(low), high=pct(high), n=clean["n"]
+    ).format(
+        runtime=report.runtime,
+        split=report.split,
+        n=full.n,
+        copies=0 if copies is None else copies.n,
+        clean=0 if clean is None else clean.n,
     )
 )
-low, high = full["accuracy_ci95"]
-columns[1].metric(_("Accuracy, whole Testing split"), pct(full["accuracy"]))
-columns[1].caption(
-    _(
-        "95 % bootstrap CI {low}–{high}; mostly memory (see above). The seed project reported {seed} on this split "
-        "(quoted, not reproduced here)"
-    ).format(low=pct(low), high=pct(high), seed=pct(SEED_REPORTED_ACCURACY))
+
+HEADLINES = (
+    (
+        clean,
+        N_("Accuracy on new scans (leakage-clean)"),
+        N_("95 % CI {low}–{high} over {n} scans with no copy in Training: the honest figure"),
+    ),
+    (
+        full,
+        N_("Accuracy, whole Testing split"),
+        N_(
+            "95 % bootstrap CI {low}–{high}; mostly memory (see above). The seed project reported {seed} on this "
+            "split (quoted, not reproduced here)"
+        ),
+    ),
+    (copies, N_("Accuracy on the copies"), N_("95 % CI {low}–{high} over {n} scans also seen in training")),
 )
-low, high = copies["accuracy_ci95"]
-columns[2].metric(_("Accuracy on the copies"), pct(copies["accuracy"]))
-columns[2].caption(
-    _("95 % CI {low}–{high} over {n} scans also seen in training").format(low=pct(low), high=pct(high), n=copies["n"])
-)
+for column, (scores, title, caption) in zip(st.columns(3), HEADLINES):
+    if scores is None:
+        column.metric(_(title), "–")
+        continue
+    low, high = scores.accuracy_ci95
+    column.metric(_(title), pct(scores.accuracy))
+    column.caption(_(caption).format(low=pct(low), high=pct(high), n=scores.n, seed=pct(SEED_REPORTED_ACCURACY)))
 
 st.dataframe(pd.DataFrame(subset_rows(report)), hide_index=True, width="stretch")
 st.caption(clean_composition(report))
@@ -140,32 +146,31 @@ if label_conflict_sentence(report):
 # Every cached figure takes the stamp of the file it draws from and the visitor's language as arguments: a
 # rewritten result file or another language never gets an old PNG.
 @st.cache_data(show_spinner=False, max_entries=2)
-def training_curves_png(source: str, lang: str) -> bytes:
-    return png_bytes(training_curves(model_card.history))
+def training_curves_png(source: str, lang: str) -> bytes | None:
+    return None if model_card.history is None else png_bytes(training_curves(model_card.history))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def roc_pr_png(choice: str, source: str, lang: str) -> bytes | None:
     subset = SUBSETS[choice]
-    return png_bytes(roc_pr_figure(subset, _(choice))) if "one_vs_rest" in subset else None
+    return png_bytes(roc_pr_figure(subset, _(choice))) if subset is not None and subset.one_vs_rest else None
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def subset_figures(choice: str, source: str, lang: str) -> tuple[bytes, bytes, bytes]:
     """The confusion matrices and reliability diagram of one subset as PNGs, drawn once, not on every rerun."""
     chosen, label = SUBSETS[choice], _(choice)
+    assert chosen is not None  # the radio offers only subsets with scans
     return (
         png_bytes(
-            confusion_matrix_figure(
-                chosen["confusion_matrix"], names, False, _("{subset}: counts").format(subset=label)
-            )
+            confusion_matrix_figure(chosen.confusion_matrix, names, False, _("{subset}: counts").format(subset=label))
         ),
         png_bytes(
             confusion_matrix_figure(
-                chosen["confusion_matrix"], names, True, _("{subset}: row-normalised").format(subset=label)
+                chosen.confusion_matrix, names, True, _("{subset}: row-normalised").format(subset=label)
             )
         ),
-        png_bytes(reliability_figure(chosen["calibration"]["bins"], chosen["calibration"]["ece"], _("Calibration"))),
+        png_bytes(reliability_figure(chosen.calibration, _("Calibration"))),
     )
 
 
@@ -176,9 +181,10 @@ def probability_png(probabilities: tuple[float, ...], source: str, lang: str) ->
 
 @st.fragment
 def details_section() -> None:
-    choice = st.radio(_("Show details for"), list(SUBSETS), format_func=_, horizontal=True)
-    label = _(choice)
-    st.dataframe(pd.DataFrame(per_class_rows(SUBSETS[choice])), hide_index=True, width="stretch")
+    choice = st.radio(_("Show details for"), [k for k, v in SUBSETS.items() if v], format_func=_, horizontal=True)
+    label, chosen = _(choice), SUBSETS[choice]
+    assert chosen is not None
+    st.dataframe(pd.DataFrame(per_class_rows(chosen)), hide_index=True, width="stretch")
     counts, normalised, reliability = subset_figures(choice, stamp(Evaluation.FILE), language())
     left, middle, right = st.columns(3)
     left.image(
@@ -196,21 +202,21 @@ def details_section() -> None:
     right.image(
         reliability,
         caption=_(RELIABILITY_EXPLAINED),
-        alt=_("Reliability diagram, ECE {ece}").format(ece=number(SUBSETS[choice]["calibration"]["ece"], 3)),
+        alt=_("Reliability diagram, ECE {ece}").format(ece=number(chosen.calibration.ece, 3)),
     )
     if (curves := roc_pr_png(choice, stamp(Evaluation.FILE), language())) is not None:
         st.markdown(_("**Each class against the others** ({subset}; Wilson 95 % CIs)").format(subset=label.lower()))
-        st.dataframe(pd.DataFrame(one_vs_rest_rows(SUBSETS[choice])), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame(one_vs_rest_rows(chosen)), hide_index=True, width="stretch")
         st.image(curves, caption=_(ONE_VS_REST_EXPLAINED), alt=_("ROC and precision-recall curves, one per class"))
 
 
 @st.fragment
 def mistakes_section(report: Evaluation) -> None:
     st.subheader(_("Mistakes"))
-    mistakes = [r for r in report.images if r["predicted"] != r["label"] and r.get("gallery_image")]
+    mistakes = [r for r in report.images if r.predicted != r.label and r.gallery_image]
     only_clean = st.toggle(_("Only leakage-clean scans"), value=False)
     if only_clean:
-        mistakes = [r for r in mistakes if not r["leaked"]]
+        mistakes = [r for r in mistakes if not r.leaked]
     counted = (
         _("{n} misclassified test scans (leakage-clean only)") if only_clean else _("{n} misclassified test scans")
     )
@@ -226,24 +232,24 @@ def mistakes_section(report: Evaluation) -> None:
             st.error(_("Grad-CAM is unavailable: {error}").format(error=error))
     grid = st.columns(3)
     for slot, row in enumerate(mistakes[(page - 1) * PER_PAGE : page * PER_PAGE]):
-        path = artifact_dir() / GALLERY_DIR / row["gallery_image"]
+        path = artifact_dir() / GALLERY_DIR / str(row.gallery_image)
         with grid[slot % 3].container(border=True):
-            image = grad_cam_overlay(path, row["predicted"]) if explainer is not None else str(path)
+            image = grad_cam_overlay(path, row.predicted) if explainer is not None else str(path)
             verdict = _("true {truth}, predicted {predicted}").format(
-                truth=class_label(names[row["label"]]), predicted=class_label(names[row["predicted"]])
+                truth=class_label(names[row.label]), predicted=class_label(names[row.predicted])
             )
-            kind = _("copy of a training scan") if row["leaked"] else _("new scan")
+            kind = _("copy of a training scan") if row.leaked else _("new scan")
             st.image(
                 image,
                 width="stretch",
-                caption=f"{row['path']} · {verdict} · {kind}",
+                caption=f"{row.path} · {verdict} · {kind}",
                 alt=_("Misclassified test scan: {verdict}").format(verdict=verdict),
             )
             st.image(
-                probability_png(tuple(row["probabilities"]), stamp(CARD_FILE), language()),
+                probability_png(tuple(row.probabilities), stamp(CARD_FILE), language()),
                 width="stretch",
                 alt=_("Calibrated probabilities: {values}").format(
-                    values=", ".join(f"{_(n)} {pct(p, 0)}" for n, p in zip(names, row["probabilities"]))
+                    values=", ".join(f"{_(n)} {pct(p, 0)}" for n, p in zip(names, row.probabilities))
                 ),
             )
 
@@ -251,11 +257,12 @@ def mistakes_section(report: Evaluation) -> None:
 SUBSETS = {N_("Whole split"): full, N_("Leakage-clean subset"): clean, N_("Copies of training scans"): copies}
 details_section()
 st.subheader(_("Training curves"))
-st.image(
-    training_curves_png(stamp(CARD_FILE), language()),
-    caption=_("Loss and accuracy per epoch of both training stages, on train and validation"),
-    alt=_("Training curves: loss and accuracy per epoch"),
-)
+if (curves_png := training_curves_png(stamp(CARD_FILE), language())) is not None:
+    st.image(
+        curves_png,
+        caption=_("Loss and accuracy per epoch of both training stages, on train and validation"),
+        alt=_("Training curves: loss and accuracy per epoch"),
+    )
 st.caption(how_chosen(model_card))
 if (scored := candidates()) is not None and (rows := comparison_rows(report, scored)):
     st.subheader(_("Is the shipped model really better?"))
@@ -300,7 +307,7 @@ def saliency_section(report: SaliencyEvaluation) -> None:
     )
     st.dataframe(pd.DataFrame(summary_rows(report, subset, group)), hide_index=True, width="stretch")
     st.image(
-        localisation_png(report.tables[subset]["groups"][group], language()),
+        localisation_png(report.tables[subset].groups[group], language()),
         caption=_("Pointing game and energy share per method, with 95 % CIs"),
         alt=_("Bar chart of the table above"),
     )
@@ -312,8 +319,8 @@ def saliency_section(report: SaliencyEvaluation) -> None:
             "(seed {seed})."
         ).format(
             tolerance=tolerance_words(report.pointing_tolerance),
-            most=sample["max_scans_per_subset"],
-            seed=sample["seed"],
+            most=sample.max_scans_per_subset,
+            seed=sample.seed,
         )
         + " "
         + _(OUTLINE_CITATION)
@@ -321,20 +328,20 @@ def saliency_section(report: SaliencyEvaluation) -> None:
     st.markdown(sanity_sentence(report))
     gallery = report.gallery
     for kind, heading in (("best", _("**Best cases**")), ("worst", _("**Worst cases**"))):
-        shown = [g for g in gallery if g["kind"] == kind]
+        shown = [g for g in gallery if g.kind == kind]
         if shown:
             st.markdown(heading + " " + _("(by Grad-CAM's energy share inside the outline)"))
             for item in shown:
                 st.image(
-                    str(artifact_dir() / item["file"]),
+                    str(artifact_dir() / item.file),
                     width="stretch",
                     caption=gallery_caption(item, model_card.class_names),
-                    alt=_("Scan, outline and saliency maps of {scan}").format(scan=item["scan"]),
+                    alt=_("Scan, outline and saliency maps of {scan}").format(scan=item.scan),
                 )
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def localisation_png(table: dict[str, dict[str, Any]], lang: str) -> bytes:
+def localisation_png(table: dict[str, MethodSummary], lang: str) -> bytes:
     return png_bytes(localisation_chart(table))
 
 
@@ -357,7 +364,7 @@ def trust_section(report: TrustEvaluation) -> None:
     )
     curves = pd.DataFrame(
         {
-            _(TRUST_SUBSETS[name]): {round(100 * p["kept_share"]): p["accuracy"] for p in points}
+            _(TRUST_SUBSETS[name]): {round(100 * p.kept_share): p.accuracy for p in points}
             for name, points in report.coverage_curves[ranking].items()
         }
     )

@@ -27,7 +27,7 @@ st.markdown(
         "this page comes from `python -m training audit`."
     )
 )
-counts = {split: info["class_counts"] for split, info in report.splits.items()}
+counts = {split: info.class_counts for split, info in report.splits.items()}
 
 
 @st.cache_data(show_spinner=False, max_entries=2)
@@ -47,7 +47,7 @@ st.columns([3, 2])[0].image(
 
 st.subheader(_("Examples per class (Training)"))
 for class_dir, name in zip(class_dirs, names):
-    files = report.examples.get("grid", {}).get(class_dir, [])
+    files = [] if report.examples is None else report.examples.grid.get(class_dir, [])
     if files:
         st.markdown(f"**{name}**")
         st.image(
@@ -62,44 +62,44 @@ per_class = pd.DataFrame(
     [
         {
             _("class"): class_label(report.class_names[c]),
-            _("test images"): v["images"],
-            _("copies of training scans"): v["leaked"],
-            _("byte-identical"): v["exact"],
-            _("new"): v["images"] - v["leaked"],
+            _("test images"): v.images,
+            _("copies of training scans"): v.leaked,
+            _("byte-identical"): v.exact,
+            _("new"): v.images - v.leaked,
         }
-        for c, v in report.cross_split["per_class"].items()
+        for c, v in report.cross_split.per_class.items()
     ]
 )
 st.dataframe(per_class, hide_index=True, width="stretch")
-conflicts = report.splits["Training"]["conflicting_label_groups"]
-disagreements = report.cross_split["label_disagreements"]
+conflicting_groups = report.splits["Training"].conflicting_label_groups
+disagreements = report.cross_split.label_disagreements
 st.caption(
     _(
         "{groups} near-duplicate groups inside Training carry more than one label, and {scans} test scans copy a "
         "training scan of another class."
-    ).format(groups=len(conflicts), scans=len(disagreements))
+    ).format(groups=len(conflicting_groups), scans=len(disagreements))
 )
 
 st.markdown(_("**Examples: a test scan next to the training scan it copies**"))
 grid = st.columns(4)
-for slot, pair in enumerate(report.examples.get("leak_pairs", [])):
+for slot, pair in enumerate([] if report.examples is None else report.examples.leak_pairs):
     with grid[slot % 4].container(border=True):
         st.image(
             [
-                str(artifact_dir() / EXAMPLES_DIR / pair["test_image"]),
-                str(artifact_dir() / EXAMPLES_DIR / pair["training_image"]),
+                str(artifact_dir() / EXAMPLES_DIR / str(pair.test_image)),
+                str(artifact_dir() / EXAMPLES_DIR / str(pair.training_image)),
             ],
             width=110,
             caption=["Testing", "Training"],
             alt=[_("Testing scan"), _("its copy in Training")],
         )
-        kind = _("byte-identical") if pair["exact"] else _("pHash distance {d}").format(d=pair["phash_distance"])
-        st.caption(f"{class_label(report.class_names[pair['test_class']])} · {kind}")
+        kind = _("byte-identical") if pair.exact else _("pHash distance {d}").format(d=pair.phash_distance)
+        st.caption(f"{class_label(report.class_names[pair.test_class])} · {kind}")
 
 conflicts = report.label_conflicts
 if conflicts:
     st.subheader(_("Where two sources disagree on the label"))
-    filed = " / ".join(sorted({class_label(report.class_names[c["class"]]) for c in conflicts}))
+    filed = " / ".join(sorted({class_label(report.class_names[c.class_dir]) for c in conflicts}))
     st.markdown(
         _(
             "**{n} scans filed as {filed} here are slices that the figshare dataset, where radiologists outlined each "
@@ -110,20 +110,20 @@ if conflicts:
     shelf = st.columns(7)
     for slot, conflict in enumerate(conflicts):
         with shelf[slot % 7]:
-            if "image" in conflict:
+            if conflict.image is not None:
                 st.image(
-                    str(artifact_dir() / EXAMPLES_DIR / conflict["image"]),
+                    str(artifact_dir() / EXAMPLES_DIR / conflict.image),
                     width="stretch",
                     alt=_("Scan labelled differently by figshare ({label})").format(
-                        label=class_label(conflict["figshare_label"])
+                        label=class_label(conflict.figshare_label)
                     ),
                 )
-            split, file = conflict["scan"].split("/")[0], conflict["scan"].split("/")[-1]
+            split, file = conflict.scan.split("/")[0], conflict.scan.split("/")[-1]
             st.caption(
                 _("{file} ({split}) · figshare: {label}, slice {index}").format(
                     file=file,
                     split=split,
-                    label=class_label(conflict["figshare_label"]),
-                    index=conflict["figshare_index"],
+                    label=class_label(conflict.figshare_label),
+                    index=conflict.figshare_index,
                 )
             )

@@ -16,6 +16,7 @@ from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 from model.schema.card import CLASS_DIRS, CLASS_LABELS, SAMPLES_DIR, ModelCard
 from pages.shared.sitemap import ENTRY_POINT
 from pages.shared.sitemap import PAGES as SITE
+from training.metrics import classification_report
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 TINY_SIZE = 64
@@ -123,6 +124,22 @@ def tiny_card_data(**overrides) -> dict:
         "last_conv_layer": "block14_sepconv2_act",
     }
     return data | overrides
+
+
+def validation_block(selected: str = "finetuned_exit_flow", **selection) -> dict:
+    """A card's `validation` block as training writes it, with `selection` (none when empty) and a real report."""
+    labels = np.array([0, 1, 2, 3, 0, 1])
+    probabilities = np.eye(4)[[0, 1, 2, 3, 1, 1]] * 0.7 + 0.075
+    block = {
+        "candidates_accuracy": {"frozen_backbone_head": 0.8, selected: 0.95},
+        "selected": selected,
+        "tta_flip_accuracy": 0.95,
+        "no_tta_accuracy": 0.94,
+        "nll_before_calibration": 0.3,
+        "nll_after_calibration": 0.25,
+        "report": classification_report(labels, probabilities, [CLASS_LABELS[c] for c in CLASS_DIRS]),
+    }
+    return block | ({"selection": {"criterion": "c", "interpolation": [], **selection}} if selection else {})
 
 
 def tiny_card(**overrides) -> ModelCard:

@@ -1,14 +1,14 @@
 import pytest
 
 from model.report.card_report import fine_tuning, how_chosen
-from tests.helpers import tiny_card
+from tests.helpers import tiny_card, validation_block
 
 
 def test_fine_tuning_names_the_averaged_end_mixup_and_interpolation_the_card_records():
     card = tiny_card(
         candidate="weight_interpolated",
         training_config={"mixup": 0.4},
-        validation={"selection": {"stage2_end": "average of the last 4 epochs", "alpha": 0.9}},
+        validation=validation_block(stage2_end="average of the last 4 epochs", alpha=0.9),
     )
     assert fine_tuning(card) == (
         "exit flow fine-tuned (average of the last 4 epochs) with manifold mixup (Beta(0.4, 0.4)) "
@@ -22,18 +22,14 @@ def test_fine_tuning_of_an_old_card_without_selection_or_mixup():
 
 def test_how_chosen_names_the_selected_candidate_and_its_interpolation():
     card = tiny_card(
-        validation={
-            "candidates_accuracy": {"frozen_backbone_head": 0.8, "epoch_averaged": 0.95},
-            "selected": "epoch_averaged",
-            "selection": {"alpha": 1.0, "stage2_end": "average of the last 4 epochs"},
-        }
+        validation=validation_block("epoch_averaged", alpha=1.0, stage2_end="average of the last 4 epochs")
     )
     assert "selected: epoch averaged (α = 1.0" in how_chosen(card) and "last 4 epochs" in how_chosen(card)
     assert "frozen backbone head 80.0%" in how_chosen(card)
 
 
 def test_fine_tuning_says_when_the_outlines_guided_it():
-    card = tiny_card(training_config={"mixup": 0.4, "attention_weight": 0.25}, validation={"selection": {}})
+    card = tiny_card(training_config={"mixup": 0.4, "attention_weight": 0.25}, validation=validation_block())
     assert "guided by radiologists' tumour outlines (attention weight λ = 0.25)" in fine_tuning(card)
 
 
@@ -60,7 +56,7 @@ def test_a_record_from_a_newer_schema_is_refused(tmp_path):
 
 def test_update_card_replaces_one_block_keeps_the_rest_and_refuses_an_unreadable_card(tmp_path):
     from model.errors import ArtifactError
-    from model.schema.card import CARD_FILE, GuardFile, load_card, read_record, update_card, write_card
+    from model.schema.card import CARD_FILE, GuardFile, Timings, load_card, read_record, update_card, write_card
     from tests.helpers import tiny_card_data
 
     write_card(tmp_path, tiny_card_data(timings={"total_wall_s": 5.0}))
@@ -68,7 +64,7 @@ def test_update_card_replaces_one_block_keeps_the_rest_and_refuses_an_unreadable
     updated = update_card(tmp_path, ood=guard)
     assert updated.ood == load_card(tmp_path).ood == GuardFile(**guard)
     assert updated.ood.features == ""  # an old guard: the app refuses it by this
-    assert load_card(tmp_path).timings == {"total_wall_s": 5.0}
+    assert load_card(tmp_path).timings == Timings(total_wall_s=5.0)
     with pytest.raises(ArtifactError, match="does not follow its schema: 'temperature'"):
         update_card(tmp_path, calibration={})  # no temperature: the app could not classify with it
     with pytest.raises(ArtifactError, match="unexpected keyword argument 'percentile'"):

@@ -5,6 +5,8 @@ from model.report.figures import (
     reliability_figure,
     training_curves,
 )
+from model.schema.card import History
+from model.schema.tables import Calibration, typed
 from training.metrics import reliability
 
 NAMES = ["Glioma", "Meningioma", "No tumour", "Pituitary tumour"]
@@ -17,8 +19,10 @@ def test_figures_have_titles_and_labels():
     cm = confusion_matrix_figure([[5, 1, 0, 0], [0, 4, 0, 0], [0, 0, 3, 1], [0, 0, 0, 2]], NAMES, True, "t")
     assert cm.axes[0].get_title() == "t" and cm.axes[0].get_ylabel() == "true class"
     table = reliability(np.eye(4)[[0, 1, 2, 3]], np.array([0, 1, 2, 3]))
-    assert "ECE" in reliability_figure(table["bins"], table["ece"], "Calibration").axes[0].get_title()
-    curves = training_curves({"stage1_head": {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.5, 0.8]}})
+    assert "ECE" in reliability_figure(typed(Calibration, table, "test"), "Calibration").axes[0].get_title()
+    curves = training_curves(
+        History(stage1_head={"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.5, 0.8]}, stage2_finetune={})
+    )
     assert curves.axes[0].get_title() == "Training loss"
     bars = class_distribution({"Training": {"a": 3}, "Testing": {"a": 1}}, ["a"], ["A"])
     assert bars.axes[0].get_ylabel() == "images"
@@ -63,7 +67,7 @@ def test_no_label_of_the_confusion_matrix_or_the_reliability_diagram_is_clipped(
     french = ["Gliome", "Méningiome", "Pas de tumeur", "Tumeur hypophysaire"]
     matrix = confusion_matrix_figure([[50, 1, 0, 0], [0, 40, 0, 0], [0, 0, 30, 1], [0, 0, 0, 20]], french, True, "t")
     table = reliability(np.eye(4)[[0, 1, 2, 3]], np.array([0, 1, 2, 3]))
-    assert not sticks_out(matrix) and not sticks_out(reliability_figure(table["bins"], table["ece"], "C"))
+    assert not sticks_out(matrix) and not sticks_out(reliability_figure(typed(Calibration, table, "test"), "C"))
 
 
 def smallest_text_px(figure, shown_width_px: int) -> float:
@@ -83,7 +87,7 @@ def test_the_evaluation_figures_text_is_readable_at_the_width_the_page_shows_the
 
     matrix = confusion_matrix_figure([[5, 1, 0, 0], [0, 4, 0, 0], [0, 0, 3, 1], [0, 0, 0, 2]], NAMES, True, "t")
     table = reliability(np.eye(4)[[0, 1, 2, 3]], np.array([0, 1, 2, 3]))
-    for figure in (matrix, reliability_figure(table["bins"], table["ece"], "Calibration")):
+    for figure in (matrix, reliability_figure(typed(Calibration, table, "test"), "Calibration")):
         assert smallest_text_px(figure, SHOWN_WIDTH_PX) >= 10
 
 

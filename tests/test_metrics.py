@@ -68,10 +68,10 @@ def test_paired_comparison_matches_a_hand_computed_mcnemar_table():
     ours = np.array([0] * 12 + [1] * 8)  # right on the first 12
     theirs = np.array([0] * 6 + [1] * 6 + [0] * 2 + [1] * 6)  # right on 0-5 and 12-13
     result = paired_comparison(labels, ours, theirs)
-    assert (result["only_ours_right"], result["only_theirs_right"]) == (6, 2)
-    assert result["mcnemar_p"] == pytest.approx(0.2890625)  # exact two-sided binomial, 8 discordant pairs
-    assert result["difference"] == pytest.approx(0.2)
-    low, high = result["difference_ci95"]
+    assert (result.only_ours_right, result.only_theirs_right) == (6, 2)
+    assert result.mcnemar_p == pytest.approx(0.2890625)  # exact two-sided binomial, 8 discordant pairs
+    assert result.difference == pytest.approx(0.2)
+    low, high = result.difference_ci95
     assert low < 0.2 < high
 
 

@@ -18,11 +18,12 @@ def test_robustness_scores_every_change_and_severity_on_both_subsets(trained, tm
     scored = evaluate(data_copy, "Testing", artifact, artifact / EVALUATION_FILE)
 
     report = evaluate_robustness(data_copy, artifact, tmp_path / "robustness.json", sample=6)
-    assert report.scans == {"validation": 6, "testing_leakage_clean": scored.leakage_clean["n"]}
+    assert scored.leakage_clean is not None
+    assert report.scans == {"validation": 6, "testing_leakage_clean": scored.leakage_clean.n}
     for subset in ("validation", "testing_leakage_clean"):
         results = report.results[subset]
-        assert set(results) == {"none", *CORRUPTIONS}
-        assert all(set(results[name]) == {str(s) for s in SEVERITIES} for name in CORRUPTIONS)
+        assert set(results.corrupted) == set(CORRUPTIONS) and results.clean.accuracy.value is not None
+        assert all(set(results.corrupted[name]) == {str(s) for s in SEVERITIES} for name in CORRUPTIONS)
         curves = accuracy_curves(report, subset)
         assert all(list(curve) == [0, *SEVERITIES] for curve in curves.values())
         assert [row["change"] for row in robustness_rows(report, subset)] == list(CORRUPTIONS)

@@ -2,8 +2,9 @@
 
 from model.i18n import use_language
 from model.report.saliency_report import gallery_caption
+from model.schema.records import GalleryEntry
 
-ITEM = {"kind": "best", "scan": "Training/glioma_tumor/gg (1).jpg", "label": 0, "shares": {"Grad-CAM": 0.61}}
+ITEM = GalleryEntry("best", "Training/glioma_tumor/gg (1).jpg", 0, "saliency_gallery/best_1.png", {"Grad-CAM": 0.61})
 NAMES = ["Glioma", "Meningioma", "No tumour", "Pituitary tumour"]
 
 

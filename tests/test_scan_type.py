@@ -45,8 +45,8 @@ def test_fitted_on_a_run_the_recogniser_reaches_every_prediction_and_the_csv(tra
     artifact = shutil.copytree(config.out_dir, tmp_path / "artifact")
     report = fit_scan_type(artifact, data, tmp_path / "scan_type.json")
     written = read(ScanTypeEvaluation, tmp_path / "scan_type.json")
-    assert written.validation["n"] == report["validation"]["n"] > 0
-    assert np.array(written.validation["confusion_matrix"]).shape == (3, 4)
+    assert written.validation.n == report["validation"]["n"] > 0
+    assert np.array(written.validation.confusion_matrix).shape == (3, 4)
     assert load_card(artifact).scan_type.unsure_below == pytest.approx(report["unsure_below"])
     classifier = Classifier.from_artifact(artifact)
     [prediction] = classifier.predict_inputs(np.zeros((1, config.image_size, config.image_size, 3), np.float32))
@@ -63,15 +63,14 @@ def test_fitted_on_a_run_the_recogniser_reaches_every_prediction_and_the_csv(tra
 def test_the_accuracy_on_a_kind_pools_every_other_source_of_that_sequence_and_skips_sartaj():
     from model.core.scan_type import ScanType
     from model.report.scan_type_report import accuracy_on_kind
+    from model.schema.records import GroupRescored
+    from model.schema.tables import GroupScores
 
-    row = {
-        "groups": {
-            "a/T2": {"n": 10, "accuracy": 0.5},
-            "b/T2": {"n": 30, "accuracy": 0.9},
-            "a/T1": {"n": 5, "accuracy": 0.0},
-            "sartaj": {"n": 100, "accuracy": 1.0},
-        }
-    }
+    def group(n: int, accuracy: float) -> GroupScores:
+        return GroupScores(n, nll_at_fitted_temperature=0.5, temperature=1, accuracy=accuracy, tumour_sensitivity=None)
+
+    groups = {"a/T2": group(10, 0.5), "b/T2": group(30, 0.9), "a/T1": group(5, 0.0), "sartaj": group(100, 1.0)}
+    row = GroupRescored("a", "run", "c", ["sartaj"], "s", 0.5, "a/T2", 0.5, 0.9, groups, "cpu", None)
     said = accuracy_on_kind(ScanType("T2", 0.9, False, 0.0), row)
     assert "80%" in said and "n = 40" in said
     assert "No held-out scans" in accuracy_on_kind(ScanType("T1C+", 0.9, False, 0.0), row)

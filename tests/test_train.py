@@ -116,15 +116,15 @@ def test_evaluate_reports_full_and_leakage_clean_subsets(trained, tmp_path):
     report = evaluate(
         data, "Testing", config.out_dir, tmp_path / "eval.json", gallery_dir=tmp_path / "gallery", masks_dir=masks
     )
-    assert report.full["n"] == 13
-    assert report.label_conflicts == 1 and report.without_label_conflicts["n"] == 12
-    assert [r["path"] for r in report.images if r["label_conflict"]] == ["Testing/pituitary_tumor/0.jpg"]
-    leaked = [r for r in report.images if r["leaked"]]
-    assert "Testing/glioma_tumor/copy.jpg" in [r["path"] for r in leaked]
-    assert report.leakage_clean["n"] == 13 - len(leaked)
-    assert all(len(r["probabilities"]) == 4 for r in report.images)
-    wrong = [r for r in report.images if r["predicted"] != r["label"]]
-    assert all((tmp_path / "gallery" / r["gallery_image"]).exists() for r in wrong)
+    assert report.full.n == 13 and report.without_label_conflicts is not None and report.leakage_clean is not None
+    assert report.label_conflicts == 1 and report.without_label_conflicts.n == 12
+    assert [r.path for r in report.images if r.label_conflict] == ["Testing/pituitary_tumor/0.jpg"]
+    leaked = [r for r in report.images if r.leaked]
+    assert "Testing/glioma_tumor/copy.jpg" in [r.path for r in leaked]
+    assert report.leakage_clean.n == 13 - len(leaked)
+    assert all(len(r.probabilities) == 4 for r in report.images)
+    wrong = [r for r in report.images if r.predicted != r.label]
+    assert all((tmp_path / "gallery" / str(r.gallery_image)).exists() for r in wrong)
     with pytest.raises(ValueError):
         evaluate(data, "Training", config.out_dir, tmp_path / "no.json")
 
@@ -132,21 +132,21 @@ def test_evaluate_reports_full_and_leakage_clean_subsets(trained, tmp_path):
     scored = scored[config.run_dir.name]
     validation = json.loads((config.out_dir / CARD_FILE).read_text())["validation"]
     assert {"frozen_backbone_head", "finetuned_exit_flow"} <= set(scored)
-    assert [name for name, row in scored.items() if row["chosen_by_run"]] == [validation["selected"]]
-    localised = [name for name, row in scored.items() if "grad_cam_validation" in row]
-    assert localised == [validation["selected"]] and scored[localised[0]]["grad_cam_validation"]["n"] > 0
+    assert [name for name, row in scored.items() if row.chosen_by_run] == [validation["selected"]]
+    localised = {name: row.grad_cam_validation for name, row in scored.items() if row.grad_cam_validation}
+    assert list(localised) == [validation["selected"]] and localised[validation["selected"]].n > 0
     for name, row in scored.items():
-        assert row["validation_worst_group_nll"] == validation["selection"]["candidates_worst_group_nll"][name]
-        assert row["full"] == pytest.approx(
+        assert row.validation_worst_group_nll == validation["selection"]["candidates_worst_group_nll"][name]
+        assert row.full == pytest.approx(
             json.loads((config.run_dir / "candidates" / name / "evaluation.json").read_text())["full"]["accuracy"]
         )
 
     audited = audit(data, tmp_path / "audit.json", examples_dir=tmp_path / "examples", masks_dir=masks)
     summary = audited.summary
-    assert summary["testing_exact_copies"] >= 1 and summary["testing_leaked"] >= 1
+    assert summary.testing_exact_copies >= 1 and summary.testing_leaked >= 1
     [listed] = audited.label_conflicts
-    assert listed["scan"] == "Testing/pituitary_tumor/0.jpg" and listed["figshare_label"] == "meningioma"
-    assert (tmp_path / "examples" / listed["image"]).exists()
+    assert listed.scan == "Testing/pituitary_tumor/0.jpg" and listed.figshare_label == "meningioma"
+    assert (tmp_path / "examples" / str(listed.image)).exists()
     shutil.rmtree(data / "Testing")
 
 
@@ -186,7 +186,7 @@ def test_rescore_reproduces_the_worst_group_loss_the_run_chose_by(trained, tmp_p
     assert rows[0]["artifact_sha256"] == card["artifact"]["sha256"] and rows[0]["trained_on"] == ["other", "sartaj"]
     assert rows[0][WORST_GROUP] == pytest.approx(chosen[WORST_GROUP], rel=2e-2)  # weights stored as float16
     written = write_rows(tmp_path / "group_rescore.json", config, rows, card["artifact"]["sha256"])
-    assert [row["beats_shipped"] for row in written.rows][0] is None
+    assert [row.beats_shipped for row in written.rows][0] is None
     assert set(written.validation_groups) == {"sartaj", "other/T1", "other/T2"}
 
 

@@ -94,7 +94,7 @@ def test_mondrian_sets_are_fitted_per_scan_type_and_unknown_types_fall_back_to_p
     probabilities = np.concatenate([sharp, vague])
     types = np.array(["T1"] * 200 + ["T2"] * 200)
     fitted = mondrian_fit(probabilities, labels, types)
-    assert fitted["T1"]["qhat"] < fitted["T2"]["qhat"] and fitted["T1"]["n"] == 200
+    assert fitted["T1"].qhat < fitted["T2"].qhat and fitted["T1"].n == 200
     trust = Trust(0.5, 0.5, fitted)
     assert len(trust.set_for(sharp[0], "T1")) == 1 and len(trust.set_for(vague[0], "T2")) >= 2
     assert trust.set_for(vague[0], "FLAIR") == prediction_set(vague[0], 0.5)

@@ -17,7 +17,7 @@ import click  # noqa: E402
 import typer  # noqa: E402
 
 from model.core.registry import BACKBONES  # noqa: E402
-from model.schema.card import ARTIFACT_DIR, SAMPLES_DIR  # noqa: E402  (no TensorFlow: --help stays fast)
+from model.schema.card import ARTIFACT_DIR, SAMPLES_DIR, plain_json  # noqa: E402  (no TensorFlow: --help stays fast)
 from training.config import TrainConfig, default  # noqa: E402
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -33,7 +33,7 @@ OptionalOut = Annotated[Path | None, typer.Option(help="JSON file to write (defa
 
 
 def _show(value: Any) -> None:
-    print(json.dumps(value, indent=2))
+    print(json.dumps(value, indent=2, default=plain_json))  # typed tables as the JSON files hold them
 
 
 @app.callback()
@@ -113,7 +113,7 @@ def evaluate(
 
     chosen = cast(Runtime, runtime)  # one of the click choices above
     report = run_evaluation(data_dir, split, artifact_dir, out, gallery_dir, chosen, masks_dir)
-    _show({"full": report.full["accuracy"], "leakage_clean": report.leakage_clean["accuracy"]})
+    _show({"full": report.full.accuracy, "leakage_clean": report.leakage_clean and report.leakage_clean.accuracy})
 
 
 @app.command()
@@ -168,9 +168,7 @@ def rescore(
 
     config = TrainConfig(data_dir=data_dir, extra_data_dirs=tuple(extra_data_dir or ()))
     rows = run_rescore(config, artifact_dirs)
-    if out is not None:
-        rows = write_rows(out, config, rows, load_card(shipped).weights_sha256).rows
-    _show(rows)
+    _show(rows if out is None else write_rows(out, config, rows, load_card(shipped).weights_sha256).rows)
 
 
 @app.command()
@@ -240,7 +238,7 @@ def saliency(
         return
 
     scored = evaluate_saliency(data_dir, masks_dir, artifact_dir, out, method or METHODS, max_slow_scans, sanity=sanity)
-    _show({subset: table["groups"]["all"] for subset, table in scored.tables.items()})
+    _show({subset: table.groups["all"] for subset, table in scored.tables.items()})
 
 
 @app.command()
@@ -298,7 +296,7 @@ def robustness(
 
     target = out or artifact_dir / RobustnessEvaluation.FILE
     scored = evaluate_robustness(data_dir, artifact_dir, target, validation_sample or VALIDATION_SAMPLE)
-    _show({subset: table["none"]["accuracy"] for subset, table in scored.results.items()})
+    _show({subset: table.clean.accuracy for subset, table in scored.results.items()})
 
 
 @app.command()

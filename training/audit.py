@@ -44,7 +44,7 @@ def _within(samples: Sequence[Sample], hashes: ImageHashes, data_dir: Path) -> d
         "near_duplicate_groups": len(near_groups),
         "images_in_near_groups": sum(len(g) for g in near_groups),
         "conflicting_label_groups": [
-            [{"path": s.relative(data_dir), "class": CLASS_DIRS[s.label]} for s in g] for g in conflicting
+            [{"path": s.relative(data_dir), "class_dir": CLASS_DIRS[s.label]} for s in g] for g in conflicting
         ],
     }
 
@@ -60,7 +60,7 @@ def _label_conflicts(data_dir: Path, masks_dir: Path, examples_dir: Path | None)
     for row in label_conflicts(masks_dir):
         entry: dict[str, Any] = {
             "scan": row.scan,
-            "class": row.class_dir,
+            "class_dir": row.class_dir,
             "figshare_label": row.figshare_label,
             "figshare_index": row.figshare_index,
         }

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from model.core.decode import decode_file
 from model.core.predict import BATCH, Classifier, Runtime
 from model.report.evaluation_report import paths_digest
-from model.schema.card import load_card
+from model.schema.card import ModelCard, Selection, load_card
 from model.schema.records import Candidates, Evaluation, SaliencyEvaluation, load, read, write
 from training.data import TRAIN_SPLIT, fingerprint, list_split
 from training.duplicates import NEAR_DUPLICATE_DISTANCE, cross_match, duplicate_groups, hash_images
@@ -27,11 +27,12 @@ from training.masks import label_conflicts
 from training.metrics import classification_report
 
 
-def _subset(report_rows: list[dict[str, Any]], mask: np.ndarray, class_names: list[str]) -> dict[str, Any]:
+def _subset(report_rows: list[dict[str, Any]], mask: np.ndarray, class_names: list[str]) -> dict[str, Any] | None:
+    """The scans under `mask` scored, or None when there are none (a split without copies of Training)."""
     labels = np.array([r["label"] for r in report_rows])[mask]
     probabilities = np.array([r["probabilities"] for r in report_rows])[mask]
     if len(labels) == 0:
-        return {"n": 0}
+        return None
     groups = np.array([r["duplicate_group"] for r in report_rows])[mask]
     return classification_report(labels, probabilities, class_names, groups=groups)
 
@@ -178,18 +179,53 @@ def _grad_cam_localisation(data_dir: Path, masks_dir: Path, candidate_dir: Path)
     if report is None or not load_card(candidate_dir).describes(report.artifact_sha256):
         report = evaluate_saliency(data_dir, masks_dir, candidate_dir, out, [GRAD_CAM], sanity=False)
     summary = default_method_summary(report)[1]
-    return {k: summary[k] for k in ("n", "pointing_game", "pointing_game_ci95", "energy_share", "energy_share_ci95")}
+    return {
+        "n": summary.n,
+        "pointing_game": summary.pointing_game,
+        "pointing_game_ci95": summary.pointing_game_ci95,
+        "energy_share": summary.energy_share,
+        "energy_share_ci95": summary.energy_share_ci95,
+    }
 
 
-def _validation_loss(selection: dict[str, Any], candidate: str) -> dict[str, float]:
+def _validation_loss(selection: Selection, candidate: str) -> dict[str, float]:
     """The loss the run chose by: worst group (runs since the two-source rule) or all views (runs before it)."""
-    for key, name in (
-        ("candidates_worst_group_nll", "validation_worst_group_nll"),
-        ("candidates_nll_all_views", "validation_nll_all_views"),
-    ):
-        if candidate in selection.get(key, {}):
-            return {name: selection[key][candidate]}
+    if candidate in selection.candidates_worst_group_nll:
+        return {"validation_worst_group_nll": selection.candidates_worst_group_nll[candidate]}
+    if candidate in selection.candidates_nll_all_views:
+        return {"validation_nll_all_views": selection.candidates_nll_all_views[candidate]}
     return {}
+
+
+def _candidate_scores(card: ModelCard, report: Evaluation, name: str) -> dict[str, Any]:
+    """What candidates.json records of one candidate: its Testing scores beside what its run chose by."""
+    validation, history, timings = card.validation, card.history, card.timings
+    if validation is None or history is None or timings is None:
+        raise ValueError(f"the card of {name} lacks its training records")
+    full, clean, copies = report.full, report.leakage_clean, report.leaked_copies
+    scores = {
+        "artifact_sha256": report.artifact_sha256,
+        "split": report.split,
+        "validation_accuracy": validation.candidates_accuracy[name],
+        "full": full.accuracy,
+        "leakage_clean": float("nan") if clean is None else clean.accuracy,
+        "leaked_copies": float("nan") if copies is None else copies.accuracy,
+        "finetune_epochs_run": 0
+        if name in ("frozen_backbone_head", "starting_model")
+        else len(history.stage2_finetune.get("loss", [])),
+        "runtime": report.runtime,
+        "chosen_by_run": validation.selected == name,
+        "testing_recall": {class_name: values.recall for class_name, values in full.per_class.items()},
+        # In the order of the evaluation's images, for paired comparisons on the same scans.
+        "testing_paths_sha256": paths_digest(report.images),
+        "testing_predictions": [row.predicted for row in report.images],
+        "run_wall_s": timings.total_wall_s,
+    }
+    if validation.selection is not None:
+        scores |= _validation_loss(validation.selection, name)
+        if name == "weight_interpolated":
+            scores["alpha"] = validation.selection.alpha
+    return scores
 
 
 def evaluate_candidates(
@@ -202,35 +238,14 @@ def evaluate_candidates(
     scored on how well its Grad-CAM points at the expert outlines of the validation tumour scans.
     """
     run_dir = Path(run_dir)
-    runs = read(Candidates, out).runs if out.exists() else {}
-    scored = {}
+    runs: dict[str, Any] = dict(read(Candidates, out).runs) if out.exists() else {}
+    scored: dict[str, dict[str, Any]] = {}
     for candidate_dir in sorted((run_dir / "candidates").iterdir()):
         card = load_card(candidate_dir)
         report = load(Evaluation, candidate_dir)
         if report is None or not card.describes(report.artifact_sha256):
             report = evaluate(data_dir, split, candidate_dir, candidate_dir / Evaluation.FILE)
-        scored[candidate_dir.name] = {
-            "artifact_sha256": report.artifact_sha256,
-            "split": split,
-            "validation_accuracy": card.validation["candidates_accuracy"][candidate_dir.name],
-            "full": report.full["accuracy"],
-            "leakage_clean": report.leakage_clean["accuracy"],
-            "leaked_copies": report.leaked_copies["accuracy"],
-            "finetune_epochs_run": 0
-            if candidate_dir.name in ("frozen_backbone_head", "starting_model")
-            else len(card.history["stage2_finetune"].get("loss", [])),
-            "runtime": report.runtime,
-            "chosen_by_run": card.validation["selected"] == candidate_dir.name,
-            "testing_recall": {name: values["recall"] for name, values in report.full["per_class"].items()},
-            # In the order of the evaluation's images, for paired comparisons on the same scans.
-            "testing_paths_sha256": paths_digest(report.images),
-            "testing_predictions": [row["predicted"] for row in report.images],
-            "run_wall_s": card.timings["total_wall_s"],
-        }
-        selection = card.validation["selection"]
-        scored[candidate_dir.name] |= _validation_loss(selection, candidate_dir.name)
-        if candidate_dir.name == "weight_interpolated":
-            scored[candidate_dir.name]["alpha"] = selection["alpha"]
+        scored[candidate_dir.name] = _candidate_scores(card, report, candidate_dir.name)
         if masks_dir is not None and scored[candidate_dir.name]["chosen_by_run"]:
             scored[candidate_dir.name]["grad_cam_validation"] = _grad_cam_localisation(
                 data_dir, masks_dir, candidate_dir

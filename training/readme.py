@@ -6,6 +6,7 @@ tests/test_readme.py fails when the README and the JSON disagree.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,17 +39,21 @@ from model.schema.card import ARTIFACT_DIR, CARD_FILE, ModelCard, load_card
 from model.schema.records import (
     Audit,
     Candidates,
+    CandidateScore,
     Evaluation,
     GroupRescore,
     GuardEvaluation,
+    MethodSummary,
     R,
     Rescore,
+    RescoredArtifact,
     RobustnessEvaluation,
     SaliencyEvaluation,
     ScanTypeEvaluation,
     TrustEvaluation,
     load,
 )
+from model.schema.tables import ClassificationScores, Interval, Localisation
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -68,20 +73,19 @@ def _candidate_label(artifact_dir: str) -> str:
     return artifact_dir
 
 
-def _recalls(values: dict[str, Any]) -> str:
-    recall = values.get("testing_recall")
+def _recalls(recall: dict[str, float] | None) -> str:
     return " / ".join(f"{v:.0%}" for v in recall.values()) if recall else "–"
 
 
-def _minutes(values: dict[str, Any]) -> str:
-    return f"{values['run_wall_s'] / 60:.0f} min" if "run_wall_s" in values else "–"
+def _minutes(seconds: float | None) -> str:
+    return "–" if seconds is None else f"{seconds / 60:.0f} min"
 
 
-def _localisation(scored: dict[str, Any] | None, metric: str) -> str:
-    if not scored:
+def _localisation(value: float | None, ci95: Interval | None) -> str:
+    if value is None or ci95 is None:
         return "–"
-    low, high = scored[f"{metric}_ci95"]
-    return f"{scored[metric]:.0%} ({low:.0%}–{high:.0%})"
+    low, high = ci95
+    return f"{value:.0%} ({low:.0%}–{high:.0%})"
 
 
 def _markdown_table(rows: list[dict[str, Any]]) -> list[str]:
@@ -116,16 +120,18 @@ def _saliency_lines(artifact_dir: Path) -> list[str]:
         sanity_sentence(report),
         "",
         f"Score-CAM and SmoothGrad: a seeded subsample of at most "
-        f"{report.slow_methods_subsample['max_scans_per_subset']} scans per subset. {OUTLINE_CITATION}",
+        f"{report.slow_methods_subsample.max_scans_per_subset} scans per subset. {OUTLINE_CITATION}",
     ]
 
 
 def _model_lines(card: ModelCard, report: Evaluation) -> list[str]:
     """Which model, trained how and where, and how Testing was scored; the subsets table."""
     timings, machine, onnx = card.timings, card.machine, card.onnx
+    if timings is None or machine is None:
+        raise ValueError("the shipped model's card lacks its training records (timings, machine)")
     cache = (
-        f"(frozen-layer cache built in {timings['cache_frozen_layers_s'] / 60:.1f} min). "
-        if timings.get("cache_images_computed")
+        f"(frozen-layer cache built in {(timings.cache_frozen_layers_s or 0) / 60:.1f} min). "
+        if timings.cache_images_computed
         else "(frozen-layer cache reused from an earlier run with the same data and settings). "
     )
     export = (
@@ -135,8 +141,8 @@ def _model_lines(card: ModelCard, report: Evaluation) -> list[str]:
         else "."
     )
     return [
-        f"Model: `{card.candidate}` trained {card.created[:10]} on {machine['cpu_count']} CPU cores "
-        f"({machine['cpu']}) in **{timings['total_wall_s'] / 60:.1f} min** end to end "
+        f"Model: `{card.candidate}` trained {card.created[:10]} on {machine.cpu_count} CPU cores "
+        f"({machine.cpu}) in **{timings.total_wall_s / 60:.1f} min** end to end "
         + cache
         + f"Artifact SHA-256 `{card.weights_sha256[:16]}…`, {card.weights_bytes / 2**20:.1f} MiB.",
         "",
@@ -192,42 +198,62 @@ def _scan_type_lines(artifact_dir: Path) -> list[str]:
     return ["", intro, ""] + _markdown_table(confusion_rows(report))
 
 
-def _candidate_runs(artifact_dir: Path) -> dict[str, dict[str, dict[str, Any]]]:
+def _candidate_runs(artifact_dir: Path) -> dict[str, dict[str, CandidateScore]]:
     candidates = load(Candidates, artifact_dir)
     return candidates.runs if candidates else {}
 
 
-def _candidate_rows(artifact_dir: Path, card: ModelCard, full: dict[str, Any]) -> list[str]:
-    """A table row per candidate of every run, the shipped model's own files filling its gaps."""
+def _candidate_row(run: str, name: str, values: CandidateScore, shipped: ShippedFacts) -> str:
+    """One candidate's README row; the shipped model's own files fill what its run did not record."""
+    ours = shipped.card.describes(values.artifact_sha256)
+    marker = " (shipped)" if ours else (" (run's choice)" if values.chosen_by_run else "")
+    alpha = "" if values.alpha is None else f" (α = {values.alpha:.1f})"
+    nll = "–" if values.validation_nll_all_views is None else f"{values.validation_nll_all_views:.4f}"
+    recall = shipped.recall if ours and values.testing_recall is None else values.testing_recall
+    seconds = shipped.seconds if ours and values.run_wall_s is None else values.run_wall_s
+    pointing = values.grad_cam_validation or shipped.localisation.get(values.artifact_sha256)
+    row = shipped.rescored.get(values.artifact_sha256)
+    fitted = f"{row.nll_all_views_at_fitted_temperature:.4f}" if row else "–"
+    hits = "–" if pointing is None else _localisation(pointing.pointing_game, pointing.pointing_game_ci95)
+    energy = "–" if pointing is None else _localisation(pointing.energy_share, pointing.energy_share_ci95)
+    return (
+        f"| {run} | {name.replace('_', ' ')}{alpha}{marker} | {values.finetune_epochs_run} | "
+        f"{_pct(values.validation_accuracy)} | {nll} | {fitted} | {_pct(values.full)} | "
+        f"{_pct(values.leakage_clean)} | {_recalls(recall)} | {hits} | {energy} | {_minutes(seconds)} |"
+    )
+
+
+@dataclass(frozen=True)
+class ShippedFacts:
+    """What the shipped model's own files say, for the rows its training run recorded less of."""
+
+    card: ModelCard
+    recall: dict[str, float]
+    seconds: float | None
+    localisation: dict[str, MethodSummary | Localisation]
+    rescored: dict[str, RescoredArtifact]
+
+
+def _candidate_rows(artifact_dir: Path, card: ModelCard, full: ClassificationScores) -> list[str]:
+    """A table row per candidate of every run."""
     saliency = load(SaliencyEvaluation, artifact_dir)
-    shipped_localisation = {saliency.artifact_sha256: default_method_summary(saliency)[1]} if saliency else {}
-    rescored = _rescored(artifact_dir)
-    lines = []
-    for run, scored in _candidate_runs(artifact_dir).items():
-        for name, values in scored.items():
-            shipped = " (shipped)" if card.describes(values["artifact_sha256"]) else ""
-            shipped = shipped or (" (run's choice)" if values.get("chosen_by_run") else "")
-            alpha = f" (α = {values['alpha']:.1f})" if "alpha" in values else ""
-            nll = f"{values['validation_nll_all_views']:.4f}" if "validation_nll_all_views" in values else "–"
-            if card.describes(values["artifact_sha256"]):
-                recall = {name: v["recall"] for name, v in full["per_class"].items()}
-                values = {"testing_recall": recall, "run_wall_s": card.timings["total_wall_s"], **values}
-            localisation = values.get("grad_cam_validation") or shipped_localisation.get(values["artifact_sha256"])
-            row = rescored.get(values["artifact_sha256"])
-            fitted = f"{row['nll_all_views_at_fitted_temperature']:.4f}" if row else "–"
-            lines.append(
-                f"| {run} | {name.replace('_', ' ')}{alpha}{shipped} | {values['finetune_epochs_run']} | "
-                f"{_pct(values['validation_accuracy'])} | {nll} | {fitted} | {_pct(values['full'])} | "
-                f"{_pct(values['leakage_clean'])} | {_recalls(values)} | "
-                f"{_localisation(localisation, 'pointing_game')} | {_localisation(localisation, 'energy_share')} | "
-                f"{_minutes(values)} |"
-            )
-    return lines
+    shipped = ShippedFacts(
+        card,
+        {name: v.recall for name, v in full.per_class.items()},
+        None if card.timings is None else card.timings.total_wall_s,
+        {saliency.artifact_sha256: default_method_summary(saliency)[1]} if saliency else {},
+        _rescored(artifact_dir),
+    )
+    return [
+        _candidate_row(run, name, values, shipped)
+        for run, scored in _candidate_runs(artifact_dir).items()
+        for name, values in scored.items()
+    ]
 
 
-def _rescored(artifact_dir: Path) -> dict[str, dict[str, Any]]:
+def _rescored(artifact_dir: Path) -> dict[str, RescoredArtifact]:
     rescore = load(Rescore, artifact_dir)
-    return {row["artifact_sha256"]: row for row in rescore.rows} if rescore else {}
+    return {row.artifact_sha256: row for row in rescore.rows} if rescore else {}
 
 
 def _rescore_lines(artifact_dir: Path, card: ModelCard) -> list[str]:
@@ -235,14 +261,14 @@ def _rescore_lines(artifact_dir: Path, card: ModelCard) -> list[str]:
     rescored = _rescored(artifact_dir)
     if not rescored:
         return []
-    best = min(rescored.values(), key=lambda row: row["nll_all_views_at_fitted_temperature"])
+    best = min(rescored.values(), key=lambda row: row.nll_all_views_at_fitted_temperature)
     shipped_row = next((row for sha, row in rescored.items() if card.describes(sha)), None)
-    lowest = best["nll_all_views_at_fitted_temperature"]
+    lowest = best.nll_all_views_at_fitted_temperature
     verdict = ""
     if shipped_row and best is not shipped_row:
         verdict = (
-            f" By it the shipped model ({shipped_row['nll_all_views_at_fitted_temperature']:.4f}) is not the "
-            f"lowest of the runs rescored: {_candidate_label(best['artifact_dir'])} scores {lowest:.4f}."
+            f" By it the shipped model ({shipped_row.nll_all_views_at_fitted_temperature:.4f}) is not the "
+            f"lowest of the runs rescored: {_candidate_label(best.artifact_dir)} scores {lowest:.4f}."
         )
     elif shipped_row:
         verdict = f" By it the shipped model ({lowest:.4f}) is the lowest of the {len(rescored)} artifacts rescored."
@@ -285,9 +311,9 @@ def render(artifact_dir: Path = ARTIFACT_DIR) -> str:
     lines += ["", "Per class on the whole split (precision / recall / F1 / support):", ""]
     lines += _markdown_table(per_class_rows(report.full))
     for key, label in (("full", "whole split"), ("leakage_clean", "leakage-clean subset")):
-        if one_vs_rest_rows(report.subset(key)):
+        if (scores := report.subset(key)) is not None and one_vs_rest_rows(scores):
             lines += ["", f"Each class against the others, {label} (Wilson 95 % CIs):", ""]
-            lines += _markdown_table(one_vs_rest_rows(report.subset(key)))
+            lines += _markdown_table(one_vs_rest_rows(scores))
     lines += CANDIDATES_HEADER + _candidate_rows(artifact_dir, card, report.full)
     lines += ["", SELECTION_RULE] + _rescore_lines(artifact_dir, card) + _group_lines(artifact_dir, card)
     candidates = load(Candidates, artifact_dir)

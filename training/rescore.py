@@ -8,6 +8,7 @@ Only training folders are read, never Testing.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,8 @@ def rescore(config: TrainConfig, artifact_dirs: list[Path]) -> list[dict[str, An
                 "artifact_dir": str(artifact_dir),
                 "run": Path(card.training_config.get("run_dir") or artifact_dir).name,
                 "candidate": card.candidate,
-                "trained_on": card.dataset.get("sources", [SARTAJ]),  # cards before two sources: Sartaj alone
+                # cards before the second source: Sartaj alone
+                "trained_on": (card.dataset.sources if card.dataset else []) or [SARTAJ],
                 "artifact_sha256": card.weights_sha256,
                 **data.validation_scores(data.top.get_weights()),
                 "cpu": machine_info()["cpu"],  # the cache is rebuilt per machine; its float rounding differs
@@ -44,7 +46,7 @@ def rescore(config: TrainConfig, artifact_dirs: list[Path]) -> list[dict[str, An
 
 def write_rows(out: Path, config: TrainConfig, rows: list[dict[str, Any]], shipped_sha256: str) -> GroupRescore:
     """Adds `rows` to the file (replacing earlier rows of the same artifacts) with each row's verdict."""
-    kept = read(GroupRescore, out).rows if out.exists() else []
+    kept = [asdict(row) for row in read(GroupRescore, out).rows] if out.exists() else []
     fresh = {row["artifact_sha256"] for row in rows}
     merged = [r for r in kept if r["artifact_sha256"] not in fresh] + rows
     groups = merged[-1]["groups"]

@@ -26,7 +26,6 @@ from training.metrics import proportion
 from training.split import split_of
 
 VALIDATION_SAMPLE = 100  # with the 132 leakage-clean Testing scans: about 20 minutes on 2 cores
-CLEAN = "none"
 
 
 def robustness_sets(data_dir: Path, artifact_dir: Path, sample: int, seed: int) -> dict[str, tuple[list, np.ndarray]]:
@@ -37,12 +36,12 @@ def robustness_sets(data_dir: Path, artifact_dir: Path, sample: int, seed: int) 
     testing = load(Evaluation, artifact_dir)
     if testing is None or not card.describes(testing.artifact_sha256):
         raise ValueError("no evaluation of these weights is committed; run `python -m training evaluate`")
-    clean_rows = [r for r in testing.images if not r["leaked"]]
+    clean_rows = [r for r in testing.images if not r.leaked]
     return {
         "validation": ([decode_file(split.samples[i].path).rgb for i in picked], split.labels[picked]),
         "testing_leakage_clean": (
-            [decode_file(Path(data_dir) / r["path"]).rgb for r in clean_rows],
-            np.array([r["label"] for r in clean_rows]),
+            [decode_file(Path(data_dir) / r.path).rgb for r in clean_rows],
+            np.array([r.label for r in clean_rows]),
         ),
     }
 
@@ -69,13 +68,14 @@ def evaluate_robustness(
     table: dict[str, dict[str, Any]] = {}
     steps = tqdm(total=len(subsets) * (1 + len(CORRUPTIONS) * len(SEVERITIES)), desc="robustness", unit="setting")
     for subset, (images, labels) in subsets.items():
-        table[subset] = {CLEAN: _scored(classifier.predict_images(images), labels)}
+        corrupted: dict[str, dict[str, Any]] = {}
+        table[subset] = {"clean": _scored(classifier.predict_images(images), labels), "corrupted": corrupted}
         steps.update()
         for index, (name, corruption) in enumerate(CORRUPTIONS.items()):
-            table[subset][name] = {}
+            corrupted[name] = {}
             for severity in SEVERITIES:
                 predictions = classifier.predict_images(_corrupted(images, corruption, (seed, index, severity)))
-                table[subset][name][str(severity)] = _scored(predictions, labels)
+                corrupted[name][str(severity)] = _scored(predictions, labels)
                 steps.update()
     steps.close()
     report = {

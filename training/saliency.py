@@ -240,7 +240,8 @@ def redraw_gallery(data_dir: Path, masks_dir: Path, artifact_dir: Path, out: Pat
     record = read(SaliencyEvaluation, out)
     classifier = Classifier.from_artifact(artifact_dir)
     scans = {s.scan: s for s in held_out_scans(data_dir, masks_dir, classifier.card.training_config["seed"])}
-    gallery = _gallery(record.scans, scans, classifier, Explainer(classifier), masks_dir, out.parent)
+    rows = [dataclasses.asdict(row) for row in record.scans]  # as a fresh run holds them
+    gallery = _gallery(rows, scans, classifier, Explainer(classifier), masks_dir, out.parent)
     kept = {f.name: getattr(record, f.name) for f in dataclasses.fields(record) if f.name != "schema_version"}
     return write(SaliencyEvaluation, out, {**kept, "gallery": gallery}, indent=1)
 

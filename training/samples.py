@@ -28,15 +28,15 @@ def write_samples(data_dir: Path, evaluation: Path, out_dir: Path) -> list[Path]
     for label in range(len(report.class_names)):
         for leaked in (False, True):
             row = next(
-                (r for r in report.images if r["label"] == label and r["leaked"] == leaked and r["predicted"] == label),
+                (r for r in report.images if r.label == label and r.leaked == leaked and r.predicted == label),
                 None,
             )
             if row is None:
                 continue
-            class_dir, name = row["path"].split("/")[-2:]
+            class_dir, name = row.path.split("/")[-2:]
             stem = Path(name).stem.replace("(", "").replace(")", "").replace(" ", "_")
             target = out_dir / f"{class_dir}__{'copy' if leaked else 'new'}_{stem}.jpg"
-            with Image.open(Path(data_dir) / row["path"]) as opened:
+            with Image.open(Path(data_dir) / row.path) as opened:
                 image = opened.convert("RGB")
             image.thumbnail((SAMPLE_MAX_SIDE, SAMPLE_MAX_SIDE))
             image.save(target, quality=90)
@@ -48,17 +48,17 @@ def write_outlined_samples(
     data_dir: Path, evaluation: Path, saliency: Path, masks_dir: Path, out_dir: Path
 ) -> list[Path]:
     """One outlined scan per tumour class, from Testing when it has one, else from validation; no label conflict."""
-    tested = {r["path"]: r for r in read(Evaluation, evaluation).images}
+    tested = {r.path: r for r in read(Evaluation, evaluation).images}
     disputed = {row.scan for row in label_conflicts(masks_dir)}
-    checked = [r for r in read(SaliencyEvaluation, saliency).scans if r["scan"] not in disputed]
+    checked = [r for r in read(SaliencyEvaluation, saliency).scans if r.scan not in disputed]
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for label in sorted({row["label"] for row in checked}):
-        rows = [r for r in checked if r["label"] == label and r["correct"]]
-        in_testing = [r for r in rows if r["scan"] in tested]
+    for label in sorted({row.label for row in checked}):
+        rows = [r for r in checked if r.label == label and r.correct]
+        in_testing = [r for r in rows if r.scan in tested]
         if not (in_testing or rows):
             continue
-        scan = (in_testing or rows)[0]["scan"]
+        scan = (in_testing or rows)[0].scan
         class_dir, name = scan.split("/")[-2:]
         stem = Path(name).stem.replace("(", "").replace(")", "").replace(" ", "_")
         target = out_dir / f"{class_dir}__outlined_{stem}.jpg"

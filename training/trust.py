@@ -8,7 +8,7 @@ temperature) on the run's validation split of Training; Testing probabilities fr
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -22,7 +22,7 @@ from model.core.scan_type import ScanType
 from model.core.trust import ALPHA, REFERRED_SHARE, Trust, mondrian_fit
 from model.report.trust_report import RANKINGS
 from model.schema.card import load_card
-from model.schema.records import Evaluation, TrustEvaluation, load, write
+from model.schema.records import Evaluation, ScoredScan, TrustEvaluation, load, write
 from training.split import split_of
 
 
@@ -66,12 +66,12 @@ def _type_of(scan_type: ScanType | None) -> str:
     return "" if scan_type is None else scan_type.sequence
 
 
-def testing_scored(rows: list[dict[str, Any]], name: str) -> Scored:
+def testing_scored(rows: list[ScoredScan], name: str) -> Scored:
     return Scored(
-        np.array([r["probabilities"] for r in rows]),
-        np.array([np.nan if r["ood_score"] is None else r["ood_score"] for r in rows]),
-        np.array([r["label"] for r in rows]),
-        np.array([r.get("scan_type") or "" for r in rows]),
+        np.array([r.probabilities for r in rows]),
+        np.array([np.nan if r.ood_score is None else r.ood_score for r in rows]),
+        np.array([r.label for r in rows]),
+        np.array([r.scan_type or "" for r in rows]),
         np.array([name] * len(rows)),
     )
 
@@ -150,8 +150,8 @@ def evaluate_trust(
     validation, related = validation_scored(classifier, data_dir, extra_data_dirs)
     pooled = mondrian_fit(validation.probabilities, validation.labels, np.array(["all"] * len(validation.labels)))
     trust = Trust(
-        pooled["all"]["qhat"],
-        pooled["all"]["referral_threshold"],
+        pooled["all"].qhat,
+        pooled["all"].referral_threshold,
         mondrian_fit(validation.probabilities, validation.labels, validation.types),
     )
     testing = load(Evaluation, artifact_dir)
@@ -160,7 +160,7 @@ def evaluate_trust(
     subsets = {
         "validation": validation,
         "testing": testing_scored(testing.images, "testing"),
-        "testing_leakage_clean": testing_scored([r for r in testing.images if not r["leaked"]], "testing"),
+        "testing_leakage_clean": testing_scored([r for r in testing.images if not r.leaked], "testing"),
     }
     summaries = {name: summary(scored, *decisions(trust, scored)) for name, scored in subsets.items()}
     report = {
@@ -169,7 +169,7 @@ def evaluate_trust(
         "qhat": trust.qhat,
         "referred_share_on_validation": REFERRED_SHARE,
         "referral_threshold": trust.referral_threshold,
-        "mondrian": trust.by_type,
+        "mondrian": {kind: asdict(fitted) for kind, fitted in trust.by_type.items()},
         "groups": held_out_groups(validation, related, card.training_config["seed"]),
         "sets": {
             name: {k: row[k] for k in ("n", "coverage", "mean_size", "size_counts")} for name, row in summaries.items()

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from model.schema.card import ModelCard
-from model.schema.records import TrustEvaluation, load
+from model.schema.records import ScanTypeThresholds, TrustEvaluation, load
 
 # 95 % sets: a Mondrian group needs at least 1/alpha - 1 calibration scans for a set smaller than every class, and
 # the smallest sequence group of validation has about 60 (99 % sets would need 99).
@@ -67,16 +67,16 @@ def accurate_referral_threshold(confidences: np.ndarray, right: np.ndarray) -> f
     return max(referral_threshold(confidences), accurate)
 
 
-def mondrian_fit(probabilities: np.ndarray, labels: np.ndarray, types: np.ndarray) -> dict[str, dict[str, float]]:
+def mondrian_fit(probabilities: np.ndarray, labels: np.ndarray, types: np.ndarray) -> dict[str, ScanTypeThresholds]:
     """Per scan type: its validation scans' count, conformal quantile and referral threshold."""
     scores, confidence = conformity_scores(probabilities, labels), probabilities.max(axis=1)
     right = probabilities.argmax(axis=1) == labels
     return {
-        str(kind): {
-            "n": int((types == kind).sum()),
-            "qhat": conformal_quantile(scores[types == kind]),
-            "referral_threshold": accurate_referral_threshold(confidence[types == kind], right[types == kind]),
-        }
+        str(kind): ScanTypeThresholds(
+            n=int((types == kind).sum()),
+            qhat=conformal_quantile(scores[types == kind]),
+            referral_threshold=accurate_referral_threshold(confidence[types == kind], right[types == kind]),
+        )
         for kind in sorted(set(types))
     }
 
@@ -87,7 +87,7 @@ class Trust:
 
     qhat: float
     referral_threshold: float
-    by_type: dict[str, dict[str, float]] = field(default_factory=dict)
+    by_type: dict[str, ScanTypeThresholds] = field(default_factory=dict)
 
     @classmethod
     def from_report(cls, report: TrustEvaluation) -> "Trust":
@@ -95,9 +95,7 @@ class Trust:
 
     def _of(self, scan_type: str | None) -> tuple[float, float]:
         fitted = self.by_type.get(scan_type or "")
-        return (
-            (self.qhat, self.referral_threshold) if fitted is None else (fitted["qhat"], fitted["referral_threshold"])
-        )
+        return (self.qhat, self.referral_threshold) if fitted is None else (fitted.qhat, fitted.referral_threshold)
 
     def set_for(self, probabilities: np.ndarray, scan_type: str | None = None) -> list[int]:
         return prediction_set(probabilities, self._of(scan_type)[0])

@@ -9,6 +9,7 @@ from model.i18n import N_, _, number, pct
 from model.report.evaluation_report import accuracy_with_ci, audit_sentence, label_conflict_sentence
 from model.schema.card import ModelCard
 from model.schema.records import Audit, Candidates, Evaluation, GuardEvaluation, TrustEvaluation
+from model.schema.tables import ClassificationScores
 
 INTENDED_USE = N_(
     "**Intended use.** Teaching and research: to show students and researchers how a convolutional classifier of "
@@ -22,15 +23,17 @@ INTENDED_USE = N_(
 def provenance(card: ModelCard, audit: Audit | None, evaluation: Evaluation | None) -> str:
     """Where the data came from and what was found in it."""
     dataset = card.dataset
+    if dataset is None:
+        return _("**Data.** This model's card records no training data.")
     text = _(
         "**Data.** {source}: {images} Training scans ({train} to fit, {validation} to validate, split so that near "
         "duplicates stay on one side); the Testing split is only ever scored. Tumour outlines for the saliency check: "
         "Cheng et al., figshare brain tumour dataset, CC BY 4.0."
     ).format(
-        source=dataset.get("source", "?"),
-        images=dataset.get("images", "?"),
-        train=dataset.get("train_images", "?"),
-        validation=dataset.get("validation_images", "?"),
+        source=dataset.source,
+        images=dataset.images,
+        train=dataset.train_images,
+        validation=dataset.validation_images,
     )
     if audit is not None:
         text += " " + audit_sentence(audit)
@@ -47,9 +50,9 @@ def training_procedure(card: ModelCard) -> str:
     ).format(
         fine_tuning=fine_tuning(card),
         seed=config.get("seed"),
-        minutes=round(card.timings.get("total_wall_s", 0) / 60),
-        cores=card.machine.get("cpu_count", "?"),
-        cpu=card.machine.get("cpu", "?"),
+        minutes="?" if card.timings is None else round(card.timings.total_wall_s / 60),
+        cores="?" if card.machine is None else card.machine.cpu_count,
+        cpu="?" if card.machine is None else card.machine.cpu,
         temperature=number(card.temperature, 2),
         how_chosen=how_chosen(card),
     )
@@ -69,39 +72,25 @@ def metrics(evaluation: Evaluation) -> str:
 def failure_modes(evaluation: Evaluation, trust: TrustEvaluation | None, guard: GuardEvaluation | None) -> list[str]:
     """The weakest class on new scans, the calibration gap, how far the prediction sets carry, what the guard
     misses."""
-    clean = evaluation.leakage_clean
-    weakest = min(
-        ((name, v["sensitivity"]) for name, v in clean.get("one_vs_rest", {}).items() if v["sensitivity"]["value"]),
-        key=lambda item: item[1]["value"],
-        default=None,
-    )
-    modes = []
-    if weakest is not None:
-        name, sensitivity = weakest
-        low, high = sensitivity["ci95"]
-        found = _(
-            "On new scans from other sources the model finds only {share} of {name} cases (95 % CI {low}–{high})."
-        )
+    clean, copies = evaluation.leakage_clean, evaluation.leaked_copies
+    modes = [] if clean is None else _weakest_class(clean)
+    if clean is not None and copies is not None:
         modes.append(
-            found.format(share=pct(sensitivity["value"], 0), name=_(name).lower(), low=pct(low, 0), high=pct(high, 0))
+            _(
+                "Its confidence does not carry to other sources: the calibration error is {clean} on new scans "
+                "against {copies} on copies of training scans."
+            ).format(clean=number(clean.calibration.ece, 3), copies=number(copies.calibration.ece, 3))
         )
-    copies = evaluation.leaked_copies
-    modes.append(
-        _(
-            "Its confidence does not carry to other sources: the calibration error is {clean} on new scans against "
-            "{copies} on copies of training scans."
-        ).format(clean=number(clean["calibration"]["ece"], 3), copies=number(copies["calibration"]["ece"], 3))
-    )
     if trust is not None:
-        coverage = trust.sets["testing_leakage_clean"]["coverage"]
+        coverage = trust.sets["testing_leakage_clean"].coverage
         modes.append(
             _("Its {level} prediction sets held the true class for only {coverage} of the new scans.").format(
                 level=pct(1 - trust.alpha, 0), coverage=pct(coverage, 0)
             )
         )
     if guard is not None:
-        missed = [s["name"] for s in guard.out_of_distribution_scores if not s["flagged"]]
-        total = guard.out_of_distribution["images"]
+        missed = [s.name for s in guard.out_of_distribution_scores if not s.flagged]
+        total = guard.out_of_distribution.images
         if missed:
             caught = _("The not-an-MRI guard let {missed} of {total} non-MRI test images through ({names})").format(
                 missed=len(missed), total=total, names=", ".join(missed)
@@ -113,6 +102,17 @@ def failure_modes(evaluation: Evaluation, trust: TrustEvaluation | None, guard: 
             ).format(total=total)
         modes.append(caught + _("; a flagged scan's verdict is greyed out, an unflagged one is not."))
     return modes
+
+
+def _weakest_class(clean: ClassificationScores) -> list[str]:
+    """The class the model finds least often among new scans, with its CI (none when no class was found)."""
+    found = {name: v.sensitivity for name, v in clean.one_vs_rest.items() if v.sensitivity.value}
+    if not found:
+        return []
+    name = min(found, key=lambda key: found[key].value or 0.0)
+    value, (low, high) = found[name].value or 0.0, found[name].ci95 or (0.0, 0.0)
+    sentence = _("On new scans from other sources the model finds only {share} of {name} cases (95 % CI {low}–{high}).")
+    return [sentence.format(share=pct(value, 0), name=_(name).lower(), low=pct(low, 0), high=pct(high, 0))]
 
 
 def testing_history(candidates: Candidates | None) -> str:
@@ -141,11 +141,11 @@ CANDIDATE_WORDS = (
 
 def fine_tuning(card: ModelCard) -> str:
     """How the backbone became this model, in words, from what training recorded."""
-    selection = card.validation.get("selection", {})
+    selection = None if card.validation is None else card.validation.selection
     mixup = card.training_config.get("mixup")
     text = _("exit flow fine-tuned")
-    if selection.get("stage2_end", "best checkpoint") != "best checkpoint":
-        text += f" ({stage2_end_words(selection['stage2_end'])})"
+    if selection and selection.stage2_end != "best checkpoint":
+        text += f" ({stage2_end_words(selection.stage2_end)})"
     if mixup:
         text += _(" with manifold mixup (Beta({a}, {a}))").format(a=number(mixup, 1))
     attention = card.training_config.get("attention_weight")
@@ -157,15 +157,17 @@ def fine_tuning(card: ModelCard) -> str:
             if card.training_config.get("init_from")
             else _(" and mixed with the frozen-backbone head (α = {alpha})")
         )
-        text += mixed_with.format(alpha=number(selection["alpha"], 1))
+        text += mixed_with.format(alpha=number(selection.alpha, 1))
     return text
 
 
 def how_chosen(card: ModelCard) -> str:
     """Which candidate training kept and by what, in words, from what training recorded."""
     validation = card.validation
-    selection, selected_words = validation.get("selection"), validation["selected"].replace("_", " ")
-    candidate_words = {k.replace("_", " "): v for k, v in validation["candidates_accuracy"].items()}
+    if validation is None:
+        return ""
+    selection, selected_words = validation.selection, validation.selected.replace("_", " ")
+    candidate_words = {k.replace("_", " "): v for k, v in validation.candidates_accuracy.items()}
     text = _(
         "Validation accuracy of each candidate (a duplicate-aware split of the training sources): {scores}; "
         "selected: {chosen}"
@@ -175,18 +177,17 @@ def how_chosen(card: ModelCard) -> str:
     )
     if not selection:
         return text + "."
-    by_group = "candidates_worst_group_nll" in selection
     return text + (
         _(
             " (α = {alpha} between the stage-1 weights and the end of stage 2, its {end}; lowest worst-group "
             "validation loss, each source and sequence at its own fitted temperature)."
         )
-        if by_group
+        if selection.by_worst_group
         else _(
             " (α = {alpha} between the stage-1 weights and the end of stage 2, its {end}; lowest validation loss "
             "over clean, mirrored and augmented views)."
         )
-    ).format(alpha=number(selection["alpha"], 1), end=stage2_end_words(selection.get("stage2_end", "best checkpoint")))
+    ).format(alpha=number(selection.alpha, 1), end=stage2_end_words(selection.stage2_end))
 
 
 def stage2_end_words(end: str) -> str:

@@ -6,13 +6,15 @@ The JSON files are written by `python -m training evaluate` and `audit`; the wor
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 from scipy.stats import binomtest
 
 from model.i18n import N_, _, number, pct, significant
-from model.schema.records import Audit, Candidates, Evaluation, GroupRescore, GuardEvaluation
+from model.schema.records import Audit, Candidates, Evaluation, GroupRescore, GuardEvaluation, ScoredScan
+from model.schema.tables import ClassificationScores, Interval, Proportion
 
 SUBSETS = {
     "full": N_("whole split"),
@@ -21,23 +23,27 @@ SUBSETS = {
 }
 
 
-def accuracy_with_ci(subset: dict[str, Any]) -> str:
-    low, high = subset["accuracy_ci95"]
-    return f"{pct(subset['accuracy'])} ({pct(low)}–{pct(high)})"
+def accuracy_with_ci(subset: ClassificationScores | None) -> str:
+    if subset is None:
+        return "–"
+    low, high = subset.accuracy_ci95
+    return f"{pct(subset.accuracy)} ({pct(low)}–{pct(high)})"
 
 
 def subset_rows(report: Evaluation) -> list[dict[str, Any]]:
-    """One row per Testing subset: images, accuracy with its 95 % CI, balanced accuracy, macro F1, ECE."""
+    """One row per Testing subset: images, accuracy with its 95 % CI, balanced accuracy, macro F1, ECE (a subset
+    the split has no scans of is left out)."""
     return [
         {
             _("Testing subset"): _(label),
-            _("images"): report.subset(key)["n"],
-            _("accuracy (95 % CI)"): accuracy_with_ci(report.subset(key)),
-            _("balanced acc."): pct(report.subset(key)["balanced_accuracy"]),
-            _("macro F1"): pct(report.subset(key)["macro_f1"]),
-            _("ECE"): number(report.subset(key)["calibration"]["ece"], 3),
+            _("images"): scores.n,
+            _("accuracy (95 % CI)"): accuracy_with_ci(scores),
+            _("balanced acc."): "–" if scores.balanced_accuracy is None else pct(scores.balanced_accuracy),
+            _("macro F1"): pct(scores.macro_f1),
+            _("ECE"): number(scores.calibration.ece, 3),
         }
         for key, label in SUBSETS.items()
+        if (scores := report.subset(key)) is not None
     ]
 
 
@@ -45,7 +51,7 @@ def clean_composition(report: Evaluation) -> str:
     """What the leakage-clean subset holds, class by class: a class with no scans there has no recall there, and
     macro figures leave it out."""
     counts = ", ".join(
-        f"{values['images'] - values['leaked']} {_(name).lower()}" for name, values in report.leakage_counts.items()
+        f"{count.images - count.leaked} {_(name).lower()}" for name, count in report.leakage_counts.items()
     )
     return _(
         "The leakage-clean subset holds {counts}; a class with no scans shows “–”, and macro figures (balanced "
@@ -53,43 +59,39 @@ def clean_composition(report: Evaluation) -> str:
     ).format(counts=counts)
 
 
-def _with_ci(measure: dict[str, Any]) -> str:
-    if measure["value"] is None:
+def _with_ci(measure: Proportion) -> str:
+    if measure.value is None or measure.ci95 is None:
         return "–"
-    low, high = measure["ci95"]
-    return f"{pct(measure['value'])} ({pct(low, 0)}–{pct(high, 0)})"
+    low, high = measure.ci95
+    return f"{pct(measure.value)} ({pct(low, 0)}–{pct(high, 0)})"
 
 
-def one_vs_rest_rows(subset: dict[str, Any]) -> list[dict[str, Any]]:
+def one_vs_rest_rows(subset: ClassificationScores) -> list[dict[str, Any]]:
     """Each class against the others: what a screening reader asks (Wilson 95 % CIs), and the curves' areas."""
-    rows = []
-    for name, values in subset.get("one_vs_rest", {}).items():
-        rows.append(
-            {
-                _("class"): _(name),
-                _("sensitivity"): _with_ci(values["sensitivity"]),
-                _("specificity"): _with_ci(values["specificity"]),
-                _("PPV"): _with_ci(values["ppv"]),
-                _("NPV"): _with_ci(values["npv"]),
-                _("ROC AUC"): "–" if values["roc_auc"] is None else number(values["roc_auc"], 3),
-                _("average precision"): "–"
-                if values["average_precision"] is None
-                else number(values["average_precision"], 3),
-            }
-        )
-    return rows
-
-
-def per_class_rows(subset: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         {
             _("class"): _(name),
-            _("precision"): pct(values["precision"]),
-            _("recall"): pct(values["recall"]) if values["support"] else "–",  # no scans of the class: no recall
-            _("F1"): pct(values["f1"]) if values["support"] else "–",
-            _("support"): values["support"],
+            _("sensitivity"): _with_ci(values.sensitivity),
+            _("specificity"): _with_ci(values.specificity),
+            _("PPV"): _with_ci(values.ppv),
+            _("NPV"): _with_ci(values.npv),
+            _("ROC AUC"): "–" if values.roc_auc is None else number(values.roc_auc, 3),
+            _("average precision"): "–" if values.average_precision is None else number(values.average_precision, 3),
         }
-        for name, values in subset["per_class"].items()
+        for name, values in subset.one_vs_rest.items()
+    ]
+
+
+def per_class_rows(subset: ClassificationScores) -> list[dict[str, Any]]:
+    return [
+        {
+            _("class"): _(name),
+            _("precision"): pct(values.precision),
+            _("recall"): pct(values.recall) if values.support else "–",  # no scans of the class: no recall
+            _("F1"): pct(values.f1) if values.support else "–",
+            _("support"): values.support,
+        }
+        for name, values in subset.per_class.items()
     ]
 
 
@@ -101,7 +103,7 @@ def label_conflict_sentence(report: Evaluation) -> str:
     return _(
         "{conflicts} Testing scans carry a class that the figshare dataset, where radiologists outlined each tumour, "
         "labels otherwise (see Dataset). Without them, accuracy on the whole split is {accuracy} over {n} scans."
-    ).format(conflicts=report.label_conflicts, accuracy=accuracy_with_ci(without), n=without["n"])
+    ).format(conflicts=report.label_conflicts, accuracy=accuracy_with_ci(without), n=without.n)
 
 
 def audit_sentence(audit: Audit) -> str:
@@ -113,19 +115,29 @@ def audit_sentence(audit: Audit) -> str:
         "scans fall into {groups} groups of near duplicates, which is why the validation split keeps each group on "
         "one side."
     ).format(
-        leaked=summary["testing_leaked"],
-        images=summary["testing_images"],
-        exact=summary["testing_exact_copies"],
+        leaked=summary.testing_leaked,
+        images=summary.testing_images,
+        exact=summary.testing_exact_copies,
         distance=audit.near_duplicate_rule.rsplit(" ", 1)[-1],
-        clean=summary["testing_leakage_clean"],
-        grouped=training["images_in_near_groups"],
-        groups=training["near_duplicate_groups"],
+        clean=summary.testing_leakage_clean,
+        grouped=training.images_in_near_groups,
+        groups=training.near_duplicate_groups,
     )
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    n: int
+    difference: float  # accuracy, ours minus theirs
+    difference_ci95: Interval  # paired bootstrap
+    only_ours_right: int
+    only_theirs_right: int
+    mcnemar_p: float  # exact, on the scans only one of the two gets right
 
 
 def paired_comparison(
     labels: np.ndarray, ours: np.ndarray, theirs: np.ndarray, resamples: int = 2000, seed: int = 0
-) -> dict[str, Any]:
+) -> PairedComparison:
     """Two models on the same scans: accuracy difference with a paired bootstrap 95 % CI, and McNemar's exact
     test on the scans where exactly one of them is right."""
     right_ours, right_theirs = ours == labels, theirs == labels
@@ -134,14 +146,14 @@ def paired_comparison(
     picks = rng.integers(0, len(labels), size=(resamples, len(labels)))
     differences = right_ours[picks].mean(1) - right_theirs[picks].mean(1)
     discordant = only_ours + only_theirs
-    return {
-        "n": int(len(labels)),
-        "difference": float(right_ours.mean() - right_theirs.mean()),
-        "difference_ci95": [float(np.percentile(differences, 2.5)), float(np.percentile(differences, 97.5))],
-        "only_ours_right": only_ours,
-        "only_theirs_right": only_theirs,
-        "mcnemar_p": float(binomtest(only_ours, discordant).pvalue) if discordant else 1.0,
-    }
+    return PairedComparison(
+        n=int(len(labels)),
+        difference=float(right_ours.mean() - right_theirs.mean()),
+        difference_ci95=(float(np.percentile(differences, 2.5)), float(np.percentile(differences, 97.5))),
+        only_ours_right=only_ours,
+        only_theirs_right=only_theirs,
+        mcnemar_p=float(binomtest(only_ours, discordant).pvalue) if discordant else 1.0,
+    )
 
 
 PAIRED_INTRO = N_(
@@ -155,33 +167,33 @@ PAIRED_INTRO = N_(
 def comparison_rows(report: Evaluation, candidates: Candidates) -> list[dict[str, str]]:
     """The shipped model against every candidate whose Testing predictions are recorded, whole and leakage-clean."""
     images = report.images
-    labels, ours = np.array([r["label"] for r in images]), np.array([r["predicted"] for r in images])
-    clean = np.array([not r["leaked"] for r in images])
+    labels, ours = np.array([r.label for r in images]), np.array([r.predicted for r in images])
+    clean = np.array([not r.leaked for r in images])
     rows = []
     for run, scored in candidates.runs.items():
         for name, values in scored.items():
-            if values["artifact_sha256"] == report.artifact_sha256 or "testing_predictions" not in values:
+            if values.artifact_sha256 == report.artifact_sha256 or values.testing_predictions is None:
                 continue
-            if values["testing_paths_sha256"] != paths_digest(images):
+            if values.testing_paths_sha256 != paths_digest(images):
                 continue
-            theirs = np.array(values["testing_predictions"])
+            theirs = np.array(values.testing_predictions)
             row = {_("against"): f"{run}, {name.replace('_', ' ')}"}
             for label, keep in ((N_("whole"), np.ones(len(labels), bool)), (N_("leakage-clean"), clean)):
                 c = paired_comparison(labels[keep], ours[keep], theirs[keep])
-                low, high = c["difference_ci95"]
+                low, high = c.difference_ci95
                 row[_("{subset}: shipped minus it (95 % CI)").format(subset=_(label))] = _(
                     "{d} ({low} to {high})"
-                ).format(d=pct(c["difference"], signed=True), low=pct(low, signed=True), high=pct(high, signed=True))
+                ).format(d=pct(c.difference, signed=True), low=pct(low, signed=True), high=pct(high, signed=True))
                 row[_("{subset}: McNemar p").format(subset=_(label))] = _("{p} ({ours} vs {theirs})").format(
-                    p=significant(c["mcnemar_p"]), ours=c["only_ours_right"], theirs=c["only_theirs_right"]
+                    p=significant(c.mcnemar_p), ours=c.only_ours_right, theirs=c.only_theirs_right
                 )
             rows.append(row)
     return rows
 
 
-def paths_digest(images: list[dict[str, Any]]) -> str:
+def paths_digest(images: list[ScoredScan]) -> str:
     """Which scans, in which order, a list of per-scan predictions refers to."""
-    return hashlib.sha256("\n".join(row["path"] for row in images).encode()).hexdigest()
+    return hashlib.sha256("\n".join(row.path for row in images).encode()).hexdigest()
 
 
 def guard_sentence(guard: GuardEvaluation) -> str:
@@ -195,12 +207,12 @@ def guard_sentence(guard: GuardEvaluation) -> str:
         "halfway between the highest validation scan and the lowest design non-MRI image (`python -m training ood`)."
     ).format(
         auroc=number(guard.auroc, 3),
-        scans=in_split["images"],
-        others=guard.out_of_distribution["images"],
-        flagged=pct(in_split["false_alarm_rate"]),
-        detected=pct(guard.out_of_distribution["detection_rate"]),
-        held_out=pct(held_out["detection_rate"]),
-        held_out_n=held_out["images"],
+        scans=in_split.images,
+        others=guard.out_of_distribution.images,
+        flagged=pct(in_split.false_alarm_rate),
+        detected=pct(guard.out_of_distribution.detection_rate),
+        held_out=pct(held_out.detection_rate),
+        held_out_n=held_out.images,
     )
 
 
@@ -210,17 +222,17 @@ def group_rows(report: GroupRescore, shipped: Callable[[str], bool]) -> list[dic
     rows = []
     for row in report.rows:
         cells = {
-            _("model"): f"{row['run']}, {_(row['candidate'].replace('_', ' '))}"
-            + (_(" (served)") if shipped(row["artifact_sha256"]) else ""),
-            _("trained on"): ", ".join(row["trained_on"]),
+            _("model"): f"{row.run}, {_(row.candidate.replace('_', ' '))}"
+            + (_(" (served)") if shipped(row.artifact_sha256) else ""),
+            _("trained on"): ", ".join(row.trained_on),
         }
-        for group, scores in row["groups"].items():
-            sensitivity = "–" if scores["tumour_sensitivity"] is None else pct(scores["tumour_sensitivity"], 0)
-            cells[f"{group} (n = {scores['n']})"] = (
-                f"{pct(scores['accuracy'], 0)} · {sensitivity} · {number(scores['nll_at_fitted_temperature'], 3)}"
+        for group, scores in row.groups.items():
+            sensitivity = "–" if scores.tumour_sensitivity is None else pct(scores.tumour_sensitivity, 0)
+            cells[f"{group} (n = {scores.n})"] = (
+                f"{pct(scores.accuracy, 0)} · {sensitivity} · {number(scores.nll_at_fitted_temperature, 3)}"
             )
-        cells[_("worst-group loss")] = f"{number(row['worst_group_nll'], 3)} ({row['worst_group']})"
-        verdict = row["beats_shipped"]
+        cells[_("worst-group loss")] = f"{number(row.worst_group_nll, 3)} ({row.worst_group})"
+        verdict = row.beats_shipped
         cells[_("beats the shipped model")] = "–" if verdict is None else (_("yes") if verdict else _("no"))
         rows.append(cells)
     return rows
@@ -229,12 +241,14 @@ def group_rows(report: GroupRescore, shipped: Callable[[str], bool]) -> list[dic
 def better_on_testing_sentence(report: Evaluation, candidates: Candidates) -> str:
     """Names every candidate not shipped that scored higher on Testing than the shipped model, and says why it is
     not shipped: Testing chooses nothing, or its figure would stop meaning anything."""
-    shipped = report.leakage_clean["accuracy"]
+    if report.leakage_clean is None:
+        return ""
+    shipped = report.leakage_clean.accuracy
     higher = [
-        f"{run}, {_(name.replace('_', ' '))} ({pct(values['leakage_clean'])})"
+        f"{run}, {_(name.replace('_', ' '))} ({pct(values.leakage_clean)})"
         for run, scored in candidates.runs.items()
         for name, values in scored.items()
-        if values["artifact_sha256"] != report.artifact_sha256 and values["leakage_clean"] > shipped
+        if values.artifact_sha256 != report.artifact_sha256 and values.leakage_clean > shipped
     ]
     if not higher:
         return ""

@@ -13,7 +13,9 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from model.i18n import N_, _, number, pct  # noqa: E402
-from model.schema.card import CLASS_DIRS  # noqa: E402
+from model.schema.card import CLASS_DIRS, History  # noqa: E402
+from model.schema.records import MethodSummary  # noqa: E402
+from model.schema.tables import Calibration, ClassificationScores  # noqa: E402
 
 CLASS_COLOURS: dict[str, str] = {
     "glioma_tumor": "#d1495b",
@@ -85,23 +87,25 @@ def confusion_matrix_figure(
     return figure
 
 
-def reliability_figure(bins: Sequence[dict[str, Any]], ece: float, title: str) -> Figure:
+def reliability_figure(calibration: Calibration, title: str) -> Figure:
     figure, axis = plt.subplots(figsize=(4.6, 4.2), layout="constrained")
     axis.plot([0, 1], [0, 1], linestyle="--", color="grey", label=_("perfect calibration"))
-    filled = [b for b in bins if b["count"]]
-    centres = [(b["low"] + b["high"]) / 2 for b in filled]
-    width = filled[0]["high"] - filled[0]["low"] if filled else 0.1
+    filled = [b for b in calibration.bins if b.count]
+    centres = [(b.low + b.high) / 2 for b in filled]
+    width = filled[0].high - filled[0].low if filled else 0.1
+    accuracy = np.array([b.accuracy for b in filled], dtype=float)  # a filled bin has both
+    confidence = np.array([b.confidence for b in filled], dtype=float)
     axis.bar(
         centres,
-        [b["accuracy"] for b in filled],
+        accuracy,
         width=width * 0.9,
         color="#00798c",
         alpha=0.8,
         label=_("accuracy in bin"),
     )
     axis.plot(
-        [b["confidence"] for b in filled],
-        [b["accuracy"] for b in filled],
+        confidence,
+        accuracy,
         "o",
         color="#d1495b",
         label=_("mean confidence"),
@@ -110,7 +114,7 @@ def reliability_figure(bins: Sequence[dict[str, Any]], ece: float, title: str) -
     axis.set_ylim(0, 1)
     axis.set_xlabel(_("confidence of the predicted class"))
     axis.set_ylabel(_("accuracy"))
-    axis.set_title(f"{title} (ECE {number(ece, 3)})")
+    axis.set_title(f"{title} (ECE {number(calibration.ece, 3)})")
     axis.legend(loc="upper left", fontsize=READABLE_PT)
     readable(figure, [axis])
     return figure
@@ -120,10 +124,10 @@ STAGE_NAMES = {"stage1_head": N_("stage 1 head"), "stage2_finetune": N_("stage 2
 CURVE_METRICS = (N_("loss"), N_("accuracy"))  # what training records per epoch, each in its own panel
 
 
-def training_curves(history: dict[str, dict[str, list[float]]]) -> Figure:
+def training_curves(history: History) -> Figure:
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
     offset = 0
-    for stage, curves in history.items():
+    for stage, curves in (("stage1_head", history.stage1_head), ("stage2_finetune", history.stage2_finetune)):
         epochs = np.arange(1, len(curves.get("loss", [])) + 1) + offset
         label = STAGE_NAMES.get(stage, stage)
         for axis, metric in zip(axes, CURVE_METRICS):
@@ -184,17 +188,21 @@ def saliency_strip(
     return figure
 
 
-def localisation_chart(table: dict[str, dict[str, Any]]) -> Figure:
+def localisation_chart(table: dict[str, MethodSummary]) -> Figure:
     """Pointing game and energy share per method (bars, 95 % CI), baselines hatched, the outline's area dashed."""
-    methods = [m for m, s in table.items() if s.get("n")]
+    methods = [m for m, s in table.items() if s.n]
     figure, axes = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained", sharey=True)
+    scores = {
+        "pointing_game": [(table[m].pointing_game, table[m].pointing_game_ci95) for m in methods],
+        "energy_share": [(table[m].energy_share, table[m].energy_share_ci95) for m in methods],
+    }
     limits = {
         "pointing_game": 1.0,
-        "energy_share": min(1.0, 1.3 * max(table[m]["energy_share_ci95"][1] for m in methods)),
+        "energy_share": min(1.0, 1.3 * max(ci[1] for value, ci in scores["energy_share"] if ci)),
     }
-    for axis, metric, title in zip(axes, ("pointing_game", "energy_share"), (_("Pointing game"), _("Energy share"))):
-        values = np.array([table[m][metric] for m in methods])
-        bounds = np.array([table[m][f"{metric}_ci95"] for m in methods])
+    for axis, metric, title in zip(axes, scores, (_("Pointing game"), _("Energy share"))):
+        values = np.array([value for value, ci in scores[metric]])
+        bounds = np.array([ci for value, ci in scores[metric]])
         errors = np.abs(bounds.T - values)
         bars = axis.barh(np.arange(len(methods))[::-1], values, xerr=errors, color="#00798c", capsize=3)
         for bar, method in zip(bars, methods):
@@ -206,7 +214,7 @@ def localisation_chart(table: dict[str, dict[str, Any]]) -> Figure:
         axis.set_xlim(0, limits[metric])
         axis.set_title(title, fontsize=10)
         axis.spines[["top", "right"]].set_visible(False)
-    area = table[methods[0]]["area_share"]  # over every scan: the first method ran on all of them
+    area = table[methods[0]].area_share or 0.0  # over every scan: the first method ran on all of them
     axes[1].axvline(area, color="#d1495b", linestyle="--")
     axes[1].set_title(_("Energy share (dashed: outline's area, {area})").format(area=pct(area)), fontsize=10)
     axes[0].set_xlabel(_("share of scans whose map peak lands on the outline"))
@@ -265,23 +273,23 @@ def explanation_figure(
     return figure
 
 
-def roc_pr_figure(subset: dict[str, Any], title: str) -> Figure:
+def roc_pr_figure(subset: ClassificationScores, title: str) -> Figure:
     """One-vs-rest ROC and precision-recall curves of every class, with their areas in the legend."""
     figure, (roc, pr) = plt.subplots(1, 2, figsize=(9.6, 4.2), layout="constrained")
-    for (name, values), colour in zip(subset["one_vs_rest"].items(), class_colours()):
-        if "roc_curve" not in values:
+    for (name, values), colour in zip(subset.one_vs_rest.items(), class_colours()):
+        if values.roc_curve is None or values.pr_curve is None:
             continue
         roc.plot(
-            values["roc_curve"]["fpr"],
-            values["roc_curve"]["tpr"],
+            values.roc_curve.fpr,
+            values.roc_curve.tpr,
             color=colour,
-            label=f"{_(name)} ({number(values['roc_auc'], 3)})",
+            label=f"{_(name)} ({number(values.roc_auc or 0.0, 3)})",
         )
         pr.plot(
-            values["pr_curve"]["recall"],
-            values["pr_curve"]["precision"],
+            values.pr_curve.recall,
+            values.pr_curve.precision,
             color=colour,
-            label=f"{_(name)} ({number(values['average_precision'], 3)})",
+            label=f"{_(name)} ({number(values.average_precision or 0.0, 3)})",
         )
     roc.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
     roc.set(xlabel=_("1 - specificity"), ylabel=_("sensitivity"), title=_("{title}: ROC (AUC)").format(title=title))

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from model.i18n import N_, _, pct
-from model.schema.records import RobustnessEvaluation
+from model.schema.records import RobustnessCell, RobustnessEvaluation
 
 ROBUSTNESS_SUBSETS = {
     "validation": N_("validation sample"),
     "testing_leakage_clean": N_("new test scans (leakage-clean)"),
 }
-CLEAN = "none"
+
+
+def _accuracy(cell: RobustnessCell) -> float:
+    """A setting's accuracy (NaN for a subset without scans, which a chart leaves out)."""
+    return float("nan") if cell.accuracy.value is None else cell.accuracy.value
 
 
 def accuracy_curves(report: RobustnessEvaluation, subset: str) -> dict[str, dict[int, float]]:
     """{corruption: {severity: accuracy}}, severity 0 being the uncorrupted scans: what the chart draws."""
     results = report.results[subset]
-    clean = results[CLEAN]["accuracy"]["value"]
+    clean = _accuracy(results.clean)
     return {
-        _(name): {0: clean, **{int(s): cell["accuracy"]["value"] for s, cell in results[name].items()}}
+        _(name): {0: clean, **{int(s): _accuracy(cell) for s, cell in results.corrupted[name].items()}}
         for name in report.corruptions
     }
 
@@ -30,9 +34,9 @@ def robustness_rows(report: RobustnessEvaluation, subset: str) -> list[dict[str,
     for name in report.corruptions:
         row = {_("change"): _(name)}
         row.update(
-            {_("severity {s}").format(s=s): pct(cell["accuracy"]["value"], 0) for s, cell in results[name].items()}
+            {_("severity {s}").format(s=s): pct(_accuracy(cell), 0) for s, cell in results.corrupted[name].items()}
         )
-        row[_("flagged at {s}").format(s=worst)] = pct(results[name][worst]["flagged_by_guard"], 0)
+        row[_("flagged at {s}").format(s=worst)] = pct(results.corrupted[name][worst].flagged_by_guard, 0)
         rows.append(row)
     return rows
 
@@ -43,13 +47,13 @@ def robustness_sentence(report: RobustnessEvaluation) -> str:
     parts = []
     for subset, label in ROBUSTNESS_SUBSETS.items():
         results = report.results[subset]
-        at_worst = {name: results[name][worst]["accuracy"]["value"] for name in report.corruptions}
+        at_worst = {name: _accuracy(results.corrupted[name][worst]) for name in report.corruptions}
         weakest, strongest = min(at_worst, key=at_worst.__getitem__), max(at_worst, key=at_worst.__getitem__)
         parts.append(
             _("on the {subset}, {n} scans, from {clean} to between {low} ({weakest}) and {high} ({strongest})").format(
                 subset=_(label),
                 n=report.scans[subset],
-                clean=pct(results[CLEAN]["accuracy"]["value"], 0),
+                clean=pct(_accuracy(results.clean), 0),
                 low=pct(at_worst[weakest], 0),
                 weakest=_(weakest),
                 high=pct(at_worst[strongest], 0),

@@ -6,11 +6,9 @@ accuracy on each held-out validation group (source x sequence).
 
 from __future__ import annotations
 
-from typing import Any
-
 from model.core.scan_type import UNSURE, ScanType
 from model.i18n import N_, _, pct
-from model.schema.records import GroupRescore, ScanTypeEvaluation
+from model.schema.records import GroupRescore, GroupRescored, ScanTypeEvaluation
 
 SEQUENCE_NAMES = {
     "T1": N_("T1"),
@@ -24,9 +22,9 @@ def sequence_name(sequence: str) -> str:
     return _(SEQUENCE_NAMES[sequence])
 
 
-def served_row(report: GroupRescore, weights_sha256s: tuple[str, ...]) -> dict[str, Any] | None:
+def served_row(report: GroupRescore, weights_sha256s: tuple[str, ...]) -> GroupRescored | None:
     """The rescore row of the served model (any of its weights files' SHA-256s), or None."""
-    return next((row for row in report.rows if row["artifact_sha256"] in weights_sha256s), None)
+    return next((row for row in report.rows if row.artifact_sha256 in weights_sha256s), None)
 
 
 def describe(scan_type: ScanType) -> str:
@@ -40,16 +38,16 @@ def describe(scan_type: ScanType) -> str:
     return text + (_(", skull-stripped") if scan_type.skull_stripped else "") + "."
 
 
-def accuracy_on_kind(scan_type: ScanType, row: dict[str, Any] | None) -> str:
+def accuracy_on_kind(scan_type: ScanType, row: GroupRescored | None) -> str:
     """How often the served model was right on held-out scans of this sequence from another source, or why unknown."""
     if scan_type.sequence == UNSURE:
         return _("The model was not trained or checked on this kind of scan: treat its answer with extra care.")
     # Groups are "<source>/<sequence>" for every source that records sequences (Sartaj does not): pooled here.
-    groups = [] if row is None else [g for name, g in row["groups"].items() if name.endswith(f"/{scan_type.sequence}")]
-    n = sum(g["n"] for g in groups)
+    groups = [] if row is None else [g for name, g in row.groups.items() if name.endswith(f"/{scan_type.sequence}")]
+    n = sum(g.n for g in groups)
     if n == 0:
         return _("No held-out scans of this kind were scored.")
-    right = sum(g["accuracy"] * g["n"] for g in groups)
+    right = sum(g.accuracy * g.n for g in groups)
     return _("On {name} scans from another source the model was right {accuracy} of the time (n = {n}).").format(
         name=sequence_name(scan_type.sequence), accuracy=pct(right / n, 0), n=n
     )
@@ -58,10 +56,10 @@ def accuracy_on_kind(scan_type: ScanType, row: dict[str, Any] | None) -> str:
 def confusion_rows(report: ScanTypeEvaluation) -> list[dict[str, str]]:
     """The recogniser's confusion matrix on held-out case groups: true sequence (rows) x recognised (columns)."""
     validation = report.validation
-    names = [sequence_name(label) for label in validation["sequence_labels"]]
+    names = [sequence_name(label) for label in validation.sequence_labels]
     return [
         {_("true sequence"): names[i], **{name: str(count) for name, count in zip(names, counts)}}
-        for i, counts in enumerate(validation["confusion_matrix"])
+        for i, counts in enumerate(validation.confusion_matrix)
     ]
 
 
@@ -72,8 +70,8 @@ def scan_type_sentence(report: ScanTypeEvaluation) -> str:
         "named the sequence right {accuracy} of the time, called {unsure} 'other or unsure', and told skull-stripped "
         "views from the rest {stripped} of the time."
     ).format(
-        n=validation["n"],
-        accuracy=pct(validation["sequence_accuracy"], 0),
-        unsure=pct(validation["unsure_share"], 0),
-        stripped=pct(validation["skull_stripped_accuracy"]),
+        n=validation.n,
+        accuracy=pct(validation.sequence_accuracy, 0),
+        unsure=pct(validation.unsure_share, 0),
+        stripped=pct(validation.skull_stripped_accuracy),
     )

@@ -28,16 +28,16 @@ def caveat(report: TrustEvaluation) -> str:
     clean, clean_referral = sets["testing_leakage_clean"], referral["testing_leakage_clean"]
     values = {
         "level": pct(1 - report.alpha, 0),
-        "validation": pct(sets["validation"]["coverage"], 0),
-        "n": clean["n"],
-        "clean": pct(clean["coverage"], 0),
-        "size": number(clean["mean_size"], 1),
+        "validation": pct(sets["validation"].coverage, 0),
+        "n": clean.n,
+        "clean": pct(clean.coverage, 0),
+        "size": number(clean.mean_size, 1),
         "threshold": pct(report.referral_threshold, 0),
         "share": pct(report.referred_share_on_validation, 0),
         "accurate": pct(MIN_KEPT_ACCURACY, 0),
-        "referred": pct(clean_referral["referred_share"], 0),
-        "kept": "–" if clean_referral["accuracy_kept"] is None else pct(clean_referral["accuracy_kept"], 0),
-        "all": pct(clean_referral["accuracy_all"], 0),
+        "referred": pct(clean_referral.referred_share, 0),
+        "kept": "–" if clean_referral.accuracy_kept is None else pct(clean_referral.accuracy_kept, 0),
+        "all": pct(clean_referral.accuracy_all, 0),
     }
     if report.mondrian:
         return _(
@@ -72,12 +72,12 @@ def trust_rows(report: TrustEvaluation) -> list[dict[str, str]]:
         rows.append(
             {
                 _("scans"): _(label),
-                _("images"): str(sets["n"]),
-                _("{label} coverage").format(label=set_label(report)): pct(sets["coverage"]),
-                _("mean set size"): number(sets["mean_size"], 2),
-                _("referred"): pct(referral["referred_share"]),
-                _("accuracy on the rest"): pct(referral["accuracy_kept"]),
-                _("accuracy on all"): pct(referral["accuracy_all"]),
+                _("images"): str(sets.n),
+                _("{label} coverage").format(label=set_label(report)): pct(sets.coverage),
+                _("mean set size"): number(sets.mean_size, 2),
+                _("referred"): pct(referral.referred_share),
+                _("accuracy on the rest"): "–" if referral.accuracy_kept is None else pct(referral.accuracy_kept),
+                _("accuracy on all"): pct(referral.accuracy_all),
             }
         )
     return rows
@@ -88,11 +88,11 @@ def group_rows(report: TrustEvaluation) -> list[dict[str, str]]:
     return [
         {
             _("group"): group,
-            _("images"): str(row["n"]),
-            _("{label} coverage").format(label=set_label(report)): pct(row["coverage"]),
-            _("mean set size"): number(row["mean_size"], 2),
-            _("referred"): pct(row["referred_share"]),
-            _("accuracy on the rest"): "–" if row["accuracy_kept"] is None else pct(row["accuracy_kept"]),
+            _("images"): str(row.n),
+            _("{label} coverage").format(label=set_label(report)): pct(row.coverage),
+            _("mean set size"): number(row.mean_size, 2),
+            _("referred"): pct(row.referred_share),
+            _("accuracy on the rest"): "–" if row.accuracy_kept is None else pct(row.accuracy_kept),
         }
         for group, row in report.groups.items()
     ]

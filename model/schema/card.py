@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from model.errors import ArtifactError
 from model.i18n import N_
+from model.schema.tables import ClassificationScores, GroupScores, typed
 
 ARTIFACT_DIR = Path(__file__).resolve().parents[1] / "artifacts"
 ARTIFACT_ENV = "BRAIN_MRI_ARTIFACT_DIR"  # the app serves this folder instead, when set (the fast tests' tiny model)
@@ -59,7 +60,7 @@ def sha256_file(path: Path) -> str:
 SCHEMA_VERSIONS: dict[str, int] = {
     CARD_FILE: 2,
     EVALUATION_FILE: 2,
-    AUDIT_FILE: 2,
+    AUDIT_FILE: 3,
     OOD_EVALUATION_FILE: 2,
     CANDIDATES_FILE: 2,
     RESCORE_FILE: 2,
@@ -67,21 +68,49 @@ SCHEMA_VERSIONS: dict[str, int] = {
     SCAN_TYPE_EVALUATION_FILE: 1,
     SALIENCY_FILE: 2,
     TRUST_FILE: 3,
-    ROBUSTNESS_FILE: 2,
+    ROBUSTNESS_FILE: 3,
 }
 MIGRATIONS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {
     **{(kind, 1): dict for kind in SCHEMA_VERSIONS},
     (CANDIDATES_FILE, 1): lambda data: {"runs": data},  # version 1 kept the runs at the top level
     # version 2 ranked scans by confidence only
     (TRUST_FILE, 2): lambda data: data | {"coverage_curves": {"confidence": data["coverage_curves"]}},
+    (AUDIT_FILE, 2): lambda data: _audit_v3(data),  # "class" is not an attribute name: "class_dir"
+    (ROBUSTNESS_FILE, 2): lambda data: data | {"results": {k: _robustness_v3(v) for k, v in data["results"].items()}},
 }
 
 
+def _class_dir(row: dict[str, Any]) -> dict[str, Any]:
+    return {("class_dir" if key == "class" else key): value for key, value in row.items()}
+
+
+def _audit_v3(data: dict[str, Any]) -> dict[str, Any]:
+    splits = {
+        name: split
+        | {"conflicting_label_groups": [[_class_dir(r) for r in g] for g in split["conflicting_label_groups"]]}
+        for name, split in data["splits"].items()
+    }
+    return data | {"splits": splits, "label_conflicts": [_class_dir(r) for r in data.get("label_conflicts", [])]}
+
+
+def _robustness_v3(subset: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 kept the uncorrupted scans' scores beside the changes, under "none"."""
+    return {"clean": subset["none"], "corrupted": {k: v for k, v in subset.items() if k != "none"}}
+
+
+def plain_json(value: Any) -> Any:
+    """A typed table read from an earlier file, written back as the JSON object it came from."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    raise TypeError(f"{type(value).__name__} cannot be written to a result file")
+
+
 def write_record(path: Path, kind: str, data: dict[str, Any], indent: int = 2) -> None:
-    """The one writer of the JSON files beside an artifact: `kind` is the file's canonical name."""
+    """The one writer of the JSON files beside an artifact: `kind` is the file's canonical name. `data` may hold
+    typed tables of an earlier file (a run merged into candidates.json), written as plain JSON."""
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {"schema_version": SCHEMA_VERSIONS[kind], **{k: v for k, v in data.items() if k != "schema_version"}}
-    path.write_text(json.dumps(record, indent=indent), encoding="utf-8")
+    path.write_text(json.dumps(record, indent=indent, default=plain_json), encoding="utf-8")
 
 
 def read_record(path: Path, kind: str) -> dict[str, Any]:
@@ -137,6 +166,117 @@ class OnnxExport:
     versions: dict[str, str]
 
 
+@dataclass(frozen=True)
+class DatasetSummary:
+    """The card's `dataset` block: what the model was trained and validated on."""
+
+    source: str
+    split_used: str
+    fingerprint_sha256: str
+    images: int
+    train_images: int
+    validation_images: int
+    duplicate_groups: int
+    near_duplicate_phash_distance: int
+    class_counts: dict[str, int]  # by class folder
+    sources: list[str] = field(default_factory=list)  # empty: a card from before the second source (Sartaj alone)
+    validation_groups: dict[str, int] = field(default_factory=dict)  # source x sequence -> validation scans
+
+
+@dataclass(frozen=True)
+class ViewLoss:
+    """A choice by the loss over clean, mirrored and augmented validation views (cards before two sources)."""
+
+    nll_all_views: float
+    nll_all_views_at_fitted_temperature: float
+    accuracy_all_views: float
+    accuracy_clean: float
+    alpha: float | None = None  # an interpolation step
+    weights: str | None = None  # an end of stage 2
+
+
+@dataclass(frozen=True)
+class WorstGroupLoss:
+    """A choice by the worst group's loss at its fitted temperature (`training.selection.validation_scores`)."""
+
+    worst_group_nll: float
+    worst_group: str
+    nll_at_fitted_temperature: float
+    accuracy_clean: float
+    groups: dict[str, GroupScores]
+    alpha: float | None = None
+    weights: str | None = None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """How training chose the end of stage 2 and the interpolation between stage 1 and it."""
+
+    criterion: str
+    alpha: float
+    interpolation: list[WorstGroupLoss | ViewLoss]
+    stage2_end: str = "best checkpoint"
+    averaging: list[WorstGroupLoss | ViewLoss] = field(default_factory=list)
+    candidates_worst_group_nll: dict[str, float] = field(default_factory=dict)
+    candidates_nll_all_views: dict[str, float] = field(default_factory=dict)  # cards before two sources
+
+    @property
+    def by_worst_group(self) -> bool:
+        return bool(self.candidates_worst_group_nll)
+
+
+@dataclass(frozen=True)
+class ValidationSummary:
+    """The card's `validation` block: each candidate's accuracy, the choice, calibration and the chosen one's scores."""
+
+    candidates_accuracy: dict[str, float]
+    selected: str
+    tta_flip_accuracy: float
+    no_tta_accuracy: float
+    nll_before_calibration: float
+    nll_after_calibration: float
+    report: ClassificationScores
+    selection: Selection | None = None  # None: a card from before the selection was recorded
+
+
+@dataclass(frozen=True)
+class History:
+    """The card's `history` block: per-epoch Keras metrics of each stage, by metric name."""
+
+    stage1_head: dict[str, list[float]]
+    stage2_finetune: dict[str, list[float]]
+
+
+@dataclass(frozen=True)
+class Timings:
+    """The card's `timings` block: seconds per stage (a stage a run skipped has None)."""
+
+    total_wall_s: float
+    hash_and_split_s: float | None = None
+    cache_frozen_layers_s: float | None = None
+    cache_images_computed: int | None = None  # 0: the frozen-layer cache was reused
+    stage1_head_s: float | None = None
+    stage1_images_per_s: float | None = None
+    outline_views_s: float | None = None
+    stage2_finetune_s: float | None = None
+    stage2_images_per_s: float | None = None
+    interpolation_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Machine:
+    """The card's `machine` block: where the model was trained."""
+
+    platform: str
+    cpu: str
+    cpu_count: int
+    gpus: list[str]
+    python: str
+    tensorflow: str
+    keras: str
+    numpy: str
+
+
 @dataclass
 class ModelCard:
     """The model card, read through attributes; `write_card` and `update_card` are its only writers."""
@@ -158,22 +298,25 @@ class ModelCard:
     candidate: str = ""
     created: str = ""
     training_config: dict[str, Any] = field(default_factory=dict)
-    dataset: dict[str, Any] = field(default_factory=dict)
-    validation: dict[str, Any] = field(default_factory=dict)
-    history: dict[str, Any] = field(default_factory=dict)
-    timings: dict[str, Any] = field(default_factory=dict)
-    machine: dict[str, Any] = field(default_factory=dict)
+    dataset: DatasetSummary | None = None  # None: a card without training records (the tests' tiny model)
+    validation: ValidationSummary | None = None
+    history: History | None = None
+    timings: Timings | None = None
+    machine: Machine | None = None
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelCard":
-        """The card, or an ArtifactError naming what is missing or unknown (the app says it cannot load)."""
+    def from_dict(cls, data: dict[str, Any], strict: bool = False) -> "ModelCard":
+        """The card, or an ArtifactError naming what is missing or unknown (the app says it cannot load); `strict`
+        also refuses unknown keys inside the typed blocks (the writer's check)."""
         try:
-            return cls._from_dict(data)
+            return cls._from_dict(data, strict)
         except (KeyError, TypeError) as error:
             raise ArtifactError("{file} does not follow its schema: {error}", file=CARD_FILE, error=error) from error
 
     @classmethod
-    def _from_dict(cls, data: dict[str, Any]) -> "ModelCard":
+    def _from_dict(cls, data: dict[str, Any], strict: bool) -> "ModelCard":
+        blocks = {"dataset": DatasetSummary, "validation": ValidationSummary, "history": History}
+        blocks |= {"timings": Timings, "machine": Machine}
         return cls(
             class_dirs=list(data["class_dirs"]),
             class_names=list(data["class_names"]),
@@ -191,9 +334,11 @@ class ModelCard:
             last_conv_layer=data.get("last_conv_layer"),
             candidate=data.get("candidate", ""),
             created=data.get("created", ""),
-            **{name: data.get(name, {}) for name in ("training_config", "dataset", "validation", "history")},
-            timings=data.get("timings", {}),
-            machine=data.get("machine", {}),
+            training_config=data.get("training_config", {}),
+            **{
+                name: typed(kind, data[name], f"{CARD_FILE} ({name})", strict) if data.get(name) else None
+                for name, kind in blocks.items()
+            },
         )
 
     def describes(self, weights_sha256: str) -> bool:
@@ -211,9 +356,9 @@ def load_card(artifact_dir: Path = ARTIFACT_DIR) -> ModelCard:
 
 def write_card(artifact_dir: Path, card: dict[str, Any]) -> ModelCard:
     """The one writer of the model card: refuses a card the app could not read, returns it typed."""
-    typed = ModelCard.from_dict(card)
+    checked = ModelCard.from_dict(card, strict=True)
     write_record(Path(artifact_dir) / CARD_FILE, CARD_FILE, card)
-    return typed
+    return checked
 
 
 def update_card(artifact_dir: Path, **blocks: Any) -> ModelCard:

@@ -1,17 +1,18 @@
-"""Typed readers of the JSON result files beside an artifact: one frozen dataclass per file, read through attributes.
+"""Typed readers of the JSON result files beside an artifact: one frozen dataclass per file, read through
+attributes all the way down (`model.schema.tables`).
 
 `write` checks the data against the same class before `card.write_record` stores it, so what training writes and
-what the pages and the README read cannot drift apart. Nested tables (per-class metrics, per-scan rows, one entry
-per corruption) stay plain dicts: their keys are data (class names, corruption names), not schema.
+what the pages and the README read cannot drift apart. A dict remains only where its keys are data (class names,
+corruption names, groups); its values are typed.
 """
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
 
-from model.errors import ArtifactError
 from model.schema.card import (
     AUDIT_FILE,
     CANDIDATES_FILE,
@@ -24,11 +25,19 @@ from model.schema.card import (
     SCAN_TYPE_EVALUATION_FILE,
     SCHEMA_VERSIONS,
     TRUST_FILE,
+    plain_json,
     read_record,
     write_record,
 )
-
-Table = dict[str, Any]
+from model.schema.tables import (
+    ClassificationScores,
+    Detection,
+    GroupScores,
+    Interval,
+    Localisation,
+    Proportion,
+    typed,
+)
 
 
 @dataclass(frozen=True)
@@ -40,19 +49,41 @@ class Record:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], strict: bool = False) -> Self:
-        """The record, refusing a file that lacks a required key (and, when `strict`, one with an unknown key)."""
-        known = {f.name: f for f in fields(cls)}
-        required = [n for n, f in known.items() if f.default is MISSING and f.default_factory is MISSING]
-        missing = [name for name in required if name not in data]
-        unknown = [key for key in data if key not in known] if strict else []
-        if missing or unknown:
-            raise ArtifactError(
-                "{file} does not follow its schema: missing {missing}, unknown {unknown}",
-                file=cls.FILE,
-                missing=", ".join(missing) or "none",
-                unknown=", ".join(unknown) or "none",
-            )
-        return cls(**{key: value for key, value in data.items() if key in known})
+        """The record, refusing a file that lacks a required key or holds a wrong type (and, when `strict`, one
+        with an unknown key)."""
+        return typed(cls, data, cls.FILE, strict)
+
+
+# ---- evaluation.json -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScoredScan:
+    """One Testing scan as the app classified it, with its leakage facts."""
+
+    path: str
+    label: int
+    predicted: int
+    probabilities: list[float]
+    ood_score: float | None
+    out_of_distribution: bool
+    leaked: bool
+    exact_copy: bool
+    phash_distance: int
+    nearest_training_image: str
+    label_conflict: bool
+    scan_type: str | None  # None: the artifact has no scan-type recogniser
+    duplicate_group: int
+    gallery_image: str | None = None  # misclassified scans only, when the gallery was drawn
+
+
+@dataclass(frozen=True)
+class LeakCount:
+    """A class's scans in one split, how many copy a Training scan, and how many byte for byte."""
+
+    images: int
+    leaked: int
+    exact: int
 
 
 @dataclass(frozen=True)
@@ -69,21 +100,88 @@ class Evaluation(Record):
     class_names: list[str]
     dataset_fingerprint_sha256: str
     near_duplicate_rule: str
-    full: Table
-    leakage_clean: Table
-    leaked_copies: Table
-    leakage_counts: Table
+    full: ClassificationScores
+    leakage_clean: ClassificationScores | None  # None: no such scans in the split
+    leaked_copies: ClassificationScores | None
+    leakage_counts: dict[str, LeakCount]  # by class name
     ood_flagged_fraction: float | None
     tta_flip: bool
     temperature: float
     wall_s: float
-    images: list[Table]
+    images: list[ScoredScan]
     label_conflicts: int | None = None  # None: scored without the outlines folder
-    without_label_conflicts: Table | None = None
+    without_label_conflicts: ClassificationScores | None = None
 
-    def subset(self, key: str) -> Table:
+    def subset(self, key: str) -> ClassificationScores | None:
         """'full', 'leakage_clean' or 'leaked_copies' by name."""
         return {"full": self.full, "leakage_clean": self.leakage_clean, "leaked_copies": self.leaked_copies}[key]
+
+
+# ---- audit.json ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LabelledPath:
+    path: str
+    class_dir: str
+
+
+@dataclass(frozen=True)
+class SplitAudit:
+    images: int
+    class_counts: dict[str, int]  # by class folder
+    exact_duplicate_groups: int
+    images_in_exact_groups: int
+    near_duplicate_groups: int
+    images_in_near_groups: int
+    conflicting_label_groups: list[list[LabelledPath]]
+
+
+@dataclass(frozen=True)
+class CrossPair:
+    """A Testing scan and the Training scan it copies."""
+
+    test: str
+    training: str
+    test_class: str
+    training_class: str
+    exact: bool
+    phash_distance: int
+    test_image: str | None = None  # the pair's pictures, drawn for the examples only
+    training_image: str | None = None
+
+
+@dataclass(frozen=True)
+class CrossSplit:
+    per_class: dict[str, LeakCount]  # by class folder
+    pairs: list[CrossPair]
+    label_disagreements: list[CrossPair]
+
+
+@dataclass(frozen=True)
+class AuditSummary:
+    training_images: int
+    testing_images: int
+    testing_leaked: int
+    testing_exact_copies: int
+    testing_leakage_clean: int
+
+
+@dataclass(frozen=True)
+class LabelConflict:
+    """A scan whose class figshare's radiologists label otherwise."""
+
+    scan: str
+    class_dir: str
+    figshare_label: str
+    figshare_index: int
+    image: str | None = None  # its picture, drawn when the audit had the examples folder
+
+
+@dataclass(frozen=True)
+class AuditExamples:
+    grid: dict[str, list[str]]  # by class folder: pictures of a few scans
+    leak_pairs: list[CrossPair]
 
 
 @dataclass(frozen=True)
@@ -94,12 +192,32 @@ class Audit(Record):
     created: str
     dataset_fingerprint_sha256: str
     near_duplicate_rule: str
-    class_names: Table
-    splits: Table
-    cross_split: Table
-    summary: Table
-    label_conflicts: list[Table] = field(default_factory=list)
-    examples: Table = field(default_factory=dict)
+    class_names: dict[str, str]  # class folder -> name
+    splits: dict[str, SplitAudit]
+    cross_split: CrossSplit
+    summary: AuditSummary
+    label_conflicts: list[LabelConflict] = field(default_factory=list)
+    examples: AuditExamples | None = None  # None: drawn without pictures
+
+
+# ---- ood_evaluation.json ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FalseAlarms:
+    split: str
+    images: int
+    flagged: int
+    false_alarm_rate: float
+
+
+@dataclass(frozen=True)
+class GuardScore:
+    part: str
+    category: str
+    name: str
+    score: float
+    flagged: bool
 
 
 @dataclass(frozen=True)
@@ -113,12 +231,38 @@ class GuardEvaluation(Record):
     threshold: float
     threshold_rule: str
     features: str
-    in_distribution: Table
-    out_of_distribution: Table
+    in_distribution: FalseAlarms
+    out_of_distribution: Detection
     auroc: float
-    per_part: Table
-    per_category: Table
-    out_of_distribution_scores: list[Table]
+    per_part: dict[str, Detection]  # "design", "held-out"
+    per_category: dict[str, Detection]
+    out_of_distribution_scores: list[GuardScore]
+
+
+# ---- candidates.json, validation_rescore.json, group_rescore.json ----------------------------------
+
+
+@dataclass(frozen=True)
+class CandidateScore:
+    """One candidate of a run, scored on Testing once after its run chose (older runs recorded less)."""
+
+    artifact_sha256: str
+    split: str
+    validation_accuracy: float
+    full: float
+    leakage_clean: float
+    leaked_copies: float
+    finetune_epochs_run: int
+    runtime: str
+    chosen_by_run: bool
+    validation_nll_all_views: float | None = None
+    validation_worst_group_nll: float | None = None
+    alpha: float | None = None  # weight interpolation's alpha
+    run_wall_s: float | None = None
+    testing_recall: dict[str, float] | None = None  # by class name
+    testing_paths_sha256: str | None = None  # which scans, in which order, `testing_predictions` refers to
+    testing_predictions: list[int] | None = None
+    grad_cam_validation: Localisation | None = None
 
 
 @dataclass(frozen=True)
@@ -126,7 +270,19 @@ class Candidates(Record):
     """Every candidate of every training run, scored once on Testing after the run chose (`evaluate --run-dir`)."""
 
     FILE: ClassVar[str] = CANDIDATES_FILE
-    runs: dict[str, dict[str, Table]]
+    runs: dict[str, dict[str, CandidateScore]]  # run -> candidate -> scores
+
+
+@dataclass(frozen=True)
+class RescoredArtifact:
+    artifact_dir: str
+    candidate: str
+    artifact_sha256: str
+    nll_all_views: float
+    nll_all_views_at_fitted_temperature: float
+    accuracy_all_views: float
+    accuracy_clean: float
+    cpu: str | None = None  # the machine that built the cache (rows before it was recorded have none)
 
 
 @dataclass(frozen=True)
@@ -134,7 +290,25 @@ class Rescore(Record):
     """Finished artifacts scored again on their run's validation views (`python -m training rescore`)."""
 
     FILE: ClassVar[str] = RESCORE_FILE
-    rows: list[Table]
+    rows: list[RescoredArtifact]
+
+
+@dataclass(frozen=True)
+class GroupRescored:
+    """One artifact by the worst-group rule (`training.selection.validation_scores`)."""
+
+    artifact_dir: str
+    run: str
+    candidate: str
+    trained_on: list[str]
+    artifact_sha256: str
+    worst_group_nll: float
+    worst_group: str
+    nll_at_fitted_temperature: float
+    accuracy_clean: float
+    groups: dict[str, GroupScores]
+    cpu: str
+    beats_shipped: bool | None  # None: the shipped model's own row
 
 
 @dataclass(frozen=True)
@@ -146,7 +320,21 @@ class GroupRescore(Record):
     rule: str
     cache_of: str  # the training configuration whose split and frozen-layer cache scored every row
     validation_groups: dict[str, int]
-    rows: list[Table]
+    rows: list[GroupRescored]
+
+
+# ---- scan_type.json --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScanTypeScores:
+    n: int
+    sequence_labels: list[str]
+    confusion_matrix: list[list[int]]  # true sequence (rows) x recognised (columns, the last "unsure")
+    sequence_accuracy: float
+    unsure_share: float
+    sequence_accuracy_per_source: dict[str, float]
+    skull_stripped_accuracy: float
 
 
 @dataclass(frozen=True)
@@ -158,7 +346,71 @@ class ScanTypeEvaluation(Record):
     unsure_rule: str
     unsure_below: float
     train_scans: int
-    validation: Table
+    validation: ScanTypeScores
+
+
+# ---- saliency_evaluation.json ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MapScores:
+    """One map of one scan against its outline (`model.core.localisation.scores`)."""
+
+    pointing_game: float
+    energy_share: float
+    auprc: float
+    scale: float | None = None  # the map's own range: baselines have none
+    spearman_vs_randomised: float | None = None  # only with the randomised-model check
+
+
+@dataclass(frozen=True)
+class SaliencyScan:
+    subset: str
+    scan: str
+    label: int
+    predicted: int
+    correct: bool
+    area_share: float  # the outline's share of the image
+    methods: dict[str, MapScores]  # by method name
+
+
+@dataclass(frozen=True)
+class MethodSummary:
+    """Mean and bootstrap 95 % CI of each score over a group's scans; only `n` when the method scored none."""
+
+    n: int
+    pointing_game: float | None = None
+    pointing_game_ci95: Interval | None = None
+    energy_share: float | None = None
+    energy_share_ci95: Interval | None = None
+    auprc: float | None = None
+    auprc_ci95: Interval | None = None
+    spearman_vs_randomised: float | None = None
+    spearman_vs_randomised_ci95: Interval | None = None
+    area_share: float | None = None
+
+
+@dataclass(frozen=True)
+class SaliencySubset:
+    scans: int
+    groups: dict[str, dict[str, MethodSummary]]  # group ("all", a class, ...) -> method -> summary
+
+
+@dataclass(frozen=True)
+class Subsample:
+    """Which scans the slow methods ran on: at most this many per subset, drawn with this seed."""
+
+    max_scans_per_subset: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class GalleryEntry:
+    kind: str  # "best", "typical", "worst"
+    scan: str
+    label: int
+    file: str
+    shares: dict[str, float]  # by method: the map's energy inside the outline
 
 
 @dataclass(frozen=True)
@@ -174,14 +426,67 @@ class SaliencyEvaluation(Record):
     baselines: list[str]
     target: str
     pointing_tolerance: str
-    slow_methods_subsample: Table
+    slow_methods_subsample: Subsample
     sanity_check: str | None  # None: the randomised-model check was not run
-    skipped_outline_too_small: list[Any]
-    tables: Table
-    absolute_scales: Table
-    scans: list[Table]
+    skipped_outline_too_small: list[str]
+    tables: dict[str, SaliencySubset]  # "validation", "testing"
+    absolute_scales: dict[str, float]  # by method
+    scans: list[SaliencyScan]
     wall_s: float
-    gallery: list[Table] = field(default_factory=list)  # drawn only when every method was scored
+    gallery: list[GalleryEntry] = field(default_factory=list)  # drawn only when every method was scored
+
+
+# ---- trust.json ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetScores:
+    """Conformal prediction sets on a set of scans: how often they hold the true class, and their sizes."""
+
+    n: int
+    coverage: float
+    mean_size: float
+    size_counts: dict[str, int]  # set size -> scans
+
+
+@dataclass(frozen=True)
+class ReferralScores:
+    """What the referral threshold does on a set of scans; accuracy None where no scan is left on that side."""
+
+    n: int
+    referred_share: float
+    accuracy_all: float
+    accuracy_kept: float | None
+    accuracy_referred: float | None
+
+
+@dataclass(frozen=True)
+class GroupTrust:
+    """Sets and referral on one validation group (source x sequence), on its held-out half."""
+
+    n: int
+    coverage: float
+    mean_size: float
+    size_counts: dict[str, int]
+    referred_share: float
+    accuracy_all: float
+    accuracy_kept: float | None
+    accuracy_referred: float | None
+
+
+@dataclass(frozen=True)
+class ScanTypeThresholds:
+    """Mondrian conformal: the set threshold and the referral threshold fitted for one scan type."""
+
+    n: int
+    qhat: float
+    referral_threshold: float
+
+
+@dataclass(frozen=True)
+class CoveragePoint:
+    kept_share: float
+    accuracy: float
 
 
 @dataclass(frozen=True)
@@ -194,12 +499,30 @@ class TrustEvaluation(Record):
     qhat: float
     referred_share_on_validation: float
     referral_threshold: float
-    sets: Table
-    referral: Table
-    coverage_curves: Table
+    sets: dict[str, SetScores]  # "validation", "testing", "testing_leakage_clean"
+    referral: dict[str, ReferralScores]
+    coverage_curves: dict[str, dict[str, list[CoveragePoint]]]  # ranking -> subset -> curve
     wall_s: float
-    mondrian: dict[str, dict[str, float]] = field(default_factory=dict)  # per scan type: n, qhat, referral threshold
-    groups: Table = field(default_factory=dict)  # per source x sequence, on held-out halves of validation
+    mondrian: dict[str, ScanTypeThresholds] = field(default_factory=dict)  # by scan type
+    groups: dict[str, GroupTrust] = field(default_factory=dict)  # by source x sequence
+
+
+# ---- robustness.json -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RobustnessCell:
+    """A set of scans under one setting: accuracy, mean confidence, and the share the guard flags."""
+
+    accuracy: Proportion
+    mean_confidence: float
+    flagged_by_guard: float
+
+
+@dataclass(frozen=True)
+class RobustnessSubset:
+    clean: RobustnessCell  # the scans as they are
+    corrupted: dict[str, dict[str, RobustnessCell]]  # change -> severity ("1".."5") -> scores
 
 
 @dataclass(frozen=True)
@@ -211,10 +534,10 @@ class RobustnessEvaluation(Record):
     artifact_sha256: str
     seed: int
     validation_sample: int
-    scans: Table
+    scans: dict[str, int]  # by subset
     corruptions: list[str]
     severities: list[int]
-    results: Table
+    results: dict[str, RobustnessSubset]  # "validation", "testing_leakage_clean"
     wall_s: float
 
 
@@ -249,6 +572,7 @@ def load(kind: type[R], artifact_dir: Path) -> R | None:
 
 def write(kind: type[R], path: Path, data: dict[str, Any], indent: int = 2) -> R:
     """The one writer of result files: the data must follow `kind` exactly; returns the record as written."""
-    record = kind.from_dict({**data, "schema_version": SCHEMA_VERSIONS[kind.FILE]}, strict=True)
-    write_record(Path(path), kind.FILE, data, indent=indent)
+    plain = json.loads(json.dumps(data, default=plain_json))  # typed tables of an earlier file, as JSON holds them
+    record = kind.from_dict({**plain, "schema_version": SCHEMA_VERSIONS[kind.FILE]}, strict=True)
+    write_record(Path(path), kind.FILE, plain, indent=indent)
     return record

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import streamlit as st
@@ -26,6 +26,7 @@ from model.schema.records import (
     Candidates,
     Evaluation,
     GroupRescore,
+    GroupRescored,
     GuardEvaluation,
     R,
     Record,
@@ -167,7 +168,7 @@ def scan_type_report() -> ScanTypeEvaluation | None:
     return of_served(ScanTypeEvaluation)
 
 
-def served_rescore_row() -> dict[str, Any] | None:
+def served_rescore_row() -> GroupRescored | None:
     """The served model's row of the committed selection rescore: its accuracy per held-out source x sequence."""
     report = group_rescore()
     served = card()
