@@ -264,7 +264,7 @@ def against_the_seed_path(classifier: Classifier, sample: Path, x: np.ndarray, r
 
         return timed_interleaved(
             {
-                "ours": lambda: classifier.classify_bytes(data, sample.name),
+                "ours": lambda: classifier.classify_upload(data, sample.name),
                 "seed": seed_path,
                 "shipped": lambda: classifier.forward(x),
             },
@@ -317,7 +317,7 @@ def run_benchmark(sample: Path, runs: int = 30, artifact_dir: Path = ARTIFACT_DI
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
-    x = to_model_input(classifier.prepare(classifier.classify_bytes(data, "x").decoded.rgb))[None]
+    x = to_model_input(classifier.classify_upload(data, "x").prepared)[None]
     paired = against_the_seed_path(classifier, sample, x, runs)
     ours, seed, shipped = paired["ours"], paired["seed"], paired["shipped"]
     eager = timed(lambda: classifier.model(x, training=False), runs)
@@ -489,7 +489,7 @@ def _throughput_rows(results: dict[str, Any]) -> list[str]:
     return [
         f"| `python -m model classify`, folder of {folder['scans']} scans | {batched[str(best)]:.1f} images/s | | "
         f"batch {best} (batches of " + ", ".join(f"{n}: {v:.1f}" for n, v in batched.items()) + " images/s; "
-        f"one `classify_bytes` at a time: {folder['one_at_a_time_images_per_s']:.1f} images/s) |",
+        f"one `classify_upload` at a time: {folder['one_at_a_time_images_per_s']:.1f} images/s) |",
         f"| classify one image, another visitor's SmoothGrad running | {busy['during_smoothgrad']['p50_ms']:.0f} ms | "
         f"{busy['during_smoothgrad']['p95_ms']:.0f} ms | alone: {busy['alone']['p50_ms']:.0f} / "
         f"{busy['alone']['p95_ms']:.0f} ms; SmoothGrad maps finished meanwhile: {busy['smoothgrad_maps']} |",

@@ -35,7 +35,7 @@ def high_water_mib():  # this process's peak RSS (ru_maxrss would carry the pare
 classifier = Classifier.from_artifact()
 classifier.warm_up()
 before = high_water_mib()
-classifier.classify_bytes(data, "big.png")
+classifier.classify_upload(data, "big.png")
 print(json.dumps({"before_mib": before, "peak_mib": high_water_mib()}))
 """
 

@@ -46,11 +46,11 @@ def _images_per_s(function, count: int) -> float:
 
 
 def folder_throughput(classifier: Classifier, count: int = FOLDER_SCANS) -> dict[str, Any]:
-    """Images/s over the folder: decode-overlapped batches of each size, and one `classify_bytes` at a time."""
+    """Images/s over the folder: decode-overlapped batches of each size, and one `classify_upload` at a time."""
     with tempfile.TemporaryDirectory() as tmp:
         paths = scan_folder(Path(tmp), count)
-        classifier.classify_bytes(paths[0].read_bytes(), "warm-up")
-        single = _images_per_s(lambda: [classifier.classify_bytes(p.read_bytes(), p.name) for p in paths], count)
+        classifier.classify_upload(paths[0].read_bytes(), "warm-up")
+        single = _images_per_s(lambda: [classifier.classify_upload(p.read_bytes(), p.name) for p in paths], count)
         batched = {
             size: _images_per_s(lambda s=size: list(classify_paths(classifier, paths, batch_size=s)), count)
             for size in BATCH_SIZES

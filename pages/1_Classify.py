@@ -5,6 +5,7 @@ import streamlit as st
 
 from model.core.batch import result_row
 from model.core.decode import SERIES_FORMAT
+from model.core.predict import Classified
 from model.core.series import SERIES_NAME, group_series
 from model.core.trust import Trust
 from model.core.volume import VOLUME_FORMAT
@@ -18,7 +19,6 @@ from pages.shared.layout import class_label, page_setup, probability_chart, show
 from pages.shared.scans import (
     EXAMPLES_KEY,
     Failure,
-    Result,
     classify_frames,
     classify_scan,
     clear_scans,
@@ -94,7 +94,7 @@ def frame_of(name: str) -> int | None:
     return None if picked is None else picked - 1
 
 
-results: dict[str, Result | Failure] = {}
+results: dict[str, Classified | Failure] = {}
 progress = st.progress(0.0, text=_("Classifying…"))
 for index, (name, data) in enumerate(files.items()):
     results[name] = classify_scan(name, data, frame_of(name))
@@ -109,44 +109,50 @@ trust = None if report is None else Trust.from_report(report)
 SET = "" if report is None else set_label(report)  # the set's column and line label, e.g. "95 % set"
 
 
-def not_mr_modality(result: Result) -> str | None:
+def not_mr_modality(result: Classified) -> str | None:
     """The modality of a DICOM file that says it is not MR (ultrasound, CT...), else None."""
     modality = result.details.get("modality")
     return modality if result.details.get("format", "").startswith("DICOM") and modality not in (None, "MR") else None
 
 
-def sequence_of(result: Result) -> str | None:
+def sequence_of(result: Classified) -> str | None:
     """The recognised sequence, which picks the prediction set's and the referral's Mondrian fit."""
-    return None if result.scan_type is None else result.scan_type.sequence
+    return None if result.prediction.scan_type is None else result.prediction.scan_type.sequence
 
 
-def checks(result: Result) -> str:
-    flags = [_("not like a training MRI")] if result.out_of_distribution else []
+def checks(result: Classified) -> str:
+    flags = [_("not like a training MRI")] if result.prediction.out_of_distribution else []
     if not_mr_modality(result):
         flags.append(_("DICOM modality {modality}, not MR").format(modality=not_mr_modality(result)))
-    if trust is not None and trust.referred(result.confidence, sequence_of(result)):
+    if trust is not None and trust.referred(result.prediction.confidence, sequence_of(result)):
         flags.append(_("low confidence: refer"))
     return "; ".join(flags)
 
 
-def summary_row(name: str, result: Result) -> dict[str, object]:
+def summary_row(name: str, result: Classified) -> dict[str, object]:
     """A flagged input keeps its (greyed) class for the record, but no set, confidence or margin."""
-    row: dict[str, object] = {SCAN: thumbnail_uri(result.prepared), FILE: name, CLASS: class_label(result.class_name)}
-    flagged = result.out_of_distribution
-    if result.scan_type is not None:
-        row[SEQUENCE] = "–" if flagged else sequence_name(result.scan_type.sequence)
+    row: dict[str, object] = {
+        SCAN: thumbnail_uri(result.prepared),
+        FILE: name,
+        CLASS: class_label(result.prediction.class_name),
+    }
+    flagged = result.prediction.out_of_distribution
+    if result.prediction.scan_type is not None:
+        row[SEQUENCE] = "–" if flagged else sequence_name(result.prediction.scan_type.sequence)
     if trust is not None:
         row[SET] = (
-            "–" if flagged else ", ".join(labels[i] for i in trust.set_for(result.probabilities, sequence_of(result)))
+            "–"
+            if flagged
+            else ", ".join(labels[i] for i in trust.set_for(result.prediction.probabilities, sequence_of(result)))
         )
     return row | {
-        CONFIDENCE: None if flagged else result.confidence,
-        MARGIN: None if flagged else result.margin,
+        CONFIDENCE: None if flagged else result.prediction.confidence,
+        MARGIN: None if flagged else result.prediction.margin,
         CHECK: checks(result),
     }
 
 
-def summary_table(classified: dict[str, Result]) -> str:
+def summary_table(classified: dict[str, Classified]) -> str:
     """The compact table, filtered as the visitor asks; returns the file whose details to show."""
     everything, least_sure, flagged = _("All"), _("Least confident first"), _("Flagged")
     show = st.segmented_control(
@@ -183,7 +189,7 @@ def summary_table(classified: dict[str, Result]) -> str:
     return summary[FILE].iloc[rows_picked[0] if rows_picked else 0] if len(summary) else next(iter(classified))
 
 
-classified = {name: result for name, result in results.items() if isinstance(result, Result)}
+classified = {name: result for name, result in results.items() if isinstance(result, Classified)}
 failed = {name: failure for name, failure in results.items() if isinstance(failure, Failure)}
 heading, clear = st.columns([4, 1], vertical_alignment="bottom")
 heading.subheader(
@@ -200,7 +206,7 @@ if classified:
     shown = summary_table(classified)
 
 
-def csv_rows(name: str, result: Result | Failure) -> list[dict[str, object]]:
+def csv_rows(name: str, result: Classified | Failure) -> list[dict[str, object]]:
     """One row per file, or one per frame or slice of a multi-frame file, series or volume (as the CLI writes)."""
     every = (
         [result] if isinstance(result, Failure) or result.frames == 1 else classify_frames(files[name], plane_of(name))
@@ -209,8 +215,8 @@ def csv_rows(name: str, result: Result | Failure) -> list[dict[str, object]]:
         return [result_row(name, names, error=every.english())]
     several = len(every) > 1
     return [
-        result_row(name, names, r, frame=index + 1 if several else None, trust=trust)
-        if isinstance(r, Result)
+        result_row(name, names, r.prediction, frame=index + 1 if several else None, trust=trust)
+        if isinstance(r, Classified)
         else result_row(name, names, error=r.english())
         for index, r in enumerate(every)
     ]
@@ -228,7 +234,7 @@ st.download_button(
 WHOLE = {SERIES_FORMAT: N_("**Whole series**"), VOLUME_FORMAT: N_("**Whole volume**")}
 
 
-def slice_by_slice(name: str, result: Result) -> None:
+def slice_by_slice(name: str, result: Classified) -> None:
     """The whole series or multi-frame file: each slice's class, in one line and one chart."""
     every = classify_frames(kept_scans()[name], plane_of(name))
     if isinstance(every, Failure):
@@ -236,22 +242,26 @@ def slice_by_slice(name: str, result: Result) -> None:
         return
     whole = WHOLE.get(result.details.get("format", ""), N_("**Whole file**"))
     frames = result.details.get("format") not in WHOLE  # a multi-frame file, not a series or a volume
-    line = slices_summary(labels, [r.class_index for r in every], [r.out_of_distribution for r in every], frames)
+    line = slices_summary(
+        labels, [r.prediction.class_index for r in every], [r.prediction.out_of_distribution for r in every], frames
+    )
     st.markdown(f"{_(whole)} · {line}")
     no_tumour = get_classifier().card.class_dirs.index(NO_TUMOUR)
-    likely = tumour_slices([r.probabilities for r in every], no_tumour, [r.out_of_distribution for r in every])
+    likely = tumour_slices(
+        [r.prediction.probabilities for r in every], no_tumour, [r.prediction.out_of_distribution for r in every]
+    )
     if likely:
         st.markdown(likely_tumour_sentence(likely, frame_word(result)))
-    chances = pd.DataFrame([r.probabilities for r in every], columns=labels, index=range(1, len(every) + 1))
+    chances = pd.DataFrame([r.prediction.probabilities for r in every], columns=labels, index=range(1, len(every) + 1))
     st.bar_chart(chances, height=280, x_label=frame_word(result), y_label=_("calibrated probability"), stack=True)
 
 
-def verdict(name: str, result: Result) -> None:
+def verdict(name: str, result: Classified) -> None:
     """The class (greyed out when it cannot be trusted), its confidence, its prediction set."""
-    unreliable = result.out_of_distribution or not_mr_modality(result)
-    label = class_label(result.class_name)
+    unreliable = result.prediction.out_of_distribution or not_mr_modality(result)
+    label = class_label(result.prediction.class_name)
     st.subheader(f":gray[{label}]" if unreliable else label)
-    if result.out_of_distribution:
+    if result.prediction.out_of_distribution:
         st.warning(
             _(
                 "This does not look like a brain MRI slice like those the model was trained on. Treat the class "
@@ -259,37 +269,43 @@ def verdict(name: str, result: Result) -> None:
             ),
             icon=":material/warning:",
         )
-    if result.out_of_distribution:
+    if result.prediction.out_of_distribution:
         return  # no scan type, confidence or set: they would mean nothing for an input unlike the training scans
-    if result.scan_type is not None:
-        st.markdown(describe(result.scan_type) + " " + accuracy_on_kind(result.scan_type, served_rescore_row()))
+    if result.prediction.scan_type is not None:
+        st.markdown(
+            describe(result.prediction.scan_type)
+            + " "
+            + accuracy_on_kind(result.prediction.scan_type, served_rescore_row())
+        )
     st.markdown(
         _("Confidence **{confidence}** · margin to the runner-up **{margin}**").format(
-            confidence=pct(result.confidence), margin=pct(result.margin)
+            confidence=pct(result.prediction.confidence), margin=pct(result.prediction.margin)
         )
     )
     if trust is not None:
-        members = ", ".join(labels[i] for i in trust.set_for(result.probabilities, sequence_of(result)))
+        members = ", ".join(labels[i] for i in trust.set_for(result.prediction.probabilities, sequence_of(result)))
         referred = (
             " · " + _("**below the referral threshold**")
-            if trust.referred(result.confidence, sequence_of(result))
+            if trust.referred(result.prediction.confidence, sequence_of(result))
             else ""
         )
         st.markdown(_("{label}: **{members}**").format(label=SET.capitalize(), members=members) + referred)
 
 
-def details(name: str, result: Result) -> None:
+def details(name: str, result: Classified) -> None:
     """One scan in full: the image as the model saw it, the verdict, its set, the probabilities, actions."""
     picture, column = st.columns([1, 2])
     picture.image(
         result.prepared,
         caption=_("{name} as the model sees it: head cropped, contrast normalised").format(name=name),
-        alt=_("MRI slice {name}, classified as {label}").format(name=name, label=class_label(result.class_name)),
+        alt=_("MRI slice {name}, classified as {label}").format(
+            name=name, label=class_label(result.prediction.class_name)
+        ),
     )
     with column:
         verdict(name, result)
-        if not result.out_of_distribution:
-            st.altair_chart(probability_chart(labels, result.probabilities), width="stretch")
+        if not result.prediction.out_of_distribution:
+            st.altair_chart(probability_chart(labels, result.prediction.probabilities), width="stretch")
         word = frame_word(result)
         pick_plane(name, result, "classify")
         if result.frames > 1:

@@ -8,7 +8,9 @@ import streamlit as st
 
 from model.core.localisation import area_share, scores
 from model.core.maps import GRAD_CAM, METHODS, Explanation
+from model.core.predict import Classified
 from model.core.preprocess import to_model_input
+from model.core.series import Upload
 from model.errors import BrainMRIError
 from model.i18n import N_, _, number, pct
 from model.report.figures import explanation_figure
@@ -16,7 +18,6 @@ from model.report.saliency_report import OUTLINE_CITATION
 from model.report.scan_type_report import accuracy_on_kind, describe
 from pages.shared.layout import class_label, page_setup, png_bytes, show_library_error
 from pages.shared.scans import (
-    Result,
     classify,
     classify_scan,
     content_id,
@@ -49,7 +50,7 @@ model_card = get_classifier().card
 names = model_card.class_names
 
 
-def chosen_scan() -> tuple[str, bytes]:
+def chosen_scan() -> tuple[str, Upload]:
     """An upload, one of this visitor's scans (Classify keeps them) or a bundled example."""
     upload = st.file_uploader(_("Drop one brain MRI slice"), accept_multiple_files=False)
     if upload is not None and st.session_state.get("explain_upload") != upload.file_id:
@@ -71,16 +72,16 @@ def chosen_scan() -> tuple[str, bytes]:
     return name, kept[name] if name in kept else examples[name].read_bytes()
 
 
-def explained_result(name: str, data: bytes) -> Result:
+def explained_result(name: str, data: Upload) -> Classified:
     """The scan classified, in the plane and slice the visitor picks for a volume, series or multi-frame file."""
     result = classify_scan(name, data)
-    if isinstance(result, Result):
+    if isinstance(result, Classified):
         pick_plane(name, result, "explain")
-    if isinstance(result, Result) and result.frames > 1:
+    if isinstance(result, Classified) and result.frames > 1:
         label = _("{word} of {name}").format(word=frame_word(result).capitalize(), name=name)
         frame = st.slider(label, 1, result.frames, result.frame + 1, key=f"explain-frame-{name}-{plane_of(name)}")
         result = classify(data, frame - 1, plane_of(name))
-    if not isinstance(result, Result):
+    if not isinstance(result, Classified):
         st.error(
             _("**{name}** could not be explained. {why}").format(name=name, why=result.message()),
             icon=":material/block:",
@@ -92,13 +93,17 @@ def explained_result(name: str, data: bytes) -> Result:
                 word=frame_word(result), number=result.frame + 1, total=result.frames
             )
         )
-    if result.scan_type is not None:
-        st.caption(describe(result.scan_type) + " " + accuracy_on_kind(result.scan_type, served_rescore_row()))
+    if result.prediction.scan_type is not None:
+        st.caption(
+            describe(result.prediction.scan_type)
+            + " "
+            + accuracy_on_kind(result.prediction.scan_type, served_rescore_row())
+        )
     return result
 
 
 def computed_explanations(
-    result: Result, methods: list[str], class_index: int, reference: bool, content: str
+    result: Classified, methods: list[str], class_index: int, reference: bool, content: str
 ) -> dict[str, Explanation]:
     """Each method's map of the scan for the class, with a progress bar; this visitor's recent maps are reused."""
     explanations = {}
@@ -162,7 +167,7 @@ controls = st.columns(3)
 target = controls[0].selectbox(
     _("Explain the class"),
     names,
-    index=result.class_index,
+    index=result.prediction.class_index,
     format_func=class_label,
     help=_("Default: the predicted class"),
 )
@@ -188,16 +193,16 @@ reference = st.toggle(
     value=False,
     help=_("Slower; the default compiled maps are tested to agree with them."),
 )
-probability = result.probabilities[names.index(target)]
+probability = result.prediction.probabilities[names.index(target)]
 st.markdown(
     _("Prediction: **{predicted}** ({confidence}). Explaining **{target}** ({probability}).").format(
-        predicted=class_label(result.class_name),
-        confidence=pct(result.confidence),
+        predicted=class_label(result.prediction.class_name),
+        confidence=pct(result.prediction.confidence),
         target=class_label(target),
         probability=pct(probability),
     )
 )
-if result.out_of_distribution:
+if result.prediction.out_of_distribution:
     st.warning(
         _(
             "This does not look like a brain MRI slice like those the model was trained on; the prediction and its "

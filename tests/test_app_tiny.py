@@ -114,6 +114,19 @@ def test_a_zipped_series_is_classified_slice_by_slice_with_a_scrubber_and_a_summ
     assert not app.exception and any("slice 3 of 3" in c.value for c in app.caption)
 
 
+def test_slices_dropped_together_are_one_series_with_the_answers_of_the_same_series_zipped(tiny_app):
+    app = tiny_app("pages/1_Classify.py")
+    dropped = [(name, data, "application/dicom") for name, data in series_slices(3)]
+    app.get("file_uploader")[0].set_value(dropped).run()
+    assert not app.exception
+    [name] = app.dataframe[0].value["file"].tolist()
+    assert name.startswith("series of 3 slices") and app.slider[0].label == f"Slice of {name}"
+    as_dropped = [m.value for m in app.markdown if m.value.startswith("**Whole series** · 3 slices:")]
+    zipped_app = tiny_app("pages/1_Classify.py")
+    zipped_app.get("file_uploader")[0].set_value([("head.zip", zipped(series_slices(3)), "application/zip")]).run()
+    assert as_dropped == [m.value for m in zipped_app.markdown if m.value.startswith("**Whole series**")]
+
+
 def test_a_volume_gets_a_plane_picker_a_scrubber_and_a_summary(tiny_app):
     app = tiny_app("pages/1_Classify.py")
     app.get("file_uploader")[0].set_value([("head.nii.gz", nifti(head_volume(40), gz=True), "application/gzip")]).run()

@@ -17,7 +17,7 @@ SESSIONS = 8
 
 
 def session(classifier, explainer, data: bytes, name: str):
-    classified = classifier.classify_bytes(data, name)
+    classified = classifier.classify_upload(data, name)
     heatmap = explainer.explain(
         to_model_input(classified.prepared), classified.prediction.class_index, GRAD_CAM
     ).heatmap
@@ -53,7 +53,7 @@ def test_a_classification_finishes_while_another_session_computes_smoothgrad(rea
     """SmoothGrad holds the Keras model's lock for seconds; the ONNX Runtime classification must not wait for it."""
     assert real_classifier.onnx is not None
     explainer = Explainer(real_classifier)
-    classified = real_classifier.classify_bytes(sample_scans()[0][0].read_bytes(), "scan.jpg")
+    classified = real_classifier.classify_upload(sample_scans()[0][0].read_bytes(), "scan.jpg")
     x = to_model_input(classified.prepared)
     explainer.explain(x, 0, SMOOTHGRAD)  # traced once, so the next one is a plain long computation
     first_chunk_done = threading.Event()
@@ -62,7 +62,7 @@ def test_a_classification_finishes_while_another_session_computes_smoothgrad(rea
     )
     worker.start()
     assert first_chunk_done.wait(60)
-    real_classifier.classify_bytes(sample_scans()[1][0].read_bytes(), "other.jpg")
+    real_classifier.classify_upload(sample_scans()[1][0].read_bytes(), "other.jpg")
     smoothgrad_still_running = worker.is_alive()
     worker.join()
     assert smoothgrad_still_running, "the classification waited for the whole SmoothGrad"

@@ -47,7 +47,7 @@ def test_served_maps_agree_with_tf_keras_vis_on_real_scans(real_classifier, meth
     threshold = 0.85 if method == SMOOTHGRAD else 0.99
     classes = [None] if method == SMOOTHGRAD else range(real_classifier.card.num_classes)
     for path, _ in sample_scans()[:2]:
-        classified = real_classifier.classify_bytes(path.read_bytes(), path.name)
+        classified = real_classifier.classify_upload(path.read_bytes(), path.name)
         x = to_model_input(classified.prepared)
         for class_index in classes:
             index = classified.prediction.class_index if class_index is None else class_index
@@ -61,7 +61,7 @@ def test_the_least_likely_class_has_a_weaker_grad_cam_than_the_predicted_one(rea
     """What the common scale shows: self-scaled, both maps would peak at 1."""
     explainer = Explainer(real_classifier)
     for path, _ in sample_scans()[:3]:
-        classified = real_classifier.classify_bytes(path.read_bytes(), path.name)
+        classified = real_classifier.classify_upload(path.read_bytes(), path.name)
         x, probabilities = to_model_input(classified.prepared), classified.prediction.probabilities
         predicted = explainer.explain(x, int(np.argmax(probabilities)), GRAD_CAM)
         unlikely = explainer.explain(x, int(np.argmin(probabilities)), GRAD_CAM)

@@ -51,7 +51,7 @@ def test_committed_export_agrees_with_the_keras_model_on_the_sample_scans(real_c
     assert real_classifier.onnx is not None, "the committed card should list the ONNX export"
     reference = Classifier.from_artifact(runtime="tensorflow")
     for path, _ in sample_scans():
-        ours = real_classifier.classify_bytes(path.read_bytes(), path.name).prediction
-        theirs = reference.classify_bytes(path.read_bytes(), path.name).prediction
+        ours = real_classifier.classify_upload(path.read_bytes(), path.name).prediction
+        theirs = reference.classify_upload(path.read_bytes(), path.name).prediction
         assert ours.class_index == theirs.class_index, path.name
         np.testing.assert_allclose(ours.probabilities, theirs.probabilities, atol=0.01, err_msg=path.name)

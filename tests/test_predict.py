@@ -22,13 +22,13 @@ def test_probabilities_are_calibrated_softmax_of_logits(tiny_classifier):
         assert 0 <= prediction.margin <= prediction.confidence <= 1
 
 
-def test_classify_bytes_decodes_and_raises_typed_errors(tiny_classifier):
+def test_classify_upload_decodes_and_raises_typed_errors(tiny_classifier):
     from tests.helpers import JPEG
 
-    classified = tiny_classifier.classify_bytes(JPEG, "a.jpg")
+    classified = tiny_classifier.classify_upload(JPEG, "a.jpg")
     assert classified.prepared.shape == (TINY_SIZE, TINY_SIZE, 3)
     with pytest.raises(EmptyFileError):
-        tiny_classifier.classify_bytes(b"", "empty.jpg")
+        tiny_classifier.classify_upload(b"", "empty.jpg")
 
 
 def test_concurrent_calls_give_the_same_answers(tiny_classifier):
@@ -64,14 +64,23 @@ def test_tampered_weights_are_refused(tmp_path):
 
 
 @pytest.mark.artifact
-def test_committed_artifact_classifies_the_sample_scans_as_their_labels(real_classifier):
-    scans = sample_scans()
-    assert len(scans) >= 4
-    for path, class_dir in scans:
-        classified = real_classifier.classify_bytes(path.read_bytes(), path.name)
-        expected = real_classifier.card.class_names[real_classifier.card.class_dirs.index(class_dir)]
-        assert classified.prediction.class_name == expected, path.name
-        assert not classified.prediction.out_of_distribution, path.name
+def test_the_app_answers_on_each_sample_what_the_evaluation_recorded_for_its_testing_scan(real_classifier):
+    """The samples are shrunk copies of Testing scans (`python -m training samples`): through the app's path the
+    committed model must give each the class and guard verdict the committed evaluation recorded for the original,
+    whether that was right or not."""
+    from model.schema.card import ARTIFACT_DIR
+    from model.schema.records import Evaluation, load
+    from training.samples import sample_file_name
+
+    evaluation = load(Evaluation, ARTIFACT_DIR)
+    assert evaluation is not None
+    recorded = {sample_file_name(r.path, kind): r for r in evaluation.images for kind in ("new", "copy", "outlined")}
+    from_testing = [path for path, _ in sample_scans() if path.name in recorded]
+    assert len(from_testing) >= 4
+    for path in from_testing:
+        prediction = real_classifier.classify_upload(path.read_bytes(), path.name).prediction
+        assert prediction.class_index == recorded[path.name].predicted, path.name
+        assert prediction.out_of_distribution == recorded[path.name].out_of_distribution, path.name
 
 
 # ---- classification without TensorFlow -------------------------------------------------------------

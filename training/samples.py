@@ -21,6 +21,13 @@ from training.masks import label_conflicts
 SAMPLE_MAX_SIDE = 256
 
 
+def sample_file_name(scan: str, kind: str) -> str:
+    """`Testing/glioma_tumor/image(1).jpg` as a "new" sample: `glioma_tumor__new_image1.jpg`."""
+    class_dir, name = scan.split("/")[-2:]
+    stem = Path(name).stem.replace("(", "").replace(")", "").replace(" ", "_")
+    return f"{class_dir}__{kind}_{stem}.jpg"
+
+
 def write_samples(data_dir: Path, evaluation: Path, out_dir: Path) -> list[Path]:
     report = read(Evaluation, evaluation)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -33,9 +40,7 @@ def write_samples(data_dir: Path, evaluation: Path, out_dir: Path) -> list[Path]
             )
             if row is None:
                 continue
-            class_dir, name = row.path.split("/")[-2:]
-            stem = Path(name).stem.replace("(", "").replace(")", "").replace(" ", "_")
-            target = out_dir / f"{class_dir}__{'copy' if leaked else 'new'}_{stem}.jpg"
+            target = out_dir / sample_file_name(row.path, "copy" if leaked else "new")
             with Image.open(Path(data_dir) / row.path) as opened:
                 image = opened.convert("RGB")
             image.thumbnail((SAMPLE_MAX_SIDE, SAMPLE_MAX_SIDE))
@@ -59,9 +64,7 @@ def write_outlined_samples(
         if not (in_testing or rows):
             continue
         scan = (in_testing or rows)[0].scan
-        class_dir, name = scan.split("/")[-2:]
-        stem = Path(name).stem.replace("(", "").replace(")", "").replace(" ", "_")
-        target = out_dir / f"{class_dir}__outlined_{stem}.jpg"
+        target = out_dir / sample_file_name(scan, "outlined")
         target.write_bytes((Path(data_dir) / scan).read_bytes())
         written.append(target)
     return written

@@ -12,15 +12,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Iterable, Iterator, Protocol, TypeVar
+from typing import Iterable, Iterator, TypeVar
 
 import numpy as np
 
 from model.core.decode import IMAGE_SUFFIXES, decode_frames
 from model.core.onnx_forward import available_cores
-from model.core.predict import BATCH, Classifier
+from model.core.predict import BATCH, Classifier, Prediction
 from model.core.preprocess import preprocess
-from model.core.scan_type import ScanType
 from model.core.trust import Trust
 from model.core.volume import VOLUME_SUFFIXES
 from model.errors import InputError
@@ -83,28 +82,6 @@ def batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
         yield chunk
 
 
-class Scored(Protocol):
-    """What a CSV row needs of a prediction (`model.core.predict.Prediction`, or the app's cached copy of one)."""
-
-    @property
-    def class_name(self) -> str: ...
-
-    @property
-    def probabilities(self) -> np.ndarray: ...
-
-    @property
-    def out_of_distribution(self) -> bool: ...
-
-    @property
-    def scan_type(self) -> ScanType | None: ...
-
-    @property
-    def confidence(self) -> float: ...
-
-    @property
-    def margin(self) -> float: ...
-
-
 def csv_fields(class_names: list[str]) -> list[str]:
     """Stable English column names, in the CLI's CSV and the app's download alike."""
     return [
@@ -125,7 +102,7 @@ def csv_fields(class_names: list[str]) -> list[str]:
 def result_row(
     file: str,
     class_names: list[str],
-    scored: Scored | None = None,
+    scored: Prediction | None = None,
     error: str = "",
     frame: int | None = None,
     trust: Trust | None = None,

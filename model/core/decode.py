@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from model.core.series import MAX_ARCHIVE_BYTES, archive_members, is_zip, ordered_series
+from model.core.series import (
+    MAX_ARCHIVE_BYTES,
+    MAX_SLICES,
+    DicomSeries,
+    Upload,
+    archive_members,
+    is_zip,
+    ordered_series,
+)
 from model.core.volume import AXIAL, VOLUME_FORMAT, gunzipped, is_gzip, is_nifti, read_volume, volume_slices, windowed
 from model.errors import (
     ArchiveError,
@@ -93,9 +101,11 @@ def _bare_first_element(data: bytes) -> bool:
     return False
 
 
-def decode_image(data: bytes, name: str = "file", frame: int | None = None, plane: str = AXIAL) -> DecodedImage:
+def decode_image(data: Upload, name: str = "file", frame: int | None = None, plane: str = AXIAL) -> DecodedImage:
     """Decodes `data`; `frame` picks a frame of a multi-frame DICOM, a slice of a series or of a volume cut along
     `plane` (default: the middle one)."""
+    if isinstance(data, DicomSeries):
+        return _decode_series(_series_slices(data, name), name, frame)
     if not data:
         raise EmptyFileError(N_("{name} is empty."), name=name)
     if is_zip(data):
@@ -124,9 +134,12 @@ def check_size(data: bytes, name: str, limit: int) -> None:
         )
 
 
-def decode_frames(data: bytes, name: str = "file", plane: str = AXIAL) -> list[DecodedImage]:
-    """Every frame of a multi-frame DICOM, every slice of a zipped series or of a volume cut along `plane`, or the
-    one image of any other file."""
+def decode_frames(data: Upload, name: str = "file", plane: str = AXIAL) -> list[DecodedImage]:
+    """Every frame of a multi-frame DICOM, every slice of a series (dropped together or zipped) or of a volume cut
+    along `plane`, or the one image of any other file."""
+    if isinstance(data, DicomSeries):
+        slices = _series_slices(data, name)
+        return [_decode_series(slices, name, index) for index in range(len(slices))]
     if is_gzip(data) or is_nifti(data):
         cut = _volume_slices(data, name, plane)
         return [_volume_slice(cut, index, plane) for index in range(len(cut))]
@@ -140,6 +153,18 @@ def decode_frames(data: bytes, name: str = "file", plane: str = AXIAL) -> list[D
     for frame in every:
         _check_shape(frame.rgb, name)
     return every
+
+
+def _series_slices(series: DicomSeries, name: str) -> list[bytes]:
+    """The slices of a series dropped together, held to a zipped series' limits."""
+    if len(series.slices) > MAX_SLICES:
+        raise ArchiveError(
+            N_("{name} holds {count} files; a series may have at most {limit}."),
+            name=name,
+            count=len(series.slices),
+            limit=MAX_SLICES,
+        )
+    return list(series.slices)
 
 
 def _volume_slices(data: bytes, name: str, plane: str) -> list[np.ndarray]:

@@ -17,7 +17,7 @@ draws Grad-CAM in a fraction of the time and memory.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 
@@ -31,6 +31,7 @@ from model.core.onnx_forward import FROZEN, LOGITS, OnnxForward
 from model.core.ood import GUARD_FEATURES, OODDetector, pooled_frozen_features
 from model.core.preprocess import prepare, to_model_input
 from model.core.scan_type import ScanType, ScanTypeModel
+from model.core.series import Upload
 from model.core.volume import AXIAL
 from model.errors import ArtifactError, ChecksumMismatchError
 from model.schema.card import ARTIFACT_DIR, ModelCard, load_card, sha256_file
@@ -71,12 +72,27 @@ class Prediction:
         return float(top_two[1] - top_two[0])
 
 
+NO_IMAGE = np.zeros((0, 0, 3), np.uint8)
+
+
 @dataclass(frozen=True)
 class Classified:
-    name: str
-    decoded: DecodedImage
-    prepared: np.ndarray  # the uint8 image the model saw
+    """One classified image, frame or slice: the answer, the image the model saw, and which frame of how many.
+    Plain data from the library to the page (the app's cache keeps it as it is)."""
+
     prediction: Prediction
+    prepared: np.ndarray  # the uint8 image the model saw; NO_IMAGE where only the answer is kept
+    frames: int = 1
+    frame: int = 0
+    details: dict[str, str] = field(default_factory=dict)  # format, modality, plane...: safe to show
+
+    @classmethod
+    def of(cls, decoded: DecodedImage, prepared: np.ndarray, prediction: Prediction) -> "Classified":
+        return cls(prediction, prepared, decoded.frames, decoded.frame, decoded.details)
+
+    def answer_only(self) -> "Classified":
+        """Without the image: a volume's slices as the model saw them weigh tens of MB, their answers a few kB."""
+        return replace(self, prepared=NO_IMAGE)
 
 
 def verify_file(path: Path, expected_sha256: str) -> None:
@@ -253,18 +269,18 @@ class Classifier:
             predictions += [p for _, p in self.classify_images(images[start : start + BATCH])]
         return predictions
 
-    def classify_frames(self, data: bytes, name: str, plane: str = AXIAL) -> list[Classified]:
-        """Every frame of a multi-frame DICOM, slice of a zipped series or of a volume along `plane`, in batches."""
+    def classify_frames(self, data: Upload, name: str, plane: str = AXIAL) -> list[Classified]:
+        """Every frame of a multi-frame DICOM, slice of a series or of a volume along `plane`, in batches."""
         decoded = decode_frames(data, name, plane)
         classified = []
         for start in range(0, len(decoded), BATCH):
             chunk = decoded[start : start + BATCH]
             for item, (prepared, prediction) in zip(chunk, self.classify_images([d.rgb for d in chunk])):
-                classified.append(Classified(f"{name}, frame {item.frame + 1}", item, prepared, prediction))
+                classified.append(Classified.of(item, prepared, prediction))
         return classified
 
-    def classify_bytes(self, data: bytes, name: str, frame: int | None = None, plane: str = AXIAL) -> Classified:
+    def classify_upload(self, data: Upload, name: str, frame: int | None = None, plane: str = AXIAL) -> Classified:
         """Decode, preprocess and classify one upload; raises a typed `InputError` for bad files."""
         decoded = decode_image(data, name, frame, plane)
         prepared, prediction = self.classify_images([decoded.rgb])[0]
-        return Classified(name, decoded, prepared, prediction)
+        return Classified.of(decoded, prepared, prediction)

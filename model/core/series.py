@@ -36,6 +36,32 @@ def is_zip(data: bytes) -> bool:
     return data[:4] == ZIP_MAGIC
 
 
+@dataclass(frozen=True)
+class DicomSeries:
+    """DICOM slices dropped together that belong to one series: one scan, its slices' own bytes in slice order
+    (`group_series`), never packed into an archive to be unpacked again."""
+
+    slices: tuple[bytes, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(len(data) for data in self.slices)
+
+
+Upload = bytes | DicomSeries  # what a visitor hands over: one file, or the slices of one series
+
+
+def upload_size(upload: Upload) -> int:
+    return upload.size if isinstance(upload, DicomSeries) else len(upload)
+
+
+def upload_digest(upload: Upload) -> str:
+    """The upload's content, as a SHA-256 (a series: of its slices' digests, in order)."""
+    if isinstance(upload, bytes):
+        return hashlib.sha256(upload).hexdigest()
+    return hashlib.sha256(b"".join(hashlib.sha256(data).digest() for data in upload.slices)).hexdigest()
+
+
 def _check_member(info: zipfile.ZipInfo, name: str) -> None:
     path = PurePosixPath(info.filename.replace("\\", "/"))
     if path.is_absolute() or ".." in path.parts or (info.filename[1:2] == ":"):
@@ -136,32 +162,26 @@ def ordered_series(members: list[tuple[str, bytes]], name: str) -> list[bytes]:
     return [data for _, data in sorted(placed, key=lambda item: item[0].order)]
 
 
-def series_zip(files: list[tuple[str, bytes]]) -> bytes:
-    """Several uploaded slices packed into an in-memory .zip, so that they travel as one series."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        for index, (name, data) in enumerate(files):
-            archive.writestr(f"{index:04d}_{PurePosixPath(name).name}", data)
-    return buffer.getvalue()
-
-
 SERIES_NAME = N_("series of {count} slices ({first} …)")
 
 
-def group_series(files: list[tuple[str, bytes]], series_name: str = SERIES_NAME) -> list[tuple[str, bytes]]:
-    """Uploads as they should be classified: DICOM slices sharing a series become one .zip entry, named by
-    `series_name` (a template with {count} and {first}: the app passes it translated)."""
+def group_series(files: list[tuple[str, bytes]], series_name: str = SERIES_NAME) -> list[tuple[str, Upload]]:
+    """Uploads as they should be classified: DICOM slices sharing a series become one `DicomSeries`, in slice
+    order, named by `series_name` (a template with {count} and {first}: the app passes it translated)."""
     from model.core.decode import is_dicom
 
-    by_series: dict[str, list[tuple[str, bytes]]] = {}
+    by_series: dict[str, list[tuple[SlicePlace | None, str, bytes]]] = {}
     for name, data in files:
         place = slice_place(data, name) if is_dicom(data) else None
         alone = place is None or place.series is None or place.frames > 1
-        by_series.setdefault(f"file:{name}" if alone or place is None else str(place.series), []).append((name, data))
-    grouped = []
+        key = f"file:{name}" if alone or place is None else str(place.series)
+        by_series.setdefault(key, []).append((place, name, data))
+    grouped: list[tuple[str, Upload]] = []
     for key, members in by_series.items():
         if key.startswith("file:") or len(members) == 1:
-            grouped += members
+            grouped += [(name, data) for _, name, data in members]
         else:
-            grouped.append((series_name.format(count=len(members), first=members[0][0]), series_zip(members)))
+            ordered = sorted(members, key=lambda member: member[0].order if member[0] else ())
+            label = series_name.format(count=len(members), first=members[0][1])
+            grouped.append((label, DicomSeries(tuple(data for _, _, data in ordered))))
     return grouped

@@ -4,18 +4,16 @@ volume planes, the example scans, remembered maps.
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import streamlit as st
 
 from model.core.decode import SERIES_FORMAT
 from model.core.maps import Explanation
 from model.core.predict import Classified
-from model.core.scan_type import ScanType
+from model.core.series import Upload, upload_digest, upload_size
 from model.core.volume import AXIAL, PLANES, VOLUME_FORMAT
 from model.errors import InputError
 from model.i18n import N_, _
@@ -24,7 +22,7 @@ from pages.shared.layout import THIS_FILE, class_label
 from pages.shared.served import _classifier, artifact_dir, card
 
 SCANS_KEPT = 100  # per visitor, in memory only...
-KEPT_MEGABYTES = 300  # ...and this much in all (the newest scan is always kept; a zipped series may weigh 200 MB)
+KEPT_MEGABYTES = 300  # ...and this much in all (the newest scan is always kept; a series may weigh 200 MB)
 EXPLANATIONS_KEPT = 48
 
 
@@ -36,24 +34,6 @@ def remembered_explanation(key: tuple, compute: Callable[[], Explanation]) -> Ex
         while len(kept) > EXPLANATIONS_KEPT:
             kept.pop(next(iter(kept)))
     return kept[key]
-
-
-@dataclass(frozen=True)
-class Result:
-    """A classification reduced to plain data, so that st.cache_data can keep it."""
-
-    prepared: np.ndarray
-    class_index: int
-    class_name: str
-    probabilities: np.ndarray
-    confidence: float
-    margin: float
-    out_of_distribution: bool
-    ood_score: float | None
-    frames: int
-    frame: int
-    details: dict[str, str]
-    scan_type: ScanType | None = None
 
 
 @dataclass(frozen=True)
@@ -75,59 +55,37 @@ class Failure:
         return self.template.format(**self.details)
 
 
-def frame_word(result: Result) -> str:
+def frame_word(result: Classified) -> str:
     """What one frame of a multi-frame result is called: a slice of a series, a frame of a multi-frame file."""
     return _("slice") if result.details.get("format") in (SERIES_FORMAT, VOLUME_FORMAT) else _("frame")
 
 
-def classify(data: bytes, frame: int | None = None, plane: str = AXIAL) -> Result | Failure:
+def classify(data: Upload, frame: int | None = None, plane: str = AXIAL) -> Classified | Failure:
     """Cached by file content (and frame, and a volume's plane); a bad file gives why instead."""
     return _classify(artifact_dir(), data, frame, plane)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _classify(folder: Path, data: bytes, frame: int | None, plane: str) -> Result | Failure:
+def _classify(folder: Path, data: Upload, frame: int | None, plane: str) -> Classified | Failure:
     try:
-        return _result(_classifier(folder).classify_bytes(data, THIS_FILE, frame, plane))
+        return _classifier(folder).classify_upload(data, THIS_FILE, frame, plane)
     except InputError as error:
         return Failure.of(error)
 
 
-def classify_frames(data: bytes, plane: str = AXIAL) -> list[Result] | Failure:
+def classify_frames(data: Upload, plane: str = AXIAL) -> list[Classified] | Failure:
     """Every frame or slice of a multi-frame file, series or volume, cached by content; or why it failed. The
     results keep the answers, not the images (a volume's slices as the model saw them would weigh tens of MB):
     the summary, the chart and the CSV need only the answers, and a shown slice comes from `classify`."""
     return _classify_frames(artifact_dir(), data, plane)
 
 
-NO_IMAGE = np.zeros((0, 0, 3), np.uint8)
-
-
 @st.cache_data(show_spinner=False, max_entries=SCANS_KEPT)
-def _classify_frames(folder: Path, data: bytes, plane: str) -> list[Result] | Failure:
+def _classify_frames(folder: Path, data: Upload, plane: str) -> list[Classified] | Failure:
     try:
-        found = _classifier(folder).classify_frames(data, THIS_FILE, plane)
-        return [replace(_result(c), prepared=NO_IMAGE) for c in found]
+        return [c.answer_only() for c in _classifier(folder).classify_frames(data, THIS_FILE, plane)]
     except InputError as error:
         return Failure.of(error)
-
-
-def _result(classified: Classified) -> Result:
-    p, decoded = classified.prediction, classified.decoded
-    return Result(
-        classified.prepared,
-        p.class_index,
-        p.class_name,
-        p.probabilities,
-        p.confidence,
-        p.margin,
-        p.out_of_distribution,
-        p.ood_score,
-        decoded.frames,
-        decoded.frame,
-        decoded.details,
-        p.scan_type,
-    )
 
 
 SAMPLE_KINDS = {
@@ -154,14 +112,14 @@ def sample_scans() -> dict[str, Path]:
 WIDGET_SCANS, UPLOADER_ROUND, EXAMPLES_KEY = "widget_scans", "uploader_round", "examples"
 
 
-def keep_scans(files: list[tuple[str, bytes]]) -> None:
+def keep_scans(files: list[tuple[str, Upload]]) -> None:
     """Adds files to this visitor's scans (memory only, never disk), so they survive a visit to another page."""
-    kept: dict[str, bytes] = st.session_state.setdefault("scans", {})
+    kept: dict[str, Upload] = st.session_state.setdefault("scans", {})
     for name, data in files:
         kept.pop(name, None)
         kept[name] = data
     forgotten = 0
-    while len(kept) > SCANS_KEPT or (len(kept) > 1 and sum(map(len, kept.values())) > KEPT_MEGABYTES * 2**20):
+    while len(kept) > SCANS_KEPT or (len(kept) > 1 and sum(map(upload_size, kept.values())) > KEPT_MEGABYTES * 2**20):
         kept.pop(next(iter(kept)))
         forgotten += 1
     if forgotten:
@@ -178,7 +136,7 @@ def uploader_key() -> str:
     return f"uploads-{st.session_state.get(UPLOADER_ROUND, 0)}"
 
 
-def sync_scans(current: list[tuple[str, bytes]], widgets_continue: bool) -> None:
+def sync_scans(current: list[tuple[str, Upload]], widgets_continue: bool) -> None:
     """Keeps this visitor's scans in step with the uploader and the examples picker. When the widgets continue from
     the last run (`widgets_continue`: their state was there before they were drawn), a file that was there then and
     is gone now (removed with its ×, an example unpicked) is forgotten with its result. Coming back from another
@@ -199,8 +157,8 @@ def clear_scans() -> None:
     st.session_state.pop(EXAMPLES_KEY, None)
 
 
-def kept_scans() -> dict[str, bytes]:
-    """This visitor's scans, file name -> bytes, oldest first."""
+def kept_scans() -> dict[str, Upload]:
+    """This visitor's scans, file name -> bytes (a series dropped as slices: its slices), oldest first."""
     return st.session_state.setdefault("scans", {})
 
 
@@ -216,7 +174,7 @@ def _remember_plane(name: str, widget: str) -> None:
     st.session_state.setdefault(PLANES_KEY, {})[name] = st.session_state[widget]
 
 
-def classify_scan(name: str, data: bytes, frame: int | None = None) -> Result | Failure:
+def classify_scan(name: str, data: Upload, frame: int | None = None) -> Classified | Failure:
     """`classify` in the plane the visitor picked; a volume too thin to cut along that plane (a few thick slices
     give strips, not images) goes back to axial slices, and the page says why. Call before the plane picker."""
     plane = plane_of(name)
@@ -235,7 +193,7 @@ def classify_scan(name: str, data: bytes, frame: int | None = None) -> Result | 
     return result
 
 
-def pick_plane(name: str, result: Result, page: str) -> None:
+def pick_plane(name: str, result: Classified, page: str) -> None:
     """For a NIfTI volume: which plane to cut it along. Remembered per scan (a widget's own state does not outlive
     its page) and applied before the page classifies again (the callback runs first)."""
     if result.details.get("format") != VOLUME_FORMAT:
@@ -259,5 +217,5 @@ def explain_scan(name: str) -> None:
     st.switch_page("pages/2_Explain.py")
 
 
-def content_id(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:12]
+def content_id(data: Upload) -> str:
+    return upload_digest(data)[:12]

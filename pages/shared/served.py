@@ -16,6 +16,7 @@ from model.core.maps import GRAD_CAM, overlay
 from model.core.outlines import OUTLINES_FILE, OutlineBank, prepared_outline
 from model.core.predict import Classifier
 from model.core.preprocess import to_model_input
+from model.core.series import Upload
 from model.errors import BrainMRIError
 from model.i18n import _
 from model.report.scan_type_report import served_row
@@ -185,9 +186,10 @@ def _outline_bank(folder: Path) -> OutlineBank | None:
     return OutlineBank.load(path) if path.exists() else None
 
 
-def scan_outline(data: bytes) -> np.ndarray | None:
-    """The radiologists' outline of this exact file, aligned with the prepared scan, when the app ships one."""
-    return _scan_outline(artifact_dir(), data)
+def scan_outline(data: Upload) -> np.ndarray | None:
+    """The radiologists' outline of this exact file, aligned with the prepared scan, when the app ships one (the
+    outlined scans are single slices, never a series)."""
+    return _scan_outline(artifact_dir(), data) if isinstance(data, bytes) else None
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
