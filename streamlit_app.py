@@ -61,7 +61,8 @@ def model_card_section() -> None:
             "train, {validation} to validate\n"
             "- **Calibration:** temperature scaling on validation (T = {temperature})\n"
             "- **Trained:** {date} on {cores} CPU cores in {minutes} min\n"
-            "- **Runs on:** {runtime} for classification, TensorFlow for the saliency maps"
+            "- **Runs on:** {runtime} for classification and the class activation maps (Grad-CAM, Grad-CAM++, "
+            "Score-CAM); TensorFlow, loaded on first use, for SmoothGrad"
         ).format(
             fine_tuning=fine_tuning(model_card),
             size=model_card.image_size,
