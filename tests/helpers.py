@@ -126,6 +126,13 @@ def tiny_card_data(**overrides) -> dict:
     return data | overrides
 
 
+def training_settings(**overrides) -> dict:
+    """A card's `training_config` block as a run records it: TrainConfig's defaults, then `overrides`."""
+    from training.config import TrainConfig
+
+    return TrainConfig(data_dir=Path("data")).as_dict() | overrides
+
+
 def validation_block(selected: str = "finetuned_exit_flow", **selection) -> dict:
     """A card's `validation` block as training writes it, with `selection` (none when empty) and a real report."""
     labels = np.array([0, 1, 2, 3, 0, 1])

@@ -1,13 +1,13 @@
 import pytest
 
 from model.report.card_report import fine_tuning, how_chosen
-from tests.helpers import tiny_card, validation_block
+from tests.helpers import tiny_card, training_settings, validation_block
 
 
 def test_fine_tuning_names_the_averaged_end_mixup_and_interpolation_the_card_records():
     card = tiny_card(
         candidate="weight_interpolated",
-        training_config={"mixup": 0.4},
+        training_config=training_settings(mixup=0.4),
         validation=validation_block(stage2_end="average of the last 4 epochs", alpha=0.9),
     )
     assert fine_tuning(card) == (
@@ -29,7 +29,7 @@ def test_how_chosen_names_the_selected_candidate_and_its_interpolation():
 
 
 def test_fine_tuning_says_when_the_outlines_guided_it():
-    card = tiny_card(training_config={"mixup": 0.4, "attention_weight": 0.25}, validation=validation_block())
+    card = tiny_card(training_config=training_settings(mixup=0.4, attention_weight=0.25), validation=validation_block())
     assert "guided by radiologists' tumour outlines (attention weight λ = 0.25)" in fine_tuning(card)
 
 

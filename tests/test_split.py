@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.helpers import write_dataset, write_manifest_dataset
+from tests.helpers import tiny_card, training_settings, write_dataset, write_manifest_dataset
 from training.data import SARTAJ, fingerprint, list_manifest
 from training.selection import verdicts
 from training.split import split_of, split_training
@@ -48,7 +48,8 @@ def test_other_sources_leave_the_sartaj_split_as_it_was(sources):
     assert joined.samples[:n] == alone.samples
     assert np.array_equal(joined.val_idx[joined.val_idx < n], alone.val_idx)
     assert fingerprint(alone.samples, sartaj) != fingerprint(joined.samples, sartaj)
-    assert split_of({"seed": 42, "extra_data_dirs": [str(other)]}, sartaj).samples == joined.samples
+    card = tiny_card(training_config=training_settings(seed=42, extra_data_dirs=[str(other)]))
+    assert split_of(card, sartaj).samples == joined.samples
 
 
 def test_the_rule_needs_a_lower_worst_group_and_at_most_a_point_less_on_sartaj():

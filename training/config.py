@@ -41,16 +41,16 @@ class TrainConfig:
     @classmethod
     def of_card(cls, card: ModelCard, data_dir: Path) -> "TrainConfig":
         """The settings a finished run's card recorded that decide its split, cache and model."""
-        saved = card.training_config
+        saved = card.settings()
         return cls(
             data_dir=data_dir,
-            extra_data_dirs=tuple(Path(d) for d in saved.get("extra_data_dirs", ())),
-            backbone=saved["backbone"],
-            image_size=saved["image_size"],
-            views=saved["views"],
-            seed=saved["seed"],
-            dropout=saved["dropout"],
-            augment=AugmentConfig.recorded(saved["augment"]),
+            extra_data_dirs=tuple(Path(d) for d in saved.extra_data_dirs),
+            backbone=saved.backbone,
+            image_size=saved.image_size,
+            views=saved.views,
+            seed=saved.seed,
+            dropout=saved.dropout,
+            augment=AugmentConfig.recorded(saved.augment),
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -51,7 +51,7 @@ def refit_guard(artifact_dir: Path, data_dir: Path) -> dict[str, Any]:
     """Fits the guard of a finished artifact again on its own train/validation split; updates its card."""
     classifier = Classifier.from_artifact(artifact_dir, with_guard=False)
     card = classifier.card
-    split = split_of(card.training_config, data_dir)
+    split = split_of(card, data_dir)
 
     def frozen(inputs: np.ndarray) -> np.ndarray:
         return classifier.frozen_and_logits(inputs)[0]

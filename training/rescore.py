@@ -32,7 +32,7 @@ def rescore(config: TrainConfig, artifact_dirs: list[Path]) -> list[dict[str, An
         rows.append(
             {
                 "artifact_dir": str(artifact_dir),
-                "run": Path(card.training_config.get("run_dir") or artifact_dir).name,
+                "run": Path(card.training_config.run_dir if card.training_config else artifact_dir).name,
                 "candidate": card.candidate,
                 # cards before the second source: Sartaj alone
                 "trained_on": (card.dataset.sources if card.dataset else []) or [SARTAJ],

@@ -31,7 +31,7 @@ VALIDATION_SAMPLE = 100  # with the 132 leakage-clean Testing scans: about 20 mi
 def robustness_sets(data_dir: Path, artifact_dir: Path, sample: int, seed: int) -> dict[str, tuple[list, np.ndarray]]:
     """{subset: (decoded RGB images, labels)}: a seeded validation sample and Testing's leakage-clean scans."""
     card = load_card(artifact_dir)
-    split = split_of(card.training_config, data_dir)
+    split = split_of(card, data_dir)
     picked = np.sort(np.random.default_rng(seed).choice(split.val_idx, min(sample, len(split.val_idx)), replace=False))
     testing = load(Evaluation, artifact_dir)
     if testing is None or not card.describes(testing.artifact_sha256):

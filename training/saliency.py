@@ -239,7 +239,7 @@ def redraw_gallery(data_dir: Path, masks_dir: Path, artifact_dir: Path, out: Pat
     """Draws the best and worst cases of a committed saliency evaluation again (its scores are kept as they are)."""
     record = read(SaliencyEvaluation, out)
     classifier = Classifier.from_artifact(artifact_dir)
-    scans = {s.scan: s for s in held_out_scans(data_dir, masks_dir, classifier.card.training_config["seed"])}
+    scans = {s.scan: s for s in held_out_scans(data_dir, masks_dir, classifier.card.settings().seed)}
     rows = [dataclasses.asdict(row) for row in record.scans]  # as a fresh run holds them
     gallery = _gallery(rows, scans, classifier, Explainer(classifier), masks_dir, out.parent)
     kept = {f.name: getattr(record, f.name) for f in dataclasses.fields(record) if f.name != "schema_version"}
@@ -264,7 +264,7 @@ def evaluate_saliency(
     randomised = None
     if sanity:
         randomised = Explainer(Classifier(randomised_model(classifier.model, card.backbone, seed), card))
-    scans = held_out_scans(data_dir, masks_dir, card.training_config["seed"])
+    scans = held_out_scans(data_dir, masks_dir, card.settings().seed)
     slow = slow_subsample(scans, max_slow_scans, seed)
     rows, too_small = [], []
     for scan in tqdm(scans, desc="saliency vs outlines", unit="scan"):

@@ -107,8 +107,8 @@ def fit_scan_type(
     """Fits on the training images of the run's split (its seed; its other sources, or `extra_data_dirs` for a run
     trained on Sartaj alone), places the unsure threshold and scores on the validation images."""
     classifier = Classifier.from_artifact(artifact_dir, with_guard=False)
-    seed = classifier.card.training_config["seed"]
-    split = split_of(classifier.card.training_config, data_dir, extra_data_dirs)
+    seed = classifier.card.settings().seed
+    split = split_of(classifier.card, data_dir, extra_data_dirs)
     sides = {}
     for side, images in (("train", split.train_idx), ("validation", split.val_idx)):
         picked, sequences = chosen(split, images, SARTAJ_PER_SIDE[side], seed)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
+from model.schema.card import ModelCard
 from training.data import TRAIN_SPLIT, Sample, list_manifest, list_split
 from training.duplicates import duplicate_groups, hash_images
 
@@ -86,9 +87,10 @@ def split_training(data_dir: Path, seed: int, extra_data_dirs: Sequence[Path] = 
     return _joined([_sartaj_part(data_dir, seed)] + [_manifest_part(d, seed) for d in extra_data_dirs])
 
 
-def split_of(training_config: dict[str, Any], data_dir: Path, extra_data_dirs: Sequence[Path] = ()) -> TrainingSplit:
-    """The split a finished run used, from its card's training configuration (its seed and other sources); with
+def split_of(card: ModelCard, data_dir: Path, extra_data_dirs: Sequence[Path] = ()) -> TrainingSplit:
+    """The split a finished run used, from its card's training settings (its seed and other sources); with
     `extra_data_dirs`, those sources instead (for a model trained on Sartaj alone, their validation part is held out
     from it all the same)."""
-    extra = tuple(extra_data_dirs) or tuple(Path(d) for d in training_config.get("extra_data_dirs", ()))
-    return split_training(data_dir, training_config["seed"], extra)
+    settings = card.settings()
+    extra = tuple(extra_data_dirs) or tuple(Path(d) for d in settings.extra_data_dirs)
+    return split_training(data_dir, settings.seed, extra)

@@ -43,7 +43,7 @@ def validation_scored(
     """The validation images of every source of the run (or of `extra_data_dirs` too, for a model trained on Sartaj
     alone: their validation split is held out from it all the same) through the app's path, with their
     related-image groups."""
-    split = split_of(classifier.card.training_config, data_dir, extra_data_dirs)
+    split = split_of(classifier.card, data_dir, extra_data_dirs)
     paths = [split.samples[i].path for i in split.val_idx]
     predictions: list[Prediction] = []
     chunks = batches(loaded_scans(paths, classifier.card.image_size), BATCH)
@@ -170,7 +170,7 @@ def evaluate_trust(
         "referred_share_on_validation": REFERRED_SHARE,
         "referral_threshold": trust.referral_threshold,
         "mondrian": {kind: asdict(fitted) for kind, fitted in trust.by_type.items()},
-        "groups": held_out_groups(validation, related, card.training_config["seed"]),
+        "groups": held_out_groups(validation, related, card.settings().seed),
         "sets": {
             name: {k: row[k] for k in ("n", "coverage", "mean_size", "size_counts")} for name, row in summaries.items()
         },

@@ -49,7 +49,7 @@ def training_procedure(card: ModelCard) -> str:
         "({cpu}). Probabilities are temperature-scaled on validation (T = {temperature}). {how_chosen}"
     ).format(
         fine_tuning=fine_tuning(card),
-        seed=config.get("seed"),
+        seed="?" if config is None else config.seed,
         minutes="?" if card.timings is None else round(card.timings.total_wall_s / 60),
         cores="?" if card.machine is None else card.machine.cpu_count,
         cpu="?" if card.machine is None else card.machine.cpu,
@@ -142,19 +142,20 @@ CANDIDATE_WORDS = (
 def fine_tuning(card: ModelCard) -> str:
     """How the backbone became this model, in words, from what training recorded."""
     selection = None if card.validation is None else card.validation.selection
-    mixup = card.training_config.get("mixup")
+    config = card.training_config
+    mixup = 0.0 if config is None else config.mixup
     text = _("exit flow fine-tuned")
     if selection and selection.stage2_end != "best checkpoint":
         text += f" ({stage2_end_words(selection.stage2_end)})"
     if mixup:
         text += _(" with manifold mixup (Beta({a}, {a}))").format(a=number(mixup, 1))
-    attention = card.training_config.get("attention_weight")
+    attention = 0.0 if config is None else config.attention_weight
     if attention:
         text += _(", guided by radiologists' tumour outlines (attention weight λ = {w})").format(w=number(attention, 2))
     if selection and card.candidate == "weight_interpolated":
         mixed_with = (
             _(" and mixed with the model it started from (α = {alpha})")
-            if card.training_config.get("init_from")
+            if config is not None and config.init_from
             else _(" and mixed with the frozen-backbone head (α = {alpha})")
         )
         text += mixed_with.format(alpha=number(selection.alpha, 1))

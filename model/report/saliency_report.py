@@ -133,7 +133,7 @@ ATTENTION_ABLATION_RUN = "lambda0_full"  # the outline experiment's run without 
 def by_construction(card: ModelCard, candidates: Candidates | None) -> str:
     """When the served model was trained to put its Grad-CAM inside the outlines, the pointing game partly measures
     that training: say so, with what the same recipe without the term scored."""
-    weight = card.training_config.get("attention_weight")
+    weight = 0.0 if card.training_config is None else card.training_config.attention_weight
     if not weight:
         return ""
     text = _(

@@ -167,6 +167,35 @@ class OnnxExport:
 
 
 @dataclass(frozen=True)
+class TrainingSettings:
+    """The card's `training_config` block: `training.config.TrainConfig` as the run recorded it, paths as strings.
+    Cards from before a setting existed lack it and read the value that meant "off"."""
+
+    data_dir: str
+    out_dir: str
+    run_dir: str
+    backbone: str
+    image_size: int
+    views: int
+    seed: int
+    batch_size: int
+    label_smoothing: float
+    dropout: float
+    interpolation_steps: int
+    head_epochs: int
+    head_learning_rate: float
+    finetune_epochs: int
+    finetune_learning_rate: float
+    patience: int
+    augment: dict[str, float]  # `training.augment.AugmentConfig`, which reads older blocks (`recorded`)
+    extra_data_dirs: list[str] = field(default_factory=list)
+    mixup: float = 0.0
+    attention_weight: float = 0.0
+    masks_dir: str | None = None
+    init_from: str | None = None
+
+
+@dataclass(frozen=True)
 class DatasetSummary:
     """The card's `dataset` block: what the model was trained and validated on."""
 
@@ -297,7 +326,7 @@ class ModelCard:
     last_conv_layer: str | None = None
     candidate: str = ""
     created: str = ""
-    training_config: dict[str, Any] = field(default_factory=dict)
+    training_config: TrainingSettings | None = None  # None: a card without training records (the tiny model)
     dataset: DatasetSummary | None = None  # None: a card without training records (the tests' tiny model)
     validation: ValidationSummary | None = None
     history: History | None = None
@@ -315,7 +344,8 @@ class ModelCard:
 
     @classmethod
     def _from_dict(cls, data: dict[str, Any], strict: bool) -> "ModelCard":
-        blocks = {"dataset": DatasetSummary, "validation": ValidationSummary, "history": History}
+        blocks = {"training_config": TrainingSettings, "dataset": DatasetSummary, "validation": ValidationSummary}
+        blocks |= {"history": History}
         blocks |= {"timings": Timings, "machine": Machine}
         return cls(
             class_dirs=list(data["class_dirs"]),
@@ -334,12 +364,17 @@ class ModelCard:
             last_conv_layer=data.get("last_conv_layer"),
             candidate=data.get("candidate", ""),
             created=data.get("created", ""),
-            training_config=data.get("training_config", {}),
             **{
                 name: typed(kind, data[name], f"{CARD_FILE} ({name})", strict) if data.get(name) else None
                 for name, kind in blocks.items()
             },
         )
+
+    def settings(self) -> TrainingSettings:
+        """The run's settings, for training code that re-creates its split; a card without them is refused."""
+        if self.training_config is None:
+            raise ArtifactError("{file} records no training settings", file=CARD_FILE)
+        return self.training_config
 
     def describes(self, weights_sha256: str) -> bool:
         """Whether a result recorded for the weights file `weights_sha256` is a result of this model."""
