@@ -59,7 +59,7 @@ class TrainConfig:
             data_dir=str(self.data_dir),
             extra_data_dirs=[str(d) for d in self.extra_data_dirs],
             out_dir=str(self.out_dir),
-            run_dir=str(self.run_dir),
+            run_dir=None if self.run_dir is None else str(self.run_dir),
             masks_dir=None if self.masks_dir is None else str(self.masks_dir),
             init_from=None if self.init_from is None else str(self.init_from),
         )

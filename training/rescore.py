@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from model.core.architecture import load_weights_npz
-from model.schema.card import load_card
+from model.schema.card import ModelCard, load_card
 from model.schema.records import GroupRescore, read, write
 from training.artifact import machine_info
 from training.config import TrainConfig
@@ -32,7 +32,7 @@ def rescore(config: TrainConfig, artifact_dirs: list[Path]) -> list[dict[str, An
         rows.append(
             {
                 "artifact_dir": str(artifact_dir),
-                "run": Path(card.training_config.run_dir if card.training_config else artifact_dir).name,
+                "run": Path(_recorded_run_dir(card) or artifact_dir).name,
                 "candidate": card.candidate,
                 # cards before the second source: Sartaj alone
                 "trained_on": (card.dataset.sources if card.dataset else []) or [SARTAJ],
@@ -42,6 +42,11 @@ def rescore(config: TrainConfig, artifact_dirs: list[Path]) -> list[dict[str, An
             }
         )
     return rows
+
+
+def _recorded_run_dir(card: ModelCard) -> str | None:
+    run_dir = None if card.training_config is None else card.training_config.run_dir
+    return None if run_dir == "None" else run_dir  # older cards wrote an unset folder as "None"
 
 
 def write_rows(out: Path, config: TrainConfig, rows: list[dict[str, Any]], shipped_sha256: str) -> GroupRescore:

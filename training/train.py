@@ -30,7 +30,7 @@ import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -666,6 +666,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     started = time.time()
     timings: dict[str, float] = {}
     run_dir = config.run_dir or Path("runs") / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    config = replace(config, run_dir=run_dir)  # the cards record the folder the run chose
     run_dir.mkdir(parents=True, exist_ok=True)
     data = prepare(config, timings)
     stage1 = fit_head(data, timings) if config.init_from is None else starting_model(data, config.init_from)

@@ -173,7 +173,7 @@ class TrainingSettings:
 
     data_dir: str
     out_dir: str
-    run_dir: str
+    run_dir: str | None  # None (or "None", in cards written before this was fixed): the run chose its own folder
     backbone: str
     image_size: int
     views: int

@@ -461,13 +461,9 @@ class ReferralScores:
 
 
 @dataclass(frozen=True)
-class GroupTrust:
+class GroupTrust(SetScores):
     """Sets and referral on one validation group (source x sequence), on its held-out half."""
 
-    n: int
-    coverage: float
-    mean_size: float
-    size_counts: dict[str, int]
     referred_share: float
     accuracy_all: float
     accuracy_kept: float | None
