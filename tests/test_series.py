@@ -8,7 +8,7 @@ import pytest
 
 from model.core.decode import decode_frames, decode_image
 from model.core.series import MAX_RATIO, DicomSeries, group_series
-from model.errors import ArchiveError
+from model.errors import ArchiveError, ImageTooLargeError
 from model.report.series_report import slices_summary
 from tests.helpers import SERIES_UID as UID
 from tests.helpers import dicom, synthetic_scan, zipped
@@ -78,6 +78,18 @@ def test_slices_dropped_together_become_one_series_and_other_files_stay_apart():
     assert decode_image(data, name).frames == 3
     as_zip = decode_frames(zipped(slices(3)), "s.zip")  # the same series uploaded as a .zip reads the same
     assert [d.rgb.tobytes() for d in decode_frames(data, name)] == [d.rgb.tobytes() for d in as_zip]
+
+
+def test_a_series_dropped_as_slices_is_held_to_the_limits_of_a_zipped_one(monkeypatch):
+    import model.core.decode as decode
+
+    series = DicomSeries(tuple(data for _, data in slices(3)))
+    monkeypatch.setattr(decode, "MAX_SLICES", 2)
+    with pytest.raises(ArchiveError, match="holds 3 files; a series may have at most 2"):
+        decode_frames(series, "series")
+    monkeypatch.setattr(decode, "MAX_UNPACKED_BYTES", series.size - 1)
+    with pytest.raises(ImageTooLargeError):
+        decode_image(series, "series")
 
 
 def test_a_multi_frame_file_and_a_slice_of_another_size_stay_apart_from_the_series_they_share_a_uid_with():

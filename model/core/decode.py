@@ -23,6 +23,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from model.core.series import (
     MAX_ARCHIVE_BYTES,
     MAX_SLICES,
+    MAX_UNPACKED_BYTES,
     DicomSeries,
     Upload,
     archive_members,
@@ -156,7 +157,14 @@ def decode_frames(data: Upload, name: str = "file", plane: str = AXIAL) -> list[
 
 
 def _series_slices(series: DicomSeries, name: str) -> list[bytes]:
-    """The slices of a series dropped together, held to a zipped series' limits."""
+    """The slices of a series dropped together, held to a zipped series' limits: slice count and unpacked size."""
+    if series.size > MAX_UNPACKED_BYTES:
+        raise ImageTooLargeError(
+            N_("{name} is {size} MB; the limit is {limit} MB."),
+            name=name,
+            size=round(series.size / 2**20),
+            limit=MAX_UNPACKED_BYTES // 2**20,
+        )
     if len(series.slices) > MAX_SLICES:
         raise ArchiveError(
             N_("{name} holds {count} files; a series may have at most {limit}."),
