@@ -306,6 +306,17 @@ class Machine:
     numpy: str
 
 
+# The card's blocks that training writes about the run, each read as its dataclass (absent on the tiny model's card).
+TRAINING_RECORDS: dict[str, type] = {
+    "training_config": TrainingSettings,
+    "dataset": DatasetSummary,
+    "validation": ValidationSummary,
+    "history": History,
+    "timings": Timings,
+    "machine": Machine,
+}
+
+
 @dataclass
 class ModelCard:
     """The model card, read through attributes; `write_card` and `update_card` are its only writers."""
@@ -344,9 +355,6 @@ class ModelCard:
 
     @classmethod
     def _from_dict(cls, data: dict[str, Any], strict: bool) -> "ModelCard":
-        blocks = {"training_config": TrainingSettings, "dataset": DatasetSummary, "validation": ValidationSummary}
-        blocks |= {"history": History}
-        blocks |= {"timings": Timings, "machine": Machine}
         return cls(
             class_dirs=list(data["class_dirs"]),
             class_names=list(data["class_names"]),
@@ -366,7 +374,7 @@ class ModelCard:
             created=data.get("created", ""),
             **{
                 name: typed(kind, data[name], f"{CARD_FILE} ({name})", strict) if data.get(name) else None
-                for name, kind in blocks.items()
+                for name, kind in TRAINING_RECORDS.items()
             },
         )
 
