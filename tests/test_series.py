@@ -81,13 +81,13 @@ def test_slices_dropped_together_become_one_series_and_other_files_stay_apart():
 
 
 def test_a_series_dropped_as_slices_is_held_to_the_limits_of_a_zipped_one(monkeypatch):
-    import model.core.decode as decode
+    import model.core.series as series_module
 
     series = DicomSeries(tuple(data for _, data in slices(3)))
-    monkeypatch.setattr(decode, "MAX_SLICES", 2)
+    monkeypatch.setattr(series_module, "MAX_SLICES", 2)
     with pytest.raises(ArchiveError, match="holds 3 files; a series may have at most 2"):
         decode_frames(series, "series")
-    monkeypatch.setattr(decode, "MAX_UNPACKED_BYTES", series.size - 1)
+    monkeypatch.setattr(series_module, "MAX_UNPACKED_BYTES", series.size - 1)
     with pytest.raises(ImageTooLargeError):
         decode_image(series, "series")
 

@@ -203,6 +203,17 @@ def _candidate_runs(artifact_dir: Path) -> dict[str, dict[str, CandidateScore]]:
     return candidates.runs if candidates else {}
 
 
+@dataclass(frozen=True)
+class ShippedFacts:
+    """What the shipped model's own files say, for the rows its training run recorded less of."""
+
+    card: ModelCard
+    recall: dict[str, float]
+    seconds: float | None
+    localisation: dict[str, MethodSummary | Localisation]
+    rescored: dict[str, RescoredArtifact]
+
+
 def _candidate_row(run: str, name: str, values: CandidateScore, shipped: ShippedFacts) -> str:
     """One candidate's README row; the shipped model's own files fill what its run did not record."""
     ours = shipped.card.describes(values.artifact_sha256)
@@ -221,17 +232,6 @@ def _candidate_row(run: str, name: str, values: CandidateScore, shipped: Shipped
         f"{_pct(values.validation_accuracy)} | {nll} | {fitted} | {_pct(values.full)} | "
         f"{_pct(values.leakage_clean)} | {_recalls(recall)} | {hits} | {energy} | {_minutes(seconds)} |"
     )
-
-
-@dataclass(frozen=True)
-class ShippedFacts:
-    """What the shipped model's own files say, for the rows its training run recorded less of."""
-
-    card: ModelCard
-    recall: dict[str, float]
-    seconds: float | None
-    localisation: dict[str, MethodSummary | Localisation]
-    rescored: dict[str, RescoredArtifact]
 
 
 def _candidate_rows(artifact_dir: Path, card: ModelCard, full: ClassificationScores) -> list[str]:

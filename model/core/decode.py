@@ -22,8 +22,6 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from model.core.series import (
     MAX_ARCHIVE_BYTES,
-    MAX_SLICES,
-    MAX_UNPACKED_BYTES,
     DicomSeries,
     Upload,
     archive_members,
@@ -106,7 +104,7 @@ def decode_image(data: Upload, name: str = "file", frame: int | None = None, pla
     """Decodes `data`; `frame` picks a frame of a multi-frame DICOM, a slice of a series or of a volume cut along
     `plane` (default: the middle one)."""
     if isinstance(data, DicomSeries):
-        return _decode_series(_series_slices(data, name), name, frame)
+        return _decode_series(data.checked_slices(name), name, frame)
     if not data:
         raise EmptyFileError(N_("{name} is empty."), name=name)
     if is_zip(data):
@@ -115,7 +113,7 @@ def decode_image(data: Upload, name: str = "file", frame: int | None = None, pla
         slices = _volume_slices(data, name, plane)
         chosen = len(slices) // 2 if frame is None else min(max(int(frame), 0), len(slices) - 1)
         return _volume_slice(slices, chosen, plane)
-    check_size(data, name, MAX_FILE_BYTES)
+    check_size(len(data), name, MAX_FILE_BYTES)
     if is_dicom(data):
         decoded = _decode_dicom(data, name, None if frame is None else [frame])[0]
     else:
@@ -124,13 +122,13 @@ def decode_image(data: Upload, name: str = "file", frame: int | None = None, pla
     return decoded
 
 
-def check_size(data: bytes, name: str, limit: int) -> None:
-    """The first check on any upload, image or .zip: no more than `limit` bytes."""
-    if len(data) > limit:
+def check_size(size: int, name: str, limit: int) -> None:
+    """The first check on any upload, image, .zip or series: no more than `limit` bytes."""
+    if size > limit:
         raise ImageTooLargeError(
             N_("{name} is {size} MB; the limit is {limit} MB."),
             name=name,
-            size=round(len(data) / 2**20),
+            size=round(size / 2**20),
             limit=limit // 2**20,
         )
 
@@ -139,7 +137,7 @@ def decode_frames(data: Upload, name: str = "file", plane: str = AXIAL) -> list[
     """Every frame of a multi-frame DICOM, every slice of a series (dropped together or zipped) or of a volume cut
     along `plane`, or the one image of any other file."""
     if isinstance(data, DicomSeries):
-        slices = _series_slices(data, name)
+        slices = data.checked_slices(name)
         return [_decode_series(slices, name, index) for index in range(len(slices))]
     if is_gzip(data) or is_nifti(data):
         cut = _volume_slices(data, name, plane)
@@ -156,28 +154,9 @@ def decode_frames(data: Upload, name: str = "file", plane: str = AXIAL) -> list[
     return every
 
 
-def _series_slices(series: DicomSeries, name: str) -> list[bytes]:
-    """The slices of a series dropped together, held to a zipped series' limits: slice count and unpacked size."""
-    if series.size > MAX_UNPACKED_BYTES:
-        raise ImageTooLargeError(
-            N_("{name} is {size} MB; the limit is {limit} MB."),
-            name=name,
-            size=round(series.size / 2**20),
-            limit=MAX_UNPACKED_BYTES // 2**20,
-        )
-    if len(series.slices) > MAX_SLICES:
-        raise ArchiveError(
-            N_("{name} holds {count} files; a series may have at most {limit}."),
-            name=name,
-            count=len(series.slices),
-            limit=MAX_SLICES,
-        )
-    return list(series.slices)
-
-
 def _volume_slices(data: bytes, name: str, plane: str) -> list[np.ndarray]:
     """The slices of a NIfTI volume (gzipped or not), checked like any upload; bytes that are not one refused."""
-    check_size(data, name, MAX_ARCHIVE_BYTES)
+    check_size(len(data), name, MAX_ARCHIVE_BYTES)
     raw = gunzipped(data, name) if is_gzip(data) else data
     if not is_nifti(raw):
         raise UnsupportedFormatError(_UNSUPPORTED, name=name)

@@ -47,6 +47,14 @@ class DicomSeries:
     def size(self) -> int:
         return sum(len(data) for data in self.slices)
 
+    def checked_slices(self, name: str) -> list[bytes]:
+        """Its slices, held to a zipped series' limits: unpacked size and slice count."""
+        from model.core.decode import check_size
+
+        check_size(self.size, name, MAX_UNPACKED_BYTES)
+        _check_slice_count(len(self.slices), name)
+        return list(self.slices)
+
 
 Upload = bytes | DicomSeries  # what a visitor hands over: one file, or the slices of one series
 
@@ -60,6 +68,16 @@ def upload_digest(upload: Upload) -> str:
     if isinstance(upload, bytes):
         return hashlib.sha256(upload).hexdigest()
     return hashlib.sha256(b"".join(hashlib.sha256(data).digest() for data in upload.slices)).hexdigest()
+
+
+def _check_slice_count(count: int, name: str) -> None:
+    if count > MAX_SLICES:
+        raise ArchiveError(
+            N_("{name} holds {count} files; a series may have at most {limit}."),
+            name=name,
+            count=count,
+            limit=MAX_SLICES,
+        )
 
 
 def _check_member(info: zipfile.ZipInfo, name: str) -> None:
@@ -76,7 +94,7 @@ def archive_members(data: bytes, name: str) -> list[tuple[str, bytes]]:
     """(member name, bytes) of every file in the zip, after the checks in this module's docstring."""
     from model.core.decode import check_size
 
-    check_size(data, name, MAX_ARCHIVE_BYTES)
+    check_size(len(data), name, MAX_ARCHIVE_BYTES)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = [info for info in archive.infolist() if not info.is_dir()]
@@ -84,13 +102,7 @@ def archive_members(data: bytes, name: str) -> list[tuple[str, bytes]]:
         raise ArchiveError(
             N_("{name} looks like a .zip but could not be opened: it may be damaged."), name=name
         ) from error
-    if len(infos) > MAX_SLICES:
-        raise ArchiveError(
-            N_("{name} holds {count} files; a series may have at most {limit}."),
-            name=name,
-            count=len(infos),
-            limit=MAX_SLICES,
-        )
+    _check_slice_count(len(infos), name)
     for info in infos:
         _check_member(info, name)
     if sum(info.file_size for info in infos) > MAX_UNPACKED_BYTES:
