@@ -65,6 +65,9 @@ def train(
     init_from: Annotated[
         Path | None, typer.Option(help="an artifact whose weights stage 2 starts from (instead of a new head)")
     ] = None,
+    balance_sources: Annotated[
+        bool, typer.Option(help="draw every source, and every sequence inside one, alike")
+    ] = default("balance_sources"),
 ) -> None:
     """Train the classifier on DATA_DIR/Training and write the artifact."""
     from training.train import train as run_training
@@ -86,6 +89,7 @@ def train(
         attention_weight=attention_weight,
         masks_dir=masks_dir,
         init_from=init_from,
+        balance_sources=balance_sources,
     )
     card = run_training(config)
     _show({"validation": card["validation"]["candidates_accuracy"], "timings": card["timings"]})

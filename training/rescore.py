@@ -1,8 +1,8 @@
-"""Scores finished artifacts by the selection rule on one run's clean validation views, from the cache it left.
+"""Scores finished artifacts by the selection rule on the clean validation scans of one split.
 
-The shipped model and a new run's candidates are scored on the same split and the same frozen-layer cache (the
-clean view of a scan does not depend on the augmentation settings), so the rule compares like with like; a model
-trained on Sartaj alone is scored on the other sources' groups too, which is the leave-one-source-out ablation.
+Each artifact classifies the scans as the app does (its own ONNX export, image size and test-time flip, the one
+preprocessing path), so models trained at different sizes, on different caches, are compared like with like; a
+model trained on fewer sources is scored on the others' groups too, which is the leave-one-source-out ablation.
 Only training folders are read, never Testing.
 """
 
@@ -12,36 +12,51 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from model.core.architecture import load_weights_npz
-from model.schema.card import ModelCard, load_card
+import numpy as np
+
+from model.core.decode import decode_file
+from model.core.predict import BATCH, Classifier
+from model.core.preprocess import to_model_input
+from model.schema.card import ModelCard
 from model.schema.records import GroupRescore, read, write
 from training.artifact import machine_info
 from training.config import TrainConfig
 from training.data import SARTAJ
-from training.selection import RULE, verdicts
-from training.train import prepare
+from training.selection import RULE, validation_scores, verdicts
+from training.split import TrainingSplit, split_training
+
+
+def validation_logits(classifier: Classifier, paths: list[Path]) -> np.ndarray:
+    """The logits the artifact serves for each scan (test-time flip included when its card asks for it)."""
+    logits = []
+    for start in range(0, len(paths), BATCH):
+        images = [decode_file(path).rgb for path in paths[start : start + BATCH]]
+        inputs = np.stack([to_model_input(classifier.prepare(rgb)) for rgb in images])
+        logits.append(classifier.forward(inputs)[1])
+    return np.concatenate(logits)
 
 
 def rescore(config: TrainConfig, artifact_dirs: list[Path]) -> list[dict[str, Any]]:
-    """One row of `training.selection.validation_scores` per artifact; a missing cache raises FileNotFoundError."""
-    data = prepare(config, timings={}, cache_must_exist=True)
-    rows = []
-    for artifact_dir in artifact_dirs:
-        card = load_card(artifact_dir)
-        load_weights_npz(data.model, artifact_dir / card.weights_file)
-        rows.append(
-            {
-                "artifact_dir": str(artifact_dir),
-                "run": Path(_recorded_run_dir(card) or artifact_dir).name,
-                "candidate": card.candidate,
-                # cards before the second source: Sartaj alone
-                "trained_on": (card.dataset.sources if card.dataset else []) or [SARTAJ],
-                "artifact_sha256": card.weights_sha256,
-                **data.validation_scores(data.top.get_weights()),
-                "cpu": machine_info()["cpu"],  # the cache is rebuilt per machine; its float rounding differs
-            }
-        )
-    return rows
+    """One row of `training.selection.validation_scores` per artifact, on the validation part of `config`'s split."""
+    split = split_training(config.data_dir, config.seed, config.extra_data_dirs)
+    return [score_artifact(split, artifact_dir) for artifact_dir in artifact_dirs]
+
+
+def score_artifact(split: TrainingSplit, artifact_dir: Path) -> dict[str, Any]:
+    classifier = Classifier.from_artifact(artifact_dir, with_guard=False)
+    card = classifier.card
+    paths = [split.samples[i].path for i in split.val_idx]
+    scores = validation_scores(validation_logits(classifier, paths), split.labels[split.val_idx], split.validation_groups)
+    return {
+        "artifact_dir": str(artifact_dir),
+        "run": Path(_recorded_run_dir(card) or artifact_dir).name,
+        "candidate": card.candidate,
+        # cards before the second source: Sartaj alone
+        "trained_on": (card.dataset.sources if card.dataset else []) or [SARTAJ],
+        "artifact_sha256": card.weights_sha256,
+        **scores,
+        "cpu": machine_info()["cpu"],
+    }
 
 
 def _recorded_run_dir(card: ModelCard) -> str | None:
@@ -50,11 +65,12 @@ def _recorded_run_dir(card: ModelCard) -> str | None:
 
 
 def write_rows(out: Path, config: TrainConfig, rows: list[dict[str, Any]], shipped_sha256: str) -> GroupRescore:
-    """Adds `rows` to the file (replacing earlier rows of the same artifacts) with each row's verdict."""
+    """Adds `rows` to the file (replacing earlier rows of the same artifacts) with each row's verdict; rows scored
+    on another set of validation groups are dropped, since the rule compares rows on one set."""
+    groups = rows[-1]["groups"]
     kept = [asdict(row) for row in read(GroupRescore, out).rows] if out.exists() else []
     fresh = {row["artifact_sha256"] for row in rows}
-    merged = [r for r in kept if r["artifact_sha256"] not in fresh] + rows
-    groups = merged[-1]["groups"]
+    merged = [r for r in kept if r["artifact_sha256"] not in fresh and set(r["groups"]) == set(groups)] + rows
     return write(
         GroupRescore,
         out,

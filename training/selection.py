@@ -16,10 +16,10 @@ import numpy as np
 
 from model.schema.card import CLASS_DIRS
 from training.calibrate import fit_temperature, nll
-from training.data import SARTAJ
 
 NO_TUMOUR = CLASS_DIRS.index("no_tumor")
 WORST_GROUP = "worst_group_nll"  # the criterion every choice of a run and between runs minimises
+MEAN_GROUP = "mean_group_nll"  # reported beside it, never chosen by
 
 
 def group_row(logits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
@@ -44,15 +44,15 @@ def validation_scores(logits: np.ndarray, labels: np.ndarray, groups: np.ndarray
         WORST_GROUP: max(row["nll_at_fitted_temperature"] for row in rows.values()),
         "worst_group": max(rows, key=lambda g: rows[g]["nll_at_fitted_temperature"]),
         "nll_at_fitted_temperature": nll(logits64, labels, fit_temperature(logits64, labels)),
+        MEAN_GROUP: float(np.mean([row["nll_at_fitted_temperature"] for row in rows.values()])),
         "accuracy_clean": float((logits64.argmax(1) == labels).mean()),
         "groups": rows,
     }
 
 
-MAX_SARTAJ_ACCURACY_LOSS = 0.01
 RULE = (
-    "a run replaces the shipped model when its worst-group validation loss at fitted temperatures is lower and its "
-    f"Sartaj validation accuracy is at most {MAX_SARTAJ_ACCURACY_LOSS:.0%} below the shipped model's"
+    "a run replaces the shipped model when its worst-group validation loss at fitted temperatures (over every "
+    "validation group: Sartaj, and each other source x sequence) is lower; no other condition"
 )
 
 
@@ -61,10 +61,6 @@ def verdicts(rows: list[dict[str, Any]], shipped_sha256: str) -> list[dict[str, 
     shipped = next(row for row in rows if row["artifact_sha256"] == shipped_sha256)
 
     def beats(row: dict[str, Any]) -> bool | None:
-        if row is shipped:
-            return None
-        lower = row[WORST_GROUP] < shipped[WORST_GROUP]
-        sartaj = row["groups"][SARTAJ]["accuracy"]  # Sartaj's one group is named after the source
-        return bool(lower and sartaj >= shipped["groups"][SARTAJ]["accuracy"] - MAX_SARTAJ_ACCURACY_LOSS)
+        return None if row is shipped else bool(row[WORST_GROUP] < shipped[WORST_GROUP])
 
     return [row | {"beats_shipped": beats(row)} for row in rows]

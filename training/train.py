@@ -27,6 +27,8 @@ import hashlib
 import json
 import logging
 import math
+import shlex
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,7 +60,7 @@ from training.artifact import machine_info, write_artifact
 from training.attention import OutlineGuided, outline_rows
 from training.calibrate import fit_temperature, nll
 from training.config import TrainConfig
-from training.data import SARTAJ, TRAIN_SPLIT, fingerprint
+from training.data import SARTAJ, TRAIN_SPLIT, Sample, fingerprint
 from training.duplicates import NEAR_DUPLICATE_DISTANCE
 from training.export import export_artifact
 from training.features import CLEAN_VIEW, FLIPPED_VIEW, cached_bottom_activations
@@ -76,7 +78,12 @@ BEST_CHECKPOINT = "best checkpoint"
 STARTING_MODEL = "starting_model"  # the candidate name of `init_from`'s weights
 # Flip test-time augmentation is kept only when it adds more than half a point of clean validation accuracy.
 TTA_MIN_GAIN = 0.005
-MANIFEST_SOURCE = "F. Feltrin, Brain Tumor MRI Images 44 Classes, Kaggle 2022 (feltrin-dev selection, see its README)"
+# Each other source's citation, by its folder's name (the data README says more).
+SOURCE_CITATIONS = {
+    "feltrin-dev": "F. Feltrin, Brain Tumor MRI Images 44 Classes, Kaggle 2022 (feltrin-dev selection, see its README)",
+    "lgg-dev": "TCGA-LGG (The Cancer Imaging Archive) as released by Buda, Saha, Mazurowski, Comput. Biol. Med. 109 "
+    "(2019), Kaggle LGG Segmentation Dataset (lgg-dev selection, see its README)",
+}
 DATASET_SOURCE = "Bhuvaji et al., Brain Tumor Classification (MRI), Kaggle 2020, doi:10.34740/KAGGLE/DSV/1183165"
 
 
@@ -86,7 +93,9 @@ class CachedRows(keras.utils.PyDataset):
     With a seed: per epoch, one randomly chosen view of each image (training), and with
     `mixup` > 0 each batch mixed with a shuffled copy of itself (manifold mixup, Verma et
     al. 2019: activations, targets and weights, mixing weights drawn from Beta(mixup, mixup)).
-    Without: every view in `view_choices` of every image, in a fixed order (validation).
+    With `draw` (a probability per image), the epoch's images are drawn with replacement by it instead of once each
+    (`source_balanced_draw`).
+    Without a seed: every view in `view_choices` of every image, in a fixed order (validation).
     With `outlines` (outline grids and has-outline flags per cached row), the inputs are
     (activations, outlines, flags) for `OutlineGuided`; a mixed pair keeps the union of the two outlines
     and an outline only when both partners have one.
@@ -105,8 +114,10 @@ class CachedRows(keras.utils.PyDataset):
         view_choices: tuple[int, ...] = (CLEAN_VIEW,),
         mixup: float = 0.0,
         outlines: tuple[np.ndarray, np.ndarray] | None = None,
+        draw: np.ndarray | None = None,
     ):
         super().__init__()
+        self.draw = draw
         self.cache, self.images, self.labels, self.views = cache, images, labels, views
         self.outlines = outlines
         self.batch_size, self.num_classes, self.class_weights = batch_size, num_classes, class_weights
@@ -120,7 +131,10 @@ class CachedRows(keras.utils.PyDataset):
             self.rows = (self.images[:, None] * self.views + self.view_choices[None, :]).ravel()
             self.row_labels = np.repeat(self.labels, len(self.view_choices))
             return
-        order = self.rng.permutation(len(self.images))
+        if self.draw is None:
+            order = self.rng.permutation(len(self.images))
+        else:
+            order = self.rng.choice(len(self.images), size=len(self.images), p=self.draw)
         views = self.rng.choice(self.view_choices, size=len(order))
         self.rows = self.images[order] * self.views + views
         self.row_labels = self.labels[order]
@@ -168,9 +182,25 @@ class CachedRows(keras.utils.PyDataset):
             self._draw()
 
 
-def balanced_class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
-    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
-    return (len(labels) / (num_classes * np.maximum(counts, 1))).astype(np.float32)
+def balanced_class_weights(labels: np.ndarray, num_classes: int, draw: np.ndarray | None = None) -> np.ndarray:
+    """Weights that give every class the same total weight, under `draw` (a probability per image) when given."""
+    mass = np.bincount(labels, weights=draw, minlength=num_classes).astype(np.float64)
+    mass /= mass.sum()
+    return (1.0 / (num_classes * np.maximum(mass, 1e-12))).astype(np.float32)
+
+
+def source_balanced_draw(samples: list[Sample], images: np.ndarray) -> np.ndarray:
+    """A probability per image under which every source weighs alike and, inside a source, every sequence: so
+    that Sartaj's many scans do not decide the gradient, nor one sequence a source's."""
+    sources = np.array([samples[i].source for i in images])
+    groups = np.array([samples[i].group for i in images])
+    draw = np.zeros(len(images))
+    for source in np.unique(sources):
+        in_source = np.unique(groups[sources == source])
+        for group in in_source:
+            members = groups == group
+            draw[members] = 1.0 / (len(np.unique(sources)) * len(in_source) * members.sum())
+    return draw / draw.sum()
 
 
 def predict_rows(model: keras.Model, cache: np.ndarray, rows: np.ndarray, batch_size: int) -> np.ndarray:
@@ -287,6 +317,14 @@ class RunData:
     pooled: keras.Model  # the top's pooled features, for stage 1
     strategy: tf.distribute.Strategy
     class_weights: np.ndarray
+    draw: np.ndarray | None  # stage 2's probability per training image (`source_balanced_draw`), or each once
+
+    @property
+    def image_weights(self) -> np.ndarray:
+        """Stage 1's weight per training image: its class weight, times its draw share when stage 2 draws."""
+        labels = self.split.labels[self.split.train_idx]
+        share = np.ones(len(labels)) if self.draw is None else self.draw * len(labels)
+        return (self.class_weights[labels] * share).astype(np.float32)
 
     @property
     def y_val(self) -> np.ndarray:
@@ -418,8 +456,11 @@ def prepare(config: TrainConfig, timings: dict[str, float], cache_must_exist: bo
             config.augment,
         )
     timings["cache_images_computed"] = computed
-    class_weights = balanced_class_weights(split.labels[split.train_idx], len(CLASS_DIRS))
-    return RunData(config, split, dataset_fingerprint, cache, model, bottom, top, pooled, strategy, class_weights)
+    draw = source_balanced_draw(split.samples, split.train_idx) if config.balance_sources else None
+    class_weights = balanced_class_weights(split.labels[split.train_idx], len(CLASS_DIRS), draw)
+    return RunData(
+        config, split, dataset_fingerprint, cache, model, bottom, top, pooled, strategy, class_weights, draw
+    )
 
 
 def fit_head(data: RunData, timings: dict[str, float]) -> Stage1:
@@ -441,7 +482,7 @@ def fit_head(data: RunData, timings: dict[str, float]) -> Stage1:
         fit = head.fit(
             train_features,
             keras.utils.to_categorical(train_labels, num_classes),
-            sample_weight=data.class_weights[train_labels],
+            sample_weight=np.repeat(data.image_weights, config.views),
             validation_data=(val_features, keras.utils.to_categorical(data.y_val, num_classes)),
             epochs=config.head_epochs,
             batch_size=config.batch_size * 2,
@@ -497,6 +538,7 @@ def fine_tune(data: RunData, run_dir: Path, timings: dict[str, float]) -> Stage2
             view_choices=all_views,
             mixup=config.mixup,
             outlines=outlines,
+            draw=data.draw,
         )
         checkpoint = run_dir / "finetune_best.weights.h5"
         epoch_weights = EpochWeights(data.top)
@@ -599,6 +641,7 @@ def model_card(data: RunData, run: Run, name: str, calibration: Calibration) -> 
         "name": "Brain-MRI tumour classifier (Xception transfer learning)",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "candidate": name,
+        "command": shlex.join(["python", "-m", "training", *sys.argv[1:]]),
         "notice": "Research and teaching demo. Not a medical device.",
         "class_dirs": list(CLASS_DIRS),
         "class_names": class_names,
@@ -610,7 +653,8 @@ def model_card(data: RunData, run: Run, name: str, calibration: Calibration) -> 
         "preprocessing": {"version": PREPROCESSING_VERSION, "description": " ".join(PREPROCESSING_DOC.split())},
         "training_config": config.as_dict(),
         "dataset": {
-            "source": DATASET_SOURCE + "".join(f"; {d.name}: {MANIFEST_SOURCE}" for d in config.extra_data_dirs),
+            "source": DATASET_SOURCE
+            + "".join(f"; {d.name}: {SOURCE_CITATIONS.get(d.name, 'see its README')}" for d in config.extra_data_dirs),
             "sources": sorted({s.source for s in split.samples}),
             "validation_groups": {
                 str(g): int(n) for g, n in zip(*np.unique(split.validation_groups, return_counts=True))

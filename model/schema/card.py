@@ -193,6 +193,7 @@ class TrainingSettings:
     attention_weight: float = 0.0
     masks_dir: str | None = None
     init_from: str | None = None
+    balance_sources: bool = False
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,7 @@ class WorstGroupLoss:
     groups: dict[str, GroupScores]
     alpha: float | None = None
     weights: str | None = None
+    mean_group_nll: float | None = None  # reported beside the worst (cards before three sources have none)
 
 
 @dataclass(frozen=True)
@@ -337,6 +339,7 @@ class ModelCard:
     last_conv_layer: str | None = None
     candidate: str = ""
     created: str = ""
+    command: str = ""  # the command line of the run that produced the weights ("" on cards before it was recorded)
     training_config: TrainingSettings | None = None  # None: a card without training records (the tiny model)
     dataset: DatasetSummary | None = None  # None: a card without training records (the tests' tiny model)
     validation: ValidationSummary | None = None
@@ -372,6 +375,7 @@ class ModelCard:
             last_conv_layer=data.get("last_conv_layer"),
             candidate=data.get("candidate", ""),
             created=data.get("created", ""),
+            command=data.get("command", ""),
             **{
                 name: typed(kind, data[name], f"{CARD_FILE} ({name})", strict) if data.get(name) else None
                 for name, kind in TRAINING_RECORDS.items()

@@ -309,6 +309,7 @@ class GroupRescored:
     groups: dict[str, GroupScores]
     cpu: str
     beats_shipped: bool | None  # None: the shipped model's own row
+    mean_group_nll: float | None = None  # reported beside the worst (rows before three sources have none)
 
 
 @dataclass(frozen=True)
@@ -318,7 +319,7 @@ class GroupRescore(Record):
 
     FILE: ClassVar[str] = GROUP_RESCORE_FILE
     rule: str
-    cache_of: str  # the training configuration whose split and frozen-layer cache scored every row
+    cache_of: str  # the sources whose split gave every row's validation scans
     validation_groups: dict[str, int]
     rows: list[GroupRescored]
 
