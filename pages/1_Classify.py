@@ -7,13 +7,13 @@ from model.core.batch import result_row
 from model.core.decode import SERIES_FORMAT
 from model.core.predict import Classified
 from model.core.series import SERIES_NAME, group_series
-from model.core.trust import Trust
+from model.core.trust import Decision, Reason
 from model.core.volume import VOLUME_FORMAT
 from model.errors import BrainMRIError
 from model.i18n import N_, _, pct
 from model.report.scan_type_report import accuracy_on_kind, describe, sequence_name
 from model.report.series_report import likely_tumour_sentence, slices_summary, tumour_slices
-from model.report.trust_report import caveat, set_label
+from model.report.trust_report import caveat, reason_text, referrals_summary, set_label
 from model.schema.card import NO_TUMOUR
 from pages.shared.layout import class_label, page_setup, probability_chart, show_library_error, thumbnail_uri
 from pages.shared.scans import (
@@ -31,7 +31,7 @@ from pages.shared.scans import (
     sync_scans,
     uploader_key,
 )
-from pages.shared.served import get_classifier, served_rescore_row, trust_report
+from pages.shared.served import get_classifier, served_trust, trust_report
 
 page_setup(N_("Classify MRI slices"))
 
@@ -105,7 +105,7 @@ progress.empty()
 
 
 report = trust_report()
-trust = None if report is None else Trust.from_report(report)
+trust = served_trust()
 SET = "" if report is None else set_label(report)  # the set's column and line label, e.g. "95 % set"
 
 
@@ -115,17 +115,26 @@ def not_mr_modality(result: Classified) -> str | None:
     return modality if result.details.get("format", "").startswith("DICOM") and modality not in (None, "MR") else None
 
 
-def sequence_of(result: Classified) -> str | None:
-    """The recognised sequence, which picks the prediction set's and the referral's Mondrian fit."""
-    return None if result.prediction.scan_type is None else result.prediction.scan_type.sequence
+def decision_of(result: Classified) -> Decision | None:
+    """The trust layer's set and referral for this answer (by its scan type's Mondrian fit), if a file is committed."""
+    prediction = result.prediction
+    return (
+        None
+        if trust is None
+        else trust.decide(prediction.probabilities, prediction.scan_type, prediction.out_of_distribution)
+    )
 
 
 def checks(result: Classified) -> str:
-    flags = [_("not like a training MRI")] if result.prediction.out_of_distribution else []
+    """Why to be careful, in words that fit the numbers beside them; a flagged non-MRI shows that reason only."""
+    if result.prediction.out_of_distribution:
+        return _("not like a training MRI")
+    flags = []
     if not_mr_modality(result):
         flags.append(_("DICOM modality {modality}, not MR").format(modality=not_mr_modality(result)))
-    if trust is not None and trust.referred(result.prediction.confidence, sequence_of(result)):
-        flags.append(_("low confidence: refer"))
+    decision = decision_of(result)
+    if decision is not None and decision.referred:
+        flags.append(reason_text(decision))
     return "; ".join(flags)
 
 
@@ -139,12 +148,9 @@ def summary_row(name: str, result: Classified) -> dict[str, object]:
     flagged = result.prediction.out_of_distribution
     if result.prediction.scan_type is not None:
         row[SEQUENCE] = "–" if flagged else sequence_name(result.prediction.scan_type.sequence)
-    if trust is not None:
-        row[SET] = (
-            "–"
-            if flagged
-            else ", ".join(labels[i] for i in trust.set_for(result.prediction.probabilities, sequence_of(result)))
-        )
+    decision = decision_of(result)
+    if decision is not None:
+        row[SET] = "–" if flagged else ", ".join(labels[i] for i in decision.members)
     return row | {
         CONFIDENCE: None if flagged else result.prediction.confidence,
         MARGIN: None if flagged else result.prediction.margin,
@@ -245,7 +251,12 @@ def slice_by_slice(name: str, result: Classified) -> None:
     line = slices_summary(
         labels, [r.prediction.class_index for r in every], [r.prediction.out_of_distribution for r in every], frames
     )
-    st.markdown(f"{_(whole)} · {line}")
+    decisions = [d for d in (decision_of(r) for r in every) if d is not None]
+    referrals = referrals_summary(decisions) if decisions else ""
+    if referrals and len({d.reason for d in decisions}) == 1 and decisions[0].reason == Reason.UNVALIDATED:
+        st.warning(referrals, icon=":material/warning:")  # the whole scan is of a kind never validated: say it once
+        referrals = ""
+    st.markdown(f"{_(whole)} · {line}" + (f" · {referrals}" if referrals else ""))
     no_tumour = get_classifier().card.class_dirs.index(NO_TUMOUR)
     likely = tumour_slices(
         [r.prediction.probabilities for r in every], no_tumour, [r.prediction.out_of_distribution for r in every]
@@ -272,23 +283,16 @@ def verdict(name: str, result: Classified) -> None:
     if result.prediction.out_of_distribution:
         return  # no scan type, confidence or set: they would mean nothing for an input unlike the training scans
     if result.prediction.scan_type is not None:
-        st.markdown(
-            describe(result.prediction.scan_type)
-            + " "
-            + accuracy_on_kind(result.prediction.scan_type, served_rescore_row())
-        )
+        st.markdown(describe(result.prediction.scan_type) + " " + accuracy_on_kind(result.prediction.scan_type, trust))
     st.markdown(
         _("Confidence **{confidence}** · margin to the runner-up **{margin}**").format(
             confidence=pct(result.prediction.confidence), margin=pct(result.prediction.margin)
         )
     )
-    if trust is not None:
-        members = ", ".join(labels[i] for i in trust.set_for(result.prediction.probabilities, sequence_of(result)))
-        referred = (
-            " · " + _("**below the referral threshold**")
-            if trust.referred(result.prediction.confidence, sequence_of(result))
-            else ""
-        )
+    decision = decision_of(result)
+    if decision is not None:
+        members = ", ".join(labels[i] for i in decision.members)
+        referred = f" · **{reason_text(decision)}**" if decision.referred else ""
         st.markdown(_("{label}: **{members}**").format(label=SET.capitalize(), members=members) + referred)
 
 

@@ -29,7 +29,7 @@ from pages.shared.scans import (
     remembered_explanation,
     sample_scans,
 )
-from pages.shared.served import get_classifier, get_explainer, saliency_evaluation, scan_outline, served_rescore_row
+from pages.shared.served import get_classifier, get_explainer, saliency_evaluation, scan_outline, served_trust
 
 FAINT = 0.25  # a map whose peak on the common scale is below this looks nearly blank: the page says why
 
@@ -95,9 +95,7 @@ def explained_result(name: str, data: Upload) -> Classified:
         )
     if result.prediction.scan_type is not None:
         st.caption(
-            describe(result.prediction.scan_type)
-            + " "
-            + accuracy_on_kind(result.prediction.scan_type, served_rescore_row())
+            describe(result.prediction.scan_type) + " " + accuracy_on_kind(result.prediction.scan_type, served_trust())
         )
     return result
 

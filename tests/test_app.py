@@ -1,6 +1,8 @@
 """Every page under streamlit.testing.v1.AppTest, with the committed model (marked `artifact`)."""
 
+import numpy as np
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from model.schema.card import ARTIFACT_DIR, load_card
@@ -55,10 +57,53 @@ def test_classify_an_uploaded_scan_shows_its_label_and_a_table():
     [set_column] = [c for c in summary.columns if c.endswith(" set")]
     assert expected in summary[set_column].iloc[0].split(", ")  # the prediction set holds the predicted class
     assert "on validation scans" in texts(app) and "leakage-clean subset" in texts(app)  # how far the sets carry
-    assert summary["sequence"].iloc[0] in ("T1", "T1 with contrast", "T2", "other or unsure (e.g. FLAIR)")
+    assert summary["sequence"].iloc[0] in ("T1", "T1 with contrast", "T2", "FLAIR", "other or unsure (e.g. diffusion)")
     said = texts(app)
     assert "Looks like a **" in said or "Scan type: **" in said
-    assert "of the time (n = " in said or "not trained or checked on this kind of scan" in said
+    assert "validation scans the model was right" in said or "Not validated on" in said
+
+
+def classify_one(name, data):
+    app = run("pages/1_Classify.py")
+    app.get("file_uploader")[0].set_value([(name, data, "image/png")])
+    app.run()
+    assert not app.exception
+    return app
+
+
+def test_a_skull_stripped_glioma_slice_is_referred_as_not_validated_with_no_borrowed_figure():
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from model.core.preprocess import crop_head
+    from training.domain import skull_stripped
+
+    path = next(p for p, class_dir in sample_scans() if class_dir == "glioma_tumor")
+    stripped, _ = skull_stripped(crop_head(np.asarray(Image.open(path).convert("RGB"))), None, 0.15)
+    buffer = io.BytesIO()
+    Image.fromarray(stripped).save(buffer, format="PNG")
+    app = classify_one("stripped.png", buffer.getvalue())
+    check = app.dataframe[0].value["check"].iloc[0]
+    assert "not validated on this kind of scan" in check and "low confidence" not in check
+    said = texts(app)
+    assert "Not validated on skull-stripped" in said and "from another source" not in said
+
+
+def test_a_confident_in_source_scan_never_reads_low_confidence():
+    from model.core.predict import Classifier
+
+    classifier = Classifier.from_artifact()
+    for path, _ in sample_scans():
+        [(_, prediction)] = classifier.classify_images([np.asarray(Image.open(path).convert("RGB"))])
+        if prediction.confidence >= 0.99 and not prediction.out_of_distribution:
+            break
+    else:
+        pytest.skip("no committed sample is classified at 99 % or more")
+    app = classify_one(path.name, path.read_bytes())
+    assert app.dataframe[0].value["confidence"].iloc[0] >= 99
+    assert "low confidence" not in app.dataframe[0].value["check"].iloc[0]
 
 
 def test_a_batch_with_bad_files_shows_one_result_and_one_message_per_bad_file():

@@ -46,7 +46,7 @@ def test_fitted_on_a_run_the_recogniser_reaches_every_prediction_and_the_csv(tra
     report = fit_scan_type(artifact, data, tmp_path / "scan_type.json")
     written = read(ScanTypeEvaluation, tmp_path / "scan_type.json")
     assert written.validation.n == report["validation"]["n"] > 0
-    assert np.array(written.validation.confusion_matrix).shape == (3, 4)
+    assert np.array(written.validation.confusion_matrix).shape == (len(SEQUENCES), len(SEQUENCES) + 1)
     assert load_card(artifact).scan_type.unsure_below == pytest.approx(report["unsure_below"])
     classifier = Classifier.from_artifact(artifact)
     [prediction] = classifier.predict_inputs(np.zeros((1, config.image_size, config.image_size, 3), np.float32))
@@ -60,18 +60,27 @@ def test_fitted_on_a_run_the_recogniser_reaches_every_prediction_and_the_csv(tra
         Classifier.from_artifact(artifact)
 
 
-def test_the_accuracy_on_a_kind_pools_every_other_source_of_that_sequence_and_skips_sartaj():
+def test_the_accuracy_on_a_kind_is_that_kinds_own_figure_never_another_kinds():
     from model.core.scan_type import ScanType
+    from model.core.trust import Trust
     from model.report.scan_type_report import accuracy_on_kind
-    from model.schema.records import GroupRescored
-    from model.schema.tables import GroupScores
+    from model.schema.records import ScanTypeThresholds
 
-    def group(n: int, accuracy: float) -> GroupScores:
-        return GroupScores(n, nll_at_fitted_temperature=0.5, temperature=1, accuracy=accuracy, tumour_sensitivity=None)
-
-    groups = {"a/T2": group(10, 0.5), "b/T2": group(30, 0.9), "a/T1": group(5, 0.0), "sartaj": group(100, 1.0)}
-    row = GroupRescored("a", "run", "c", ["sartaj"], "s", 0.5, "a/T2", 0.5, 0.9, groups, "cpu", None)
-    said = accuracy_on_kind(ScanType("T2", 0.9, False, 0.0), row)
-    assert "80%" in said and "n = 40" in said
-    assert "No held-out scans" in accuracy_on_kind(ScanType("T1C+", 0.9, False, 0.0), row)
-    assert "not trained or checked" in accuracy_on_kind(ScanType(UNSURE, 0.4, False, 0.0), row)
+    trust = Trust(
+        0.5,
+        0.5,
+        {
+            "T2": ScanTypeThresholds(40, 0.3, 0.6, accuracy=0.8),
+            "T1C+": ScanTypeThresholds(80, 0.2, 0.5, accuracy=0.95),
+            "T1C+ stripped": ScanTypeThresholds(50, 0.4, 0.7, accuracy=0.7, rendered_share=1.0),
+            "T1 stripped": ScanTypeThresholds(12, 0.4, 0.7, accuracy=0.99),
+        },
+    )
+    said = accuracy_on_kind(ScanType("T2", 0.9, False, 0.0), trust)
+    assert "80%" in said and "40" in said
+    stripped = accuracy_on_kind(ScanType("T1C+", 0.9, True, 0.9), trust)
+    assert stripped.startswith("Not validated on skull-stripped T1 with contrast scans")
+    assert "70%" in stripped and "95%" not in stripped and "skull-stripped by us" in stripped
+    unvalidated = accuracy_on_kind(ScanType("T1", 0.9, True, 0.9), trust)
+    assert "Not validated on skull-stripped T1 scans" in unvalidated and "%" not in unvalidated
+    assert "Not validated" in accuracy_on_kind(ScanType(UNSURE, 0.4, False, 0.0), trust)

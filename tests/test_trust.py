@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
 
+from model.core.scan_type import ScanType
 from model.core.trust import (
     MIN_KEPT_ACCURACY,
+    Reason,
     Trust,
     accurate_referral_threshold,
     conformal_quantile,
@@ -11,14 +13,15 @@ from model.core.trust import (
     prediction_set,
     referral_threshold,
 )
-from model.report.trust_report import RANKINGS
-from training.trust import Scored, certainties, coverage_curve, decisions, held_out_groups, summary
+from model.report.trust_report import RANKINGS, reason_text
+from training.trust import Scored, certainties, coverage_curve, decisions, held_out, summary
 
 
 def scored(probabilities, labels, types=None, groups=None) -> Scored:
     n = len(labels)
     types = np.array(["T1"] * n) if types is None else types
-    return Scored(probabilities, np.zeros(n), labels, types, np.array(["g"] * n) if groups is None else groups)
+    groups = np.array(["g"] * n) if groups is None else groups
+    return Scored(probabilities, np.zeros(n), labels, types, groups, np.zeros(n, bool))
 
 
 def test_score_is_one_minus_the_true_class_probability():
@@ -57,7 +60,7 @@ def test_referral_keeps_the_confident_scans_and_the_curve_starts_at_full_coverag
     trust = Trust(qhat=0.9, referral_threshold=threshold)
     row = summary(scored(probabilities, labels), *decisions(trust, scored(probabilities, labels)))
     assert row["accuracy_all"] == 0.75 and row["accuracy_kept"] == 1.0
-    assert trust.referred(0.55)
+    assert trust.decide_for(np.array([0.55, 0.45]), "T1").reason == Reason.LOW_CONFIDENCE
     right = probabilities.argmax(1) == labels
     curve = coverage_curve(probabilities.max(1), right, points=5)
     assert curve[0] == {"kept_share": 1.0, "accuracy": 0.75} and curve[-1]["accuracy"] == 1.0
@@ -85,7 +88,7 @@ def test_a_version_2_trust_file_reads_as_confidence_curves(tmp_path):
     assert read_record(tmp_path / TRUST_FILE, TRUST_FILE)["coverage_curves"] == {"confidence": {"validation": []}}
 
 
-def test_mondrian_sets_are_fitted_per_scan_type_and_unknown_types_fall_back_to_pooled():
+def test_mondrian_sets_are_fitted_per_scan_type_and_unvalidated_types_get_every_class_and_referral():
     rng = np.random.default_rng(1)
     labels = rng.integers(0, 4, 400)
     sharp = np.full((200, 4), 0.01)
@@ -96,8 +99,33 @@ def test_mondrian_sets_are_fitted_per_scan_type_and_unknown_types_fall_back_to_p
     fitted = mondrian_fit(probabilities, labels, types)
     assert fitted["T1"].qhat < fitted["T2"].qhat and fitted["T1"].n == 200
     trust = Trust(0.5, 0.5, fitted)
-    assert len(trust.set_for(sharp[0], "T1")) == 1 and len(trust.set_for(vague[0], "T2")) >= 2
-    assert trust.set_for(vague[0], "FLAIR") == prediction_set(vague[0], 0.5)
+    assert len(trust.decide_for(sharp[0], "T1").members) == 1 and len(trust.decide_for(vague[0], "T2").members) >= 2
+    unvalidated = trust.decide_for(sharp[0], "FLAIR stripped")
+    assert unvalidated.reason == Reason.UNVALIDATED and len(unvalidated.members) == 4
+
+
+def test_a_type_with_too_few_validation_scans_is_unvalidated_whatever_its_confidence():
+    labels = np.zeros(29, int)
+    sure = np.tile([0.999, 0.001 / 3, 0.001 / 3, 0.001 / 3], (29, 1))
+    trust = Trust(0.5, 0.5, mondrian_fit(sure, labels, np.array(["T1C+ stripped"] * 29)))
+    stripped = ScanType("T1C+", 0.9, True, 0.99)
+    decision = trust.decide(sure[0], stripped)
+    assert decision.referred and decision.reason == Reason.UNVALIDATED and decision.members[0] == 0
+    assert "not validated" in reason_text(decision)
+
+
+def test_a_confident_answer_referred_by_its_type_never_reads_low_confidence():
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 4, 100)
+    probabilities = np.full((100, 4), 0.002)
+    predicted = np.where(rng.random(100) < 0.5, labels, (labels + 1) % 4)  # right half of the time
+    probabilities[np.arange(100), predicted] = 0.99 + 0.004 * rng.random(100)
+    trust = Trust(0.5, 0.5, mondrian_fit(probabilities, labels, np.array(["T2"] * 100)))
+    least = probabilities[probabilities.max(1).argmin()]
+    decision = trust.decide_for(least, "T2")
+    assert decision.reason == Reason.OFTEN_WRONG and decision.figure == pytest.approx(trust.by_type["T2"].accuracy)
+    assert "low confidence" not in reason_text(decision) and "often misclassified" in reason_text(decision)
+    assert Trust(0.5, 0.5, {}).decide_for(least, "T2").reason is None  # pooled: kept
 
 
 def test_the_referral_threshold_rises_until_the_scans_kept_are_right_often_enough():
@@ -115,6 +143,6 @@ def test_held_out_groups_are_scored_with_sets_fitted_on_the_other_half():
     probabilities[np.arange(300), labels] += 1
     probabilities /= probabilities.sum(1, keepdims=True)
     groups = np.array(["a", "b", "c"] * 100)
-    rows = held_out_groups(scored(probabilities, labels, groups=groups), np.arange(300) // 2, seed=0)
+    rows = held_out(scored(probabilities, labels, groups=groups), np.arange(300) // 2, seed=0, by=groups)
     assert set(rows) == {"a", "b", "c"} and sum(r["n"] for r in rows.values()) == 300
     assert all(r["coverage"] >= 0.85 for r in rows.values())

@@ -56,9 +56,9 @@ def train(
     head_epochs: int = default("head_epochs"),
     finetune_epochs: int = default("finetune_epochs"),
     finetune_learning_rate: float = default("finetune_learning_rate"),
-    patience: Annotated[int, typer.Option(help="stage-2 epochs without a better worst group before it stops")] = default(
-        "patience"
-    ),
+    patience: Annotated[
+        int, typer.Option(help="stage-2 epochs without a better worst group before it stops")
+    ] = default("patience"),
     mixup: Annotated[float, typer.Option(help="stage-2 manifold mixup Beta (0: off)")] = default("mixup"),
     label_smoothing: Annotated[float, typer.Option(help="of both stages' loss")] = default("label_smoothing"),
     attention_weight: Annotated[float, typer.Option(help="stage-2 outline-guided attention term (0: off)")] = default(

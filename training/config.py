@@ -35,8 +35,8 @@ class TrainConfig:
     mixup: float = 0.4  # Beta parameter of stage-2 manifold mixup; 0 turns it off
     attention_weight: float = 0.0  # stage-2 outline-guided attention term (training/attention.py); 0 turns it off
     masks_dir: Path | None = None  # expert outlines (training/masks.py); needed when attention_weight > 0
-    init_from: Path | None = None
-    balance_sources: bool = True  # stage 2 draws every source, and every sequence inside one, alike  # an artifact whose weights stage 2 starts from, instead of a new stage-1 head
+    init_from: Path | None = None  # an artifact whose weights stage 2 starts from, instead of a new stage-1 head
+    balance_sources: bool = True  # stage 2 draws every source, and every sequence inside one, alike
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     @classmethod

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from model.core.decode import decode_file
 from model.core.predict import BATCH, Classifier, Runtime
+from model.core.trust import type_key
 from model.report.evaluation_report import paths_digest
 from model.schema.card import ModelCard, Selection, load_card
 from model.schema.records import Candidates, Evaluation, SaliencyEvaluation, load, read, write
@@ -70,7 +71,7 @@ def _classified_rows(
                     "phash_distance": int(match.distance[i]),
                     "nearest_training_image": training[int(match.nearest[i])].relative(data_dir),
                     "label_conflict": sample.relative(data_dir) in conflicts,
-                    "scan_type": None if prediction.scan_type is None else prediction.scan_type.sequence,
+                    "scan_type": None if prediction.scan_type is None else type_key(prediction.scan_type),
                 }
             )
     return rows, prepared_images

@@ -46,7 +46,9 @@ def score_artifact(split: TrainingSplit, artifact_dir: Path) -> dict[str, Any]:
     classifier = Classifier.from_artifact(artifact_dir, with_guard=False)
     card = classifier.card
     paths = [split.samples[i].path for i in split.val_idx]
-    scores = validation_scores(validation_logits(classifier, paths), split.labels[split.val_idx], split.validation_groups)
+    scores = validation_scores(
+        validation_logits(classifier, paths), split.labels[split.val_idx], split.validation_groups
+    )
     return {
         "artifact_dir": str(artifact_dir),
         "run": Path(_recorded_run_dir(card) or artifact_dir).name,

@@ -52,7 +52,7 @@ def chosen(split: TrainingSplit, side: np.ndarray, per_sartaj: int, seed: int) -
     return picked, [str(known_sequence(split, i)) for i in picked]
 
 
-def _views(paths: list[Path], size: int) -> Iterator[np.ndarray]:
+def as_is_and_stripped(paths: list[Path], size: int) -> Iterator[np.ndarray]:
     """Each scan's model input as it is, then skull-stripped (deterministic depth)."""
     for path in paths:
         square = crop_head(decode_file(path).rgb)
@@ -64,7 +64,7 @@ def _views(paths: list[Path], size: int) -> Iterator[np.ndarray]:
 def features(classifier: Classifier, paths: list[Path], desc: str) -> np.ndarray:
     """(2 * len(paths), D): the guard's features of each scan, then of its skull-stripped view."""
     rows = []
-    chunks = batches(_views(paths, classifier.card.image_size), BATCH)
+    chunks = batches(as_is_and_stripped(paths, classifier.card.image_size), BATCH)
     for chunk in tqdm(chunks, total=-(-2 * len(paths) // BATCH), desc=desc, unit="batch"):
         rows.append(classifier.forward(np.stack(chunk))[0])
     return np.concatenate(rows)

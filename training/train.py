@@ -458,9 +458,7 @@ def prepare(config: TrainConfig, timings: dict[str, float], cache_must_exist: bo
     timings["cache_images_computed"] = computed
     draw = source_balanced_draw(split.samples, split.train_idx) if config.balance_sources else None
     class_weights = balanced_class_weights(split.labels[split.train_idx], len(CLASS_DIRS), draw)
-    return RunData(
-        config, split, dataset_fingerprint, cache, model, bottom, top, pooled, strategy, class_weights, draw
-    )
+    return RunData(config, split, dataset_fingerprint, cache, model, bottom, top, pooled, strategy, class_weights, draw)
 
 
 def fit_head(data: RunData, timings: dict[str, float]) -> Stage1:

@@ -16,54 +16,54 @@ import numpy as np
 from sklearn.model_selection import GroupKFold
 from tqdm import tqdm
 
-from model.core.batch import batches, loaded_scans
+from model.core.batch import batches
 from model.core.predict import BATCH, Classifier, Prediction
-from model.core.scan_type import ScanType
-from model.core.trust import ALPHA, REFERRED_SHARE, Trust, mondrian_fit
+from model.core.trust import ALPHA, REFERRED_SHARE, Trust, mondrian_fit, type_key
 from model.report.trust_report import RANKINGS
 from model.schema.card import load_card
 from model.schema.records import Evaluation, ScoredScan, TrustEvaluation, load, write
+from training.scan_type import as_is_and_stripped
 from training.split import split_of
+
+STRIPPED_BY_US = "skull-stripped by us"
 
 
 @dataclass(frozen=True)
 class Scored:
-    """Calibrated probabilities, guard scores, labels, recognised scan types and true validation groups."""
+    """Calibrated probabilities, guard scores, labels, recognised scan types (`type_key`), true validation groups,
+    and which scans are validation scans skull-stripped by us."""
 
     probabilities: np.ndarray
     guard_scores: np.ndarray
     labels: np.ndarray
     types: np.ndarray
-    groups: np.ndarray  # source x sequence (validation); the subset's name elsewhere
+    groups: np.ndarray  # source x sequence (validation; "<group> stripped by us" for the renders); else the subset
+    rendered: np.ndarray
 
 
 def validation_scored(
     classifier: Classifier, data_dir: Path, extra_data_dirs: Sequence[Path] = ()
 ) -> tuple[Scored, np.ndarray]:
     """The validation images of every source of the run (or of `extra_data_dirs` too, for a model trained on Sartaj
-    alone: their validation split is held out from it all the same) through the app's path, with their
-    related-image groups."""
+    alone: their validation split is held out from it all the same) through the app's path, each as it is and
+    skull-stripped by us (the stand-in for the skull-stripped scans validation lacks), with their related-image
+    groups."""
     split = split_of(classifier.card, data_dir, extra_data_dirs)
     paths = [split.samples[i].path for i in split.val_idx]
     predictions: list[Prediction] = []
-    chunks = batches(loaded_scans(paths, classifier.card.image_size), BATCH)
-    for chunk in tqdm(chunks, total=-(-len(paths) // BATCH), desc="validation", unit="batch"):
-        unreadable = [str(scan.file) for scan in chunk if scan.model_input is None]
-        if unreadable:
-            raise ValueError(f"validation scans that cannot be read: {unreadable}")
-        predictions += classifier.predict_inputs(np.stack([scan.model_input for scan in chunk]))
+    chunks = batches(as_is_and_stripped(paths, classifier.card.image_size), BATCH)
+    for chunk in tqdm(chunks, total=-(-2 * len(paths) // BATCH), desc="validation", unit="batch"):
+        predictions += classifier.predict_inputs(np.stack(chunk))
+    groups = split.validation_groups
     scored = Scored(
         np.array([p.probabilities for p in predictions]),
         np.array([np.nan if p.ood_score is None else p.ood_score for p in predictions]),
-        split.labels[split.val_idx],
-        np.array([_type_of(p.scan_type) for p in predictions]),
-        split.validation_groups,
+        np.repeat(split.labels[split.val_idx], 2),
+        np.array([type_key(p.scan_type) for p in predictions]),
+        np.ravel(np.column_stack([groups, [f"{g} {STRIPPED_BY_US}" for g in groups]])),
+        np.tile([False, True], len(paths)),
     )
-    return scored, split.groups[split.val_idx]
-
-
-def _type_of(scan_type: ScanType | None) -> str:
-    return "" if scan_type is None else scan_type.sequence
+    return scored, np.repeat(split.groups[split.val_idx], 2)
 
 
 def testing_scored(rows: list[ScoredScan], name: str) -> Scored:
@@ -73,14 +73,14 @@ def testing_scored(rows: list[ScoredScan], name: str) -> Scored:
         np.array([r.label for r in rows]),
         np.array([r.scan_type or "" for r in rows]),
         np.array([name] * len(rows)),
+        np.zeros(len(rows), bool),
     )
 
 
 def decisions(trust: Trust, scored: Scored) -> tuple[list[list[int]], np.ndarray]:
     """Each scan's prediction set and whether it is referred, by the scan type's Mondrian fit."""
-    sets = [trust.set_for(p, kind) for p, kind in zip(scored.probabilities, scored.types)]
-    referred = np.array([trust.referred(p.max(), kind) for p, kind in zip(scored.probabilities, scored.types)])
-    return sets, referred
+    found = [trust.decide_for(p, kind) for p, kind in zip(scored.probabilities, scored.types)]
+    return [d.members for d in found], np.array([d.referred for d in found])
 
 
 def summary(scored: Scored, sets: list[list[int]], referred: np.ndarray) -> dict[str, Any]:
@@ -99,25 +99,26 @@ def summary(scored: Scored, sets: list[list[int]], referred: np.ndarray) -> dict
     }
 
 
-def held_out_groups(scored: Scored, related: np.ndarray, seed: int) -> dict[str, Any]:
-    """Each validation group's coverage and referral on held-out halves: the sets and thresholds fitted on one half
-    of validation (related images together) and applied to the other, both ways (cross-conformal)."""
+def held_out(scored: Scored, related: np.ndarray, seed: int, by: np.ndarray) -> dict[str, Any]:
+    """Coverage and referral per value of `by` (validation group, or scan type) on held-out halves: the sets and
+    thresholds fitted on one half of validation (related images together) and applied to the other, both ways
+    (cross-conformal)."""
     sets: list[list[int]] = [[] for _ in scored.labels]
     referred = np.zeros(len(scored.labels), bool)
     halves = GroupKFold(n_splits=2, shuffle=True, random_state=seed).split(scored.labels, groups=related)
     for fit_on, apply_to in halves:
         part = _rows(scored, fit_on)
-        trust = Trust(0.0, 0.0, mondrian_fit(part.probabilities, part.labels, part.types))
+        trust = Trust(0.0, 0.0, mondrian_fit(part.probabilities, part.labels, part.types, part.rendered))
         half_sets, half_referred = decisions(trust, _rows(scored, apply_to))
         for index, members, flag in zip(apply_to, half_sets, half_referred):
             sets[index], referred[index] = members, flag
     return {
         str(g): summary(
-            _rows(scored, np.flatnonzero(scored.groups == g)),
-            [sets[i] for i in np.flatnonzero(scored.groups == g)],
-            referred[scored.groups == g],
+            _rows(scored, np.flatnonzero(by == g)),
+            [sets[i] for i in np.flatnonzero(by == g)],
+            referred[by == g],
         )
-        for g in sorted(set(scored.groups))
+        for g in sorted(set(by))
     }
 
 
@@ -148,17 +149,18 @@ def evaluate_trust(
     started = time.time()
     card, classifier = load_card(artifact_dir), Classifier.from_artifact(artifact_dir)
     validation, related = validation_scored(classifier, data_dir, extra_data_dirs)
-    pooled = mondrian_fit(validation.probabilities, validation.labels, np.array(["all"] * len(validation.labels)))
+    as_is = _rows(validation, np.flatnonzero(~validation.rendered))
+    pooled = mondrian_fit(as_is.probabilities, as_is.labels, np.array(["all"] * len(as_is.labels)))
     trust = Trust(
         pooled["all"].qhat,
         pooled["all"].referral_threshold,
-        mondrian_fit(validation.probabilities, validation.labels, validation.types),
+        mondrian_fit(validation.probabilities, validation.labels, validation.types, validation.rendered),
     )
     testing = load(Evaluation, artifact_dir)
     if testing is None or not card.describes(testing.artifact_sha256):
         raise ValueError("no evaluation of these weights is committed; run `python -m training evaluate`")
     subsets = {
-        "validation": validation,
+        "validation": as_is,
         "testing": testing_scored(testing.images, "testing"),
         "testing_leakage_clean": testing_scored([r for r in testing.images if not r.leaked], "testing"),
     }
@@ -170,7 +172,8 @@ def evaluate_trust(
         "referred_share_on_validation": REFERRED_SHARE,
         "referral_threshold": trust.referral_threshold,
         "mondrian": {kind: asdict(fitted) for kind, fitted in trust.by_type.items()},
-        "groups": held_out_groups(validation, related, card.settings().seed),
+        "groups": held_out(validation, related, card.settings().seed, validation.groups),
+        "types": held_out(validation, related, card.settings().seed, validation.types),
         "sets": {
             name: {k: row[k] for k in ("n", "coverage", "mean_size", "size_counts")} for name, row in summaries.items()
         },

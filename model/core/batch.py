@@ -20,7 +20,7 @@ from model.core.decode import IMAGE_SUFFIXES, decode_frames
 from model.core.onnx_forward import available_cores
 from model.core.predict import BATCH, Classifier, Prediction
 from model.core.preprocess import preprocess
-from model.core.trust import Trust
+from model.core.trust import Reason, Trust
 from model.core.volume import VOLUME_SUFFIXES
 from model.errors import InputError
 
@@ -95,6 +95,7 @@ def csv_fields(class_names: list[str]) -> list[str]:
         "skull_stripped",
         "prediction_set",
         "referred",
+        "referral_reason",
         "error",
     ] + [f"p({n})" for n in class_names]
 
@@ -119,16 +120,16 @@ def result_row(
         return row
     row.update(prediction=scored.class_name, looks_like_training_mri=not scored.out_of_distribution)
     if scored.out_of_distribution:
-        return row
+        return row if trust is None else row | {"referred": True, "referral_reason": Reason.NOT_MRI.value}
     if scored.scan_type is not None:
         row.update(sequence=scored.scan_type.sequence, skull_stripped=scored.scan_type.skull_stripped)
     row.update(confidence=round(scored.confidence, 4), margin=round(scored.margin, 4))
     if trust is not None:
-        sequence = None if scored.scan_type is None else scored.scan_type.sequence
-        members = trust.set_for(scored.probabilities, sequence)
+        decision = trust.decide(scored.probabilities, scored.scan_type)
         row.update(
-            prediction_set="; ".join(class_names[i] for i in members),
-            referred=trust.referred(scored.confidence, sequence),
+            prediction_set="; ".join(class_names[i] for i in decision.members),
+            referred=decision.referred,
+            referral_reason="" if decision.reason is None else decision.reason.value,
         )
     row.update({f"p({n})": round(float(v), 4) for n, v in zip(class_names, scored.probabilities)})
     return row

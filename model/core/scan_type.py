@@ -1,10 +1,10 @@
-"""Which kind of scan is this? The MRI sequence (T1, T1 with contrast, T2, or other / unsure) and whether the skull
-has been stripped, read off the features the guard already scores (`model.core.ood.pooled_frozen_features`).
+"""Which kind of scan is this? The MRI sequence (T1, T1 with contrast, T2, FLAIR, or other / unsure) and whether
+the skull has been stripped, read off the features the guard already scores (`model.core.ood.pooled_frozen_features`).
 
 Two linear models on standardised features: a multinomial logistic regression over the known sequences, and a
 logistic regression for skull-stripped views. A scan whose top sequence probability is below `unsure_below` is
-"other / unsure": FLAIR, diffusion, a sequence the recogniser has never seen, or a scan it cannot place. Fitted by
-`python -m training scan-type` on held-out case groups; NumPy only, so the app needs no TensorFlow for it.
+"other / unsure": diffusion, proton density, a sequence the recogniser has never seen, or a scan it cannot place.
+Fitted by `python -m training scan-type` on held-out case groups; NumPy only, so the app needs no TensorFlow for it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from scipy.special import expit, softmax
 
 from model.core.stored import load_fields, save_fields
 
-SEQUENCES = ("T1", "T1C+", "T2")
+SEQUENCES = ("T1", "T1C+", "T2", "FLAIR")
 UNSURE = "other"  # a sequence the recogniser cannot place
 
 

@@ -11,20 +11,30 @@ another source it need not, and the evaluation says by how much it falls short.
 The sets and the referral threshold are Mondrian (Vovk et al. 2003; Vovk, "Conditional validity of inductive
 conformal predictors", 2012): fitted separately for each scan type the recogniser reports (`model.core.scan_type`), on
 validation scans of every training source, so that the guarantee holds within each type rather than only on
-average over a mix dominated by one source. A type with no validation scans falls back to the pooled figures.
+average over a mix dominated by one source. A type is the sequence and whether the skull was stripped. A type with
+fewer than `MIN_VALIDATED` validation scans, or whose validation scans are mostly validation scans skull-stripped by
+us (the stand-in where real ones are missing), is unvalidated: its answers are always referred, with the full set,
+and no other type's figure is quoted for it (the renders' own figure is, labelled as such).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 
+from model.core.scan_type import ScanType
 from model.schema.card import ModelCard
 from model.schema.records import ScanTypeThresholds, TrustEvaluation, load
 
+CONFIDENT = 0.9  # an answer this confident is never called "low confidence", even when its type refers it
+MIN_VALIDATED = 30  # validation scans a scan type needs for figures of its own; fewer and it is unvalidated
+# A type whose validation scans are mostly our own skull-stripped renders is unvalidated too: the renders are what a
+# crude stripper gives, not what a research pipeline gives, so they describe that type without vouching for it.
+MAX_RENDERED_SHARE = 0.5
 # 95 % sets: a Mondrian group needs at least 1/alpha - 1 calibration scans for a set smaller than every class, and
 # the smallest sequence group of validation has about 60 (99 % sets would need 99).
 ALPHA = 0.05
@@ -67,18 +77,54 @@ def accurate_referral_threshold(confidences: np.ndarray, right: np.ndarray) -> f
     return max(referral_threshold(confidences), accurate)
 
 
-def mondrian_fit(probabilities: np.ndarray, labels: np.ndarray, types: np.ndarray) -> dict[str, ScanTypeThresholds]:
-    """Per scan type: its validation scans' count, conformal quantile and referral threshold."""
+def mondrian_fit(
+    probabilities: np.ndarray, labels: np.ndarray, types: np.ndarray, rendered: np.ndarray | None = None
+) -> dict[str, ScanTypeThresholds]:
+    """Per scan type: its validation scans' count, conformal quantile, referral threshold, accuracy and the share of
+    them that are our own skull-stripped renders (`rendered`, a flag per scan)."""
     scores, confidence = conformity_scores(probabilities, labels), probabilities.max(axis=1)
     right = probabilities.argmax(axis=1) == labels
+    rendered = np.zeros(len(labels), bool) if rendered is None else rendered
     return {
         str(kind): ScanTypeThresholds(
             n=int((types == kind).sum()),
             qhat=conformal_quantile(scores[types == kind]),
             referral_threshold=accurate_referral_threshold(confidence[types == kind], right[types == kind]),
+            accuracy=float(right[types == kind].mean()),
+            rendered_share=float(rendered[types == kind].mean()),
         )
         for kind in sorted(set(types))
     }
+
+
+def type_key(scan_type: ScanType | None) -> str:
+    """The cell the trust layer conditions on: the sequence, and whether the skull was stripped ("" unknown)."""
+    if scan_type is None:
+        return ""
+    return f"{scan_type.sequence} stripped" if scan_type.skull_stripped else scan_type.sequence
+
+
+class Reason(StrEnum):
+    """Why an answer is referred, most serious first; the words are `model.report.trust_report`'s."""
+
+    NOT_MRI = "not like a training MRI"
+    UNVALIDATED = "not validated on this kind of scan"
+    OFTEN_WRONG = "this kind of scan is often misclassified"
+    LOW_CONFIDENCE = "low confidence"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the trust layer says of one answer: its set, whether it is referred and why, with the figure the
+    reason quotes (the type's validation accuracy, or the answer's confidence)."""
+
+    members: list[int]
+    reason: Reason | None
+    figure: float | None = None
+
+    @property
+    def referred(self) -> bool:
+        return self.reason is not None
 
 
 @dataclass(frozen=True)
@@ -93,15 +139,42 @@ class Trust:
     def from_report(cls, report: TrustEvaluation) -> "Trust":
         return cls(float(report.qhat), float(report.referral_threshold), report.mondrian)
 
-    def _of(self, scan_type: str | None) -> tuple[float, float]:
-        fitted = self.by_type.get(scan_type or "")
-        return (self.qhat, self.referral_threshold) if fitted is None else (fitted.qhat, fitted.referral_threshold)
+    def fitted(self, key: str) -> ScanTypeThresholds | None:
+        """The type's own figures when it has enough validation scans; None for an unvalidated type. Without any
+        per-type fit (a pooled file), every type uses the pooled figures."""
+        if not self.by_type:
+            return ScanTypeThresholds(0, self.qhat, self.referral_threshold)
+        fitted = self.by_type.get(key)
+        validated = fitted is not None and fitted.n >= MIN_VALIDATED and fitted.rendered_share <= MAX_RENDERED_SHARE
+        return fitted if validated else None
 
-    def set_for(self, probabilities: np.ndarray, scan_type: str | None = None) -> list[int]:
-        return prediction_set(probabilities, self._of(scan_type)[0])
+    def rendered(self, key: str) -> ScanTypeThresholds | None:
+        """An unvalidated type's figures on validation scans skull-stripped by us, when there are enough: said
+        beside "not validated", never used to keep an answer."""
+        fitted = self.by_type.get(key)
+        enough = fitted is not None and fitted.n >= MIN_VALIDATED and fitted.rendered_share > MAX_RENDERED_SHARE
+        return fitted if enough else None
 
-    def referred(self, confidence: float, scan_type: str | None = None) -> bool:
-        return confidence < self._of(scan_type)[1]
+    def decide(self, probabilities: np.ndarray, scan_type: ScanType | None, not_mri: bool = False) -> Decision:
+        """The set, and the first reason that applies: not an MRI, unvalidated type (the full set), a type the
+        model is often wrong on, or an answer below its type's threshold."""
+        return self.decide_for(probabilities, type_key(scan_type), not_mri)
+
+    def decide_for(self, probabilities: np.ndarray, key: str, not_mri: bool = False) -> Decision:
+        """`decide` for a scan type given by its `type_key`."""
+        probabilities = np.asarray(probabilities)
+        if not_mri:
+            return Decision([], Reason.NOT_MRI)
+        fitted = self.fitted(key)
+        if fitted is None:
+            return Decision([int(i) for i in np.argsort(-probabilities, kind="stable")], Reason.UNVALIDATED)
+        members, confidence = prediction_set(probabilities, fitted.qhat), float(probabilities.max())
+        if confidence >= fitted.referral_threshold:
+            return Decision(members, None)
+        often_wrong = fitted.accuracy is not None and fitted.accuracy < MIN_KEPT_ACCURACY
+        if fitted.accuracy is not None and (often_wrong or confidence >= CONFIDENT):
+            return Decision(members, Reason.OFTEN_WRONG, fitted.accuracy)
+        return Decision(members, Reason.LOW_CONFIDENCE, confidence)
 
 
 def committed_trust(artifact_dir: Path, card: ModelCard) -> Trust | None:

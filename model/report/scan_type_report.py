@@ -1,12 +1,13 @@
 """Sentences about the kind of scan (`model.core.scan_type`) and how often the model is right on that kind.
 
-The accuracy per kind comes from the selection rule's committed rescore (`group_rescore.json`): the served model's
-accuracy on each held-out validation group (source x sequence).
+The accuracy per kind comes from the committed trust file (`trust.json`): the served model's accuracy on the
+validation scans the recogniser put in that kind, which is what the sets and referral of that kind are fitted on.
 """
 
 from __future__ import annotations
 
 from model.core.scan_type import UNSURE, ScanType
+from model.core.trust import Trust, type_key
 from model.i18n import N_, _, pct
 from model.schema.records import GroupRescore, GroupRescored, ScanTypeEvaluation
 
@@ -14,7 +15,8 @@ SEQUENCE_NAMES = {
     "T1": N_("T1"),
     "T1C+": N_("T1 with contrast"),
     "T2": N_("T2"),
-    UNSURE: N_("other or unsure (e.g. FLAIR)"),
+    "FLAIR": N_("FLAIR"),
+    UNSURE: N_("other or unsure (e.g. diffusion)"),
 }
 
 
@@ -38,18 +40,31 @@ def describe(scan_type: ScanType) -> str:
     return text + (_(", skull-stripped") if scan_type.skull_stripped else "") + "."
 
 
-def accuracy_on_kind(scan_type: ScanType, row: GroupRescored | None) -> str:
-    """How often the served model was right on held-out scans of this sequence from another source, or why unknown."""
-    if scan_type.sequence == UNSURE:
-        return _("The model was not trained or checked on this kind of scan: treat its answer with extra care.")
-    # Groups are "<source>/<sequence>" for every source that records sequences (Sartaj does not): pooled here.
-    groups = [] if row is None else [g for name, g in row.groups.items() if name.endswith(f"/{scan_type.sequence}")]
-    n = sum(g.n for g in groups)
-    if n == 0:
-        return _("No held-out scans of this kind were scored.")
-    right = sum(g.accuracy * g.n for g in groups)
-    return _("On {name} scans from another source the model was right {accuracy} of the time (n = {n}).").format(
-        name=sequence_name(scan_type.sequence), accuracy=pct(right / n, 0), n=n
+def kind_name(scan_type: ScanType) -> str:
+    """'skull-stripped T1 with contrast', 'T2', ... as the trust layer's cells name them."""
+    name = sequence_name(scan_type.sequence)
+    return _("skull-stripped {name}").format(name=name) if scan_type.skull_stripped else name
+
+
+def accuracy_on_kind(scan_type: ScanType, trust: Trust | None) -> str:
+    """How often the served model was right on validation scans of this very kind (sequence, skull stripped or
+    not), or that it was not validated on it: never another kind's figure."""
+    key = type_key(scan_type)
+    fitted = None if trust is None else trust.fitted(key)
+    if fitted is None or fitted.accuracy is None:
+        text = _("Not validated on {kind} scans: the answer is always referred.").format(kind=kind_name(scan_type))
+        rendered = None if trust is None else trust.rendered(key)
+        if rendered is None or rendered.accuracy is None:
+            return text
+        return (
+            text
+            + " "
+            + _("On {n} validation scans skull-stripped by us it was right {accuracy}.").format(
+                n=rendered.n, accuracy=pct(rendered.accuracy, 0)
+            )
+        )
+    return _("On {n} {kind} validation scans the model was right {accuracy} of the time.").format(
+        n=fitted.n, kind=kind_name(scan_type), accuracy=pct(fitted.accuracy, 0)
     )
 
 

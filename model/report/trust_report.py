@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from model.core.trust import MIN_KEPT_ACCURACY
+from model.core.trust import MIN_KEPT_ACCURACY, Decision, Reason
 from model.i18n import N_, SOURCE_LANGUAGE, _, language, number, pct
 from model.schema.records import TrustEvaluation
 
@@ -96,3 +96,39 @@ def group_rows(report: TrustEvaluation) -> list[dict[str, str]]:
         }
         for group, row in report.groups.items()
     ]
+
+
+REASONS = {
+    Reason.NOT_MRI: N_("not like a training MRI"),
+    Reason.UNVALIDATED: N_("not validated on this kind of scan: refer"),
+    Reason.OFTEN_WRONG: N_("this kind of scan is often misclassified ({figure} right): refer"),
+    Reason.LOW_CONFIDENCE: N_("low confidence ({figure}): refer"),
+}
+
+
+def reason_text(decision: Decision) -> str:
+    """Why an answer is referred, with the figure that fits it; "" when it is not."""
+    if decision.reason is None:
+        return ""
+    figure = "" if decision.figure is None else pct(decision.figure, 0)
+    return _(REASONS[decision.reason]).format(figure=figure)
+
+
+SHORT_REASONS = {
+    Reason.NOT_MRI: N_("not like a training MRI"),
+    Reason.UNVALIDATED: N_("not validated on this kind of scan"),
+    Reason.OFTEN_WRONG: N_("a kind of scan often misclassified"),
+    Reason.LOW_CONFIDENCE: N_("low confidence"),
+}
+
+
+def referrals_summary(decisions: list[Decision]) -> str:
+    """A series or volume in one line: how many slices are referred and why; said once when every slice is of a
+    kind the model was not validated on. "" when none is referred."""
+    reasons = [d.reason for d in decisions if d.reason is not None]
+    if not reasons:
+        return ""
+    if len(reasons) == len(decisions) and set(reasons) == {Reason.UNVALIDATED}:
+        return _("Not validated on this kind of scan: every slice is referred.")
+    counts = ", ".join(f"{reasons.count(reason)} {_(SHORT_REASONS[reason])}" for reason in Reason if reason in reasons)
+    return _("Referred: {k} of {n} ({counts}).").format(k=len(reasons), n=len(decisions), counts=counts)

@@ -72,7 +72,7 @@ class ScoredScan:
     phash_distance: int
     nearest_training_image: str
     label_conflict: bool
-    scan_type: str | None  # None: the artifact has no scan-type recogniser
+    scan_type: str | None  # `model.core.trust.type_key` (older files: the sequence); None: no recogniser
     duplicate_group: int
     gallery_image: str | None = None  # misclassified scans only, when the gallery was drawn
 
@@ -478,6 +478,8 @@ class ScanTypeThresholds:
     n: int
     qhat: float
     referral_threshold: float
+    accuracy: float | None = None  # on this type's validation scans (files before it was recorded have none)
+    rendered_share: float = 0.0  # of those scans, the share that are validation scans skull-stripped by us
 
 
 @dataclass(frozen=True)
@@ -502,6 +504,7 @@ class TrustEvaluation(Record):
     wall_s: float
     mondrian: dict[str, ScanTypeThresholds] = field(default_factory=dict)  # by scan type
     groups: dict[str, GroupTrust] = field(default_factory=dict)  # by source x sequence
+    types: dict[str, GroupTrust] = field(default_factory=dict)  # by scan type (`model.core.trust.type_key`), held out
 
 
 # ---- robustness.json -------------------------------------------------------------------------------

@@ -17,9 +17,9 @@ from model.core.outlines import OUTLINES_FILE, OutlineBank, prepared_outline
 from model.core.predict import Classifier
 from model.core.preprocess import to_model_input
 from model.core.series import Upload
+from model.core.trust import Trust
 from model.errors import BrainMRIError
 from model.i18n import _
-from model.report.scan_type_report import served_row
 from model.schema.card import ARTIFACT_DIR, ARTIFACT_ENV, CARD_FILE, ModelCard, load_card
 from model.schema.records import (
     RECORD_KINDS,
@@ -27,7 +27,6 @@ from model.schema.records import (
     Candidates,
     Evaluation,
     GroupRescore,
-    GroupRescored,
     GuardEvaluation,
     R,
     Record,
@@ -169,15 +168,14 @@ def scan_type_report() -> ScanTypeEvaluation | None:
     return of_served(ScanTypeEvaluation)
 
 
-def served_rescore_row() -> GroupRescored | None:
-    """The served model's row of the committed selection rescore: its accuracy per held-out source x sequence."""
-    report = group_rescore()
-    served = card()
-    return None if report is None else served_row(report, (served.weights_sha256, *served.same_weights_as))
-
-
 def trust_report() -> TrustEvaluation | None:
     return of_served(TrustEvaluation)
+
+
+def served_trust() -> Trust | None:
+    """The trust layer of the served weights (sets, referral and per-type figures), or None without a file."""
+    report = trust_report()
+    return None if report is None else Trust.from_report(report)
 
 
 @st.cache_resource(show_spinner=False)
