@@ -8,8 +8,9 @@ import streamlit as st
 from model.i18n import N_, _, number, pct
 from model.report.card_report import fine_tuning
 from model.report.saliency_report import headline
+from model.report.scan_type_report import unvalidated_sentence
 from pages.shared.layout import NAVIGATED, choose_language, page_setup, run_page
-from pages.shared.served import card, evaluation, saliency_evaluation
+from pages.shared.served import card, evaluation, saliency_evaluation, served_trust
 from pages.shared.sitemap import CLASSIFY
 from pages.shared.sitemap import PAGES as SITE
 
@@ -57,8 +58,8 @@ def model_card_section() -> None:
         _(
             "- **Backbone:** Xception (ImageNet weights), {fine_tuning}; input {size}×{size} px, head-cropped and "
             "contrast-normalised grayscale\n"
-            "- **Training data:** {images} scans of the Training split of Bhuvaji et al. (Kaggle 2020) — {train} to "
-            "train, {validation} to validate\n"
+            "- **Training data:** {images} scans from {sources} (Sartaj: the Training split of Bhuvaji et al., Kaggle "
+            "2020) — {train} to train, {validation} to validate\n"
             "- **Calibration:** temperature scaling on validation (T = {temperature})\n"
             "- **Trained:** {date} on {cores} CPU cores in {minutes} min\n"
             "- **Runs on:** {runtime} for classification and the class activation maps (Grad-CAM, Grad-CAM++, "
@@ -67,6 +68,7 @@ def model_card_section() -> None:
             fine_tuning=fine_tuning(model_card),
             size=model_card.image_size,
             images="?" if dataset is None else dataset.images,
+            sources="?" if dataset is None else ", ".join(dataset.sources or ["sartaj"]),
             train="?" if dataset is None else dataset.train_images,
             validation="?" if dataset is None else dataset.validation_images,
             temperature=number(model_card.temperature, 2),
@@ -97,6 +99,9 @@ def model_card_section() -> None:
                 low=pct(low), high=pct(high), n=clean.n
             )
         )
+        trust = served_trust()
+        if trust is not None and unvalidated_sentence(trust):
+            st.caption(unvalidated_sentence(trust))
 
 
 st.session_state[NAVIGATED] = True

@@ -41,7 +41,7 @@ from model.report.saliency_report import (
     summary_rows,
     tolerance_words,
 )
-from model.report.scan_type_report import confusion_rows, scan_type_sentence
+from model.report.scan_type_report import confusion_rows, scan_type_sentence, type_sentences
 from model.report.trust_report import RANKING_HELP, RANKINGS, TRUST_SUBSETS, caveat, trust_rows
 from model.report.trust_report import group_rows as trust_group_rows
 from model.schema.card import CARD_FILE, GALLERY_DIR
@@ -59,6 +59,7 @@ from pages.shared.served import (
     robustness_report,
     saliency_evaluation,
     scan_type_report,
+    served_trust,
     stamp,
     trust_report,
 )
@@ -349,6 +350,13 @@ def trust_section(report: TrustEvaluation) -> None:
     if report.groups:
         st.caption(_("Per validation group, on held-out halves (sets fitted on the other half):"))
         st.dataframe(pd.DataFrame(trust_group_rows(report)), hide_index=True, width="stretch")
+    trust = served_trust()
+    if trust is not None and trust.by_type:
+        st.markdown(_("**By kind of scan** (the cells the sets and referral are fitted on):"))
+        st.markdown("\n".join(f"- {sentence}" for sentence in type_sentences(trust)))
+    if report.types:
+        st.caption(_("Per kind of scan, on held-out halves (sets fitted on the other half):"))
+        st.dataframe(pd.DataFrame(trust_group_rows(report, by_type=True)), hide_index=True, width="stretch")
     ranking = st.radio(
         _("Keep the scans that are most certain by"),
         RANKINGS,

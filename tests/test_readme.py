@@ -1,8 +1,8 @@
 import json
 import shutil
 
-from model.schema.card import ARTIFACT_DIR, CANDIDATES_FILE, CARD_FILE, EVALUATION_FILE, RESCORE_FILE
-from training.readme import END, README, START, render
+from model.schema.card import ARTIFACT_DIR, CANDIDATES_FILE, CARD_FILE, EVALUATION_FILE, RESCORE_FILE, load_card
+from training.readme import END, README, REPRODUCE_END, REPRODUCE_START, START, render, render_reproduce
 
 
 def test_readme_results_match_the_committed_json():
@@ -10,6 +10,15 @@ def test_readme_results_match_the_committed_json():
     text = README.read_text()
     block = text[text.index(START) : text.index(END) + len(END)]
     assert block == render()
+
+
+def test_readme_reproduce_block_is_the_command_the_shipped_card_recorded():
+    text = README.read_text()
+    block = text[text.index(REPRODUCE_START) : text.index(REPRODUCE_END) + len(REPRODUCE_END)]
+    assert block == render_reproduce()
+    command = load_card().command
+    assert command.startswith("python -m training train ") and command in block
+    assert "/work/" not in command and "/root/" not in command  # relative paths: it runs from any checkout
 
 
 def _artifact_copy(tmp_path, fitted_losses):

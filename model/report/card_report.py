@@ -5,17 +5,22 @@ Each function returns Markdown for one section; `pages/5_Model_card.py` lays the
 
 from __future__ import annotations
 
+from model.core.trust import Trust
 from model.i18n import N_, _, number, pct
 from model.report.evaluation_report import accuracy_with_ci, audit_sentence, label_conflict_sentence
+from model.report.scan_type_report import key_name, unvalidated_sentence
 from model.schema.card import ModelCard
 from model.schema.records import Audit, Candidates, Evaluation, GuardEvaluation, TrustEvaluation
 from model.schema.tables import ClassificationScores
+
+WEAK_TYPE_ACCURACY = 0.85  # a validated kind of scan right less often than this is named among the failure modes
 
 INTENDED_USE = N_(
     "**Intended use.** Teaching and research: to show students and researchers how a convolutional classifier of "
     "brain MRI slices behaves, how well it does on scans it has and has not seen, and where it looks. "
     "**Out of scope:** any clinical use (diagnosis, triage, treatment, second reading), scans of other body parts "
-    "or modalities, 3-D volumes, children's scans, and any population or scanner unlike the public dataset it was "
+    "or modalities, 3-D analysis (volumes and series are classified slice by slice, each slice on its own), "
+    "children's scans, and any population or scanner unlike the public dataset it was "
     "trained on. It is not a medical device and has no regulatory clearance."
 )
 
@@ -82,6 +87,7 @@ def failure_modes(evaluation: Evaluation, trust: TrustEvaluation | None, guard: 
             ).format(clean=number(clean.calibration.ece, 3), copies=number(copies.calibration.ece, 3))
         )
     if trust is not None:
+        modes += _weak_scan_types(trust)
         coverage = trust.sets["testing_leakage_clean"].coverage
         modes.append(
             _("Its {level} prediction sets held the true class for only {coverage} of the new scans.").format(
@@ -101,6 +107,22 @@ def failure_modes(evaluation: Evaluation, trust: TrustEvaluation | None, guard: 
                 "picture a visitor may upload"
             ).format(total=total)
         modes.append(caught + _("; a flagged scan's verdict is greyed out, an unflagged one is not."))
+    return modes
+
+
+def _weak_scan_types(report: TrustEvaluation) -> list[str]:
+    """The kinds of scan the model was not validated on, or is right on less than it should be (under 85 %)."""
+    trust = Trust.from_report(report)
+    weak = [
+        _("{kind} ({accuracy} right)").format(kind=key_name(k), accuracy=pct(f.accuracy, 0))
+        for k, f in trust.by_type.items()
+        if trust.fitted(k) is not None and f.accuracy is not None and f.accuracy < WEAK_TYPE_ACCURACY
+    ]
+    modes = [unvalidated_sentence(trust)] if unvalidated_sentence(trust) else []
+    if weak:
+        modes.append(
+            _("On these kinds of scan it is often wrong on validation: {kinds}.").format(kinds="; ".join(weak))
+        )
     return modes
 
 

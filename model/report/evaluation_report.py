@@ -232,6 +232,7 @@ def group_rows(report: GroupRescore, shipped: Callable[[str], bool]) -> list[dic
                 f"{pct(scores.accuracy, 0)} · {sensitivity} · {number(scores.nll_at_fitted_temperature, 3)}"
             )
         cells[_("worst-group loss")] = f"{number(row.worst_group_nll, 3)} ({row.worst_group})"
+        cells[_("mean over groups")] = "–" if row.mean_group_nll is None else number(row.mean_group_nll, 3)
         verdict = row.beats_shipped
         cells[_("beats the shipped model")] = "–" if verdict is None else (_("yes") if verdict else _("no"))
         rows.append(cells)

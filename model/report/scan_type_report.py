@@ -7,7 +7,7 @@ validation scans the recogniser put in that kind, which is what the sets and ref
 from __future__ import annotations
 
 from model.core.scan_type import UNSURE, ScanType
-from model.core.trust import Trust, type_key
+from model.core.trust import MAX_RENDERED_SHARE, Trust, type_key
 from model.i18n import N_, _, pct
 from model.schema.records import GroupRescore, GroupRescored, ScanTypeEvaluation
 
@@ -44,6 +44,42 @@ def kind_name(scan_type: ScanType) -> str:
     """'skull-stripped T1 with contrast', 'T2', ... as the trust layer's cells name them."""
     name = sequence_name(scan_type.sequence)
     return _("skull-stripped {name}").format(name=name) if scan_type.skull_stripped else name
+
+
+def key_name(key: str) -> str:
+    """A trust cell's key (`model.core.trust.type_key`) in words."""
+    sequence, _stripped, rest = key.partition(" ")
+    return kind_name(ScanType(sequence, 1.0, bool(rest), 1.0)) if sequence in SEQUENCE_NAMES else key
+
+
+def type_sentences(trust: Trust) -> list[str]:
+    """A plain sentence per scan type the trust file has: how often the served model is right there, on how many
+    validation scans (of every training source), or that it was not validated on it."""
+    sentences = []
+    for key, fitted in trust.by_type.items():
+        if key == "" or fitted.accuracy is None:
+            continue
+        if trust.fitted(key) is not None:
+            sentence = _("{kind}: right {accuracy} of the time on {n} validation scans of every training source.")
+        elif fitted.rendered_share > MAX_RENDERED_SHARE:
+            sentence = _(
+                "{kind}: not validated (always referred); on {n} validation scans skull-stripped by us it was right "
+                "{accuracy}."
+            )
+        else:
+            sentence = _("{kind}: not validated (only {n} validation scans; always referred).")
+        sentences.append(sentence.format(kind=key_name(key), accuracy=pct(fitted.accuracy, 0), n=fitted.n))
+    return sentences
+
+
+def unvalidated_sentence(trust: Trust) -> str:
+    """The kinds of scan the served model was not validated on, in one line ("" when there are none)."""
+    kinds = [key_name(k) for k in trust.by_type if k and trust.fitted(k) is None]
+    if not kinds:
+        return ""
+    return _("Not validated on these kinds of scan, whose answers are always referred: {kinds}.").format(
+        kinds=", ".join(kinds)
+    )
 
 
 def accuracy_on_kind(scan_type: ScanType, trust: Trust | None) -> str:

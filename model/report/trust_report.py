@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from model.core.trust import MIN_KEPT_ACCURACY, Decision, Reason
 from model.i18n import N_, SOURCE_LANGUAGE, _, language, number, pct
+from model.report.scan_type_report import key_name
 from model.schema.records import TrustEvaluation
 
 # Selective prediction ranks scans by one of these, most certain first (training/trust.py computes each).
@@ -83,18 +84,20 @@ def trust_rows(report: TrustEvaluation) -> list[dict[str, str]]:
     return rows
 
 
-def group_rows(report: TrustEvaluation) -> list[dict[str, str]]:
-    """Per validation group (source x sequence), on held-out halves: the sets' coverage and size, and referral."""
+def group_rows(report: TrustEvaluation, by_type: bool = False) -> list[dict[str, str]]:
+    """Per validation group (source x sequence), or per scan type with `by_type`, on held-out halves: the sets'
+    coverage and size, and referral."""
+    table = report.types if by_type else report.groups
     return [
         {
-            _("group"): group,
+            (_("scan type") if by_type else _("group")): key_name(key) if by_type else key,
             _("images"): str(row.n),
             _("{label} coverage").format(label=set_label(report)): pct(row.coverage),
             _("mean set size"): number(row.mean_size, 2),
             _("referred"): pct(row.referred_share),
             _("accuracy on the rest"): "–" if row.accuracy_kept is None else pct(row.accuracy_kept),
         }
-        for group, row in report.groups.items()
+        for key, row in table.items()
     ]
 
 
