@@ -7,10 +7,10 @@ import streamlit as st
 
 from model.i18n import N_, _, number, pct
 from model.report.card_report import fine_tuning
-from model.report.saliency_report import headline
+from model.report.saliency_report import by_construction, headline
 from model.report.scan_type_report import unvalidated_sentence
 from pages.shared.layout import NAVIGATED, choose_language, page_setup, run_page
-from pages.shared.served import card, evaluation, saliency_evaluation, served_trust
+from pages.shared.served import candidates, card, evaluation, saliency_evaluation, served_trust
 from pages.shared.sitemap import CLASSIFY
 from pages.shared.sitemap import PAGES as SITE
 
@@ -44,7 +44,12 @@ def home() -> None:
     saliency = saliency_evaluation()
     if saliency is not None:
         st.subheader(_("Does it look at the tumour?"))
-        st.markdown(headline(saliency) + " " + _("Details and the other methods: **Evaluation**."))
+        construction = by_construction(card(), candidates())
+        st.markdown(
+            " ".join([headline(saliency), construction, _("Details and the other methods: **Evaluation**.")]).replace(
+                "  ", " "
+            )
+        )
     st.caption(_("Source code, training recipe and every figure shown here are reproducible from the repository."))
 
 

@@ -260,7 +260,7 @@ if (curves_png := training_curves_png(stamp(CARD_FILE), language())) is not None
         alt=_("Training curves: loss and accuracy per epoch"),
     )
 st.caption(how_chosen(model_card))
-if (scored := candidates()) is not None and (rows := comparison_rows(report, scored)):
+if (scored := candidates()) is not None and (rows := comparison_rows(report, scored, card().describes)):
     st.subheader(_("Is the shipped model really better?"))
     st.markdown(_(PAIRED_INTRO))
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")

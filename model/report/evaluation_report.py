@@ -164,20 +164,39 @@ PAIRED_INTRO = N_(
 )
 
 
-def comparison_rows(report: Evaluation, candidates: Candidates) -> list[dict[str, str]]:
-    """The shipped model against every candidate whose Testing predictions are recorded, whole and leakage-clean."""
+CANDIDATE_NAMES = {
+    "frozen_backbone_head": N_("new head only, backbone frozen"),
+    "finetuned_exit_flow": N_("exit flow fine-tuned, best epoch"),
+    "epoch_averaged": N_("exit flow fine-tuned, epochs averaged"),
+    "weight_interpolated": N_("mix of head-only and fine-tuned weights"),
+    "starting_model": N_("the model the run started from"),
+}
+
+
+def candidate_name(name: str) -> str:
+    """A candidate's plain name in the visitor's language (an unknown one as it is, underscores as spaces)."""
+    return _(CANDIDATE_NAMES[name]) if name in CANDIDATE_NAMES else name.replace("_", " ")
+
+
+def comparison_rows(
+    report: Evaluation, candidates: Candidates, served: Callable[[str], bool] | None = None
+) -> list[dict[str, str]]:
+    """The shipped model against every other candidate whose Testing predictions are recorded, whole and
+    leakage-clean: one row per distinct weights file (`served` tells the shipped model's own SHA-256s)."""
     images = report.images
     labels, ours = np.array([r.label for r in images]), np.array([r.predicted for r in images])
     clean = np.array([not r.leaked for r in images])
-    rows = []
+    is_served = served or (lambda sha: sha == report.artifact_sha256)
+    rows, seen = [], set()
     for run, scored in candidates.runs.items():
         for name, values in scored.items():
-            if values.artifact_sha256 == report.artifact_sha256 or values.testing_predictions is None:
+            if is_served(values.artifact_sha256) or values.testing_predictions is None:
                 continue
-            if values.testing_paths_sha256 != paths_digest(images):
+            if values.testing_paths_sha256 != paths_digest(images) or values.artifact_sha256 in seen:
                 continue
+            seen.add(values.artifact_sha256)
             theirs = np.array(values.testing_predictions)
-            row = {_("against"): f"{run}, {name.replace('_', ' ')}"}
+            row = {_("against"): f"{run}, {candidate_name(name)}"}
             for label, keep in ((N_("whole"), np.ones(len(labels), bool)), (N_("leakage-clean"), clean)):
                 c = paired_comparison(labels[keep], ours[keep], theirs[keep])
                 low, high = c.difference_ci95
@@ -222,7 +241,7 @@ def group_rows(report: GroupRescore, shipped: Callable[[str], bool]) -> list[dic
     rows = []
     for row in report.rows:
         cells = {
-            _("model"): f"{row.run}, {_(row.candidate.replace('_', ' '))}"
+            _("model"): f"{row.run}, {candidate_name(row.candidate)}"
             + (_(" (served)") if shipped(row.artifact_sha256) else ""),
             _("trained on"): ", ".join(row.trained_on),
         }
@@ -246,7 +265,7 @@ def better_on_testing_sentence(report: Evaluation, candidates: Candidates) -> st
         return ""
     shipped = report.leakage_clean.accuracy
     higher = [
-        f"{run}, {_(name.replace('_', ' '))} ({pct(values.leakage_clean)})"
+        f"{run}, {candidate_name(name)} ({pct(values.leakage_clean)})"
         for run, scored in candidates.runs.items()
         for name, values in scored.items()
         if values.artifact_sha256 != report.artifact_sha256 and values.leakage_clean > shipped
