@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -286,3 +287,12 @@ def test_a_bare_data_set_without_preamble_or_file_meta_is_read_by_its_content(sy
 def test_bytes_that_merely_start_like_a_bare_data_set_are_not_a_supported_image():
     with pytest.raises(UnsupportedFormatError):
         decode_image(b"\x08\x00\x16\x00UI" + bytes(range(256)) * 2, "fake")
+
+
+def test_the_apps_upload_limit_is_the_librarys_largest():
+    import tomllib
+
+    from model.core.limits import MAX_ARCHIVE_BYTES, MAX_FILE_BYTES
+
+    config = tomllib.loads((Path(__file__).parent.parent / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] * 2**20 == MAX_ARCHIVE_BYTES > MAX_FILE_BYTES

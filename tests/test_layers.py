@@ -54,3 +54,11 @@ def test_lower_packages_never_import_higher_ones(package, never):
         for imported in model_imports(path, prefixes=never)
     }
     assert found == {}
+
+
+@pytest.mark.parametrize("fmt", ["limits", "series", "volume"])
+def test_the_format_readers_import_the_limits_never_the_dispatcher(fmt):
+    """decode dispatches to the formats; they import only the limits and sniffers, so there is no circle."""
+    imports = model_imports(ROOT / "model" / "core" / f"{fmt}.py")
+    assert "model.core.decode" not in imports
+    assert {m for m in imports if m.startswith("model.core.")} <= {"model.core.limits"}

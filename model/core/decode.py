@@ -20,15 +20,22 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from model.core.series import (
+from model.core.limits import (
     MAX_ARCHIVE_BYTES,
-    DicomSeries,
-    Upload,
-    archive_members,
+    MAX_ASPECT,
+    MAX_DECODED_SIDE,
+    MAX_FILE_BYTES,
+    MAX_PIXELS,
+    MIN_SIDE,
+    check_size,
+    has_dicom_preamble,
+    is_dicom,
+    is_gzip,
+    is_nifti,
     is_zip,
-    ordered_series,
 )
-from model.core.volume import AXIAL, VOLUME_FORMAT, gunzipped, is_gzip, is_nifti, read_volume, volume_slices, windowed
+from model.core.series import DicomSeries, Upload, archive_members, ordered_series
+from model.core.volume import AXIAL, VOLUME_FORMAT, gunzipped, read_volume, volume_slices, windowed
 from model.errors import (
     ArchiveError,
     CorruptImageError,
@@ -44,17 +51,8 @@ from model.i18n import N_
 # File name endings the batch CLI and the dataset listing pick up (content is still sniffed, never trusted).
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".dcm"})
 
-MAX_FILE_BYTES = 25 * 1024 * 1024
-MAX_PIXELS = 40_000_000
-# Larger images are reduced while they are decoded (JPEG at a fraction of its size, others right after loading):
-# the model sees a few hundred pixels, and a 40-megapixel upload must not cost gigabytes downstream.
-MAX_DECODED_SIDE = 2048
-MIN_SIDE = 32
-MAX_ASPECT = 6.0
 SERIES_FORMAT = N_("DICOM series")  # the format of a zipped series, read as one multi-frame scan
 ALLOWED_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP")
-_DICOM_MAGIC_OFFSET = 128
-_BARE_DICOM_MIN_BYTES = 256
 
 _UNSUPPORTED = N_(
     "{name} is not a supported image (JPEG, PNG, BMP, TIFF, WebP, DICOM, NIfTI or a .zip of one DICOM series)."
@@ -72,32 +70,6 @@ class DecodedImage:
     frames: int = 1
     frame: int = 0
     details: dict[str, str] = field(default_factory=dict)  # safe to show: never patient data
-
-
-def has_dicom_preamble(data: bytes) -> bool:
-    return len(data) >= _DICOM_MAGIC_OFFSET + 4 and data[_DICOM_MAGIC_OFFSET : _DICOM_MAGIC_OFFSET + 4] == b"DICM"
-
-
-def is_dicom(data: bytes) -> bool:
-    """A DICOM file by content: the 128-byte preamble and "DICM", or a bare data set (older files and some
-    exporters write no preamble and no file meta) whose first element is a group 0x0002 or 0x0008 tag in either
-    byte order (`_bare_first_element`), believed only if pydicom then parses it into an image (`_dicom_pixels`)."""
-    if has_dicom_preamble(data):
-        return True
-    return len(data) >= _BARE_DICOM_MIN_BYTES and _bare_first_element(data)
-
-
-def _bare_first_element(data: bytes) -> bool:
-    """Group 0x0002 or 0x0008, then an explicit VR (two capitals) or an implicit VR length that fits the file."""
-    for order in ("little", "big"):
-        if int.from_bytes(data[:2], order) not in (0x0002, 0x0008):
-            continue
-        vr = data[4:6]
-        if vr.isalpha() and vr.isupper():
-            return True
-        if order == "little" and int.from_bytes(data[4:8], "little") < len(data):
-            return True
-    return False
 
 
 def decode_image(data: Upload, name: str = "file", frame: int | None = None, plane: str = AXIAL) -> DecodedImage:
@@ -120,17 +92,6 @@ def decode_image(data: Upload, name: str = "file", frame: int | None = None, pla
         decoded = _decode_raster(data, name)
     _check_shape(decoded.rgb, name)
     return decoded
-
-
-def check_size(size: int, name: str, limit: int) -> None:
-    """The first check on any upload, image, .zip or series: no more than `limit` bytes."""
-    if size > limit:
-        raise ImageTooLargeError(
-            N_("{name} is {size} MB; the limit is {limit} MB."),
-            name=name,
-            size=round(size / 2**20),
-            limit=limit // 2**20,
-        )
 
 
 def decode_frames(data: Upload, name: str = "file", plane: str = AXIAL) -> list[DecodedImage]:

@@ -22,18 +22,17 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
+from model.core.limits import (
+    MAX_ARCHIVE_BYTES,
+    MAX_RATIO,
+    MAX_SLICES,
+    MAX_UNPACKED_BYTES,
+    check_size,
+    has_dicom_preamble,
+    is_dicom,
+)
 from model.errors import ArchiveError
 from model.i18n import N_
-
-MAX_ARCHIVE_BYTES = 200 * 1024 * 1024  # what a zip may weigh (Streamlit's own upload limit)
-MAX_UNPACKED_BYTES = 512 * 1024 * 1024
-MAX_SLICES = 1000
-MAX_RATIO = 100  # unpacked / packed size of one member; DICOM compresses a few times, bombs a thousand
-ZIP_MAGIC = b"PK\x03\x04"
-
-
-def is_zip(data: bytes) -> bool:
-    return data[:4] == ZIP_MAGIC
 
 
 @dataclass(frozen=True)
@@ -49,8 +48,6 @@ class DicomSeries:
 
     def checked_slices(self, name: str) -> list[bytes]:
         """Its slices, held to a zipped series' limits: unpacked size and slice count."""
-        from model.core.decode import check_size
-
         check_size(self.size, name, MAX_UNPACKED_BYTES)
         _check_slice_count(len(self.slices), name)
         return list(self.slices)
@@ -92,8 +89,6 @@ def _check_member(info: zipfile.ZipInfo, name: str) -> None:
 
 def archive_members(data: bytes, name: str) -> list[tuple[str, bytes]]:
     """(member name, bytes) of every file in the zip, after the checks in this module's docstring."""
-    from model.core.decode import check_size
-
     check_size(len(data), name, MAX_ARCHIVE_BYTES)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
@@ -136,8 +131,6 @@ def slice_place(data: bytes, name: str) -> SlicePlace | None:
     """Where a DICOM slice sits in its series, or None when the header cannot be read."""
     import pydicom
 
-    from model.core.decode import has_dicom_preamble
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -160,8 +153,6 @@ def slice_place(data: bytes, name: str) -> SlicePlace | None:
 
 def ordered_series(members: list[tuple[str, bytes]], name: str) -> list[bytes]:
     """The DICOM members of one series, in slice order; other files (a README, a DICOMDIR) are left out."""
-    from model.core.decode import is_dicom
-
     found = [(slice_place(data, member), data) for member, data in members if is_dicom(data)]
     placed = [(place, data) for place, data in found if place is not None]
     if not placed:
@@ -180,8 +171,6 @@ SERIES_NAME = N_("series of {count} slices ({first} …)")
 def group_series(files: list[tuple[str, bytes]], series_name: str = SERIES_NAME) -> list[tuple[str, Upload]]:
     """Uploads as they should be classified: DICOM slices sharing a series become one `DicomSeries`, in slice
     order, named by `series_name` (a template with {count} and {first}: the app passes it translated)."""
-    from model.core.decode import is_dicom
-
     by_series: dict[str, list[tuple[SlicePlace | None, str, bytes]]] = {}
     for name, data in files:
         place = slice_place(data, name) if is_dicom(data) else None

@@ -17,7 +17,7 @@ import zlib
 
 import numpy as np
 
-from model.core.series import MAX_SLICES, MAX_UNPACKED_BYTES
+from model.core.limits import MAX_SLICES, MAX_UNPACKED_BYTES
 from model.errors import VolumeError
 from model.i18n import N_
 
@@ -26,23 +26,7 @@ PLANES = (AXIAL, CORONAL, SAGITTAL)  # the first is the default
 _PLANE_AXIS = {SAGITTAL: 0, CORONAL: 1, AXIAL: 2}  # voxel axes of a RAS+ volume
 VOLUME_FORMAT = N_("NIfTI volume")
 WINDOW_PERCENTILES = (0.5, 99.5)
-_GZIP_MAGIC = b"\x1f\x8b"
 VOLUME_SUFFIXES = (".nii", ".nii.gz")  # what a folder search picks up; the content decides
-
-
-def is_gzip(data: bytes) -> bool:
-    return data[:2] == _GZIP_MAGIC
-
-
-def is_nifti(data: bytes) -> bool:
-    """A single-file NIfTI-1 (348-byte header, "n+1") or NIfTI-2 (540 bytes, "n+2"), in either byte order."""
-    for order in ("little", "big"):
-        size = int.from_bytes(data[:4], order) if len(data) >= 4 else 0
-        if size == 348 and data[344:348] == b"n+1\0":
-            return True
-        if size == 540 and data[4:8] == b"n+2\0":
-            return True
-    return False
 
 
 def gunzipped(data: bytes, name: str) -> bytes:
