@@ -27,7 +27,8 @@ def rows(path) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    ray = pytest.importorskip("ray")
+    import ray  # a dev dependency (requirements-scale.txt): never skipped
+
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
