@@ -7,6 +7,7 @@ from model.core.trust import (
     Reason,
     Trust,
     accurate_referral_threshold,
+    kept_accuracy_bound,
     conformal_quantile,
     conformity_scores,
     mondrian_fit,
@@ -134,6 +135,22 @@ def test_the_referral_threshold_rises_until_the_scans_kept_are_right_often_enoug
     threshold = accurate_referral_threshold(confidences, right)
     kept = confidences >= threshold
     assert right[kept].mean() >= MIN_KEPT_ACCURACY and threshold > referral_threshold(confidences)
+
+
+def test_a_type_whose_kept_scans_reach_the_target_only_on_average_is_referred_whole():
+    """Thirty scans right 29 times (97 %, the wrong one the most confident) clear 90 % on average, not
+    by the lower bound: nothing of the type is kept."""
+    confidences = np.linspace(0.5, 0.99, 30)
+    right = np.ones(30, bool)
+    right[-1] = False
+    assert accurate_referral_threshold(confidences, right) > 1.0
+    assert accurate_referral_threshold(confidences, np.ones(30, bool)) <= confidences.max()
+
+
+def test_the_kept_accuracy_bound_is_clopper_pearson():
+    bound = kept_accuracy_bound(np.array([0, 30, 95]), np.array([10, 30, 100]))
+    assert bound[0] == 0.0 and bound[1] == pytest.approx(0.05 ** (1 / 30))
+    assert 0.89 < bound[2] < 0.95
 
 
 def test_held_out_groups_are_scored_with_sets_fitted_on_the_other_half():
