@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from model.schema.records import (
     read,
     write,
 )
+from training.data import recorded_path
 
 
 @pytest.mark.parametrize("name", sorted(RECORD_KINDS))
@@ -100,3 +102,17 @@ def test_a_file_that_lacks_a_required_key_is_refused_with_its_name(tmp_path):
         match=f'{TrustEvaluation.FILE} does not follow its schema: missing value for field "artifact_sha256"',
     ):
         read(TrustEvaluation, tmp_path / TrustEvaluation.FILE)
+
+
+@pytest.mark.parametrize("name", sorted(RECORD_KINDS) + ["model_card.json"])
+def test_no_committed_result_file_holds_an_absolute_path(name):
+    text = (ARTIFACT_DIR / name).read_text(encoding="utf-8")
+    assert str(Path.home()) not in text and '": "/' not in text and str(ARTIFACT_DIR) not in text
+
+
+def test_paths_are_recorded_relative_to_the_checkout(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model" / "artifacts").mkdir(parents=True)
+    assert recorded_path(tmp_path / "model" / "artifacts") == "model/artifacts"
+    assert recorded_path(Path("runs/a")) == "runs/a"
+    assert recorded_path(Path("/elsewhere/artifact")) == "/elsewhere/artifact"

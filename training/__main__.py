@@ -320,6 +320,8 @@ def samples(
     from training.samples import write_outlined_samples, write_samples
 
     evaluation = evaluation or ARTIFACT_DIR / Evaluation.FILE
+    for stale in out_dir.glob("*.jpg"):  # an earlier model's picks: it may have got them right where this one does not
+        stale.unlink()
     written = write_samples(data_dir, evaluation, out_dir)
     if masks_dir is not None:
         checked = saliency or ARTIFACT_DIR / SaliencyEvaluation.FILE

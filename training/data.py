@@ -30,6 +30,14 @@ SARTAJ = "sartaj"
 MIXED_SEQUENCES = "mixed"
 
 
+def recorded_path(path: Path) -> str:
+    """`path` as a committed result file records it: relative to the working directory (the checkout) when it lies
+    inside it, so that no file holds the training machine's absolute paths."""
+    resolved = Path(path).resolve()
+    inside = resolved.is_relative_to(Path.cwd())
+    return (resolved.relative_to(Path.cwd()) if inside else Path(path)).as_posix()
+
+
 @dataclass(frozen=True)
 class Sample:
     path: Path

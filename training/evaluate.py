@@ -22,7 +22,7 @@ from model.core.trust import type_key
 from model.report.evaluation_report import paths_digest
 from model.schema.card import ModelCard, Selection, load_card
 from model.schema.records import Candidates, Evaluation, SaliencyEvaluation, load, read, write
-from training.data import TRAIN_SPLIT, fingerprint, list_split
+from training.data import TRAIN_SPLIT, fingerprint, list_split, recorded_path
 from training.duplicates import NEAR_DUPLICATE_DISTANCE, cross_match, duplicate_groups, hash_images
 from training.masks import label_conflicts
 from training.metrics import classification_report
@@ -151,7 +151,7 @@ def evaluate(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "split": split,
         "artifact_sha256": card.weights_sha256,
-        "artifact_dir": str(artifact_dir),
+        "artifact_dir": recorded_path(artifact_dir),
         "candidate": card.candidate,
         "runtime": classifier.runtime,
         "class_names": card.class_names,

@@ -21,7 +21,7 @@ from model.schema.card import ModelCard
 from model.schema.records import GroupRescore, read, write
 from training.artifact import machine_info
 from training.config import TrainConfig
-from training.data import SARTAJ
+from training.data import SARTAJ, recorded_path
 from training.selection import RULE, validation_scores, verdicts
 from training.split import TrainingSplit, split_training
 
@@ -50,7 +50,7 @@ def score_artifact(split: TrainingSplit, artifact_dir: Path) -> dict[str, Any]:
         validation_logits(classifier, paths), split.labels[split.val_idx], split.validation_groups
     )
     return {
-        "artifact_dir": str(artifact_dir),
+        "artifact_dir": recorded_path(artifact_dir),
         "run": Path(_recorded_run_dir(card) or artifact_dir).name,
         "candidate": card.candidate,
         # cards before the second source: Sartaj alone

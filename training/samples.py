@@ -29,17 +29,18 @@ def sample_file_name(scan: str, kind: str) -> str:
 
 
 def write_samples(data_dir: Path, evaluation: Path, out_dir: Path) -> list[Path]:
+    """Per class, the Testing scan the served model gets right most confidently among the new scans, and among the
+    copies of training scans, shrunk to a sample's size."""
     report = read(Evaluation, evaluation)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for label in range(len(report.class_names)):
         for leaked in (False, True):
-            row = next(
-                (r for r in report.images if r.label == label and r.leaked == leaked and r.predicted == label),
-                None,
-            )
-            if row is None:
+            right = [r for r in report.images if r.label == label and r.leaked == leaked and r.predicted == label]
+            if not right:
                 continue
+            # The most confident: a borderline scan can change its answer once shrunk to a sample's size.
+            row = max(right, key=lambda r: r.probabilities[label])
             target = out_dir / sample_file_name(row.path, "copy" if leaked else "new")
             with Image.open(Path(data_dir) / row.path) as opened:
                 image = opened.convert("RGB")
