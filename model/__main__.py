@@ -36,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     classify.add_argument("--actors", type=int, default=1, help="ray: classifier actors, one ONNX session each")
     classify.add_argument("--cpus-per-actor", type=float, default=None, help="ray: CPUs each actor reserves")
     classify.add_argument("--address", default=None, help="ray: join this cluster ('auto', or set RAY_ADDRESS)")
+    classify.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="also write a PDF report: a page per scan (at most 100) with its Grad-CAM, set and referral",
+    )
     commands.add_parser("backbone", help="fetch, verify and cache the ImageNet Xception weights")
     args = parser.parse_args(argv)
     if args.command == "backbone":
@@ -57,7 +63,18 @@ def main(argv: list[str] | None = None) -> int:
         args.address,
     )
     print(f"wrote {count} rows to {args.out}")
+    if args.report is not None:
+        write_report(args.inputs, args.report, args.artifact_dir or ARTIFACT_DIR)
     return 0
+
+
+def write_report(inputs: list[Path], report: Path, artifact_dir: Path) -> None:
+    from model.core.batch import find_scans
+    from model.report.pdf_report import files_report
+
+    pdf, pages = files_report(find_scans(inputs), artifact_dir)
+    report.write_bytes(pdf)
+    print(f"wrote a report of {pages} scans to {report}")
 
 
 def classify_main() -> int:

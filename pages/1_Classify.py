@@ -7,7 +7,7 @@ from model.core.batch import result_row
 from model.core.decode import SERIES_FORMAT
 from model.core.predict import Classified
 from model.core.series import SERIES_NAME, group_series
-from model.core.trust import Decision, Reason
+from model.core.trust import Reason
 from model.core.volume import VOLUME_FORMAT
 from model.errors import BrainMRIError
 from model.i18n import N_, _, pct
@@ -16,6 +16,7 @@ from model.report.series_report import likely_tumour_sentence, slices_summary, t
 from model.report.trust_report import caveat, reason_text, referrals_summary, set_label
 from model.schema.card import NO_TUMOUR
 from pages.shared.layout import class_label, page_setup, probability_chart, show_library_error, thumbnail_uri
+from pages.shared.report import pdf_report
 from pages.shared.scans import (
     EXAMPLES_KEY,
     Failure,
@@ -31,7 +32,7 @@ from pages.shared.scans import (
     sync_scans,
     uploader_key,
 )
-from pages.shared.served import get_classifier, served_trust, trust_report
+from pages.shared.served import decision_of, get_classifier, served_trust, trust_report
 
 page_setup(N_("Classify MRI slices"))
 
@@ -115,16 +116,6 @@ def not_mr_modality(result: Classified) -> str | None:
     return modality if result.details.get("format", "").startswith("DICOM") and modality not in (None, "MR") else None
 
 
-def decision_of(result: Classified) -> Decision | None:
-    """The trust layer's set and referral for this answer (by its scan type's Mondrian fit), if a file is committed."""
-    prediction = result.prediction
-    return (
-        None
-        if trust is None
-        else trust.decide(prediction.probabilities, prediction.scan_type, prediction.out_of_distribution)
-    )
-
-
 def checks(result: Classified) -> str:
     """Why to be careful, in words that fit the numbers beside them; a flagged non-MRI shows that reason only."""
     if result.prediction.out_of_distribution:
@@ -132,7 +123,7 @@ def checks(result: Classified) -> str:
     flags = []
     if not_mr_modality(result):
         flags.append(_("DICOM modality {modality}, not MR").format(modality=not_mr_modality(result)))
-    decision = decision_of(result)
+    decision = decision_of(result.prediction)
     if decision is not None and decision.referred:
         flags.append(reason_text(decision))
     return "; ".join(flags)
@@ -148,7 +139,7 @@ def summary_row(name: str, result: Classified) -> dict[str, object]:
     flagged = result.prediction.out_of_distribution
     if result.prediction.scan_type is not None:
         row[SEQUENCE] = "–" if flagged else sequence_name(result.prediction.scan_type.sequence)
-    decision = decision_of(result)
+    decision = decision_of(result.prediction)
     if decision is not None:
         row[SET] = "–" if flagged else ", ".join(labels[i] for i in decision.members)
     return row | {
@@ -235,6 +226,18 @@ st.download_button(
     "text/csv",
     help=_("Stable English column names, one row per file or per slice, for scripts and spreadsheets"),
 )
+if classified:
+    st.download_button(
+        _("Download a PDF report"),
+        lambda: pdf_report({name: (files[name], result) for name, result in classified.items()}),
+        "brain_mri_report.pdf",
+        "application/pdf",
+        icon=":material/picture_as_pdf:",
+        help=_(
+            "A page per scan (the scan, its Grad-CAM, probabilities, set, scan type, referral and why) after a list "
+            "of them all, with the model's version and the notice; in this page's language"
+        ),
+    )
 
 
 WHOLE = {SERIES_FORMAT: N_("**Whole series**"), VOLUME_FORMAT: N_("**Whole volume**")}
@@ -251,7 +254,7 @@ def slice_by_slice(name: str, result: Classified) -> None:
     line = slices_summary(
         labels, [r.prediction.class_index for r in every], [r.prediction.out_of_distribution for r in every], frames
     )
-    decisions = [d for d in (decision_of(r) for r in every) if d is not None]
+    decisions = [d for d in (decision_of(r.prediction) for r in every) if d is not None]
     referrals = referrals_summary(decisions) if decisions else ""
     if referrals and len({d.reason for d in decisions}) == 1 and decisions[0].reason == Reason.UNVALIDATED:
         st.warning(referrals, icon=":material/warning:")  # the whole scan is of a kind never validated: say it once
@@ -289,7 +292,7 @@ def verdict(name: str, result: Classified) -> None:
             confidence=pct(result.prediction.confidence), margin=pct(result.prediction.margin)
         )
     )
-    decision = decision_of(result)
+    decision = decision_of(result.prediction)
     if decision is not None:
         members = ", ".join(labels[i] for i in decision.members)
         referred = f" · **{reason_text(decision)}**" if decision.referred else ""

@@ -17,6 +17,7 @@ from model.report.figures import explanation_figure
 from model.report.saliency_report import OUTLINE_CITATION
 from model.report.scan_type_report import accuracy_on_kind, describe
 from pages.shared.layout import class_label, page_setup, png_bytes, show_library_error
+from pages.shared.report import pdf_report
 from pages.shared.scans import (
     classify,
     classify_scan,
@@ -261,6 +262,14 @@ st.download_button(
     picture,
     f"{name.rsplit('.', 1)[0]}_{target}_{'-'.join(methods)}.png".replace(" ", "_"),
     "image/png",
+)
+st.download_button(
+    _("Download a PDF report of this scan"),
+    lambda: pdf_report({name: (data, result)}),
+    f"{name.rsplit('.', 1)[0]}_report.pdf".replace(" ", "_"),
+    "application/pdf",
+    icon=":material/picture_as_pdf:",
+    help=_("The scan, its Grad-CAM for the predicted class, probabilities, set, scan type and referral, on one page"),
 )
 st.caption(" · ".join(f"{m}: {number(e.seconds, 2)} s" for m, e in explanations.items()))
 

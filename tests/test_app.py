@@ -61,6 +61,8 @@ def test_classify_an_uploaded_scan_shows_its_label_and_a_table():
     said = texts(app)
     assert "Looks like a **" in said or "Scan type: **" in said
     assert "validation scans the model was right" in said or "Not validated on" in said
+    [report] = [b.proto for b in app.get("download_button") if b.proto.label == "Download a PDF report"]
+    assert report.deferred_file_id  # built when clicked (tests/test_browser.py downloads and reads it)
 
 
 def classify_one(name, data):
@@ -148,7 +150,8 @@ def test_explain_shows_every_method_in_one_figure_with_one_download():
     app.run()
     assert not app.exception
     assert len(app.get("image")) == 1  # one figure: the scan and the four maps side by side, one colour bar
-    assert len(app.get("download_button")) == 1
+    buttons = {b.proto.label: b.proto for b in app.get("download_button")}
+    assert len(buttons) == 2 and buttons["Download a PDF report of this scan"].deferred_file_id  # built on click
     assert "Grad-CAM: " in texts(app) and "SmoothGrad: " in texts(app)  # each map's time
 
 

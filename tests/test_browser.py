@@ -242,3 +242,26 @@ def test_on_a_phone_the_table_draws_the_check_beside_the_class(server, browser):
     headers = page.locator("[data-testid=stDataFrame] [role=columnheader]")
     drawn = [headers.nth(i).inner_text() for i in range(headers.count())]
     assert drawn[:3] == ["scan", "class", "check"]
+
+
+def test_the_pdf_report_downloads_and_its_first_page_shows_the_scan_and_the_notice(server, browser, tmp_path):
+    import numpy as np
+    import pypdfium2 as pdfium
+
+    scans = [path for path, _ in sample_scans()[:2]]
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page.goto(f"{server}/Classify")
+    page.locator("input[type=file]").first.set_input_files([str(p) for p in scans])
+    button = page.get_by_role("button", name="Download a PDF report")
+    button.wait_for(timeout=RESULT_MS)
+    with page.expect_download(timeout=RESULT_MS) as download:
+        button.click()
+    pdf = tmp_path / download.value.suggested_filename
+    download.value.save_as(pdf)
+    document = pdfium.PdfDocument(pdf)
+    assert len(document) == 1 + len(scans)  # the list, then a page per scan
+    first = "".join(document[0].get_textpage().get_text_range().split())  # long names wrap in their cell
+    assert all(p.name in first for p in scans) and "notamedicaldevice" in first
+    document[1].render(scale=1.5).to_pil().save(tmp_path / "report_page_2.png")
+    drawn = np.asarray(document[1].render(scale=1).to_pil().convert("L"))
+    assert drawn.std() > 30  # the scan and its map, not a blank page

@@ -13,6 +13,8 @@ from model.schema.card import ModelCard
 from model.schema.records import Audit, Candidates, Evaluation, GuardEvaluation, TrustEvaluation
 from model.schema.tables import ClassificationScores
 
+SHORT_NOTICE = N_("Research and teaching demo — not a medical device")  # on every page and every report page
+NOTICE = N_("Do not use it to diagnose or treat anyone.")
 WEAK_TYPE_ACCURACY = 0.85  # a validated kind of scan right less often than this is named among the failure modes
 
 INTENDED_USE = N_(

@@ -18,9 +18,8 @@ from streamlit.navigation.page import StreamlitPage
 
 from model.errors import BrainMRIError
 from model.i18n import LANGUAGES, N_, _, use_language
+from model.report.card_report import NOTICE, SHORT_NOTICE
 
-SHORT_NOTICE = N_("Research and teaching demo — not a medical device")
-NOTICE = N_("Do not use it to diagnose or treat anyone.")
 LANGUAGE_KEY = "lang"  # the URL parameter and the session key of the visitor's language
 NAVIGATED = "navigated by streamlit_app.py"  # set by the app's entry point in every session it serves
 

@@ -14,10 +14,10 @@ from PIL import Image
 
 from model.core.maps import GRAD_CAM, overlay
 from model.core.outlines import OUTLINES_FILE, OutlineBank, prepared_outline
-from model.core.predict import Classifier
+from model.core.predict import Classifier, Prediction
 from model.core.preprocess import to_model_input
 from model.core.series import Upload
-from model.core.trust import Trust
+from model.core.trust import Decision, Trust
 from model.errors import BrainMRIError
 from model.i18n import _
 from model.schema.card import ARTIFACT_DIR, ARTIFACT_ENV, CARD_FILE, ModelCard, load_card
@@ -176,6 +176,16 @@ def served_trust() -> Trust | None:
     """The trust layer of the served weights (sets, referral and per-type figures), or None without a file."""
     report = trust_report()
     return None if report is None else Trust.from_report(report)
+
+
+def decision_of(prediction: Prediction) -> Decision | None:
+    """The trust layer's set and referral for one answer (by its scan type's Mondrian fit), if a file is committed."""
+    trust = served_trust()
+    return (
+        None
+        if trust is None
+        else trust.decide(prediction.probabilities, prediction.scan_type, prediction.out_of_distribution)
+    )
 
 
 @st.cache_resource(show_spinner=False)
