@@ -1,5 +1,7 @@
 """Classify: drag in scans (or pick an example), get a class with calibrated probabilities."""
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
@@ -84,21 +86,21 @@ if not files:
     st.stop()
 
 
-def frame_key(name: str) -> str:
+def frame_key(name: str, plane: str | None = None) -> str:
     """Per scan and plane: a volume cut along another plane has another number of slices."""
-    return f"frame-{name}-{plane_of(name)}"
+    return f"frame-{name}-{plane or plane_of(name)}"
 
 
-def frame_of(name: str) -> int | None:
-    """The frame the visitor picked for a multi-frame DICOM (the slider counts from 1)."""
-    picked = st.session_state.get(frame_key(name))
+def frame_of(name: str, plane: str | None = None) -> int | None:
+    """The frame the visitor picked for a multi-frame file, series or volume in `plane` (the slider counts from 1)."""
+    picked = st.session_state.get(frame_key(name, plane))
     return None if picked is None else picked - 1
 
 
 results: dict[str, Classified | Failure] = {}
 progress = st.progress(0.0, text=_("Classifying…"))
 for index, (name, data) in enumerate(files.items()):
-    results[name] = classify_scan(name, data, frame_of(name))
+    results[name] = classify_scan(name, data, partial(frame_of, name))
     progress.progress(
         (index + 1) / len(files), text=_("Classified {done} of {total}").format(done=index + 1, total=len(files))
     )

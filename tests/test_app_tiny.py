@@ -157,10 +157,13 @@ def test_a_multi_frame_file_counts_frames_and_the_table_shows_the_check_right_af
 def test_a_volume_too_thin_for_the_picked_plane_goes_back_to_axial_and_says_why(tiny_app):
     app = tiny_app("pages/1_Classify.py")
     app.get("file_uploader")[0].set_value([("thin.nii", nifti(head_volume(10)), "application/octet-stream")]).run()
+    app.slider[0].set_value(3).run()
     app.radio[0].set_value("sagittal").run()
     assert not app.exception
     assert any("cannot be shown in sagittal slices" in w.value for w in app.warning)
     assert app.radio[0].value == "axial" and app.slider[0].max == 10 and not app.error
+    # The slider, the caption and the slice shown agree: the axial slice picked before, not the middle one.
+    assert app.slider[0].value == 3 and any("axial · slice 3 of 10" in c.value for c in app.caption)
 
 
 def test_explain_draws_a_map_for_an_upload_with_the_tiny_model(tiny_app):
@@ -169,7 +172,7 @@ def test_explain_draws_a_map_for_an_upload_with_the_tiny_model(tiny_app):
     app.get("file_uploader")[0].set_value(("scan.jpg", scan, "image/jpeg")).run()
     assert not app.exception
     assert app.selectbox[0].value == "scan.jpg"
-    assert len(app.get("image")) == 1 and len(app.get("download_button")) == 1
+    assert len(app.get("image")) == 1 and len(app.get("download_button")) == 2  # the figure (PNG), the report (PDF)
 
 
 def test_explain_picks_a_frame_of_a_multi_frame_file_and_says_which(tiny_app):

@@ -174,11 +174,14 @@ def _remember_plane(name: str, widget: str) -> None:
     st.session_state.setdefault(PLANES_KEY, {})[name] = st.session_state[widget]
 
 
-def classify_scan(name: str, data: Upload, frame: int | None = None) -> Classified | Failure:
-    """`classify` in the plane the visitor picked; a volume too thin to cut along that plane (a few thick slices
-    give strips, not images) goes back to axial slices, and the page says why. Call before the plane picker."""
+def classify_scan(
+    name: str, data: Upload, frame_in: Callable[[str], int | None] | None = None
+) -> Classified | Failure:
+    """`classify` in the plane the visitor picked, at the frame `frame_in(plane)` gives (default: the middle); a
+    volume too thin to cut along that plane (a few thick slices give strips, not images) goes back to axial slices,
+    at the axial slice the visitor last picked, and the page says why. Call before the plane picker."""
     plane = plane_of(name)
-    result = classify(data, frame, plane)
+    result = classify(data, frame_in(plane) if frame_in else None, plane)
     if isinstance(result, Failure) and plane != AXIAL:
         st.warning(
             _("{name} cannot be shown in {plane} slices: {why} Showing axial slices.").format(
@@ -189,7 +192,7 @@ def classify_scan(name: str, data: Upload, frame: int | None = None) -> Classifi
         st.session_state[PLANES_KEY][name] = AXIAL
         resets = st.session_state.setdefault(PLANE_RESETS_KEY, {})
         resets[name] = resets.get(name, 0) + 1  # a new picker: the browser would keep showing the old choice
-        result = classify(data, None, AXIAL)
+        result = classify(data, frame_in(AXIAL) if frame_in else None, AXIAL)
     return result
 
 
