@@ -14,7 +14,7 @@ from model.core.volume import VOLUME_FORMAT
 from model.errors import BrainMRIError
 from model.i18n import N_, _, pct
 from model.report.scan_type_report import accuracy_on_kind, describe, sequence_name
-from model.report.series_report import likely_tumour_sentence, slices_summary, tumour_slices
+from model.report.series_report import likely_tumour_sentence, skipped_sentence, slices_summary, tumour_slices
 from model.report.trust_report import caveat, reason_text, referrals_summary, set_label
 from model.schema.card import NO_TUMOUR
 from pages.shared.layout import class_label, page_setup, probability_chart, show_library_error, thumbnail_uri
@@ -340,6 +340,8 @@ def details(name: str, result: Classified) -> None:
                     total=result.frames,
                 )
             )
+        if result.details.get("skipped_small"):
+            st.caption(skipped_sentence(int(result.details["skipped_small"])))
         if not_mr_modality(result):
             st.warning(
                 _(

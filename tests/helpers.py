@@ -281,3 +281,28 @@ def zipped(members: list[tuple[str, bytes]], compression=zipfile.ZIP_DEFLATED) -
         for name, data in members:
             archive.writestr(name, data)
     return buffer.getvalue()
+
+
+def localiser_views(count: int = 7, uid: str = SERIES_UID) -> list[tuple[str, bytes]]:
+    """A localiser as some scanners write it: `count` 16 x 16 views, each in its own orientation, under the UID of
+    the series they plan."""
+    import pydicom
+
+    views = []
+    for i in range(count):
+        angle = np.pi * i / count
+        dataset = pydicom.dcmread(
+            io.BytesIO(dicom(np.full((16, 16), 50 * (i + 1), np.uint16), series=(uid, 0.0, 90 + i)))
+        )
+        dataset.ImageOrientationPatient = [float(np.cos(angle)), float(np.sin(angle)), 0.0, 0.0, 0.0, 1.0]
+        buffer = io.BytesIO()
+        dataset.save_as(buffer, enforce_file_format=True)
+        views.append((f"LOC{i}.dcm", buffer.getvalue()))
+    return views
+
+
+def same_image_twice() -> list[tuple[str, bytes]]:
+    """pydicom's MR_small.dcm and its RLE-compressed copy: one SOP instance, the same pixels, other bytes."""
+    from pydicom.data import get_testdata_file
+
+    return [(name, Path(get_testdata_file(name)).read_bytes()) for name in ("MR_small.dcm", "MR_small_RLE.dcm")]

@@ -19,7 +19,9 @@ from tests.helpers import (
     encode,
     english_left,
     head_volume,
+    localiser_views,
     nifti,
+    same_image_twice,
     series_slices,
     synthetic_scan,
     zipped,
@@ -227,3 +229,23 @@ def test_clear_empties_the_uploader_and_a_removed_file_leaves_the_table(tiny_app
     assert not app.exception and not app.dataframe
     assert app.get("file_uploader")[0].value in (None, [])
     assert "Upload one or more scans" in body_text(app)
+
+
+def test_a_zipped_series_with_a_localiser_classifies_its_slices_and_says_what_was_left_out(tiny_app):
+    app = tiny_app("pages/1_Classify.py")
+    app.get("file_uploader")[0].set_value(
+        [("exam.zip", zipped(series_slices(3) + localiser_views(7)), "application/zip")]
+    )
+    app.run()
+    assert not app.exception and not app.error
+    assert any(m.value.startswith("**Whole series** · 3 slices:") for m in app.markdown)
+    assert any("7 files of this series were left out: smaller than 32 px" in c.value for c in app.caption)
+
+
+def test_the_same_image_dropped_twice_is_one_scan_not_a_series(tiny_app):
+    app = tiny_app("pages/1_Classify.py")
+    app.get("file_uploader")[0].set_value([(n, d, "application/dicom") for n, d in same_image_twice()]).run()
+    assert not app.exception
+    assert (
+        app.dataframe[0].value["file"].tolist() == ["MR_small.dcm"] and "1 scan this session" in app.subheader[0].value
+    )

@@ -8,10 +8,10 @@ import pytest
 
 from model.core.decode import decode_frames, decode_image
 from model.core.series import MAX_RATIO, DicomSeries, group_series
-from model.errors import ArchiveError, ImageTooLargeError
+from model.errors import ArchiveError, ImageTooLargeError, InputError
 from model.report.series_report import slices_summary
 from tests.helpers import SERIES_UID as UID
-from tests.helpers import dicom, synthetic_scan, zipped
+from tests.helpers import dicom, localiser_views, same_image_twice, synthetic_scan, zipped
 from tests.helpers import series_slices as slices
 
 
@@ -142,3 +142,21 @@ def test_an_unreadable_slice_is_named_by_its_number():
     data = zipped(broken)
     with pytest.raises(ArchiveError, match="Slice 3 of series.zip cannot be read"):
         decode_image(data, "series.zip", frame=2)
+
+
+def test_a_localisers_small_views_under_the_series_uid_are_left_out_and_counted():
+    data = zipped(slices(3) + localiser_views(7))
+    shown = decode_image(data, "series.zip")
+    assert shown.frames == 3 and shown.details["skipped_small"] == "7"
+    assert len(decode_frames(data, "series.zip")) == 3
+
+
+def test_a_localiser_alone_is_still_refused_as_too_small():
+    with pytest.raises(InputError, match="Slice 1 of localiser.zip cannot be read"):
+        decode_image(zipped(localiser_views(2)[:1]), "localiser.zip")
+
+
+def test_the_same_image_dropped_twice_is_one_scan():
+    grouped = group_series(same_image_twice())
+    assert [name for name, _ in grouped] == ["MR_small.dcm"] and isinstance(grouped[0][1], bytes)
+    assert decode_image(zipped(same_image_twice()), "pair.zip").frames == 1

@@ -80,7 +80,8 @@ def decode_image(data: Upload, name: str = "file", frame: int | None = None, pla
     if not data:
         raise EmptyFileError(N_("{name} is empty."), name=name)
     if is_zip(data):
-        return _decode_series(ordered_series(archive_members(data, name), name), name, frame)
+        zipped = ordered_series(archive_members(data, name), name)
+        return _decode_series(zipped.slices, name, frame, zipped.skipped_small)
     if is_gzip(data) or is_nifti(data):
         slices = _volume_slices(data, name, plane)
         chosen = len(slices) // 2 if frame is None else min(max(int(frame), 0), len(slices) - 1)
@@ -104,8 +105,8 @@ def decode_frames(data: Upload, name: str = "file", plane: str = AXIAL) -> list[
         cut = _volume_slices(data, name, plane)
         return [_volume_slice(cut, index, plane) for index in range(len(cut))]
     if is_zip(data):
-        members = ordered_series(archive_members(data, name), name)
-        return [_decode_series(members, name, index) for index in range(len(members))]
+        zipped = ordered_series(archive_members(data, name), name)
+        return [_decode_series(zipped.slices, name, i, zipped.skipped_small) for i in range(len(zipped.slices))]
     first = decode_image(data, name, 0)
     if first.frames == 1 or not is_dicom(data):  # other formats: the first frame, as decode_image reads them
         return [first]
@@ -138,7 +139,7 @@ def _volume_slice(slices: list[np.ndarray], index: int, plane: str) -> DecodedIm
     return DecodedImage(slices[index], VOLUME_FORMAT, frames=len(slices), frame=index, details=details)
 
 
-def _decode_series(slices: list[bytes], name: str, frame: int | None) -> DecodedImage:
+def _decode_series(slices: list[bytes], name: str, frame: int | None, skipped_small: int = 0) -> DecodedImage:
     chosen = len(slices) // 2 if frame is None else min(max(int(frame), 0), len(slices) - 1)
     try:
         decoded = decode_image(slices[chosen], name)
@@ -147,6 +148,8 @@ def _decode_series(slices: list[bytes], name: str, frame: int | None) -> Decoded
     if decoded.frames > 1:
         raise ArchiveError(N_("{name} holds a multi-frame file; a series is one slice per file."), name=name)
     details = {**decoded.details, "format": SERIES_FORMAT, "frames": str(len(slices))}
+    if skipped_small:
+        details["skipped_small"] = str(skipped_small)
     return DecodedImage(decoded.rgb, SERIES_FORMAT, frames=len(slices), frame=chosen, details=details)
 
 

@@ -27,6 +27,7 @@ from model.core.limits import (
     MAX_RATIO,
     MAX_SLICES,
     MAX_UNPACKED_BYTES,
+    MIN_SIDE,
     check_size,
     has_dicom_preamble,
     is_dicom,
@@ -125,6 +126,16 @@ class SlicePlace:
     series: str | None  # a hash of the series UID and the slice geometry (None without a UID): never shown
     order: tuple[float, float, str]  # position along the slice normal, instance number, name
     frames: int = 1  # a multi-frame file is a scan of its own, never a slice of a series
+    instance: str | None = None  # a hash of the SOP instance UID: one image, however it is encoded
+    small: bool = False  # smaller than the model can read (a localiser's thumbnails)
+
+
+@dataclass(frozen=True)
+class SeriesSlices:
+    """A zipped series' slices in order, and how many files were left out as too small to classify."""
+
+    slices: list[bytes]
+    skipped_small: int = 0
 
 
 def slice_place(data: bytes, name: str) -> SlicePlace | None:
@@ -143,26 +154,49 @@ def slice_place(data: bytes, name: str) -> SlicePlace | None:
         frames = int(getattr(header, "NumberOfFrames", 1) or 1)
         # Slices of one series share its UID, their size and their orientation; files that differ in either are
         # different scans even under one UID (a localiser, a reformat, a multi-frame file beside single slices).
-        geometry = f"{getattr(header, 'Rows', '')}x{getattr(header, 'Columns', '')}:{np.round(cosines, 3).tolist()}"
+        rows, columns = getattr(header, "Rows", None), getattr(header, "Columns", None)
+        geometry = f"{rows or ''}x{columns or ''}:{np.round(cosines, 3).tolist()}"
+        sop = str(getattr(header, "SOPInstanceUID", ""))
     except Exception:  # noqa: BLE001 - pydicom raises many types on damaged headers; decoding reports them
         return None
     nan_last = lambda value: np.inf if np.isnan(value) else value  # noqa: E731
-    series = hashlib.sha256(f"{uid}|{geometry}".encode()).hexdigest()[:16] if uid else None
-    return SlicePlace(series, (nan_last(along), nan_last(instance), name), frames)
+    series = _digest(f"{uid}|{geometry}") if uid else None
+    small = rows is not None and columns is not None and min(int(rows), int(columns)) < MIN_SIDE
+    return SlicePlace(series, (nan_last(along), nan_last(instance), name), frames, _digest(sop) if sop else None, small)
 
 
-def ordered_series(members: list[tuple[str, bytes]], name: str) -> list[bytes]:
-    """The DICOM members of one series, in slice order; other files (a README, a DICOMDIR) are left out."""
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def distinct_images(placed: list[tuple[SlicePlace, bytes]]) -> list[tuple[SlicePlace, bytes]]:
+    """Each image once: the same SOP instance twice (a file and its recompressed copy) is one scan."""
+    seen: set[str] = set()
+    kept = []
+    for place, data in placed:
+        if place.instance is None or place.instance not in seen:
+            kept.append((place, data))
+        if place.instance is not None:
+            seen.add(place.instance)
+    return kept
+
+
+def ordered_series(members: list[tuple[str, bytes]], name: str) -> SeriesSlices:
+    """The DICOM members of one series, in slice order, each image once; other files (a README, a DICOMDIR) are
+    left out, and so are slices too small to classify beside bigger ones (a localiser's views of every
+    orientation, which share the series UID), counted."""
     found = [(slice_place(data, member), data) for member, data in members if is_dicom(data)]
-    placed = [(place, data) for place, data in found if place is not None]
+    placed = distinct_images([(place, data) for place, data in found if place is not None])
     if not placed:
         raise ArchiveError(N_("{name} holds no DICOM slices."), name=name)
-    series = {place.series for place, _ in placed if place.series is not None}
+    readable = [(place, data) for place, data in placed if not place.small] or placed
+    series = {place.series for place, _ in readable if place.series is not None}
     if len(series) > 1:
         raise ArchiveError(
             N_("{name} holds {count} DICOM series; upload one series per .zip."), name=name, count=len(series)
         )
-    return [data for _, data in sorted(placed, key=lambda item: item[0].order)]
+    ordered = [data for _, data in sorted(readable, key=lambda item: item[0].order)]
+    return SeriesSlices(ordered, len(placed) - len(readable))
 
 
 SERIES_NAME = N_("series of {count} slices ({first} …)")
@@ -172,8 +206,13 @@ def group_series(files: list[tuple[str, bytes]], series_name: str = SERIES_NAME)
     """Uploads as they should be classified: DICOM slices sharing a series become one `DicomSeries`, in slice
     order, named by `series_name` (a template with {count} and {first}: the app passes it translated)."""
     by_series: dict[str, list[tuple[SlicePlace | None, str, bytes]]] = {}
+    seen: set[str] = set()
     for name, data in files:
         place = slice_place(data, name) if is_dicom(data) else None
+        if place is not None and place.instance is not None:
+            if place.instance in seen:
+                continue  # the same image again (a file and its recompressed copy): one scan
+            seen.add(place.instance)
         alone = place is None or place.series is None or place.frames > 1
         key = f"file:{name}" if alone or place is None else str(place.series)
         by_series.setdefault(key, []).append((place, name, data))

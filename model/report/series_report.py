@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from model.core.limits import MIN_SIDE
 from model.i18n import N_, _, pct
 
 LIKELY_SHOWN = 5
@@ -34,3 +35,10 @@ def likely_tumour_sentence(likely: list[tuple[int, float]], word: str) -> str:
     """e.g. "Most likely to hold a tumour: slice 78 (97 %), 80 (95 %)"."""
     listed = ", ".join(f"{number} ({pct(chance, 0)})" for number, chance in likely)
     return _("Most likely to hold a tumour: {word} {listed}").format(word=word, listed=listed)
+
+
+def skipped_sentence(count: int) -> str:
+    """A zipped series some of whose files were too small to classify (a localiser's views)."""
+    return _("{count} files of this series were left out: smaller than {side} px, as a localiser's views are.").format(
+        count=count, side=MIN_SIDE
+    )

@@ -174,9 +174,7 @@ def _remember_plane(name: str, widget: str) -> None:
     st.session_state.setdefault(PLANES_KEY, {})[name] = st.session_state[widget]
 
 
-def classify_scan(
-    name: str, data: Upload, frame_in: Callable[[str], int | None] | None = None
-) -> Classified | Failure:
+def classify_scan(name: str, data: Upload, frame_in: Callable[[str], int | None] | None = None) -> Classified | Failure:
     """`classify` in the plane the visitor picked, at the frame `frame_in(plane)` gives (default: the middle); a
     volume too thin to cut along that plane (a few thick slices give strips, not images) goes back to axial slices,
     at the axial slice the visitor last picked, and the page says why. Call before the plane picker."""
