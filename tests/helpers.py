@@ -305,4 +305,4 @@ def same_image_twice() -> list[tuple[str, bytes]]:
     """pydicom's MR_small.dcm and its RLE-compressed copy: one SOP instance, the same pixels, other bytes."""
     from pydicom.data import get_testdata_file
 
-    return [(name, Path(get_testdata_file(name)).read_bytes()) for name in ("MR_small.dcm", "MR_small_RLE.dcm")]
+    return [(name, Path(str(get_testdata_file(name))).read_bytes()) for name in ("MR_small.dcm", "MR_small_RLE.dcm")]
