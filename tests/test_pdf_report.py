@@ -91,3 +91,12 @@ def test_the_cli_writes_a_report_beside_its_results(tiny_onnx_artifact, tmp_path
     )
     text = pages_text(report.read_bytes())
     assert len(text) == 1 + 4 and "broken.png" not in text[0]  # the list, one page per class's scan; no broken file
+
+
+def test_a_series_page_sums_up_its_slices_and_their_referrals(context):
+    one = scan("series", [0.97, 0.01, 0.01, 0.01], Decision([0], None), format="DICOM series")
+    slices = tuple(scan(f"s{i}", [0.97, 0.01, 0.01, 0.01], None).result for i in range(3))
+    unvalidated = tuple(Decision([0, 1, 2, 3], Reason.UNVALIDATED) for _ in slices)
+    page = ReportScan("series", one.result, one.decision, one.heatmap, slices=slices, slice_decisions=unvalidated)
+    [text] = pages_text(report_pdf([page], context))
+    assert "3 slices: 3 Glioma" in text and "every slice is referred" in text

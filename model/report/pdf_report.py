@@ -23,8 +23,10 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
+from model.core.decode import SERIES_FORMAT
 from model.core.predict import Classified, Classifier
 from model.core.trust import Decision, Trust
+from model.core.volume import VOLUME_FORMAT
 from model.i18n import N_, _, pct
 from model.report.card_report import NOTICE, SHORT_NOTICE
 from model.report.evaluation_report import candidate_name
@@ -105,7 +107,8 @@ def scan_lines(scan: ReportScan, context: ReportContext) -> list[str]:
         )
     if scan.slices:
         flagged = [r.prediction.out_of_distribution for r in scan.slices]
-        lines.append(plain(slices_summary(labels, [r.prediction.class_index for r in scan.slices], flagged)))
+        frames = scan.result.details.get("format") not in (SERIES_FORMAT, VOLUME_FORMAT)  # a multi-frame file
+        lines.append(plain(slices_summary(labels, [r.prediction.class_index for r in scan.slices], flagged, frames)))
         if scan.slice_decisions:
             lines.append(plain(referrals_summary(list(scan.slice_decisions))))
     return [line for line in lines if line]
