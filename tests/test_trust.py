@@ -4,6 +4,7 @@ import pytest
 from model.core.scan_type import ScanType
 from model.core.trust import (
     MIN_KEPT_ACCURACY,
+    REFER_ALL,
     Reason,
     Trust,
     accurate_referral_threshold,
@@ -15,6 +16,7 @@ from model.core.trust import (
     referral_threshold,
 )
 from model.report.trust_report import RANKINGS, reason_text
+from model.schema.records import ScanTypeThresholds
 from training.trust import Scored, certainties, coverage_curve, decisions, held_out, summary
 
 
@@ -163,3 +165,10 @@ def test_held_out_groups_are_scored_with_sets_fitted_on_the_other_half():
     rows = held_out(scored(probabilities, labels, groups=groups), np.arange(300) // 2, seed=0, by=groups)
     assert set(rows) == {"a", "b", "c"} and sum(r["n"] for r in rows.values()) == 300
     assert all(r["coverage"] >= 0.85 for r in rows.values())
+
+
+def test_a_type_right_often_on_too_few_scans_to_vouch_for_is_referred_as_not_validated():
+    """Its answers are all referred (the bound is not met), in words that do not call a 95 % type often wrong."""
+    fitted = ScanTypeThresholds(40, 0.5, REFER_ALL, accuracy=0.95)
+    decision = Trust(0.5, 0.5, {"FLAIR": fitted}).decide_for(np.array([0.97, 0.01, 0.01, 0.01]), "FLAIR")
+    assert decision.reason == Reason.UNVALIDATED and "often misclassified" not in reason_text(decision)

@@ -183,6 +183,8 @@ class Trust:
         if confidence >= fitted.referral_threshold:
             return Decision(members, None)
         often_wrong = fitted.accuracy is not None and fitted.accuracy < MIN_KEPT_ACCURACY
+        if fitted.referral_threshold > 1.0 and not often_wrong:  # right often, on too few scans to vouch for it
+            return Decision(members, Reason.UNVALIDATED)
         if fitted.accuracy is not None and (often_wrong or confidence >= CONFIDENT):
             return Decision(members, Reason.OFTEN_WRONG, fitted.accuracy)
         return Decision(members, Reason.LOW_CONFIDENCE, confidence)
