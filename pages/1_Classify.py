@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from model.core.batch import result_row
-from model.core.decode import SERIES_FORMAT
+from model.core.decode import SERIES_FORMAT, not_mr_modality
 from model.core.predict import Classified
 from model.core.series import SERIES_NAME, group_series
 from model.core.trust import Reason
@@ -112,19 +112,13 @@ trust = served_trust()
 SET = "" if report is None else set_label(report)  # the set's column and line label, e.g. "95 % set"
 
 
-def not_mr_modality(result: Classified) -> str | None:
-    """The modality of a DICOM file that says it is not MR (ultrasound, CT...), else None."""
-    modality = result.details.get("modality")
-    return modality if result.details.get("format", "").startswith("DICOM") and modality not in (None, "MR") else None
-
-
 def checks(result: Classified) -> str:
     """Why to be careful, in words that fit the numbers beside them; a flagged non-MRI shows that reason only."""
     if result.prediction.out_of_distribution:
         return _("not like a training MRI")
     flags = []
-    if not_mr_modality(result):
-        flags.append(_("DICOM modality {modality}, not MR").format(modality=not_mr_modality(result)))
+    if not_mr_modality(result.details):
+        flags.append(_("DICOM modality {modality}, not MR").format(modality=not_mr_modality(result.details)))
     decision = decision_of(result.prediction)
     if decision is not None and decision.referred:
         flags.append(reason_text(decision))
@@ -274,7 +268,7 @@ def slice_by_slice(name: str, result: Classified) -> None:
 
 def verdict(name: str, result: Classified) -> None:
     """The class (greyed out when it cannot be trusted), its confidence, its prediction set."""
-    unreliable = result.prediction.out_of_distribution or not_mr_modality(result)
+    unreliable = result.prediction.out_of_distribution or not_mr_modality(result.details)
     label = class_label(result.prediction.class_name)
     st.subheader(f":gray[{label}]" if unreliable else label)
     if result.prediction.out_of_distribution:
@@ -342,12 +336,12 @@ def details(name: str, result: Classified) -> None:
             )
         if result.details.get("skipped_small"):
             st.caption(skipped_sentence(int(result.details["skipped_small"])))
-        if not_mr_modality(result):
+        if not_mr_modality(result.details):
             st.warning(
                 _(
                     "This DICOM file says it is not an MR image (modality {modality}): the model only knows brain "
                     "MRI, so the class above means nothing here."
-                ).format(modality=not_mr_modality(result)),
+                ).format(modality=not_mr_modality(result.details)),
                 icon=":material/warning:",
             )
         if result.frames > 1:

@@ -12,7 +12,7 @@ from model.core.scan_type import ScanType
 from model.core.trust import Decision, Reason
 from model.i18n import use_language
 from model.report.pdf_report import ReportContext, ReportScan, report_pdf
-from tests.helpers import tiny_card, write_dataset
+from tests.helpers import ROOT, tiny_card, write_dataset
 
 
 def scan(name: str, probabilities: list[float], decision: Decision | None, **details: str) -> ReportScan:
@@ -100,3 +100,12 @@ def test_a_series_page_sums_up_its_slices_and_their_referrals(context):
     page = ReportScan("series", one.result, one.decision, one.heatmap, slices=slices, slice_decisions=unvalidated)
     [text] = pages_text(report_pdf([page], context))
     assert "3 slices: 3 Glioma" in text and "every slice is referred" in text
+
+
+def test_the_classify_page_loads_matplotlib_only_when_a_report_is_asked_for():
+    import subprocess
+    import sys
+
+    script = "import sys, pages.shared.report; print('matplotlib' in sys.modules)"
+    found = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "False"

@@ -72,6 +72,12 @@ class DecodedImage:
     details: dict[str, str] = field(default_factory=dict)  # safe to show: never patient data
 
 
+def not_mr_modality(details: dict[str, str]) -> str | None:
+    """The modality of a DICOM file that says it is not MR (ultrasound, CT...), else None."""
+    modality = details.get("modality")
+    return modality if details.get("format", "").startswith("DICOM") and modality not in (None, "MR") else None
+
+
 def decode_image(data: Upload, name: str = "file", frame: int | None = None, plane: str = AXIAL) -> DecodedImage:
     """Decodes `data`; `frame` picks a frame of a multi-frame DICOM, a slice of a series or of a volume cut along
     `plane` (default: the middle one)."""

@@ -19,6 +19,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import TypeVar
 
 import numpy as np
 
@@ -169,15 +170,20 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def distinct_images(placed: list[tuple[SlicePlace, bytes]]) -> list[tuple[SlicePlace, bytes]]:
-    """Each image once: the same SOP instance twice (a file and its recompressed copy) is one scan."""
+Placed = TypeVar("Placed", bound=tuple)  # a file's (SlicePlace | None, ...), as ordering and grouping hold them
+
+
+def distinct_images(placed: list[Placed]) -> list[Placed]:
+    """Each image once, first come first kept: the same SOP instance twice (a file and its recompressed copy) is one
+    scan. `placed` holds tuples whose first item is the file's `SlicePlace` (or None)."""
     seen: set[str] = set()
     kept = []
-    for place, data in placed:
-        if place.instance is None or place.instance not in seen:
-            kept.append((place, data))
-        if place.instance is not None:
-            seen.add(place.instance)
+    for item in placed:
+        instance = item[0].instance if item[0] is not None else None
+        if instance is None or instance not in seen:
+            kept.append(item)
+        if instance is not None:
+            seen.add(instance)
     return kept
 
 
@@ -206,13 +212,10 @@ def group_series(files: list[tuple[str, bytes]], series_name: str = SERIES_NAME)
     """Uploads as they should be classified: DICOM slices sharing a series become one `DicomSeries`, in slice
     order, named by `series_name` (a template with {count} and {first}: the app passes it translated)."""
     by_series: dict[str, list[tuple[SlicePlace | None, str, bytes]]] = {}
-    seen: set[str] = set()
-    for name, data in files:
-        place = slice_place(data, name) if is_dicom(data) else None
-        if place is not None and place.instance is not None:
-            if place.instance in seen:
-                continue  # the same image again (a file and its recompressed copy): one scan
-            seen.add(place.instance)
+    placed = distinct_images(
+        [(slice_place(data, name) if is_dicom(data) else None, name, data) for name, data in files]
+    )
+    for place, name, data in placed:
         alone = place is None or place.series is None or place.frames > 1
         key = f"file:{name}" if alone or place is None else str(place.series)
         by_series.setdefault(key, []).append((place, name, data))

@@ -23,8 +23,11 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from model.core.decode import SERIES_FORMAT
-from model.core.predict import Classified, Classifier
+from model.core.decode import SERIES_FORMAT, not_mr_modality
+from model.core.explain import Explainer
+from model.core.maps import GRAD_CAM
+from model.core.predict import Classified, Classifier, Prediction
+from model.core.preprocess import to_model_input
 from model.core.trust import Decision, Trust
 from model.core.volume import VOLUME_FORMAT
 from model.i18n import N_, _, pct
@@ -238,14 +241,46 @@ def report_pdf(scans: Sequence[ReportScan], context: ReportContext) -> bytes:
     return buffer.getvalue()
 
 
+def scan_for_report(
+    name: str,
+    result: Classified,
+    trust: Trust | None,
+    explainer: Explainer,
+    outline: np.ndarray | None = None,
+    slices: Sequence[Classified] = (),
+) -> ReportScan:
+    """One scan as the report shows it, for the app and the CLI alike: its trust decision, the Grad-CAM of the
+    predicted class (none for a scan unlike a training MRI), and whether its DICOM header says it is not MR."""
+
+    def decided(prediction: Prediction) -> Decision | None:
+        return (
+            None
+            if trust is None
+            else trust.decide(prediction.probabilities, prediction.scan_type, prediction.out_of_distribution)
+        )
+
+    heatmap = None
+    if not result.prediction.out_of_distribution:
+        heatmap = explainer.explain(to_model_input(result.prepared), result.prediction.class_index, GRAD_CAM).heatmap
+    slice_decisions = tuple(d for d in (decided(s.prediction) for s in slices) if d is not None)
+    return ReportScan(
+        name,
+        result,
+        decided(result.prediction),
+        heatmap,
+        outline,
+        not_mr=not_mr_modality(result.details) is not None,
+        slices=tuple(slices),
+        slice_decisions=slice_decisions,
+    )
+
+
 def files_report(paths: Sequence[Path], artifact_dir: Path) -> tuple[bytes, int]:
     """The report of scan files, as `python -m model classify --report` writes it: each file as the app shows it
-    when dropped alone (a multi-frame file, series or volume by its middle frame); a file that cannot be classified
-    is left out (the results file says why). Returns the PDF and how many scans it holds."""
-    from model.core.explain import Explainer
-    from model.core.maps import GRAD_CAM
+    when dropped alone (a multi-frame file, series or volume by its middle frame), classified again here because
+    the results file keeps answers, not images; a file that cannot be classified is left out (the results file
+    says why). Returns the PDF and how many scans it holds."""
     from model.core.outlines import OUTLINES_FILE, OutlineBank, prepared_outline
-    from model.core.preprocess import to_model_input
     from model.core.trust import committed_trust
     from model.errors import InputError
     from model.report.trust_report import set_label
@@ -261,15 +296,8 @@ def files_report(paths: Sequence[Path], artifact_dir: Path) -> tuple[bytes, int]
             result = classifier.classify_upload(data, path.name)
         except InputError:
             continue
-        prediction = result.prediction
-        decision = (
-            None
-            if trust is None
-            else trust.decide(prediction.probabilities, prediction.scan_type, prediction.out_of_distribution)
-        )
-        cam = explainer.explain(to_model_input(result.prepared), prediction.class_index, GRAD_CAM).heatmap
         outline = None if bank is None else prepared_outline(bank, data, classifier.card.image_size)
-        scans.append(ReportScan(path.name, result, decision, cam, outline))
+        scans.append(scan_for_report(path.name, result, trust, explainer, outline))
     report = load(TrustEvaluation, artifact_dir)
     context = ReportContext(classifier.card, trust, set_label(report) if report is not None else "")
     return report_pdf(scans, context), len(scans)
