@@ -3,6 +3,6 @@
 Benchmarks build on training (its machine report, the README's speed table); training never imports them.
 """
 
-from training.readme import SPEED_TABLE as RESULTS_MD
+from training.evaluation.readme import SPEED_TABLE as RESULTS_MD
 
 RESULTS_JSON = RESULTS_MD.with_suffix(".json")

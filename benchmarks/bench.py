@@ -42,7 +42,7 @@ from model.core.onnx_forward import INPUT_NAME, LOGITS, OnnxForward, available_c
 from model.core.predict import Classifier
 from model.core.preprocess import to_model_input
 from model.schema.card import ARTIFACT_DIR
-from training.artifact import machine_info
+from training.fitting.artifact import machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
 

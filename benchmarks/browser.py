@@ -16,7 +16,7 @@ from typing import Any
 import psutil
 
 from benchmarks.throughput import scan_folder
-from training.app_server import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, running_app
+from training.evaluation.app_server import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, running_app
 
 
 def _upload_and_wait(page, url: str, files: list[Path]) -> float:

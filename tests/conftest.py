@@ -12,10 +12,10 @@ import pytest
 
 from model.core.architecture import build_classifier, save_weights_npz
 from model.core.predict import Classifier
-from model.schema.card import ARTIFACT_DIR, CLASS_DIRS, sha256_file, write_card
+from model.schema.card import ARTIFACT_DIR, CLASS_DIRS, ModelCard, sha256_file, write_card
 from tests.helpers import TINY_SIZE, tiny_card, tiny_card_data, write_dataset, write_manifest_dataset, write_masks
-from training.config import TrainConfig
-from training.train import train
+from training.fitting.config import TrainConfig
+from training.fitting.train import train
 
 
 @pytest.fixture(scope="session")
@@ -32,11 +32,11 @@ def tiny_classifier() -> Classifier:
 
 
 @pytest.fixture(scope="session")
-def tiny_onnx_artifact(tmp_path_factory) -> tuple[Path, dict]:
-    """A tiny model's artifact folder with its ONNX export: (folder, the card's `onnx` block)."""
+def tiny_onnx_artifact(tmp_path_factory) -> tuple[Path, ModelCard]:
+    """A tiny model's artifact folder with its ONNX export: (folder, its card after the export)."""
     import keras
 
-    from training.export import export_artifact
+    from training.fitting.export import export_artifact
 
     root = tmp_path_factory.mktemp("export")
     keras.utils.set_random_seed(3)

@@ -16,7 +16,7 @@ from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 from model.schema.card import CLASS_DIRS, CLASS_LABELS, SAMPLES_DIR, ModelCard
 from pages.shared.sitemap import ENTRY_POINT
 from pages.shared.sitemap import PAGES as SITE
-from training.metrics import classification_report
+from training.fitting.metrics import classification_report
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 TINY_SIZE = 64
@@ -128,7 +128,7 @@ def tiny_card_data(**overrides) -> dict:
 
 def training_settings(**overrides) -> dict:
     """A card's `training_config` block as a run records it: TrainConfig's defaults, then `overrides`."""
-    from training.config import TrainConfig
+    from training.fitting.config import TrainConfig
 
     return TrainConfig(data_dir=Path("data")).as_dict() | overrides
 

@@ -80,7 +80,7 @@ def test_a_skull_stripped_glioma_slice_is_referred_as_not_validated_with_no_borr
     from PIL import Image
 
     from model.core.preprocess import crop_head
-    from training.domain import skull_stripped
+    from training.data.domain import skull_stripped
 
     path = next(p for p, class_dir in sample_scans() if class_dir == "glioma_tumor")
     stripped, _ = skull_stripped(crop_head(np.asarray(Image.open(path).convert("RGB"))), None, 0.15)

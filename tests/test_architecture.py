@@ -69,7 +69,7 @@ def test_slimming_keeps_the_weights_and_the_results_recorded_for_the_old_file(tr
     import shutil
 
     from model.core.predict import Classifier
-    from training.artifact import slim_weights
+    from training.fitting.artifact import slim_weights
 
     _, _, config, _ = trained
     artifact = tmp_path / "artifact"

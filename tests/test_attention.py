@@ -7,10 +7,10 @@ from PIL import Image
 
 from model.schema.card import CLASS_DIRS
 from tests.helpers import synthetic_scan, tumour_mask
-from training.attention import attention_loss, outside_share, to_grid
-from training.augment import AugmentConfig
-from training.features import outline_views, render_views
-from training.train import CachedRows, train
+from training.data.augment import AugmentConfig
+from training.data.features import outline_views, render_views
+from training.fitting.attention import attention_loss, outside_share, to_grid
+from training.fitting.train import CachedRows, train
 
 GRID = 4
 
@@ -86,8 +86,8 @@ def test_attention_weight_zero_trains_exactly_as_without_outlines(trained, tmp_p
     monkeypatch.setenv("BRAIN_MRI_CACHE", str(root / "cache"))
     with_masks = dataclasses.replace(config, masks_dir=root / "masks", out_dir=tmp_path / "a", run_dir=tmp_path / "r")
     again = train(with_masks)
-    assert again["artifact"]["sha256"] == card["artifact"]["sha256"]
-    assert again["history"]["stage2_finetune"] == card["history"]["stage2_finetune"]
+    assert again.weights_sha256 == card.weights_sha256
+    assert again.history.stage2_finetune == card.history.stage2_finetune
 
 
 def test_a_positive_attention_weight_trains_with_the_term_and_says_so(trained, tmp_path, monkeypatch):
@@ -97,9 +97,9 @@ def test_a_positive_attention_weight_trains_with_the_term_and_says_so(trained, t
         config, masks_dir=root / "masks", attention_weight=1.0, out_dir=tmp_path / "a", run_dir=tmp_path / "r"
     )
     card = train(guided)
-    assert len(card["history"]["stage2_finetune"]["attention"]) == len(card["history"]["stage2_finetune"]["loss"])
-    assert "val_attention" not in card["history"]["stage2_finetune"]
-    assert card["training_config"]["attention_weight"] == 1.0 and card["timings"]["outline_views_s"] > 0
+    stage2 = card.history.stage2_finetune
+    assert len(stage2["attention"]) == len(stage2["loss"]) and "val_attention" not in stage2
+    assert card.training_config.attention_weight == 1.0 and card.timings.outline_views_s > 0
 
 
 def test_a_positive_attention_weight_without_outlines_is_refused(trained, tmp_path):

@@ -8,7 +8,7 @@ import pytest
 
 from model.schema.card import load_card
 from tests.helpers import sample_scans
-from training.app_server import CHROMIUM, CHROMIUM_ARGS, running_app
+from training.evaluation.app_server import CHROMIUM, CHROMIUM_ARGS, running_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.artifact]
 CHROMIUM_FLAGS = [

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from model.schema.records import Audit, read
 from tests.helpers import ROOT
 from training.__main__ import app
-from training.config import default
+from training.fitting.config import default
 
 COMMANDS = (
     "train evaluate report candidates rescore audit guard slim ood screenshots saliency masks outlines trust "

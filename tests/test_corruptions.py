@@ -2,7 +2,15 @@ import numpy as np
 import pytest
 
 from tests.helpers import synthetic_scan
-from training.corruptions import CORRUPTIONS, SEVERITIES, blur, contrast, downscale, gaussian_noise, rician_noise
+from training.evaluation.corruptions import (
+    CORRUPTIONS,
+    SEVERITIES,
+    blur,
+    contrast,
+    downscale,
+    gaussian_noise,
+    rician_noise,
+)
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ import pytest
 from PIL import Image
 
 from tests.helpers import synthetic_scan
-from training.augment import AugmentConfig, augment_with_outline
-from training.domain import (
+from training.data.augment import AugmentConfig, augment_with_outline
+from training.data.domain import (
     brain_mask,
     random_convolution,
     random_intensity_curve,

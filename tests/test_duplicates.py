@@ -2,8 +2,8 @@ import numpy as np
 from PIL import Image
 
 from tests.helpers import synthetic_scan
-from training.duplicates import ImageHashes, cross_match, duplicate_groups, hamming, hash_images
-from training.split import grouped_split
+from training.data.duplicates import ImageHashes, cross_match, duplicate_groups, hamming, hash_images
+from training.data.split import grouped_split
 
 
 def test_hamming_counts_differing_bits():

@@ -1,5 +1,7 @@
 """The ONNX export: written by training, checked by hash at load, computing what the Keras model computes."""
 
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 
@@ -7,14 +9,15 @@ from model.core.predict import Classifier
 from model.errors import ArtifactError, ChecksumMismatchError
 from model.schema.card import CARD_FILE, ONNX_FILE, read_record, sha256_file, write_card
 from tests.helpers import TINY_SIZE, sample_scans
-from training.export import TOLERANCE
+from training.fitting.export import TOLERANCE
 
 
 def test_export_is_recorded_in_the_card_and_used_by_default(tiny_onnx_artifact):
-    root, block = tiny_onnx_artifact
-    assert read_record(root / CARD_FILE, CARD_FILE)["onnx"] == block and block["file"] == ONNX_FILE
-    assert block["sha256"] == sha256_file(root / ONNX_FILE)
-    assert block["max_logit_difference_vs_tensorflow"] < TOLERANCE
+    root, card = tiny_onnx_artifact
+    block = read_record(root / CARD_FILE, CARD_FILE)["onnx"]
+    assert card.onnx is not None and block == asdict(card.onnx) and card.onnx.file == ONNX_FILE
+    assert card.onnx.sha256 == sha256_file(root / ONNX_FILE)
+    assert card.onnx.max_logit_difference_vs_tensorflow < TOLERANCE
     assert Classifier.from_artifact(root).onnx is not None
     assert Classifier.from_artifact(root, runtime="tensorflow").onnx is None
 

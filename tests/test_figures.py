@@ -7,7 +7,7 @@ from model.report.figures import (
 )
 from model.schema.card import History
 from model.schema.tables import Calibration, typed
-from training.metrics import reliability
+from training.fitting.metrics import reliability
 
 NAMES = ["Glioma", "Meningioma", "No tumour", "Pituitary tumour"]
 

@@ -62,3 +62,28 @@ def test_the_format_readers_import_the_limits_never_the_dispatcher(fmt):
     imports = model_imports(ROOT / "model" / "core" / f"{fmt}.py")
     assert "model.core.decode" not in imports
     assert {m for m in imports if m.startswith("model.core.")} <= {"model.core.limits"}
+
+
+TRAINING_PARTS = {"training.data": 0, "training.fitting": 1, "training.evaluation": 2}
+TRAINING_FILES = [p for p in sorted((ROOT / "training").rglob("*.py")) if p.parent != ROOT / "training"]
+
+
+def part_of(module: str) -> str | None:
+    return next((part for part in TRAINING_PARTS if module == part or module.startswith(part + ".")), None)
+
+
+def test_every_training_module_sits_in_a_part():
+    """Only the CLI and the package's docstring sit at training/'s top; every other module is in one of its parts."""
+    top = sorted(p.name for p in (ROOT / "training").glob("*.py"))
+    assert top == ["__init__.py", "__main__.py"]
+    assert all(part_of(".".join(p.relative_to(ROOT).with_suffix("").parts)) for p in TRAINING_FILES)
+
+
+@pytest.mark.parametrize("path", TRAINING_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_a_training_part_imports_only_itself_or_the_parts_below(path):
+    """evaluation -> fitting -> data: scoring reads the artifact fitting wrote; fitting never reaches for a scorer."""
+    own = part_of(".".join(path.relative_to(ROOT).with_suffix("").parts))
+    assert own is not None
+    imported = model_imports(path, prefixes=("training",))
+    upward = [m for m in imported if part_of(m) is None or TRAINING_PARTS[part_of(m)] > TRAINING_PARTS[own]]
+    assert upward == [], f"{path.relative_to(ROOT)} ({own}) imports a higher part"

@@ -4,7 +4,7 @@ from PIL import Image
 
 from model.core.outlines import OutlineBank
 from tests.helpers import synthetic_scan, tumour_mask, write_dataset, write_masks
-from training.masks import build_outline_bank, label_conflicts, load_mask, read_index, rebuild_masks
+from training.data.masks import build_outline_bank, label_conflicts, load_mask, read_index, rebuild_masks
 
 
 def write_figshare_slice(path, image: np.ndarray, mask: np.ndarray, label: int) -> None:

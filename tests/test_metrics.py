@@ -3,8 +3,8 @@ import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, precision_score
 
 from model.core.predict import calibrated_probabilities
-from training.calibrate import fit_temperature
-from training.metrics import bootstrap_mean_ci, classification_report, reliability
+from training.fitting.calibrate import fit_temperature
+from training.fitting.metrics import bootstrap_mean_ci, classification_report, reliability
 
 NAMES = ["a", "b", "c", "d"]
 
@@ -78,7 +78,7 @@ def test_paired_comparison_matches_a_hand_computed_mcnemar_table():
 def test_one_vs_rest_matches_scikit_learn_and_hand_counts():
     from sklearn.metrics import roc_auc_score
 
-    from training.metrics import one_vs_rest
+    from training.fitting.metrics import one_vs_rest
 
     truth = np.array([1, 1, 1, 0, 0, 0, 0, 0], bool)
     predicted = np.array([1, 1, 0, 1, 0, 0, 0, 0], bool)
@@ -93,7 +93,7 @@ def test_one_vs_rest_matches_scikit_learn_and_hand_counts():
 
 
 def test_the_cluster_bootstrap_widens_the_interval_when_copies_are_counted_once_each():
-    from training.metrics import bootstrap_mean_ci
+    from training.fitting.metrics import bootstrap_mean_ci
 
     values = np.repeat(np.random.default_rng(0).random(20) < 0.6, 10).astype(float)  # 20 scans, 10 copies each
     naive = bootstrap_mean_ci(values)
@@ -102,7 +102,7 @@ def test_the_cluster_bootstrap_widens_the_interval_when_copies_are_counted_once_
 
 
 def test_a_class_with_no_scans_is_left_out_of_macro_f1():
-    from training.metrics import classification_report
+    from training.fitting.metrics import classification_report
 
     labels = np.array([0, 0, 1, 1])
     probabilities = np.eye(3)[[0, 0, 1, 1]]

@@ -28,7 +28,7 @@ def test_pooled_frozen_features_are_spatial_means():
 
 
 def test_the_out_of_distribution_set_is_varied_decodable_and_keeps_a_held_out_part():
-    from training.ood_images import DESIGN, HELD_OUT, out_of_distribution_images
+    from training.data.ood_images import DESIGN, HELD_OUT, out_of_distribution_images
 
     images = out_of_distribution_images()
     parts = {part: {category for p, category, _, _ in images if p == part} for part in (DESIGN, HELD_OUT)}
@@ -43,7 +43,7 @@ def test_the_out_of_distribution_set_is_varied_decodable_and_keeps_a_held_out_pa
 
 @pytest.mark.artifact
 def test_screenshots_of_the_app_and_other_non_mri_images_are_flagged(real_classifier):
-    from training.ood_images import HELD_OUT, out_of_distribution_images
+    from training.data.ood_images import HELD_OUT, out_of_distribution_images
 
     held_out = [(name, rgb) for part, _, name, rgb in out_of_distribution_images() if part == HELD_OUT]
     flagged = [p.out_of_distribution for _, p in real_classifier.classify_images([rgb for _, rgb in held_out])]

@@ -70,7 +70,7 @@ def test_the_app_answers_on_each_sample_what_the_evaluation_recorded_for_its_tes
     whether that was right or not."""
     from model.schema.card import ARTIFACT_DIR
     from model.schema.records import Evaluation, load
-    from training.samples import sample_file_name
+    from training.evaluation.samples import sample_file_name
 
     evaluation = load(Evaluation, ARTIFACT_DIR)
     assert evaluation is not None

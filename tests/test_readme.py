@@ -2,7 +2,7 @@ import json
 import shutil
 
 from model.schema.card import ARTIFACT_DIR, CANDIDATES_FILE, CARD_FILE, EVALUATION_FILE, RESCORE_FILE, load_card
-from training.readme import END, README, REPRODUCE_END, REPRODUCE_START, START, render, render_reproduce
+from training.evaluation.readme import END, README, REPRODUCE_END, REPRODUCE_START, START, render, render_reproduce
 
 
 def test_readme_results_match_the_committed_json():

@@ -19,7 +19,7 @@ from model.schema.records import (
     read,
     write,
 )
-from training.data import recorded_path
+from training.data.listing import recorded_path
 
 
 @pytest.mark.parametrize("name", sorted(RECORD_KINDS))

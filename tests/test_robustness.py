@@ -5,9 +5,9 @@ import shutil
 from model.report.robustness_report import accuracy_curves, robustness_rows, robustness_sentence
 from model.schema.card import EVALUATION_FILE
 from tests.helpers import write_dataset
-from training.corruptions import CORRUPTIONS, SEVERITIES
-from training.evaluate import evaluate
-from training.robustness import evaluate_robustness
+from training.evaluation.corruptions import CORRUPTIONS, SEVERITIES
+from training.evaluation.evaluate import evaluate
+from training.evaluation.robustness import evaluate_robustness
 
 
 def test_robustness_scores_every_change_and_severity_on_both_subsets(trained, tmp_path):

@@ -6,7 +6,7 @@ from PIL import Image
 from model.core.explain import Explainer
 from model.core.maps import GRAD_CAM, METHODS
 from tests.helpers import synthetic_scan
-from training.saliency import (
+from training.evaluation.saliency import (
     BASELINES,
     VALIDATION,
     HeldOutScan,

@@ -12,7 +12,7 @@ from model.core.scan_type import SEQUENCES, UNSURE, ScanTypeModel
 from model.errors import ChecksumMismatchError
 from model.schema.card import load_card
 from model.schema.records import ScanTypeEvaluation, read
-from training.scan_type import fit, fit_scan_type
+from training.fitting.scan_type import fit, fit_scan_type
 
 
 def clustered(seed: int = 0, per: int = 60):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from training.calibrate import fit_temperature, nll
-from training.selection import NO_TUMOUR, WORST_GROUP, validation_scores
+from training.fitting.calibrate import fit_temperature, nll
+from training.fitting.selection import NO_TUMOUR, WORST_GROUP, validation_scores
 
 
 def test_the_worst_group_decides_and_each_group_gets_its_own_temperature():

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from tests.helpers import tiny_card, training_settings, write_dataset, write_manifest_dataset
-from training.data import SARTAJ, fingerprint, list_manifest
-from training.selection import verdicts
-from training.split import split_of, split_training
+from training.data.listing import SARTAJ, fingerprint, list_manifest
+from training.data.split import split_of, split_training
+from training.fitting.selection import verdicts
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -10,14 +11,14 @@ from model.core.predict import Classifier
 from model.errors import ArtifactError
 from model.schema.card import CARD_FILE, load_card, sha256_file, update_card
 from tests.helpers import TINY_SIZE, write_dataset, write_masks
-from training import split as split_module
-from training.audit import audit
-from training.config import TrainConfig
-from training.evaluate import evaluate, evaluate_candidates
-from training.guard import refit_guard
-from training.rescore import rescore, write_rows
-from training.selection import WORST_GROUP
-from training.train import CachedRows, average, interpolate, train
+from training.data import split as split_module
+from training.evaluation.audit import audit
+from training.evaluation.evaluate import evaluate, evaluate_candidates
+from training.evaluation.rescore import rescore, write_rows
+from training.fitting.config import TrainConfig
+from training.fitting.guard import refit_guard
+from training.fitting.selection import WORST_GROUP
+from training.fitting.train import CachedRows, average, interpolate, train
 
 
 def test_training_writes_a_loadable_artifact_whose_hash_is_in_the_card(trained):
@@ -54,15 +55,15 @@ def test_the_guard_fitted_again_from_the_images_matches_the_one_training_fitted_
     _, data, config, card = trained
     copy = shutil.copytree(config.out_dir, tmp_path / "artifact")
     refitted = refit_guard(copy, data)
-    assert refitted["threshold"] == pytest.approx(card["ood"]["threshold"], rel=1e-2)
-    assert refitted["features"] == card["ood"]["features"]
+    assert refitted["threshold"] == pytest.approx(card.ood.threshold, rel=1e-2)
+    assert refitted["features"] == card.ood.features
     assert Classifier.from_artifact(copy).ood is not None
 
 
 def test_an_artifact_whose_guard_predates_the_frozen_layer_guard_is_refused(trained, tmp_path):
     _, _, config, card = trained
     copy = shutil.copytree(config.out_dir, tmp_path / "artifact")
-    update_card(copy, ood={key: value for key, value in card["ood"].items() if key != "features"})
+    update_card(copy, ood={key: value for key, value in asdict(card.ood).items() if key != "features"})
     with pytest.raises(ArtifactError, match="python -m training guard"):
         Classifier.from_artifact(copy)
     assert Classifier.from_artifact(copy, with_guard=False).ood is None
@@ -97,9 +98,9 @@ def test_same_seed_same_split_and_cache_is_reused(trained, tmp_path, monkeypatch
     root, data, config, card = trained
     monkeypatch.setenv("BRAIN_MRI_CACHE", str(root / "cache"))
     again = train(TrainConfig(**{**config.__dict__, "out_dir": tmp_path / "again", "run_dir": tmp_path / "run2"}))
-    assert again["dataset"]["validation_images"] == card["dataset"]["validation_images"]
-    assert card["timings"]["cache_images_computed"] == 64 + 30
-    assert again["timings"]["cache_images_computed"] == 0
+    assert again.dataset == card.dataset
+    assert card.timings.cache_images_computed == 64 + 30
+    assert again.timings.cache_images_computed == 0
 
 
 def test_evaluate_reports_full_and_leakage_clean_subsets(trained, tmp_path):
@@ -179,11 +180,11 @@ def test_rescore_reproduces_the_worst_group_loss_the_run_chose_by(trained, tmp_p
     root, _, config, card = trained
     candidate = config.run_dir / "candidates" / "frozen_backbone_head"
     rows = rescore(config, [config.out_dir, candidate])
-    selection = card["validation"]["selection"]
-    chosen = next(r for r in selection["interpolation"] if r["alpha"] == selection["alpha"])
-    assert rows[0]["artifact_sha256"] == card["artifact"]["sha256"] and rows[0]["trained_on"] == ["other", "sartaj"]
-    assert rows[0][WORST_GROUP] == pytest.approx(chosen[WORST_GROUP], rel=2e-2)  # weights stored as float16
-    written = write_rows(tmp_path / "group_rescore.json", config, rows, card["artifact"]["sha256"])
+    selection = card.validation.selection
+    chosen = next(r for r in selection.interpolation if r.alpha == selection.alpha)
+    assert rows[0]["artifact_sha256"] == card.weights_sha256 and rows[0]["trained_on"] == ["other", "sartaj"]
+    assert rows[0][WORST_GROUP] == pytest.approx(chosen.worst_group_nll, rel=2e-2)  # weights stored as float16
+    written = write_rows(tmp_path / "group_rescore.json", config, rows, card.weights_sha256)
     assert [row.beats_shipped for row in written.rows][0] is None
     assert set(written.validation_groups) == {"sartaj", "other/T1", "other/T2"}
 
@@ -192,7 +193,7 @@ def test_rescore_needs_no_cache_and_scores_the_served_model(trained, tmp_path, m
     root, _, config, card = trained
     monkeypatch.setenv("BRAIN_MRI_CACHE", str(tmp_path / "empty"))
     row = rescore(config, [config.out_dir])[0]
-    assert row["artifact_sha256"] == card["artifact"]["sha256"]
+    assert row["artifact_sha256"] == card.weights_sha256
     assert row["mean_group_nll"] <= row[WORST_GROUP]
 
 
@@ -201,12 +202,9 @@ def test_a_run_started_from_an_artifact_interpolates_from_that_model(trained, tm
     monkeypatch.setenv("BRAIN_MRI_CACHE", str(root / "cache"))
     warm = {"out_dir": tmp_path / "warm", "run_dir": tmp_path / "warm_run", "init_from": config.out_dir}
     again = train(TrainConfig(**{**config.__dict__, **warm}))
-    assert "starting_model" in again["validation"]["candidates_accuracy"]
-    assert again["history"]["stage1_head"] == {}
-    start = next(r for r in again["validation"]["selection"]["interpolation"] if r["alpha"] == 0.0)
-    chosen = next(
-        r
-        for r in card["validation"]["selection"]["interpolation"]
-        if r["alpha"] == card["validation"]["selection"]["alpha"]
-    )
-    assert start["worst_group_nll"] == pytest.approx(chosen["worst_group_nll"], rel=2e-2)  # the same model
+    assert "starting_model" in again.validation.candidates_accuracy
+    assert again.history.stage1_head == {}
+    start = next(r for r in again.validation.selection.interpolation if r.alpha == 0.0)
+    selection = card.validation.selection
+    chosen = next(r for r in selection.interpolation if r.alpha == selection.alpha)
+    assert start.worst_group_nll == pytest.approx(chosen.worst_group_nll, rel=2e-2)  # the same model

@@ -17,7 +17,7 @@ from model.core.trust import (
 )
 from model.report.trust_report import RANKINGS, reason_text
 from model.schema.records import ScanTypeThresholds
-from training.trust import Scored, certainties, coverage_curve, decisions, held_out, summary
+from training.fitting.trust import Scored, certainties, coverage_curve, decisions, held_out, summary
 
 
 def scored(probabilities, labels, types=None, groups=None) -> Scored:

@@ -18,7 +18,7 @@ import typer  # noqa: E402
 
 from model.core.registry import BACKBONES  # noqa: E402
 from model.schema.card import ARTIFACT_DIR, SAMPLES_DIR, plain_json  # noqa: E402  (no TensorFlow: --help stays fast)
-from training.config import TrainConfig, default  # noqa: E402
+from training.fitting.config import TrainConfig, default  # noqa: E402
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
@@ -73,7 +73,7 @@ def train(
     ] = default("balance_sources"),
 ) -> None:
     """Train the classifier on DATA_DIR/Training and write the artifact."""
-    from training.train import train as run_training
+    from training.fitting.train import train as run_training
 
     config = TrainConfig(
         data_dir=data_dir,
@@ -96,7 +96,7 @@ def train(
         balance_sources=balance_sources,
     )
     card = run_training(config)
-    _show({"validation": card["validation"]["candidates_accuracy"], "timings": card["timings"]})
+    _show({"validation": card.validation and card.validation.candidates_accuracy, "timings": card.timings})
 
 
 @app.command()
@@ -117,7 +117,7 @@ def evaluate(
 ) -> None:
     """Score the artifact on a split, whole and leakage-clean (with MASKS_DIR also without label conflicts)."""
     from model.core.predict import Runtime
-    from training.evaluate import evaluate as run_evaluation
+    from training.evaluation.evaluate import evaluate as run_evaluation
 
     chosen = cast(Runtime, runtime)  # one of the click choices above
     report = run_evaluation(data_dir, split, artifact_dir, out, gallery_dir, chosen, masks_dir)
@@ -127,7 +127,7 @@ def evaluate(
 @app.command()
 def report(data_dir: DataDir, masks_dir: MasksDir = None, artifact_dir: ArtifactDir = ARTIFACT_DIR) -> None:
     """Evaluate, trust, robustness, ood and readme in one go."""
-    from training.report import report as run_report
+    from training.evaluation.report import report as run_report
 
     _show({step: round(seconds) for step, seconds in run_report(data_dir, masks_dir, artifact_dir).items()})
 
@@ -141,7 +141,7 @@ def candidates(
 ) -> None:
     """Score every candidate a training run saved, once (with MASKS_DIR also the run's choice's Grad-CAM)."""
     from model.schema.records import Candidates
-    from training.evaluate import evaluate_candidates
+    from training.evaluation.evaluate import evaluate_candidates
 
     _show(evaluate_candidates(data_dir, run_dir, out or ARTIFACT_DIR / Candidates.FILE, masks_dir=masks_dir))
 
@@ -155,7 +155,7 @@ def scan_type(
 ) -> None:
     """Fit the scan-type recogniser (sequence, skull-stripped) on the run's split and add it to the artifact."""
     from model.schema.records import ScanTypeEvaluation
-    from training.scan_type import fit_scan_type
+    from training.fitting.scan_type import fit_scan_type
 
     out = out or artifact_dir / ScanTypeEvaluation.FILE
     _show(fit_scan_type(artifact_dir, data_dir, out, tuple(extra_data_dir or ()))["validation"])
@@ -171,8 +171,8 @@ def rescore(
 ) -> None:
     """Score trained artifacts by the selection rule on the clean validation views of a run with these sources."""
     from model.schema.card import load_card
-    from training.rescore import rescore as run_rescore
-    from training.rescore import write_rows
+    from training.evaluation.rescore import rescore as run_rescore
+    from training.evaluation.rescore import write_rows
 
     config = TrainConfig(data_dir=data_dir, extra_data_dirs=tuple(extra_data_dir or ()))
     rows = run_rescore(config, artifact_dirs)
@@ -187,7 +187,7 @@ def audit(
     masks_dir: MasksDir = None,
 ) -> None:
     """Exact and near-duplicate audit within and across splits (with MASKS_DIR also label conflicts)."""
-    from training.audit import audit as run_audit
+    from training.evaluation.audit import audit as run_audit
 
     _show(run_audit(data_dir, out, examples_dir, masks_dir=masks_dir).summary)
 
@@ -195,7 +195,7 @@ def audit(
 @app.command()
 def guard(data_dir: DataDir, artifact_dir: ArtifactDir = ARTIFACT_DIR) -> None:
     """Fit the not-a-brain-MRI guard of an artifact again (no training)."""
-    from training.guard import refit_guard
+    from training.fitting.guard import refit_guard
 
     _show(refit_guard(artifact_dir, data_dir))
 
@@ -203,7 +203,7 @@ def guard(data_dir: DataDir, artifact_dir: ArtifactDir = ARTIFACT_DIR) -> None:
 @app.command()
 def slim(artifact_dir: ArtifactDir = ARTIFACT_DIR) -> None:
     """Rewrite an artifact's weights without the ImageNet arrays (the weights stay bit-identical)."""
-    from training.artifact import slim_weights
+    from training.fitting.artifact import slim_weights
 
     _show(slim_weights(artifact_dir))
 
@@ -211,7 +211,7 @@ def slim(artifact_dir: ArtifactDir = ARTIFACT_DIR) -> None:
 @app.command()
 def ood(data_dir: DataDir, out: Out, split: str = "Testing", artifact_dir: ArtifactDir = ARTIFACT_DIR) -> None:
     """Measure the not-a-brain-MRI guard against non-MRI images."""
-    from training.ood_eval import evaluate_guard
+    from training.evaluation.ood_eval import evaluate_guard
 
     scored = evaluate_guard(data_dir, split, artifact_dir, out)
     _show({"auroc": scored.auroc, "in_distribution": scored.in_distribution, "per_part": scored.per_part})
@@ -221,7 +221,7 @@ def ood(data_dir: DataDir, out: Out, split: str = "Testing", artifact_dir: Artif
 @app.command()
 def screenshots(scan: Annotated[Path, typer.Option(help="a scan to upload on the Classify page")]) -> None:
     """Capture the app's pages for the guard's held-out set."""
-    from training.screenshots import capture_screenshots
+    from training.evaluation.screenshots import capture_screenshots
 
     print("\n".join(str(p) for p in capture_screenshots(scan)))
 
@@ -239,7 +239,7 @@ def saliency(
 ) -> None:
     """Score every saliency method against expert tumour outlines."""
     from model.core.maps import METHODS
-    from training.saliency import evaluate_saliency, redraw_gallery
+    from training.evaluation.saliency import evaluate_saliency, redraw_gallery
 
     if gallery_only:
         print(f"{len(redraw_gallery(data_dir, masks_dir, artifact_dir, out).gallery)} gallery images drawn")
@@ -256,7 +256,7 @@ def masks(
     out: Annotated[Path, typer.Option(help="the outlines folder to write")],
 ) -> None:
     """Rebuild the outlines folder from the figshare release (.mat files)."""
-    from training.masks import rebuild_masks
+    from training.data.masks import rebuild_masks
 
     print(f"{rebuild_masks(figshare_dir, data_dir, out)} outlines written to {out}")
 
@@ -269,7 +269,7 @@ def outlines(
 ) -> None:
     """Pack the outlines the app shows into model/artifacts."""
     from model.core.outlines import OUTLINES_FILE
-    from training.masks import build_outline_bank
+    from training.data.masks import build_outline_bank
 
     target = out or ARTIFACT_DIR / OUTLINES_FILE
     print(f"{build_outline_bank(data_dir, masks_dir, target)} outlines packed into {target}")
@@ -284,7 +284,7 @@ def trust(
 ) -> None:
     """Fit the Mondrian prediction sets and referral thresholds on validation of every source."""
     from model.schema.records import TrustEvaluation
-    from training.trust import evaluate_trust
+    from training.fitting.trust import evaluate_trust
 
     out = out or artifact_dir / TrustEvaluation.FILE
     scored = evaluate_trust(data_dir, artifact_dir, out, tuple(extra_data_dir or ()))
@@ -300,7 +300,7 @@ def robustness(
 ) -> None:
     """Accuracy under acquisition changes, severities 1-5."""
     from model.schema.records import RobustnessEvaluation
-    from training.robustness import VALIDATION_SAMPLE, evaluate_robustness
+    from training.evaluation.robustness import VALIDATION_SAMPLE, evaluate_robustness
 
     target = out or artifact_dir / RobustnessEvaluation.FILE
     scored = evaluate_robustness(data_dir, artifact_dir, target, validation_sample or VALIDATION_SAMPLE)
@@ -317,7 +317,7 @@ def samples(
 ) -> None:
     """Pick the sample scans bundled with the app."""
     from model.schema.records import Evaluation, SaliencyEvaluation
-    from training.samples import write_outlined_samples, write_samples
+    from training.evaluation.samples import write_outlined_samples, write_samples
 
     evaluation = evaluation or ARTIFACT_DIR / Evaluation.FILE
     for stale in out_dir.glob("*.jpg"):  # an earlier model's picks: it may have got them right where this one does not
@@ -332,7 +332,7 @@ def samples(
 @app.command()
 def export(artifact_dir: ArtifactDir = ARTIFACT_DIR) -> None:
     """Add the ONNX export to an artifact (train does this itself)."""
-    from training.export import export_artifact
+    from training.fitting.export import export_artifact
 
     _show(export_artifact(artifact_dir))
 
@@ -340,7 +340,7 @@ def export(artifact_dir: ArtifactDir = ARTIFACT_DIR) -> None:
 @app.command()
 def readme() -> None:
     """Rewrite the README's results section from the committed JSON."""
-    from training.readme import update
+    from training.evaluation.readme import update
 
     print("README updated" if update() else "README already up to date")
 

@@ -11,7 +11,7 @@ classes (the guard on its pooled features let a screenshot of the app through).
 
 The threshold lies halfway (geometrically) between the highest validation
 scan and the lowest image of the design set of non-MRI images
-(`training/ood_images.py`), the widest margin both sides allow.
+(`training/data/ood_images.py`), the widest margin both sides allow.
 """
 
 from __future__ import annotations

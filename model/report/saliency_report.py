@@ -1,6 +1,6 @@
 """Rows and sentences of the saliency check (`python -m training saliency`), for the pages and the README alike.
 
-The JSON is written once by training/saliency.py; everything a person reads about it is worded here.
+The JSON is written once by training/evaluation/saliency.py; everything a person reads about it is worded here.
 """
 
 from __future__ import annotations

@@ -119,7 +119,7 @@ class Detection:
 
 @dataclass(frozen=True)
 class Localisation:
-    """Grad-CAM against the expert outlines on validation scans (`training.evaluate`)."""
+    """Grad-CAM against the expert outlines on validation scans (`training.evaluation.evaluate`)."""
 
     n: int
     pointing_game: float

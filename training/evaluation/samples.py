@@ -16,7 +16,7 @@ from pathlib import Path
 from PIL import Image
 
 from model.schema.records import Evaluation, SaliencyEvaluation, read
-from training.masks import label_conflicts
+from training.data.masks import label_conflicts
 
 SAMPLE_MAX_SIDE = 256
 

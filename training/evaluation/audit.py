@@ -17,9 +17,9 @@ from PIL import Image
 from model.core.decode import decode_file
 from model.schema.card import CLASS_DIRS, CLASS_LABELS
 from model.schema.records import Audit, write
-from training.data import TEST_SPLIT, TRAIN_SPLIT, Sample, fingerprint, list_split
-from training.duplicates import NEAR_DUPLICATE_DISTANCE, ImageHashes, cross_match, duplicate_groups, hash_images
-from training.masks import label_conflicts
+from training.data.duplicates import NEAR_DUPLICATE_DISTANCE, ImageHashes, cross_match, duplicate_groups, hash_images
+from training.data.listing import TEST_SPLIT, TRAIN_SPLIT, Sample, fingerprint, list_split
+from training.data.masks import label_conflicts
 
 THUMBNAIL = 160
 EXAMPLES_PER_CLASS = 6

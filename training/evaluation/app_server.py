@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # Debian's, as `make chromium` installs it
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu"]
 WAIT_MS = 300_000  # what a page may take to draw on a loaded 2-core machine

@@ -3,7 +3,7 @@
 A screenshot of the app once passed the guard as "No tumour 84.9 %". These are
 captured from a real server in headless Chromium, at a desktop and a phone
 size, with and without a classified scan, and committed at half size beside
-`training/ood_images.py`, which feeds them to `python -m training ood`.
+`training/data/ood_images.py`, which feeds them to `python -m training ood`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 from PIL import Image
 
 from pages.shared.sitemap import PAGES as SITE
-from training.app_server import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, running_app
-from training.ood_images import SCREENSHOT_DIR
+from training.data.ood_images import SCREENSHOT_DIR
+from training.evaluation.app_server import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, running_app
 
 PAGES = ("", *(page.url_path for page in SITE))  # Home, then every page
 VIEWPORTS = {"desktop": (1400, 900), "phone": (390, 844)}

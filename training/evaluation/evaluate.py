@@ -22,10 +22,10 @@ from model.core.trust import type_key
 from model.report.evaluation_report import paths_digest
 from model.schema.card import ModelCard, Selection, load_card
 from model.schema.records import Candidates, Evaluation, SaliencyEvaluation, load, read, write
-from training.data import TRAIN_SPLIT, fingerprint, list_split, recorded_path
-from training.duplicates import NEAR_DUPLICATE_DISTANCE, cross_match, duplicate_groups, hash_images
-from training.masks import label_conflicts
-from training.metrics import classification_report
+from training.data.duplicates import NEAR_DUPLICATE_DISTANCE, cross_match, duplicate_groups, hash_images
+from training.data.listing import TRAIN_SPLIT, fingerprint, list_split, recorded_path
+from training.data.masks import label_conflicts
+from training.fitting.metrics import classification_report
 
 
 def _subset(report_rows: list[dict[str, Any]], mask: np.ndarray, class_names: list[str]) -> dict[str, Any] | None:
@@ -173,7 +173,7 @@ def _grad_cam_localisation(data_dir: Path, masks_dir: Path, candidate_dir: Path)
     """Grad-CAM against the expert outlines on the validation tumour scans (`python -m training saliency`)."""
     from model.core.maps import GRAD_CAM
     from model.report.saliency_report import default_method_summary
-    from training.saliency import evaluate_saliency
+    from training.evaluation.saliency import evaluate_saliency
 
     out = candidate_dir / SaliencyEvaluation.FILE
     report = load(SaliencyEvaluation, candidate_dir)

@@ -14,9 +14,9 @@
    decide flip test-time augmentation and fit the OOD guard, all on validation.
 
 Training reads Sartaj's Training folder and, with `extra_data_dirs`, other
-sources in the manifest layout (training.data). Every choice of the run (the
+sources in the manifest layout (training.data.listing). Every choice of the run (the
 stage-2 checkpoint and early stopping, the stage-2 end, the WiSE-FT mix) is
-made by the rule of training.selection: the loss after a fitted temperature on
+made by the rule of training.fitting.selection: the loss after a fitted temperature on
 the clean validation views, per group (source x sequence), worst group.
 Testing is never read here.
 """
@@ -55,19 +55,32 @@ from model.core.backbone import cache_dir
 from model.core.ood import OODDetector, pooled_frozen_features
 from model.core.predict import calibrated_probabilities, verify_file
 from model.core.preprocess import __doc__ as PREPROCESSING_DOC
-from model.schema.card import CLASS_DIRS, CLASS_LABELS, load_card
-from training.artifact import machine_info, write_artifact
-from training.attention import OutlineGuided, outline_rows
-from training.calibrate import fit_temperature, nll
-from training.config import TrainConfig
-from training.data import SARTAJ, TRAIN_SPLIT, Sample, fingerprint
-from training.duplicates import NEAR_DUPLICATE_DISTANCE
-from training.export import export_artifact
-from training.features import CLEAN_VIEW, FLIPPED_VIEW, cached_bottom_activations
-from training.guard import design_non_mri_features
-from training.metrics import classification_report
-from training.selection import WORST_GROUP, validation_scores
-from training.split import TrainingSplit, split_training
+from model.schema.card import (
+    CARD_FILE,
+    CLASS_DIRS,
+    CLASS_LABELS,
+    DatasetSummary,
+    History,
+    Machine,
+    ModelCard,
+    Timings,
+    TrainingSettings,
+    ValidationSummary,
+    load_card,
+)
+from model.schema.tables import typed
+from training.data.duplicates import NEAR_DUPLICATE_DISTANCE
+from training.data.features import CLEAN_VIEW, FLIPPED_VIEW, cached_bottom_activations
+from training.data.listing import SARTAJ, TRAIN_SPLIT, Sample, fingerprint
+from training.data.split import TrainingSplit, split_training
+from training.fitting.artifact import RunRecord, machine_info, write_artifact
+from training.fitting.attention import OutlineGuided, outline_rows
+from training.fitting.calibrate import fit_temperature, nll
+from training.fitting.config import TrainConfig
+from training.fitting.export import export_artifact
+from training.fitting.guard import design_non_mri_features
+from training.fitting.metrics import classification_report
+from training.fitting.selection import WORST_GROUP, validation_scores
 
 log = logging.getLogger(__name__)
 
@@ -629,81 +642,82 @@ def fit_guard(data: RunData) -> OODDetector:
     )
 
 
-def model_card(data: RunData, run: Run, name: str, calibration: Calibration) -> dict[str, Any]:
-    """The card training writes beside the weights (the artifact's SHA-256s are added by `write_artifact`)."""
+def run_record(data: RunData, run: Run, name: str, calibration: Calibration) -> RunRecord:
+    """What the card says about this run and these weights (the files' blocks are added by `write_artifact`)."""
     config, split, end, choice = data.config, data.split, run.end, run.choice
-    class_names = [CLASS_LABELS[c] for c in CLASS_DIRS]
     spec = BACKBONES[config.backbone]
-    y_val = data.y_val
-    return {
-        "name": "Brain-MRI tumour classifier (Xception transfer learning)",
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "candidate": name,
-        "command": shlex.join(["python", "-m", "training", *sys.argv[1:]]),
-        "notice": "Research and teaching demo. Not a medical device.",
-        "class_dirs": list(CLASS_DIRS),
-        "class_names": class_names,
-        "image_size": config.image_size,
-        "backbone": config.backbone,
-        "backbone_weights": "ImageNet Xception (include_top=False), SHA-256 verified",
-        "fine_tuned_from_layer": spec.split_layer,
-        "last_conv_layer": spec.last_conv_layer,
-        "preprocessing": {"version": PREPROCESSING_VERSION, "description": " ".join(PREPROCESSING_DOC.split())},
-        "training_config": config.as_dict(),
-        "dataset": {
-            "source": DATASET_SOURCE
+    return RunRecord(
+        candidate=name,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        command=shlex.join(["python", "-m", "training", *sys.argv[1:]]),
+        image_size=config.image_size,
+        backbone=config.backbone,
+        fine_tuned_from_layer=spec.split_layer,
+        last_conv_layer=spec.last_conv_layer,
+        preprocessing={"version": PREPROCESSING_VERSION, "description": " ".join(PREPROCESSING_DOC.split())},
+        training_config=typed(TrainingSettings, config.as_dict(), CARD_FILE, strict=True),
+        dataset=DatasetSummary(
+            source=DATASET_SOURCE
             + "".join(f"; {d.name}: {SOURCE_CITATIONS.get(d.name, 'see its README')}" for d in config.extra_data_dirs),
-            "sources": sorted({s.source for s in split.samples}),
-            "validation_groups": {
-                str(g): int(n) for g, n in zip(*np.unique(split.validation_groups, return_counts=True))
-            },
-            "split_used": TRAIN_SPLIT,
-            "fingerprint_sha256": data.dataset_fingerprint,
-            "images": len(split.samples),
-            "train_images": int(len(split.train_idx)),
-            "validation_images": int(len(split.val_idx)),
-            "duplicate_groups": int(split.groups.max() + 1),
-            "near_duplicate_phash_distance": NEAR_DUPLICATE_DISTANCE,
-            "class_counts": {c: int((split.labels == i).sum()) for i, c in enumerate(CLASS_DIRS)},
+            sources=sorted({s.source for s in split.samples}),
+            validation_groups={str(g): int(n) for g, n in zip(*np.unique(split.validation_groups, return_counts=True))},
+            split_used=TRAIN_SPLIT,
+            fingerprint_sha256=data.dataset_fingerprint,
+            images=len(split.samples),
+            train_images=int(len(split.train_idx)),
+            validation_images=int(len(split.val_idx)),
+            duplicate_groups=int(split.groups.max() + 1),
+            near_duplicate_phash_distance=NEAR_DUPLICATE_DISTANCE,
+            class_counts={c: int((split.labels == i).sum()) for i, c in enumerate(CLASS_DIRS)},
+        ),
+        validation=validation_summary(data, choice, end, calibration),
+        history=History(stage1_head=run.stage1.history, stage2_finetune=run.stage2.history),
+        timings=typed(Timings, run.timings | {"total_wall_s": time.time() - run.started}, CARD_FILE, strict=True),
+        machine=Machine(**machine_info()),
+        distribution_strategy=type(data.strategy).__name__,
+    )
+
+
+def validation_summary(data: RunData, choice: Choice, end: Stage2End, calibration: Calibration) -> ValidationSummary:
+    """The card's validation block: each candidate's accuracy, how the choice was made, the calibrated scores."""
+    class_names = [CLASS_LABELS[c] for c in CLASS_DIRS]
+    block = {
+        "candidates_accuracy": choice.candidates_accuracy,
+        "selected": choice.selected,
+        "selection": {
+            "criterion": "lowest worst-group NLL at fitted temperatures (clean validation views)",
+            "stage2_end": end.name,
+            "averaging": end.options,
+            "alpha": choice.alpha,
+            "interpolation": choice.interpolation,
+            "candidates_worst_group_nll": {n: r[WORST_GROUP] for n, r in choice.candidate_scores.items()},
         },
-        "validation": {
-            "candidates_accuracy": choice.candidates_accuracy,
-            "selected": choice.selected,
-            "selection": {
-                "criterion": "lowest worst-group NLL at fitted temperatures (clean validation views)",
-                "stage2_end": end.name,
-                "averaging": end.options,
-                "alpha": choice.alpha,
-                "interpolation": choice.interpolation,
-                "candidates_worst_group_nll": {n: r[WORST_GROUP] for n, r in choice.candidate_scores.items()},
-            },
-            "tta_flip_accuracy": calibration.tta_flip_accuracy,
-            "no_tta_accuracy": calibration.no_tta_accuracy,
-            "nll_before_calibration": nll(calibration.logits, y_val, 1.0),
-            "nll_after_calibration": nll(calibration.logits, y_val, calibration.temperature),
-            "report": classification_report(
-                y_val, calibrated_probabilities(calibration.logits, calibration.temperature), class_names, config.seed
-            ),
-        },
-        "history": {"stage1_head": run.stage1.history, "stage2_finetune": run.stage2.history},
-        "timings": run.timings | {"total_wall_s": time.time() - run.started},
-        "machine": machine_info(),
-        "distribution_strategy": type(data.strategy).__name__,
+        "tta_flip_accuracy": calibration.tta_flip_accuracy,
+        "no_tta_accuracy": calibration.no_tta_accuracy,
+        "nll_before_calibration": nll(calibration.logits, data.y_val, 1.0),
+        "nll_after_calibration": nll(calibration.logits, data.y_val, calibration.temperature),
+        "report": classification_report(
+            data.y_val,
+            calibrated_probabilities(calibration.logits, calibration.temperature),
+            class_names,
+            data.config.seed,
+        ),
     }
+    return typed(ValidationSummary, block, CARD_FILE, strict=True)
 
 
 def save_candidate(
     data: RunData, run: Run, name: str, weights: list[np.ndarray], out_dir: Path, with_guard: bool
-) -> dict[str, Any]:
+) -> ModelCard:
     """Calibrates `weights`, fits the guard when asked, and writes them with their card into `out_dir`."""
     calibration = calibrate(data, weights)
     guard = fit_guard(data) if with_guard else None
-    card = model_card(data, run, name, calibration)
+    record = run_record(data, run, name, calibration)
     data.top.set_weights(weights)
-    return write_artifact(data.model, out_dir, card, calibration.temperature, calibration.tta_flip, guard)
+    return write_artifact(data.model, out_dir, record, calibration.temperature, calibration.tta_flip, guard)
 
 
-def train(config: TrainConfig) -> dict[str, Any]:
+def train(config: TrainConfig) -> ModelCard:
     """Runs the stages, saves every candidate under run_dir/candidates and the chosen one in out_dir."""
     started = time.time()
     timings: dict[str, float] = {}
@@ -723,8 +737,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
         candidates["epoch_averaged"] = end.weights
     for name, weights in {**candidates, choice.selected: choice.weights}.items():
         save_candidate(data, run, name, weights, run_dir / "candidates" / name, with_guard=False)
-    card = save_candidate(data, run, choice.selected, choice.weights, config.out_dir, with_guard=True)
-    card["onnx"] = export_artifact(config.out_dir)
+    save_candidate(data, run, choice.selected, choice.weights, config.out_dir, with_guard=True)
+    card = export_artifact(config.out_dir)
     log.info(
         "wrote %s (validation accuracy %.4f) in %.0f s",
         config.out_dir,

@@ -1,6 +1,6 @@
 """Measure the "is this a brain MRI?" guard: Testing scans vs images that are clearly not brain MRI.
 
-The non-MRI images come from `training/ood_images.py`, reported by part: the
+The non-MRI images come from `training/data/ood_images.py`, reported by part: the
 design part (seen when the guard was designed and its threshold placed) and
 the held-out part (never seen). This only measures; nothing here is fitted.
 """
@@ -18,8 +18,8 @@ from tqdm import tqdm
 from model.core.decode import decode_file
 from model.core.predict import BATCH, Classifier
 from model.schema.records import GuardEvaluation, write
-from training.data import list_split
-from training.ood_images import DESIGN, HELD_OUT, out_of_distribution_images
+from training.data.listing import list_split
+from training.data.ood_images import DESIGN, HELD_OUT, out_of_distribution_images
 
 
 def _scores(classifier: Classifier, images: list[np.ndarray]) -> np.ndarray:

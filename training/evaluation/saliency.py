@@ -40,10 +40,10 @@ from model.core.predict import Classifier
 from model.core.preprocess import prepare_outline, to_model_input
 from model.report.saliency_report import SALIENCY_GALLERY_DIR, TESTING, VALIDATION
 from model.schema.records import SaliencyEvaluation, read, write
-from training.data import TEST_SPLIT, list_split
-from training.masks import load_mask, mask_path
-from training.metrics import bootstrap_mean_ci
-from training.split import split_training
+from training.data.listing import TEST_SPLIT, list_split
+from training.data.masks import load_mask, mask_path
+from training.data.split import split_training
+from training.fitting.metrics import bootstrap_mean_ci
 
 UNIFORM, GAUSSIAN = "Uniform map (baseline)", "Centred Gaussian in the head (baseline)"
 BASELINES = {UNIFORM: uniform_map, GAUSSIAN: centred_gaussian_map}

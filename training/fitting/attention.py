@@ -21,9 +21,9 @@ from PIL import Image
 from tqdm import tqdm
 
 from model.core.architecture import LOGITS_LAYER
-from training.augment import AugmentConfig
-from training.features import outline_views
-from training.masks import load_mask
+from training.data.augment import AugmentConfig
+from training.data.features import outline_views
+from training.data.masks import load_mask
 
 _EPSILON = 1e-6
 

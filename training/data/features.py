@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from model.core.decode import decode_file
 from model.core.preprocess import crop_head, crop_to_square, head_bbox, square_to_rgb, to_gray, to_model_input
-from training.augment import AugmentConfig, augment_with_outline
+from training.data.augment import AugmentConfig, augment_with_outline
 
 CLEAN_VIEW, FLIPPED_VIEW = 0, 1  # every later view is a random augmentation
 

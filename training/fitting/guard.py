@@ -18,9 +18,9 @@ from model.core.ood import OODDetector, pooled_frozen_features
 from model.core.predict import BATCH, Classifier
 from model.core.preprocess import preprocess
 from model.schema.card import update_card
-from training.artifact import write_guard
-from training.ood_images import DESIGN, out_of_distribution_images
-from training.split import split_of
+from training.data.ood_images import DESIGN, out_of_distribution_images
+from training.data.split import split_of
+from training.fitting.artifact import write_guard
 
 FrozenForward = Callable[[np.ndarray], np.ndarray]  # model inputs -> activations where the frozen layers end
 

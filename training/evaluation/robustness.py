@@ -21,9 +21,9 @@ from model.core.decode import decode_file
 from model.core.predict import Classifier, Prediction
 from model.schema.card import load_card
 from model.schema.records import Evaluation, RobustnessEvaluation, load, write
-from training.corruptions import CORRUPTIONS, SEVERITIES, Corruption
-from training.metrics import proportion
-from training.split import split_of
+from training.data.split import split_of
+from training.evaluation.corruptions import CORRUPTIONS, SEVERITIES, Corruption
+from training.fitting.metrics import proportion
 
 VALIDATION_SAMPLE = 100  # with the 132 leakage-clean Testing scans: about 20 minutes on 2 cores
 

@@ -31,7 +31,7 @@ from onnx import TensorProto, helper, numpy_helper
 from model.core.architecture import BACKBONES, FLOAT16_MIN_SIZE, features_model
 from model.core.onnx_forward import INPUT_NAME, LOGITS, OUTPUTS, OnnxForward
 from model.core.predict import Classifier
-from model.schema.card import ONNX_FILE, sha256_file, update_card
+from model.schema.card import ONNX_FILE, ModelCard, sha256_file, update_card
 
 OPSET = 17
 TOLERANCE = 1e-2  # max |logit difference| between TensorFlow and the export, on random probe images
@@ -115,9 +115,7 @@ def export_onnx(classifier: Classifier, out_dir: Path) -> dict[str, Any]:
     }
 
 
-def export_artifact(artifact_dir: Path) -> dict[str, Any]:
-    """Adds the ONNX export to an artifact folder and records it in the model card."""
+def export_artifact(artifact_dir: Path) -> ModelCard:
+    """Adds the ONNX export to an artifact folder and records it in the model card; returns the card."""
     classifier = Classifier.from_artifact(artifact_dir, runtime="tensorflow", with_guard=False)
-    block = export_onnx(classifier, artifact_dir)
-    update_card(artifact_dir, onnx=block)
-    return block
+    return update_card(artifact_dir, onnx=export_onnx(classifier, artifact_dir))

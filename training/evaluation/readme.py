@@ -55,7 +55,7 @@ from model.schema.records import (
 )
 from model.schema.tables import ClassificationScores, Interval, Localisation
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 SPEED_TABLE = ROOT / "benchmarks" / "results.md"  # written by `python -m benchmarks` (which imports this path)
 START, END = "<!-- results:start -->", "<!-- results:end -->"

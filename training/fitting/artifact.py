@@ -1,10 +1,15 @@
-"""Writes what training produces: the weights, the OOD guard and the model card."""
+"""Writes what training produces: the weights, the OOD guard and the model card.
+
+The card is built once, here, from a typed `RunRecord` and the blocks of the files written beside it; later steps
+(ONNX export, guard, scan type, slim) replace their own block through `model.schema.card.update_card`.
+"""
 
 from __future__ import annotations
 
 import platform
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -18,7 +23,51 @@ from model.core.ood import GUARD_FEATURES, THRESHOLD_RULE, OODDetector
 from model.core.predict import KerasWeights
 from model.core.registry import BACKBONES
 from model.errors import ArtifactError
-from model.schema.card import OOD_GUARD_FILE, WEIGHTS_FILE, load_card, sha256_file, update_card, write_card
+from model.schema.card import (
+    CLASS_DIRS,
+    CLASS_LABELS,
+    OOD_GUARD_FILE,
+    WEIGHTS_FILE,
+    DatasetSummary,
+    History,
+    Machine,
+    ModelCard,
+    Timings,
+    TrainingSettings,
+    ValidationSummary,
+    load_card,
+    plain_json,
+    sha256_file,
+    update_card,
+    write_card,
+)
+
+NAME = "Brain-MRI tumour classifier (Xception transfer learning)"
+NOTICE = "Research and teaching demo. Not a medical device."
+BACKBONE_WEIGHTS = "ImageNet Xception (include_top=False), SHA-256 verified"
+CALIBRATION_METHOD = "temperature scaling on validation logits"
+OUTPUT = "logits; probabilities = softmax(logits / temperature)"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What a training run records about one set of weights, typed block by block as the app reads them."""
+
+    candidate: str
+    created: str
+    command: str
+    image_size: int
+    backbone: str
+    fine_tuned_from_layer: str
+    last_conv_layer: str
+    preprocessing: dict[str, str]
+    training_config: TrainingSettings
+    dataset: DatasetSummary
+    validation: ValidationSummary
+    history: History
+    timings: Timings
+    machine: Machine
+    distribution_strategy: str
 
 
 def machine_info() -> dict[str, Any]:
@@ -45,21 +94,27 @@ def machine_info() -> dict[str, Any]:
 def write_artifact(
     model: keras.Model,
     out_dir: Path,
-    card: dict[str, Any],
+    record: RunRecord,
     temperature: float,
     tta_flip: bool,
     ood: OODDetector | None,
-) -> dict[str, Any]:
-    """Saves weights (+ guard) into `out_dir` and a card that records their SHA-256."""
+) -> ModelCard:
+    """Saves weights (+ guard) into `out_dir` and writes the card once: the run's record and the files' blocks."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    card = dict(card)
-    card["artifact"] = write_weights(model, out_dir, card["backbone"])
-    card["calibration"] = {"method": "temperature scaling on validation logits", "temperature": temperature}
-    card["inference"] = {"tta_flip": tta_flip, "output": "logits; probabilities = softmax(logits / temperature)"}
+    card: dict[str, Any] = {
+        "name": NAME,
+        "notice": NOTICE,
+        "class_dirs": list(CLASS_DIRS),
+        "class_names": [CLASS_LABELS[c] for c in CLASS_DIRS],
+        "backbone_weights": BACKBONE_WEIGHTS,
+        **plain_json(record),
+        "artifact": write_weights(model, out_dir, record.backbone),
+        "calibration": {"method": CALIBRATION_METHOD, "temperature": temperature},
+        "inference": {"tta_flip": tta_flip, "output": OUTPUT},
+    }
     if ood is not None:
         card["ood"] = write_guard(ood, out_dir)
-    write_card(out_dir, card)
-    return card
+    return write_card(out_dir, card)
 
 
 def write_weights(

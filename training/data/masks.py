@@ -25,7 +25,7 @@ from model.core.decode import decode_file
 from model.core.outlines import OutlineEntry, content_sha256, write_outline_bank
 from model.core.preprocess import to_gray
 from model.i18n import N_
-from training.data import Sample, list_split
+from training.data.listing import Sample, list_split
 
 INDEX_FILE = "index.csv"
 INDEX_COLUMNS = (

@@ -19,11 +19,11 @@ from model.core.predict import BATCH, Classifier
 from model.core.preprocess import to_model_input
 from model.schema.card import ModelCard
 from model.schema.records import GroupRescore, read, write
-from training.artifact import machine_info
-from training.config import TrainConfig
-from training.data import SARTAJ, recorded_path
-from training.selection import RULE, validation_scores, verdicts
-from training.split import TrainingSplit, split_training
+from training.data.listing import SARTAJ, recorded_path
+from training.data.split import TrainingSplit, split_training
+from training.fitting.artifact import machine_info
+from training.fitting.config import TrainConfig
+from training.fitting.selection import RULE, validation_scores, verdicts
 
 
 def validation_logits(classifier: Classifier, paths: list[Path]) -> np.ndarray:

@@ -16,8 +16,8 @@ import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
 from model.schema.card import ModelCard
-from training.data import TRAIN_SPLIT, Sample, list_manifest, list_split
-from training.duplicates import duplicate_groups, hash_images
+from training.data.duplicates import duplicate_groups, hash_images
+from training.data.listing import TRAIN_SPLIT, Sample, list_manifest, list_split
 
 VALIDATION_FOLDS = 6  # Sartaj: one fold of six, ~17 % of Training for validation
 # Other sources: one fold of five (~20 %): their sequence groups are small, and each needs enough validation scans.

@@ -22,8 +22,8 @@ from model.core.trust import ALPHA, REFERRED_SHARE, Trust, mondrian_fit, type_ke
 from model.report.trust_report import RANKINGS
 from model.schema.card import load_card
 from model.schema.records import Evaluation, ScoredScan, TrustEvaluation, load, write
-from training.scan_type import as_is_and_stripped
-from training.split import split_of
+from training.data.split import split_of
+from training.fitting.scan_type import as_is_and_stripped
 
 STRIPPED_BY_US = "skull-stripped by us"
 

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from model.schema.card import ARTIFACT_DIR, ModelCard
-from training.augment import AugmentConfig
+from training.data.augment import AugmentConfig
 
 
 @dataclass
 class TrainConfig:
     data_dir: Path
-    extra_data_dirs: tuple[Path, ...] = ()  # other sources in the manifest layout (training.data)
+    extra_data_dirs: tuple[Path, ...] = ()  # other sources in the manifest layout (training.data.listing)
     out_dir: Path = ARTIFACT_DIR
     run_dir: Path | None = None
     backbone: str = "xception"
@@ -33,8 +33,8 @@ class TrainConfig:
     finetune_learning_rate: float = 1e-4
     patience: int = 3
     mixup: float = 0.4  # Beta parameter of stage-2 manifold mixup; 0 turns it off
-    attention_weight: float = 0.0  # stage-2 outline-guided attention term (training/attention.py); 0 turns it off
-    masks_dir: Path | None = None  # expert outlines (training/masks.py); needed when attention_weight > 0
+    attention_weight: float = 0.0  # stage-2 outline-guided attention term (fitting/attention.py); 0: off
+    masks_dir: Path | None = None  # expert outlines (training/data/masks.py); needed when attention_weight > 0
     init_from: Path | None = None  # an artifact whose weights stage 2 starts from, instead of a new stage-1 head
     balance_sources: bool = True  # stage 2 draws every source, and every sequence inside one, alike
     augment: AugmentConfig = field(default_factory=AugmentConfig)

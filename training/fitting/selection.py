@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from model.schema.card import CLASS_DIRS
-from training.calibrate import fit_temperature, nll
+from training.fitting.calibrate import fit_temperature, nll
 
 NO_TUMOUR = CLASS_DIRS.index("no_tumor")
 WORST_GROUP = "worst_group_nll"  # the criterion every choice of a run and between runs minimises

@@ -29,12 +29,12 @@ log = logging.getLogger(__name__)
 
 
 def _steps(data_dir: Path, masks_dir: Path | None, artifact_dir: Path) -> dict[str, Callable[[], object]]:
-    from training.evaluate import evaluate
-    from training.ood_eval import evaluate_guard
-    from training.readme import update
-    from training.robustness import evaluate_robustness
-    from training.scan_type import fit_scan_type
-    from training.trust import evaluate_trust
+    from training.evaluation.evaluate import evaluate
+    from training.evaluation.ood_eval import evaluate_guard
+    from training.evaluation.readme import update
+    from training.evaluation.robustness import evaluate_robustness
+    from training.fitting.scan_type import fit_scan_type
+    from training.fitting.trust import evaluate_trust
 
     evaluation = artifact_dir / EVALUATION_FILE
     return {

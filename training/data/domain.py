@@ -9,7 +9,7 @@ give each class every look, so the look stops predicting the class:
   segmentation", IEEE TMI 2022; RandConv, Xu et al., ICLR 2021);
 - `random_intensity_curve`: a random non-monotonic remapping of the grey levels (BigAug, Zhang et al.,
   "Generalizing deep learning for medical image segmentation to unseen domains via deep stacked
-  transformation", IEEE TMI 2020; with the contrast inversion `training.augment` already draws);
+  transformation", IEEE TMI 2020; with the contrast inversion `training.data.augment` already draws);
 - `skull_stripped`: the brain alone, the scalp and skull removed, as skull-stripped research data (BraTS) comes;
 - `resampled`: a coarser acquisition or a thumbnail, scaled down and up again;
 - `rewindowed`: another display window, the grey levels clipped at random percentiles and stretched again.

@@ -24,14 +24,14 @@ from model.core.preprocess import crop_head, square_to_rgb, to_model_input
 from model.core.scan_type import SEQUENCES, UNSURE, ScanTypeModel
 from model.schema.card import SCAN_TYPE_FILE, sha256_file, update_card
 from model.schema.records import ScanTypeEvaluation, write
-from training.data import MIXED_SEQUENCES, SARTAJ
-from training.domain import skull_stripped
-from training.selection import NO_TUMOUR
-from training.split import TrainingSplit, split_of
+from training.data.domain import skull_stripped
+from training.data.listing import MIXED_SEQUENCES, SARTAJ
+from training.data.split import TrainingSplit, split_of
+from training.fitting.selection import NO_TUMOUR
 
 SARTAJ_TUMOUR_SEQUENCE = "T1C+"  # figshare slices: post-contrast T1 (Cheng et al.)
 SARTAJ_PER_SIDE = {"train": 400, "validation": 150}  # a sample: Sartaj's tumour scans would otherwise swamp the rest
-STRIP_DEPTH = 0.12  # of the head's radius (training.domain draws 0.08-0.18)
+STRIP_DEPTH = 0.12  # of the head's radius (training.data.domain draws 0.08-0.18)
 MAX_UNSURE_SHARE = 0.1  # of known-sequence validation scans: where the "other / unsure" threshold lies
 C = 0.1  # inverse L2 strength of both logistic regressions (standardised features)
 

@@ -1,7 +1,7 @@
 """Training-time augmentation of a square grayscale head crop (see model.core.preprocess.crop_head).
 
 Geometry (flip, rotation, random resized crop) makes framing matter less. The intensity changes (gamma,
-contrast, equalisation, inversion, blur, noise) and the domain-generalisation transforms of `training.domain`
+contrast, equalisation, inversion, blur, noise) and the domain-generalisation transforms of `training.data.domain`
 (skull-stripped views, resampling, random intensity curves, random convolutions, windowing) are there to break
 the "looks like this sequence or source = this class" shortcut that the Sartaj Training split teaches. Every
 class gets every transform with the same probabilities.
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
-from training.domain import (
+from training.data.domain import (
     STRIP_DEPTHS,
     random_convolution,
     random_intensity_curve,
@@ -105,7 +105,7 @@ def _intensity(image: Image.Image, rng: np.random.Generator, config: AugmentConf
 
 
 def _domain_intensity(values: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
-    """The intensity transforms of `training.domain`, each drawn with its probability, in a fixed order."""
+    """The intensity transforms of `training.data.domain`, each drawn with its probability, in a fixed order."""
     if rng.random() < config.p_curve:
         values = random_intensity_curve(values, rng)
     if rng.random() < config.p_random_conv:

@@ -1,0 +1,1 @@
+"""Scoring the artifact: every result file, the README block, the galleries, the samples and the screenshots."""

@@ -1,0 +1,1 @@
+"""Fitting the artifact: configuration, the training stages, selection, calibration, export, guard, scan type, trust."""
