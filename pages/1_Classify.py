@@ -5,20 +5,27 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from model.core.batch import result_row
-from model.core.decode import SERIES_FORMAT, not_mr_modality
 from model.core.predict import Classified
 from model.core.series import SERIES_NAME, group_series
 from model.core.trust import Reason
-from model.core.volume import VOLUME_FORMAT
+from model.core.volume import Plane
 from model.errors import BrainMRIError
 from model.i18n import N_, _, pct
 from model.report.scan_type_report import accuracy_on_kind, describe, sequence_name
-from model.report.series_report import likely_tumour_sentence, skipped_sentence, slices_summary, tumour_slices
-from model.report.trust_report import caveat, reason_text, referrals_summary, set_label
+from model.report.series_report import (
+    NOT_MR,
+    frame_word,
+    likely_tumour_sentence,
+    position_caption,
+    skipped_sentence,
+    slices_summary,
+    tumour_slices,
+    whole_label,
+)
+from model.report.trust_report import caveat, check_words, reason_text, referrals_summary, set_label
 from model.schema.card import NO_TUMOUR
 from pages.shared.layout import class_label, page_setup, probability_chart, show_library_error, thumbnail_uri
-from pages.shared.report import pdf_report
+from pages.shared.report import pdf_report, results_csv
 from pages.shared.scans import (
     EXAMPLES_KEY,
     Failure,
@@ -26,7 +33,6 @@ from pages.shared.scans import (
     classify_scan,
     clear_scans,
     explain_scan,
-    frame_word,
     kept_scans,
     pick_plane,
     plane_of,
@@ -86,12 +92,12 @@ if not files:
     st.stop()
 
 
-def frame_key(name: str, plane: str | None = None) -> str:
+def frame_key(name: str, plane: Plane | None = None) -> str:
     """Per scan and plane: a volume cut along another plane has another number of slices."""
     return f"frame-{name}-{plane or plane_of(name)}"
 
 
-def frame_of(name: str, plane: str | None = None) -> int | None:
+def frame_of(name: str, plane: Plane | None = None) -> int | None:
     """The frame the visitor picked for a multi-frame file, series or volume in `plane` (the slider counts from 1)."""
     picked = st.session_state.get(frame_key(name, plane))
     return None if picked is None else picked - 1
@@ -112,19 +118,6 @@ trust = served_trust()
 SET = "" if report is None else set_label(report)  # the set's column and line label, e.g. "95 % set"
 
 
-def checks(result: Classified) -> str:
-    """Why to be careful, in words that fit the numbers beside them; a flagged non-MRI shows that reason only."""
-    if result.prediction.out_of_distribution:
-        return _("not like a training MRI")
-    flags = []
-    if not_mr_modality(result.details):
-        flags.append(_("DICOM modality {modality}, not MR").format(modality=not_mr_modality(result.details)))
-    decision = decision_of(result.prediction)
-    if decision is not None and decision.referred:
-        flags.append(reason_text(decision))
-    return "; ".join(flags)
-
-
 def summary_row(name: str, result: Classified) -> dict[str, object]:
     """A flagged input keeps its (greyed) class for the record, but no set, confidence or margin."""
     row: dict[str, object] = {
@@ -141,7 +134,7 @@ def summary_row(name: str, result: Classified) -> dict[str, object]:
     return row | {
         CONFIDENCE: None if flagged else result.prediction.confidence,
         MARGIN: None if flagged else result.prediction.margin,
-        CHECK: checks(result),
+        CHECK: check_words(result, decision),
     }
 
 
@@ -199,25 +192,9 @@ if classified:
     shown = summary_table(classified)
 
 
-def csv_rows(name: str, result: Classified | Failure) -> list[dict[str, object]]:
-    """One row per file, or one per frame or slice of a multi-frame file, series or volume (as the CLI writes)."""
-    every = (
-        [result] if isinstance(result, Failure) or result.frames == 1 else classify_frames(files[name], plane_of(name))
-    )
-    if isinstance(every, Failure):
-        return [result_row(name, names, error=every.english())]
-    several = len(every) > 1
-    return [
-        result_row(name, names, r.prediction, frame=index + 1 if several else None, trust=trust)
-        if isinstance(r, Classified)
-        else result_row(name, names, error=r.english())
-        for index, r in enumerate(every)
-    ]
-
-
 st.download_button(
     _("Download results as CSV"),
-    pd.DataFrame([row for n, r in results.items() for row in csv_rows(n, r)]).to_csv(index=False).encode(),
+    results_csv(results, files),
     "classifications.csv",
     "text/csv",
     help=_("Stable English column names, one row per file or per slice, for scripts and spreadsheets"),
@@ -236,39 +213,37 @@ if classified:
     )
 
 
-WHOLE = {SERIES_FORMAT: N_("**Whole series**"), VOLUME_FORMAT: N_("**Whole volume**")}
-
-
 def slice_by_slice(name: str, result: Classified) -> None:
     """The whole series or multi-frame file: each slice's class, in one line and one chart."""
     every = classify_frames(kept_scans()[name], plane_of(name))
     if isinstance(every, Failure):
         st.error(every.message())
         return
-    whole = WHOLE.get(result.details.get("format", ""), N_("**Whole file**"))
-    frames = result.details.get("format") not in WHOLE  # a multi-frame file, not a series or a volume
     line = slices_summary(
-        labels, [r.prediction.class_index for r in every], [r.prediction.out_of_distribution for r in every], frames
+        labels,
+        [r.prediction.class_index for r in every],
+        [r.prediction.out_of_distribution for r in every],
+        frames=not result.info.sliced,  # a multi-frame file, not a series or a volume
     )
     decisions = [d for d in (decision_of(r.prediction) for r in every) if d is not None]
     referrals = referrals_summary(decisions) if decisions else ""
     if referrals and len({d.reason for d in decisions}) == 1 and decisions[0].reason == Reason.UNVALIDATED:
         st.warning(referrals, icon=":material/warning:")  # the whole scan is of a kind never validated: say it once
         referrals = ""
-    st.markdown(f"{_(whole)} · {line}" + (f" · {referrals}" if referrals else ""))
+    st.markdown(f"{whole_label(result.info)} · {line}" + (f" · {referrals}" if referrals else ""))
     no_tumour = get_classifier().card.class_dirs.index(NO_TUMOUR)
     likely = tumour_slices(
         [r.prediction.probabilities for r in every], no_tumour, [r.prediction.out_of_distribution for r in every]
     )
     if likely:
-        st.markdown(likely_tumour_sentence(likely, frame_word(result)))
+        st.markdown(likely_tumour_sentence(likely, frame_word(result.info)))
     chances = pd.DataFrame([r.prediction.probabilities for r in every], columns=labels, index=range(1, len(every) + 1))
-    st.bar_chart(chances, height=280, x_label=frame_word(result), y_label=_("calibrated probability"), stack=True)
+    st.bar_chart(chances, height=280, x_label=frame_word(result.info), y_label=_("calibrated probability"), stack=True)
 
 
 def verdict(name: str, result: Classified) -> None:
     """The class (greyed out when it cannot be trusted), its confidence, its prediction set."""
-    unreliable = result.prediction.out_of_distribution or not_mr_modality(result.details)
+    unreliable = result.prediction.out_of_distribution or result.info.not_mr
     label = class_label(result.prediction.class_name)
     st.subheader(f":gray[{label}]" if unreliable else label)
     if result.prediction.out_of_distribution:
@@ -309,41 +284,18 @@ def details(name: str, result: Classified) -> None:
         verdict(name, result)
         if not result.prediction.out_of_distribution:
             st.altair_chart(probability_chart(labels, result.prediction.probabilities), width="stretch")
-        word = frame_word(result)
+        word = frame_word(result.info)
         pick_plane(name, result, "classify")
         if result.frames > 1:
             slider = _("{word} of {name}").format(word=word.capitalize(), name=name)
             st.slider(slider, 1, result.frames, result.frame + 1, key=frame_key(name))
-        if result.details.get("format") == VOLUME_FORMAT:
-            st.caption(
-                _("{format} · {plane} · {word} {number} of {total}").format(
-                    format=_(VOLUME_FORMAT),
-                    plane=_(plane_of(name)),
-                    word=word,
-                    number=result.frame + 1,
-                    total=result.frames,
-                )
-            )
-        if result.details.get("format", "").startswith("DICOM"):
-            st.caption(
-                _("{format} · modality {modality} · {word} {number} of {total}").format(
-                    format=class_label(result.details["format"]),
-                    modality=result.details.get("modality"),
-                    word=word,
-                    number=result.frame + 1,
-                    total=result.frames,
-                )
-            )
-        if result.details.get("skipped_small"):
-            st.caption(skipped_sentence(int(result.details["skipped_small"])))
-        if not_mr_modality(result.details):
-            st.warning(
-                _(
-                    "This DICOM file says it is not an MR image (modality {modality}): the model only knows brain "
-                    "MRI, so the class above means nothing here."
-                ).format(modality=not_mr_modality(result.details)),
-                icon=":material/warning:",
-            )
+        where = position_caption(result.info, result.frame)
+        if where:
+            st.caption(where)
+        if result.info.skipped_small:
+            st.caption(skipped_sentence(result.info.skipped_small))
+        if result.info.not_mr:
+            st.warning(_(NOT_MR), icon=":material/warning:")
         if result.frames > 1:
             slice_by_slice(name, result)
         if st.button(_("Explain this scan"), key=f"explain-{name}", icon=":material/local_fire_department:"):

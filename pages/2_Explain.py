@@ -1,12 +1,13 @@
 """Explain: saliency maps (Grad-CAM, Grad-CAM++, Score-CAM, SmoothGrad) for one scan and one class."""
 
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from model.core.localisation import area_share, scores
+from model.core.localisation import area_share, lands_on_outline, scores
 from model.core.maps import GRAD_CAM, METHODS, Explanation
 from model.core.predict import Classified
 from model.core.preprocess import to_model_input
@@ -16,13 +17,13 @@ from model.i18n import N_, _, number, pct
 from model.report.figures import explanation_figure
 from model.report.saliency_report import OUTLINE_CITATION
 from model.report.scan_type_report import accuracy_on_kind, describe
+from model.report.series_report import frame_word
 from pages.shared.layout import class_label, page_setup, png_bytes, show_library_error
 from pages.shared.report import pdf_report
 from pages.shared.scans import (
     classify,
     classify_scan,
     content_id,
-    frame_word,
     keep_scans,
     kept_scans,
     pick_plane,
@@ -79,7 +80,7 @@ def explained_result(name: str, data: Upload) -> Classified:
     if isinstance(result, Classified):
         pick_plane(name, result, "explain")
     if isinstance(result, Classified) and result.frames > 1:
-        label = _("{word} of {name}").format(word=frame_word(result).capitalize(), name=name)
+        label = _("{word} of {name}").format(word=frame_word(result.info).capitalize(), name=name)
         frame = st.slider(label, 1, result.frames, result.frame + 1, key=f"explain-frame-{name}-{plane_of(name)}")
         result = classify(data, frame - 1, plane_of(name))
     if not isinstance(result, Classified):
@@ -91,7 +92,7 @@ def explained_result(name: str, data: Upload) -> Classified:
     if result.frames > 1:
         st.caption(
             _("Explaining {word} {number} of {total}").format(
-                word=frame_word(result), number=result.frame + 1, total=result.frames
+                word=frame_word(result.info), number=result.frame + 1, total=result.frames
             )
         )
     if result.prediction.scan_type is not None:
@@ -108,27 +109,31 @@ def computed_explanations(
     explanations = {}
     for method in methods:
         bar = st.empty()
-
-        def compute(method: str = method, bar: Any = bar) -> Explanation:
-            explainer = get_explainer()
-            if explainer.needs_tensorflow(method, reference) and not explainer.tensorflow_ready:
-                with st.spinner(
-                    _("Loading TensorFlow and the Keras model for {method} (once per server)…").format(method=method)
-                ):
-                    explainer.tensorflow_maps()
-            text = _("Computing {method}…").format(method=method)
-            progress = bar.progress(0.0, text=text)
-            return explainer.explain(
-                to_model_input(result.prepared),
-                class_index,
-                method,
-                progress=lambda done: progress.progress(done, text=f"{text} {pct(done, 0)}"),
-                reference=reference,
-            )
-
+        compute = partial(explanation_with_progress, result, class_index, method, reference, bar)
         explanations[method] = remembered_explanation((content, class_index, method, reference), compute)
         bar.empty()
     return explanations
+
+
+def explanation_with_progress(
+    result: Classified, class_index: int, method: str, reference: bool, bar: Any
+) -> Explanation:
+    """One map, its progress shown in `bar`; TensorFlow loaded first (with a spinner) when the method needs it."""
+    explainer = get_explainer()
+    if explainer.needs_tensorflow(method, reference) and not explainer.tensorflow_ready:
+        with st.spinner(
+            _("Loading TensorFlow and the Keras model for {method} (once per server)…").format(method=method)
+        ):
+            explainer.tensorflow_maps()
+    text = _("Computing {method}…").format(method=method)
+    progress = bar.progress(0.0, text=text)
+    return explainer.explain(
+        to_model_input(result.prepared),
+        class_index,
+        method,
+        progress=lambda done: progress.progress(done, text=f"{text} {pct(done, 0)}"),
+        reference=reference,
+    )
 
 
 def outline_section(outline: np.ndarray | None, explanations: dict[str, Explanation]) -> None:
@@ -147,11 +152,17 @@ def outline_section(outline: np.ndarray | None, explanations: dict[str, Explanat
         )
     )
     peak, energy = _("peak on outline"), _("energy inside")
-    rows = [{_("method"): m, **scores(e.heatmap, outline)} for m, e in explanations.items()]
-    table = pd.DataFrame(rows).rename(columns={"pointing_game": peak, "energy_share": energy, "auprc": "AUPRC"})
-    table[peak] = table[peak].map(lambda v: _("yes") if v >= 0.5 else _("no"))
-    table[energy] = table[energy].map(lambda v: pct(v, 0))
-    table["AUPRC"] = table["AUPRC"].map(lambda v: number(v, 2))
+    found = {m: scores(e.heatmap, outline) for m, e in explanations.items()}
+    rows = [
+        {
+            _("method"): m,
+            peak: _("yes") if lands_on_outline(s) else _("no"),
+            energy: pct(s["energy_share"], 0),
+            "AUPRC": number(s["auprc"], 2),
+        }
+        for m, s in found.items()
+    ]
+    table = pd.DataFrame(rows)
     st.dataframe(table, hide_index=True, width="stretch")
     st.caption(
         _(OUTLINE_CITATION) + " " + _("How often each method lands on the outline across held-out scans: Evaluation.")
@@ -232,9 +243,11 @@ titles = {}
 for method in methods:
     titles[method] = f"{method} · {class_label(target)} {pct(probability)}"
     if drawn is not None:
-        hit = scores(explanations[method].heatmap, drawn)
-        landed = _("hit") if hit["pointing_game"] >= 0.5 else _("miss")
-        titles[method] += "\n" + _("{landed} · {share} inside").format(landed=landed, share=pct(hit["energy_share"], 0))
+        found = scores(explanations[method].heatmap, drawn)
+        landed = _("hit") if lands_on_outline(found) else _("miss")
+        titles[method] += "\n" + _("{landed} · {share} inside").format(
+            landed=landed, share=pct(found["energy_share"], 0)
+        )
 scale_label = (
     _("relevance (1 = 95th percentile of this method on validation)")
     if absolute

@@ -36,33 +36,47 @@ def test_eight_concurrent_sessions_match_sequential_answers(real_classifier):
         np.testing.assert_allclose(h1, h2, atol=1e-4)
 
 
-def test_memory_does_not_grow_over_a_hundred_requests(real_classifier):
+LEAK_MIB = 224 * 224 * 3 * 4 / 2**20  # the smallest leak that matters: one model input (0.57 MiB) per request
+
+
+def test_memory_does_not_grow_with_the_number_of_requests(real_classifier):
+    """A leak grows with every request; the allocator's noise does not: the RSS after 50, 100 and 150 more requests
+    rises by less than one model input per request (fitted slope), whatever the machine's allocator keeps."""
     explainer = Explainer(real_classifier)
     data, name = sample_scans()[0][0].read_bytes(), "scan.jpg"
     process = psutil.Process()
     for _ in range(20):
         session(real_classifier, explainer, data, name)
-    before = process.memory_info().rss
-    for _ in range(100):
-        session(real_classifier, explainer, data, name)
-    growth_mib = (process.memory_info().rss - before) / 2**20
-    assert growth_mib < 64, f"RSS grew by {growth_mib:.0f} MiB over 100 requests"
+    requests, rss = [], []
+    for round_ in range(4):
+        for _ in range(50 if round_ else 0):
+            session(real_classifier, explainer, data, name)
+        requests.append(50 * round_)
+        rss.append(process.memory_info().rss / 2**20)
+    slope = np.polyfit(requests, rss, 1)[0]
+    assert slope < LEAK_MIB, f"RSS grows by {slope:.2f} MiB per request"
 
 
 def test_a_classification_finishes_while_another_session_computes_smoothgrad(real_classifier):
-    """SmoothGrad holds the Keras model's lock for seconds; the ONNX Runtime classification must not wait for it."""
+    """SmoothGrad holds the Keras model's lock; an ONNX Runtime classification must not wait for it. SmoothGrad is
+    held inside its lock (its progress callback waits) until the classification is done: no race on timing."""
     assert real_classifier.onnx is not None
     explainer = Explainer(real_classifier)
     classified = real_classifier.classify_upload(sample_scans()[0][0].read_bytes(), "scan.jpg")
     x = to_model_input(classified.prepared)
-    explainer.explain(x, 0, SMOOTHGRAD)  # traced once, so the next one is a plain long computation
-    first_chunk_done = threading.Event()
-    worker = threading.Thread(
-        target=lambda: explainer.explain(x, 0, SMOOTHGRAD, progress=lambda _: first_chunk_done.set())
-    )
+    inside_the_lock, classification_done = threading.Event(), threading.Event()
+
+    def paused(_: float) -> None:
+        inside_the_lock.set()
+        classification_done.wait(60)
+
+    worker = threading.Thread(target=lambda: explainer.explain(x, 0, SMOOTHGRAD, progress=paused))
     worker.start()
-    assert first_chunk_done.wait(60)
-    real_classifier.classify_upload(sample_scans()[1][0].read_bytes(), "other.jpg")
-    smoothgrad_still_running = worker.is_alive()
+    assert inside_the_lock.wait(120)
+    with ThreadPoolExecutor(1) as pool:
+        other = pool.submit(real_classifier.classify_upload, sample_scans()[1][0].read_bytes(), "other.jpg")
+        try:
+            other.result(timeout=30)  # a TimeoutError: the classification waited for SmoothGrad's lock
+        finally:
+            classification_done.set()
     worker.join()
-    assert smoothgrad_still_running, "the classification waited for the whole SmoothGrad"

@@ -18,7 +18,7 @@ from pydicom.uid import (
     JPEGBaseline8Bit,
 )
 
-from model.core.decode import MAX_DECODED_SIDE, MAX_FILE_BYTES, MIN_SIDE, decode_image
+from model.core.decode import MAX_DECODED_SIDE, MAX_FILE_BYTES, MIN_SIDE, Container, ScanInfo, decode_image
 from model.errors import (
     CorruptImageError,
     DicomError,
@@ -140,7 +140,7 @@ def test_plain_jpeg_and_png_decode_to_rgb_uint8():
 @pytest.mark.parametrize("fmt", ["BMP", "TIFF", "WEBP"])
 def test_other_allowed_formats(fmt):
     decoded = decode_image(encode(Image.fromarray(gradient()), fmt), "x")
-    assert decoded.format == fmt and decoded.rgb.shape == (64, 96, 3)
+    assert decoded.info == ScanInfo(Container.IMAGE, image_format=fmt) and decoded.rgb.shape == (64, 96, 3)
 
 
 def test_sixteen_bit_png_and_tiff_use_the_full_range():
@@ -176,9 +176,9 @@ def test_exif_orientation_is_applied():
 
 def test_dicom_uncompressed_and_no_patient_data_in_details():
     decoded = decode_image(dicom(ramp16()), "scan.dcm")
-    assert decoded.format == "DICOM" and decoded.rgb.shape == (64, 64, 3)
+    assert decoded.info.container is Container.DICOM and decoded.rgb.shape == (64, 64, 3)
     assert decoded.rgb[:, 0].max() == 0 and decoded.rgb[:, -1].min() == 255
-    assert decoded.details == {"format": "DICOM", "modality": "MR", "frames": "1"}
+    assert decoded.info == ScanInfo(Container.DICOM, 1, not_mr=False)
     assert "Secret" not in repr(decoded) and "12345" not in repr(decoded)
 
 
@@ -281,7 +281,7 @@ def test_every_pydicom_test_file_that_pydicom_decodes_is_decoded_and_the_rest_re
 @pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian], ids=str)
 def test_a_bare_data_set_without_preamble_or_file_meta_is_read_by_its_content(syntax):
     decoded = decode_image(dicom(ramp16(), syntax=syntax, bare=True), "bare")
-    assert decoded.format == "DICOM" and decoded.rgb[0, 0, 0] == 0 and decoded.rgb[0, -1, 0] == 255
+    assert decoded.info.container is Container.DICOM and decoded.rgb[0, 0, 0] == 0 and decoded.rgb[0, -1, 0] == 255
 
 
 def test_bytes_that_merely_start_like_a_bare_data_set_are_not_a_supported_image():

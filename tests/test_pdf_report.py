@@ -7,6 +7,7 @@ import pypdfium2 as pdfium
 import pytest
 
 from model.__main__ import main
+from model.core.decode import Container, ScanInfo
 from model.core.predict import Classified, Prediction
 from model.core.scan_type import ScanType
 from model.core.trust import Decision, Reason
@@ -14,13 +15,16 @@ from model.i18n import use_language
 from model.report.pdf_report import ReportContext, ReportScan, report_pdf
 from tests.helpers import ROOT, tiny_card, write_dataset
 
+IMAGE = ScanInfo(Container.IMAGE, image_format="PNG")
+NOT_MR_DICOM = ScanInfo(Container.DICOM, not_mr=True)
 
-def scan(name: str, probabilities: list[float], decision: Decision | None, **details: str) -> ReportScan:
+
+def scan(name: str, probabilities: list[float], decision: Decision | None, info: ScanInfo = IMAGE) -> ReportScan:
     p = np.array(probabilities)
     prediction = Prediction(int(p.argmax()), "Glioma", p, np.log(p), 0.1, False, ScanType("T1C+", 0.97, False, 0.99))
     image = np.tile(np.linspace(0, 255, 64, dtype=np.uint8)[:, None, None], (1, 64, 3))
     heatmap = np.outer(np.hanning(64), np.hanning(64)).astype(np.float32)
-    return ReportScan(name, Classified(prediction, image, details=details), decision, heatmap)
+    return ReportScan(name, Classified(prediction, image, info), decision, heatmap)
 
 
 def pages_text(pdf: bytes) -> list[str]:
@@ -36,9 +40,8 @@ def context() -> ReportContext:
 def test_a_report_lists_the_scans_then_gives_each_a_page_with_its_answer_and_the_models_version(context):
     scans = [
         scan("a.png", [0.97, 0.01, 0.01, 0.01], Decision([0], None)),
-        scan("b.dcm", [0.5, 0.4, 0.05, 0.05], Decision([0, 1], Reason.LOW_CONFIDENCE, 0.5), modality="CT"),
+        scan("b.dcm", [0.5, 0.4, 0.05, 0.05], Decision([0, 1], Reason.LOW_CONFIDENCE, 0.5), NOT_MR_DICOM),
     ]
-    scans[1] = ReportScan(scans[1].name, scans[1].result, scans[1].decision, scans[1].heatmap, not_mr=True)
     text = pages_text(report_pdf(scans, context))
     assert len(text) == 3 and "a.png" in text[0] and "b.dcm" in text[0]
     assert "Class: Glioma · confidence 97.0%" in text[1] and "Referral: not referred" in text[1]
@@ -94,7 +97,7 @@ def test_the_cli_writes_a_report_beside_its_results(tiny_onnx_artifact, tmp_path
 
 
 def test_a_series_page_sums_up_its_slices_and_their_referrals(context):
-    one = scan("series", [0.97, 0.01, 0.01, 0.01], Decision([0], None), format="DICOM series")
+    one = scan("series", [0.97, 0.01, 0.01, 0.01], Decision([0], None), ScanInfo(Container.SERIES, 3))
     slices = tuple(scan(f"s{i}", [0.97, 0.01, 0.01, 0.01], None).result for i in range(3))
     unvalidated = tuple(Decision([0, 1, 2, 3], Reason.UNVALIDATED) for _ in slices)
     page = ReportScan("series", one.result, one.decision, one.heatmap, slices=slices, slice_decisions=unvalidated)

@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from model.core.decode import decode_frames, decode_image
+from model.core.decode import Container, ScanInfo, decode_frames, decode_image
 from model.core.series import MAX_RATIO, DicomSeries, group_series
 from model.errors import ArchiveError, ImageTooLargeError, InputError
 from model.report.series_report import slices_summary
@@ -21,8 +21,7 @@ def test_a_zipped_series_is_read_in_slice_order_and_shown_from_the_middle():
     brightness = [float(f.rgb[20:, :, 0].mean()) for f in frames]
     assert len(frames) == 3 and brightness == sorted(brightness)  # ordered by position, not by file name
     middle = decode_image(data, "series.zip")
-    assert (middle.format, middle.frames, middle.frame) == ("DICOM series", 3, 1)
-    assert middle.details == {"format": "DICOM series", "modality": "MR", "frames": "3"}
+    assert (middle.info, middle.frame) == (ScanInfo(Container.SERIES, 3), 1)
     np.testing.assert_array_equal(decode_image(data, "series.zip", frame=2).rgb, frames[2].rgb)
 
 
@@ -58,10 +57,10 @@ def test_two_series_in_one_zip_and_a_zip_without_slices_are_refused():
         decode_image(zipped(slices(2))[:200], "cut.zip")
 
 
-def test_no_header_value_reaches_a_message_or_the_details():
+def test_no_header_value_reaches_a_message_or_the_scan_info():
     data = zipped(slices(2))
     decoded = decode_image(data, "series.zip")
-    shown = repr(decoded.details)
+    shown = repr(decoded.info)
     for secret in ("Secret", "ID-12345", UID):
         assert secret not in shown
     with pytest.raises(ArchiveError) as refused:
@@ -147,7 +146,7 @@ def test_an_unreadable_slice_is_named_by_its_number():
 def test_a_localisers_small_views_under_the_series_uid_are_left_out_and_counted():
     data = zipped(slices(3) + localiser_views(7))
     shown = decode_image(data, "series.zip")
-    assert shown.frames == 3 and shown.details["skipped_small"] == "7"
+    assert shown.frames == 3 and shown.info.skipped_small == 7
     assert len(decode_frames(data, "series.zip")) == 3
 
 

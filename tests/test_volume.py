@@ -7,8 +7,8 @@ import pytest
 
 from model.core import volume
 from model.core.archive import classify_locally
-from model.core.decode import decode_frames, decode_image
-from model.core.volume import AXIAL, CORONAL, SAGITTAL, VOLUME_FORMAT
+from model.core.decode import Container, ScanInfo, decode_frames, decode_image
+from model.core.volume import Plane
 from model.errors import UnsupportedFormatError, VolumeError
 from tests.helpers import head_volume, nifti
 
@@ -17,10 +17,10 @@ from tests.helpers import head_volume, nifti
 def test_a_volume_is_cut_into_axial_slices_and_shown_from_the_middle(gz, nifti2):
     data = nifti(head_volume(40), gz=gz, nifti2=nifti2)
     frames = decode_frames(data, "head.nii.gz")
-    assert len(frames) == 40 and frames[0].rgb.shape == (96, 96, 3) and frames[0].format == VOLUME_FORMAT
+    assert len(frames) == 40 and frames[0].rgb.shape == (96, 96, 3) and frames[0].info.container is Container.VOLUME
     middle = decode_image(data, "head.nii.gz")
     assert (middle.frames, middle.frame) == (40, 20)
-    assert middle.details == {"format": VOLUME_FORMAT, "frames": "40", "plane": AXIAL}
+    assert middle.info == ScanInfo(Container.VOLUME, 40, plane=Plane.AXIAL)
 
 
 def test_the_plane_picks_the_axis_and_the_slices_are_shown_as_a_radiologist_reads_them():
@@ -29,8 +29,8 @@ def test_the_plane_picks_the_axis_and_the_slices_are_shown_as_a_radiologist_read
     frames = decode_frames(nifti(voxels), "v.nii")
     bright = np.unravel_index(np.argmax(frames[20].rgb[..., 0]), frames[20].rgb.shape[:2])
     assert bright[0] < 8 and bright[1] < 16  # anterior at the top, the patient's right on the left
-    assert len(decode_frames(nifti(voxels), "v.nii", CORONAL)) == 64
-    assert len(decode_frames(nifti(voxels), "v.nii", SAGITTAL)) == 48
+    assert len(decode_frames(nifti(voxels), "v.nii", Plane.CORONAL)) == 64
+    assert len(decode_frames(nifti(voxels), "v.nii", Plane.SAGITTAL)) == 48
 
 
 def test_a_flipped_affine_is_turned_to_the_canonical_orientation():

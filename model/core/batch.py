@@ -135,6 +135,18 @@ def result_row(
     return row
 
 
+def file_rows(
+    file: str, class_names: list[str], frames: list[Prediction], trust: Trust | None = None
+) -> list[dict[str, object]]:
+    """The rows of one file: one per frame or slice of a multi-frame file, series or volume (numbered from 1), or
+    one row without a frame number for a single image."""
+    several = len(frames) > 1
+    return [
+        result_row(file, class_names, scored, frame=index + 1 if several else None, trust=trust)
+        for index, scored in enumerate(frames)
+    ]
+
+
 def classify_paths(
     classifier: Classifier, paths: list[Path], trust: Trust | None = None, batch_size: int = BATCH
 ) -> Iterator[dict[str, object]]:

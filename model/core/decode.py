@@ -5,8 +5,8 @@ allowed by content, never by file name: JPEG, PNG, BMP, TIFF, WebP, DICOM and
 NIfTI (`model.core.volume`). A .zip of one DICOM series is read as a multi-frame
 file whose frames are its slices (`model.core.series` checks and orders it), a
 volume as one whose frames are its slices along a plane. Nothing is written to disk,
-and no DICOM header field leaves these modules except the modality and the
-frame count.
+and no DICOM header value leaves these modules: the frame count, and whether the
+header names a modality other than MR, are all that `ScanInfo` keeps.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import functools
 import io
 import logging
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
+from enum import StrEnum
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -35,7 +36,7 @@ from model.core.limits import (
     is_zip,
 )
 from model.core.series import DicomSeries, Upload, archive_members, ordered_series
-from model.core.volume import AXIAL, VOLUME_FORMAT, gunzipped, read_volume, volume_slices, windowed
+from model.core.volume import Plane, gunzipped, read_volume, volume_slices, windowed
 from model.errors import (
     ArchiveError,
     CorruptImageError,
@@ -51,7 +52,6 @@ from model.i18n import N_
 # File name endings the batch CLI and the dataset listing pick up (content is still sniffed, never trusted).
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".dcm"})
 
-SERIES_FORMAT = N_("DICOM series")  # the format of a zipped series, read as one multi-frame scan
 ALLOWED_FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP")
 
 _UNSUPPORTED = N_(
@@ -63,22 +63,46 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 logging.getLogger("pydicom").disabled = True
 
 
+class Container(StrEnum):
+    """What held the scan: an identifier; the words for it are in `model.report.file_report`."""
+
+    IMAGE = "image"  # a raster file (JPEG, PNG, BMP, TIFF, WebP)
+    DICOM = "dicom"  # one DICOM file, one frame or several
+    SERIES = "series"  # a DICOM series, zipped or dropped as slices: one slice per file
+    VOLUME = "volume"  # a NIfTI volume, cut along a plane
+
+
+@dataclass(frozen=True)
+class ScanInfo:
+    """What kind of file a scan came from, safe to show: no DICOM header value is kept, only what follows from one."""
+
+    container: Container
+    frames: int = 1  # frames of a multi-frame file, slices of a series or of a volume along its plane
+    image_format: str = ""  # Pillow's name of a raster file's format ("PNG", "JPEG"...)
+    plane: Plane | None = None  # the cut of a volume
+    not_mr: bool = False  # a DICOM header that names a modality other than MR (CT, ultrasound...)
+    skipped_small: int = 0  # localiser views a series left out, too small to classify
+
+    @property
+    def sliced(self) -> bool:
+        """A series or a volume: its frames are slices of one scan, not frames of one file."""
+        return self.container in (Container.SERIES, Container.VOLUME)
+
+
 @dataclass
 class DecodedImage:
     rgb: np.ndarray  # H x W x 3 uint8
-    format: str
-    frames: int = 1
+    info: ScanInfo
     frame: int = 0
-    details: dict[str, str] = field(default_factory=dict)  # safe to show: never patient data
+
+    @property
+    def frames(self) -> int:
+        return self.info.frames
 
 
-def not_mr_modality(details: dict[str, str]) -> str | None:
-    """The modality of a DICOM file that says it is not MR (ultrasound, CT...), else None."""
-    modality = details.get("modality")
-    return modality if details.get("format", "").startswith("DICOM") and modality not in (None, "MR") else None
-
-
-def decode_image(data: Upload, name: str = "file", frame: int | None = None, plane: str = AXIAL) -> DecodedImage:
+def decode_image(
+    data: Upload, name: str = "file", frame: int | None = None, plane: Plane = Plane.AXIAL
+) -> DecodedImage:
     """Decodes `data`; `frame` picks a frame of a multi-frame DICOM, a slice of a series or of a volume cut along
     `plane` (default: the middle one)."""
     if isinstance(data, DicomSeries):
@@ -101,7 +125,7 @@ def decode_image(data: Upload, name: str = "file", frame: int | None = None, pla
     return decoded
 
 
-def decode_frames(data: Upload, name: str = "file", plane: str = AXIAL) -> list[DecodedImage]:
+def decode_frames(data: Upload, name: str = "file", plane: Plane = Plane.AXIAL) -> list[DecodedImage]:
     """Every frame of a multi-frame DICOM, every slice of a series (dropped together or zipped) or of a volume cut
     along `plane`, or the one image of any other file."""
     if isinstance(data, DicomSeries):
@@ -122,7 +146,7 @@ def decode_frames(data: Upload, name: str = "file", plane: str = AXIAL) -> list[
     return every
 
 
-def _volume_slices(data: bytes, name: str, plane: str) -> list[np.ndarray]:
+def _volume_slices(data: bytes, name: str, plane: Plane) -> list[np.ndarray]:
     """The slices of a NIfTI volume (gzipped or not), checked like any upload; bytes that are not one refused."""
     check_size(len(data), name, MAX_ARCHIVE_BYTES)
     raw = gunzipped(data, name) if is_gzip(data) else data
@@ -135,14 +159,13 @@ def _volume_slices(data: bytes, name: str, plane: str) -> list[np.ndarray]:
 
 
 @functools.lru_cache(maxsize=2)
-def _grey_slices(raw: bytes, name: str, plane: str) -> list[np.ndarray]:
+def _grey_slices(raw: bytes, name: str, plane: Plane) -> list[np.ndarray]:
     """Cached for the last two volumes: moving the slider over a volume reads it once, not once per slice."""
     return volume_slices(windowed(read_volume(raw, name)), plane)
 
 
-def _volume_slice(slices: list[np.ndarray], index: int, plane: str) -> DecodedImage:
-    details = {"format": VOLUME_FORMAT, "frames": str(len(slices)), "plane": plane}
-    return DecodedImage(slices[index], VOLUME_FORMAT, frames=len(slices), frame=index, details=details)
+def _volume_slice(slices: list[np.ndarray], index: int, plane: Plane) -> DecodedImage:
+    return DecodedImage(slices[index], ScanInfo(Container.VOLUME, len(slices), plane=plane), index)
 
 
 def _decode_series(slices: list[bytes], name: str, frame: int | None, skipped_small: int = 0) -> DecodedImage:
@@ -153,10 +176,8 @@ def _decode_series(slices: list[bytes], name: str, frame: int | None, skipped_sm
         raise ArchiveError(N_("Slice {number} of {name} cannot be read."), name=name, number=chosen + 1) from error
     if decoded.frames > 1:
         raise ArchiveError(N_("{name} holds a multi-frame file; a series is one slice per file."), name=name)
-    details = {**decoded.details, "format": SERIES_FORMAT, "frames": str(len(slices))}
-    if skipped_small:
-        details["skipped_small"] = str(skipped_small)
-    return DecodedImage(decoded.rgb, SERIES_FORMAT, frames=len(slices), frame=chosen, details=details)
+    info = replace(decoded.info, container=Container.SERIES, frames=len(slices), skipped_small=skipped_small)
+    return DecodedImage(decoded.rgb, info, chosen)
 
 
 def _check_shape(rgb: np.ndarray, name: str) -> None:
@@ -211,7 +232,7 @@ def _decode_raster(data: bytes, name: str) -> DecodedImage:
         raise CorruptImageError(
             N_("{name} looks like an image but could not be decoded: it may be truncated or damaged."), name=name
         ) from error
-    return DecodedImage(rgb=rgb, format=fmt, frames=frames, details={"format": fmt})
+    return DecodedImage(rgb, ScanInfo(Container.IMAGE, frames, image_format=fmt))
 
 
 def _reduced(image: Image.Image) -> Image.Image:
@@ -304,11 +325,9 @@ def _read_dicom(data: bytes, name: str, asked: list[int] | None) -> list[Decoded
     dataset, pixels = _dicom_pixels(data, name)
     frames = int(getattr(dataset, "NumberOfFrames", 1) or 1)
     chosen = [frames // 2] if asked is None else [min(max(int(f), 0), frames - 1) for f in asked]
-    details = {"format": "DICOM", "modality": str(getattr(dataset, "Modality", "unknown")), "frames": str(frames)}
+    info = ScanInfo(Container.DICOM, frames, not_mr=str(getattr(dataset, "Modality", "")) != "MR")  # absent: not MR
     return [
-        DecodedImage(
-            _dicom_frame_rgb(dataset, pixels[index] if frames > 1 else pixels, name), "DICOM", frames, index, details
-        )
+        DecodedImage(_dicom_frame_rgb(dataset, pixels[index] if frames > 1 else pixels, name), info, index)
         for index in chosen
     ]
 

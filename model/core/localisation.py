@@ -27,6 +27,7 @@ POINTING_TOLERANCE_PX = 15
 POINTING_TOLERANCE_AT = 299  # the tolerance is 15 px at this image size and scales with it
 HEAD_THRESHOLD = 8  # prepared pixels above this are head (the background is near black)
 GAUSSIAN_SIGMA = 0.25  # of the image side
+HIT = 0.5  # a pointing-game score counted as a hit: the peak (most of a tied peak) on the outline
 
 
 def pointing_tolerance(size: int) -> float:
@@ -51,6 +52,11 @@ def area_share(outline: np.ndarray) -> float:
 
 def auprc(heatmap: np.ndarray, outline: np.ndarray) -> float:
     return float(average_precision_score(outline.ravel(), heatmap.ravel()))
+
+
+def lands_on_outline(found: dict[str, float]) -> bool:
+    """A hit of the pointing game: the map's peak (most of its tied peak pixels) inside the outline."""
+    return found["pointing_game"] >= HIT
 
 
 def scores(heatmap: np.ndarray, outline: np.ndarray) -> dict[str, float]:

@@ -17,7 +17,7 @@ draws Grad-CAM in a fraction of the time and memory.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 
@@ -26,13 +26,13 @@ from scipy.special import softmax
 from threadpoolctl import ThreadpoolController
 
 from model.core.cam import DenseHead
-from model.core.decode import DecodedImage, decode_frames, decode_image
+from model.core.decode import Container, DecodedImage, ScanInfo, decode_frames, decode_image
 from model.core.onnx_forward import FROZEN, LOGITS, OnnxForward
 from model.core.ood import GUARD_FEATURES, OODDetector, pooled_frozen_features
 from model.core.preprocess import prepare, to_model_input
 from model.core.scan_type import ScanType, ScanTypeModel
 from model.core.series import Upload
-from model.core.volume import AXIAL
+from model.core.volume import Plane
 from model.errors import ArtifactError, ChecksumMismatchError
 from model.schema.card import ARTIFACT_DIR, ModelCard, load_card, sha256_file
 
@@ -82,13 +82,16 @@ class Classified:
 
     prediction: Prediction
     prepared: np.ndarray  # the uint8 image the model saw; NO_IMAGE where only the answer is kept
-    frames: int = 1
+    info: ScanInfo = ScanInfo(Container.IMAGE)  # what kind of file it came from, safe to show
     frame: int = 0
-    details: dict[str, str] = field(default_factory=dict)  # format, modality, plane...: safe to show
+
+    @property
+    def frames(self) -> int:
+        return self.info.frames
 
     @classmethod
     def of(cls, decoded: DecodedImage, prepared: np.ndarray, prediction: Prediction) -> "Classified":
-        return cls(prediction, prepared, decoded.frames, decoded.frame, decoded.details)
+        return cls(prediction, prepared, decoded.info, decoded.frame)
 
     def answer_only(self) -> "Classified":
         """Without the image: a volume's slices as the model saw them weigh tens of MB, their answers a few kB."""
@@ -269,7 +272,7 @@ class Classifier:
             predictions += [p for _, p in self.classify_images(images[start : start + BATCH])]
         return predictions
 
-    def classify_frames(self, data: Upload, name: str, plane: str = AXIAL) -> list[Classified]:
+    def classify_frames(self, data: Upload, name: str, plane: Plane = Plane.AXIAL) -> list[Classified]:
         """Every frame of a multi-frame DICOM, slice of a series or of a volume along `plane`, in batches."""
         decoded = decode_frames(data, name, plane)
         classified = []
@@ -279,7 +282,9 @@ class Classifier:
                 classified.append(Classified.of(item, prepared, prediction))
         return classified
 
-    def classify_upload(self, data: Upload, name: str, frame: int | None = None, plane: str = AXIAL) -> Classified:
+    def classify_upload(
+        self, data: Upload, name: str, frame: int | None = None, plane: Plane = Plane.AXIAL
+    ) -> Classified:
         """Decode, preprocess and classify one upload; raises a typed `InputError` for bad files."""
         decoded = decode_image(data, name, frame, plane)
         prepared, prediction = self.classify_images([decoded.rgb])[0]

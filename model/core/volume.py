@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import zlib
+from enum import StrEnum
 
 import numpy as np
 
@@ -21,10 +22,17 @@ from model.core.limits import MAX_SLICES, MAX_UNPACKED_BYTES
 from model.errors import VolumeError
 from model.i18n import N_
 
-AXIAL, CORONAL, SAGITTAL = N_("axial"), N_("coronal"), N_("sagittal")
-PLANES = (AXIAL, CORONAL, SAGITTAL)  # the first is the default
-_PLANE_AXIS = {SAGITTAL: 0, CORONAL: 1, AXIAL: 2}  # voxel axes of a RAS+ volume
-VOLUME_FORMAT = N_("NIfTI volume")
+
+class Plane(StrEnum):
+    """The cut through a volume: an identifier; its words are in `model.report.file_report`."""
+
+    AXIAL = "axial"
+    CORONAL = "coronal"
+    SAGITTAL = "sagittal"
+
+
+PLANES = tuple(Plane)  # the first is the default
+_PLANE_AXIS = {Plane.SAGITTAL: 0, Plane.CORONAL: 1, Plane.AXIAL: 2}  # voxel axes of a RAS+ volume
 WINDOW_PERCENTILES = (0.5, 99.5)
 VOLUME_SUFFIXES = (".nii", ".nii.gz")  # what a folder search picks up; the content decides
 
@@ -93,7 +101,7 @@ def windowed(voxels: np.ndarray) -> np.ndarray:
     return np.clip(np.rint((finite - low) * (255.0 / (high - low))), 0, 255).astype(np.uint8)
 
 
-def volume_slices(grey: np.ndarray, plane: str = AXIAL) -> list[np.ndarray]:
+def volume_slices(grey: np.ndarray, plane: Plane = Plane.AXIAL) -> list[np.ndarray]:
     """Every slice along `plane` as H x W x 3 uint8, in the order of the axis (inferior to superior for axial)."""
     if plane not in _PLANE_AXIS:
         raise ValueError(f"unknown plane {plane!r}; choose one of {PLANES}")

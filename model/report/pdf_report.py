@@ -23,20 +23,18 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from model.core.decode import SERIES_FORMAT, not_mr_modality
 from model.core.explain import Explainer
 from model.core.maps import GRAD_CAM
 from model.core.predict import Classified, Classifier, Prediction
 from model.core.preprocess import to_model_input
 from model.core.trust import Decision, Trust
-from model.core.volume import VOLUME_FORMAT
 from model.i18n import N_, _, pct
 from model.report.card_report import NOTICE, SHORT_NOTICE
 from model.report.evaluation_report import candidate_name
 from model.report.figures import class_colours
 from model.report.scan_type_report import accuracy_on_kind, describe
-from model.report.series_report import slices_summary
-from model.report.trust_report import reason_text, referrals_summary
+from model.report.series_report import NOT_MR, slices_summary
+from model.report.trust_report import check_words, reason_text, referrals_summary
 from model.schema.card import ModelCard
 
 A4_INCHES = (8.27, 11.69)
@@ -47,7 +45,6 @@ LIST_WIDTHS = [0.27, 0.16, 0.1, 0.2, 0.27]  # ...in these shares of the page's w
 LINE_HEIGHT = 0.0135  # one line of 8-point text, as a share of the list's height
 WRAP = 95  # characters of 10-point text across the page's text column
 TITLE = N_("Brain MRI classifier: scan report")
-NOT_MR = N_("This DICOM file says it is not an MR image: the model only knows brain MRI, so its class means nothing.")
 
 
 @dataclass(frozen=True)
@@ -60,7 +57,6 @@ class ReportScan:
     decision: Decision | None = None
     heatmap: np.ndarray | None = None
     outline: np.ndarray | None = None
-    not_mr: bool = False
     slices: tuple[Classified, ...] = ()
     slice_decisions: tuple[Decision, ...] = ()
 
@@ -94,7 +90,7 @@ def scan_lines(scan: ReportScan, context: ReportContext) -> list[str]:
             label=labels[prediction.class_index], confidence=pct(prediction.confidence)
         )
     ]
-    if scan.not_mr:
+    if scan.result.info.not_mr:
         lines.append(_(NOT_MR))
     if scan.decision is not None:
         members = ", ".join(labels[i] for i in scan.decision.members)
@@ -110,7 +106,7 @@ def scan_lines(scan: ReportScan, context: ReportContext) -> list[str]:
         )
     if scan.slices:
         flagged = [r.prediction.out_of_distribution for r in scan.slices]
-        frames = scan.result.details.get("format") not in (SERIES_FORMAT, VOLUME_FORMAT)  # a multi-frame file
+        frames = not scan.result.info.sliced  # a multi-frame file
         lines.append(plain(slices_summary(labels, [r.prediction.class_index for r in scan.slices], flagged, frames)))
         if scan.slice_decisions:
             lines.append(plain(referrals_summary(list(scan.slice_decisions))))
@@ -198,14 +194,12 @@ def list_rows(scans: Sequence[ReportScan], context: ReportContext) -> list[list[
     """The list of scans: file, class, confidence, set, referral (as on the Classify page)."""
     labels, rows = class_labels(context.card), []
     for scan in scans:
-        prediction = scan.result.prediction
+        prediction, decision, check = scan.result.prediction, scan.decision, check_words(scan.result, scan.decision)
         if prediction.out_of_distribution:
-            rows.append([scan.name, "–", "–", "–", _("not like a training MRI")])
+            rows.append([scan.name, "–", "–", "–", check])
             continue
-        decision = scan.decision
         members = "–" if decision is None else ", ".join(labels[i] for i in decision.members)
-        referral = "" if decision is None else reason_text(decision)
-        rows.append([scan.name, labels[prediction.class_index], pct(prediction.confidence), members, referral])
+        rows.append([scan.name, labels[prediction.class_index], pct(prediction.confidence), members, check])
     return rows
 
 
@@ -269,7 +263,6 @@ def scan_for_report(
         decided(result.prediction),
         heatmap,
         outline,
-        not_mr=not_mr_modality(result.details) is not None,
         slices=tuple(slices),
         slice_decisions=slice_decisions,
     )

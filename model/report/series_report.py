@@ -1,10 +1,13 @@
-"""A series or volume in one line: how many slices went to each class, and how many the guard set aside."""
+"""A file of several images in words: its kind and where the shown image sits, one line over its slices (how many
+went to each class, how many the guard set aside), the slices likeliest to hold a tumour."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from model.core.decode import Container, ScanInfo
 from model.core.limits import MIN_SIDE
+from model.core.volume import Plane
 from model.i18n import N_, _, pct
 
 LIKELY_SHOWN = 5
@@ -42,3 +45,40 @@ def skipped_sentence(count: int) -> str:
     return _("{count} files of this series were left out: smaller than {side} px, as a localiser's views are.").format(
         count=count, side=MIN_SIDE
     )
+
+
+PLANE_WORDS = {Plane.AXIAL: N_("axial"), Plane.CORONAL: N_("coronal"), Plane.SAGITTAL: N_("sagittal")}
+CONTAINER_WORDS = {Container.DICOM: "DICOM", Container.SERIES: N_("DICOM series"), Container.VOLUME: N_("NIfTI volume")}
+WHOLE = {Container.SERIES: N_("**Whole series**"), Container.VOLUME: N_("**Whole volume**")}
+NOT_MR_FLAG = N_("DICOM header says not MR")  # the check column
+NOT_MR = N_("This DICOM file says it is not an MR image: the model only knows brain MRI, so its class means nothing.")
+
+
+def plane_word(plane: Plane) -> str:
+    return _(PLANE_WORDS[plane])
+
+
+def format_word(info: ScanInfo) -> str:
+    """ "PNG", "DICOM series", "NIfTI volume"...: a raster file by Pillow's name for its format."""
+    return info.image_format if info.container is Container.IMAGE else _(CONTAINER_WORDS[info.container])
+
+
+def frame_word(info: ScanInfo) -> str:
+    """What one frame is called: a slice of a series or a volume, a frame of a multi-frame file."""
+    return _("slice") if info.sliced else _("frame")
+
+
+def whole_label(info: ScanInfo) -> str:
+    """The bold label of a whole series, volume or multi-frame file's summary line."""
+    return _(WHOLE.get(info.container, N_("**Whole file**")))
+
+
+def position_caption(info: ScanInfo, frame: int) -> str | None:
+    """Where the shown image sits in its file ("NIfTI volume · axial · slice 7 of 40"); None for a plain image."""
+    if info.container is Container.IMAGE:
+        return None
+    where = {"word": frame_word(info), "number": frame + 1, "total": info.frames}
+    if info.container is Container.VOLUME:
+        cut = plane_word(info.plane or Plane.AXIAL)
+        return _("{format} · {plane} · {word} {number} of {total}").format(format=format_word(info), plane=cut, **where)
+    return _("{format} · {word} {number} of {total}").format(format=format_word(info), **where)

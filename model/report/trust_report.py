@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from model.core.predict import Classified
 from model.core.trust import MIN_KEPT_ACCURACY, Decision, Reason
 from model.i18n import N_, SOURCE_LANGUAGE, _, language, number, pct
 from model.report.scan_type_report import key_name
+from model.report.series_report import NOT_MR_FLAG
 from model.schema.records import TrustEvaluation
 
-# Selective prediction ranks scans by one of these, most certain first (training/trust.py computes each).
+# Selective prediction ranks scans by one of these, most certain first (training/fitting/trust.py computes each).
 RANKINGS = (N_("confidence"), N_("margin"), N_("guard score"))
 
 
@@ -115,6 +117,17 @@ def reason_text(decision: Decision) -> str:
         return ""
     figure = "" if decision.figure is None else pct(decision.figure, 0)
     return _(REASONS[decision.reason]).format(figure=figure)
+
+
+def check_words(result: Classified, decision: Decision | None) -> str:
+    """The check column of the Classify page and the PDF's list: why to be careful, in words that fit the numbers
+    beside them; an input unlike a training MRI gets that reason only."""
+    if result.prediction.out_of_distribution:
+        return _(REASONS[Reason.NOT_MRI])
+    flags = [_(NOT_MR_FLAG)] if result.info.not_mr else []
+    if decision is not None and decision.referred:
+        flags.append(reason_text(decision))
+    return "; ".join(flags)
 
 
 SHORT_REASONS = {

@@ -10,13 +10,14 @@ from typing import Callable
 
 import streamlit as st
 
-from model.core.decode import SERIES_FORMAT
+from model.core.decode import Container
 from model.core.maps import Explanation
 from model.core.predict import Classified
 from model.core.series import Upload, upload_digest, upload_size
-from model.core.volume import AXIAL, PLANES, VOLUME_FORMAT
+from model.core.volume import PLANES, Plane
 from model.errors import InputError
 from model.i18n import N_, _
+from model.report.series_report import plane_word
 from model.schema.card import SAMPLES_DIR
 from pages.shared.layout import THIS_FILE, class_label
 from pages.shared.served import _classifier, artifact_dir, card
@@ -55,25 +56,20 @@ class Failure:
         return self.template.format(**self.details)
 
 
-def frame_word(result: Classified) -> str:
-    """What one frame of a multi-frame result is called: a slice of a series, a frame of a multi-frame file."""
-    return _("slice") if result.details.get("format") in (SERIES_FORMAT, VOLUME_FORMAT) else _("frame")
-
-
-def classify(data: Upload, frame: int | None = None, plane: str = AXIAL) -> Classified | Failure:
+def classify(data: Upload, frame: int | None = None, plane: Plane = Plane.AXIAL) -> Classified | Failure:
     """Cached by file content (and frame, and a volume's plane); a bad file gives why instead."""
     return _classify(artifact_dir(), data, frame, plane)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _classify(folder: Path, data: Upload, frame: int | None, plane: str) -> Classified | Failure:
+def _classify(folder: Path, data: Upload, frame: int | None, plane: Plane) -> Classified | Failure:
     try:
         return _classifier(folder).classify_upload(data, THIS_FILE, frame, plane)
     except InputError as error:
         return Failure.of(error)
 
 
-def classify_frames(data: Upload, plane: str = AXIAL) -> list[Classified] | Failure:
+def classify_frames(data: Upload, plane: Plane = Plane.AXIAL) -> list[Classified] | Failure:
     """Every frame or slice of a multi-frame file, series or volume, cached by content; or why it failed. The
     results keep the answers, not the images (a volume's slices as the model saw them would weigh tens of MB):
     the summary, the chart and the CSV need only the answers, and a shown slice comes from `classify`."""
@@ -81,7 +77,7 @@ def classify_frames(data: Upload, plane: str = AXIAL) -> list[Classified] | Fail
 
 
 @st.cache_data(show_spinner=False, max_entries=SCANS_KEPT)
-def _classify_frames(folder: Path, data: Upload, plane: str) -> list[Classified] | Failure:
+def _classify_frames(folder: Path, data: Upload, plane: Plane) -> list[Classified] | Failure:
     try:
         return [c.answer_only() for c in _classifier(folder).classify_frames(data, THIS_FILE, plane)]
     except InputError as error:
@@ -166,45 +162,47 @@ PLANES_KEY = "volume-planes"  # scan name -> the plane a visitor cuts that volum
 PLANE_RESETS_KEY = "volume-plane-resets"  # scan name -> how often its plane went back to axial
 
 
-def plane_of(name: str) -> str:
-    return st.session_state.get(PLANES_KEY, {}).get(name, AXIAL)
+def plane_of(name: str) -> Plane:
+    return Plane(st.session_state.get(PLANES_KEY, {}).get(name, Plane.AXIAL))
 
 
 def _remember_plane(name: str, widget: str) -> None:
     st.session_state.setdefault(PLANES_KEY, {})[name] = st.session_state[widget]
 
 
-def classify_scan(name: str, data: Upload, frame_in: Callable[[str], int | None] | None = None) -> Classified | Failure:
+def classify_scan(
+    name: str, data: Upload, frame_in: Callable[[Plane], int | None] | None = None
+) -> Classified | Failure:
     """`classify` in the plane the visitor picked, at the frame `frame_in(plane)` gives (default: the middle); a
     volume too thin to cut along that plane (a few thick slices give strips, not images) goes back to axial slices,
     at the axial slice the visitor last picked, and the page says why. Call before the plane picker."""
     plane = plane_of(name)
     result = classify(data, frame_in(plane) if frame_in else None, plane)
-    if isinstance(result, Failure) and plane != AXIAL:
+    if isinstance(result, Failure) and plane != Plane.AXIAL:
         st.warning(
             _("{name} cannot be shown in {plane} slices: {why} Showing axial slices.").format(
-                name=name, plane=_(plane), why=result.message()
+                name=name, plane=plane_word(plane), why=result.message()
             ),
             icon=":material/warning:",
         )
-        st.session_state[PLANES_KEY][name] = AXIAL
+        st.session_state[PLANES_KEY][name] = Plane.AXIAL
         resets = st.session_state.setdefault(PLANE_RESETS_KEY, {})
         resets[name] = resets.get(name, 0) + 1  # a new picker: the browser would keep showing the old choice
-        result = classify(data, frame_in(AXIAL) if frame_in else None, AXIAL)
+        result = classify(data, frame_in(Plane.AXIAL) if frame_in else None, Plane.AXIAL)
     return result
 
 
 def pick_plane(name: str, result: Classified, page: str) -> None:
     """For a NIfTI volume: which plane to cut it along. Remembered per scan (a widget's own state does not outlive
     its page) and applied before the page classifies again (the callback runs first)."""
-    if result.details.get("format") != VOLUME_FORMAT:
+    if result.info.container is not Container.VOLUME:
         return
     widget = f"plane-{page}-{name}-{st.session_state.get(PLANE_RESETS_KEY, {}).get(name, 0)}"
     st.radio(
         _("Plane"),
         PLANES,
         index=PLANES.index(plane_of(name)),
-        format_func=_,
+        format_func=plane_word,
         horizontal=True,
         key=widget,
         on_change=_remember_plane,
