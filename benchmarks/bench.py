@@ -31,6 +31,7 @@ import tensorflow as tf
 
 from benchmarks.browser import browser_timings
 from benchmarks.memory import decode_peak_rss
+from benchmarks.precision import precision_block
 from benchmarks.scale import engine_timings
 from benchmarks.throughput import folder_throughput, latency_under_smoothgrad
 from model.core.architecture import build_classifier, load_weights_npz
@@ -352,6 +353,7 @@ def run_benchmark(sample: Path, runs: int = 30, artifact_dir: Path = ARTIFACT_DI
     results["browser"] = browser_timings()
     results["memory"] = decode_peak_rss()
     results["scale"] = engine_timings()
+    results["precision"] = precision_block(artifact_dir, results["compute"]["numpy_sgemm_gflops"])
     card = classifier.card
     timings = {} if card.timings is None else dataclasses.asdict(card.timings)
     results["training"] = {**timings, "machine": None if card.machine is None else card.machine.cpu}
@@ -371,8 +373,33 @@ def markdown(results: dict[str, Any]) -> str:
         *_throughput_rows(results),
         *_saliency_rows(results["saliency"]),
         *_start_and_training_rows(results["startup"], results["training"]),
+        *_precision_rows(results.get("precision")),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _precision_rows(block: dict[str, Any] | None) -> list[str]:
+    """Each precision beside float32 from one run, and its matrix-product limit; which one serves."""
+    if not block:
+        return []
+    flags = ", ".join(block["cpu_flags"]) or "none of note"
+    rows = [
+        f"| **low precision** (CPU flags: {flags}) | | | serving: {block['served']} (`python -m training precision`) |"
+    ]
+    reference = block["forwards"]["float32"]
+    for name, times in block["forwards"].items():
+        speedup = reference["end_to_end_one_ms"] / times["end_to_end_one_ms"]
+        rows.append(
+            f"| {name}: one scan end to end | {times['end_to_end_one_ms']:.0f} ms | | forward "
+            f"{times['forward_one_ms']:.0f} ms, batch 32 {times['forward_batch32_images_per_s']:.0f} img/s, folder "
+            f"{times['folder_images_per_s']:.1f} scans/s; {speedup:.2f}x float32 end to end (medians) |"
+        )
+    shown = ", ".join(f"{name} {value:.0f}" for name, value in block["gemm_gops"].items())
+    rows.append(f"| matrix-product limit, GOP/s ({GEMM_SIDE_NOTE}) | | | {shown} |")
+    return rows
+
+
+GEMM_SIDE_NOTE = "float32: NumPy sgemm; int8: ONNX Runtime MatMulInteger; bf16: OpenVINO MatMul; 2048-cube"
 
 
 def _row(what: str, stats: dict[str, float], note: str = "") -> str:
@@ -535,10 +562,30 @@ def _explain_rows(browser: dict[str, Any], memory: dict[str, Any]) -> list[str]:
         f"| peak RSS classifying one {memory['megapixels']}-megapixel PNG (fresh process) | "
         f"{reduced['peak_mib']:.0f} MiB | | reduced while decoding; without that: {unreduced['peak_mib']:.0f} MiB; "
         f"before the upload: {reduced['before_mib']:.0f} MiB |",
+        *_volume_rows(memory.get("volume")),
     ]
 
 
-BLOCKS: dict[str, Callable[[], dict[str, Any]]] = {"memory": decode_peak_rss, "scale": engine_timings}
+def _volume_rows(volume: dict[str, Any] | None) -> list[str]:
+    """A small NIfTI volume's peak, at the app's slices per call beside the batch CLI's."""
+    if not volume:
+        return []
+    served, by_batch = str(volume["served_batch"]), volume["by_batch"]
+    shown = by_batch[served]
+    others = "; ".join(
+        f"{b} per call: +{r['peak_mib'] - r['before_mib']:.0f} MiB" for b, r in by_batch.items() if b != served
+    )
+    return [
+        f"| peak RSS rise classifying a {shown['file_kib']:.0f} KiB NIfTI, {shown['slices']} slices (fresh process) | "
+        f"+{shown['peak_mib'] - shown['before_mib']:.0f} MiB | | {served} slices per call, as the app; {others} |"
+    ]
+
+
+BLOCKS: dict[str, Callable[[], dict[str, Any]]] = {
+    "memory": decode_peak_rss,
+    "scale": engine_timings,
+    "precision": lambda: precision_block(ARTIFACT_DIR, machine_sgemm()["gflops"]),
+}
 
 
 def rerun_block(name: str, out_json: Path, out_md: Path) -> dict[str, Any]:

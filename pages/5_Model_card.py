@@ -7,12 +7,21 @@ from model.report.card_report import (
     INTENDED_USE,
     failure_modes,
     metrics,
+    precision_sentence,
     provenance,
     testing_history,
     training_procedure,
 )
 from pages.shared.layout import page_setup
-from pages.shared.served import audit, candidates, card, evaluation, guard_evaluation, trust_report
+from pages.shared.served import (
+    audit,
+    candidates,
+    card,
+    evaluation,
+    guard_evaluation,
+    precision_report,
+    trust_report,
+)
 
 page_setup(N_("Model card"))
 model_card, report = card(), evaluation()
@@ -25,6 +34,7 @@ st.caption(
 st.markdown(_(INTENDED_USE))
 st.markdown(provenance(model_card, audit(), report))
 st.markdown(training_procedure(model_card))
+st.markdown(precision_sentence(precision_report()))
 if report is None:
     st.info(_("No evaluation has been committed for this model. Run `python -m training evaluate` (see README)."))
     st.stop()

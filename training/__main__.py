@@ -292,6 +292,22 @@ def trust(
 
 
 @app.command()
+def precision(
+    data_dir: DataDir,
+    artifact_dir: ArtifactDir = ARTIFACT_DIR,
+    extra_data_dir: ExtraDataDirs = None,
+    out: OptionalOut = None,
+) -> None:
+    """int8 (ONNX Runtime) and bf16 (OpenVINO) forward passes against float32 on every validation and Testing scan."""
+    from model.schema.records import PrecisionEvaluation
+    from training.evaluation.precision import evaluate_precision
+
+    out = out or artifact_dir / PrecisionEvaluation.FILE
+    found = evaluate_precision(data_dir, artifact_dir, out, tuple(extra_data_dir or ()))
+    _show({name: {**vars(row), "differing": len(row.differing)} for name, row in found.results.items()})
+
+
+@app.command()
 def robustness(
     data_dir: DataDir,
     artifact_dir: ArtifactDir = ARTIFACT_DIR,

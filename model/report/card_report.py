@@ -10,7 +10,7 @@ from model.i18n import N_, _, number, pct
 from model.report.evaluation_report import accuracy_with_ci, audit_sentence, label_conflict_sentence
 from model.report.scan_type_report import key_name, unvalidated_sentence
 from model.schema.card import ModelCard
-from model.schema.records import Audit, Candidates, Evaluation, GuardEvaluation, TrustEvaluation
+from model.schema.records import Audit, Candidates, Evaluation, GuardEvaluation, PrecisionEvaluation, TrustEvaluation
 from model.schema.tables import ClassificationScores
 
 SHORT_NOTICE = N_("Research and teaching demo — not a medical device")  # on every page and every report page
@@ -221,3 +221,43 @@ def stage2_end_words(end: str) -> str:
     if end.startswith("average of the last ") and len(words) == 6:
         return _("average of the last {n} epochs").format(n=words[4])
     return _(end)
+
+
+def precision_sentence(report: PrecisionEvaluation | None) -> str:
+    """Which arithmetic the forward pass serves in, and what the low-precision ones measured against it gave."""
+    served = _("**Arithmetic.** The app's forward pass runs in float32 on ONNX Runtime.")
+    if report is None:
+        return served
+    measured = [
+        _(
+            "{precision} ({engine}): the class agreed on {agree} of {n} scans, the probabilities differed by up "
+            "to {diff}"
+        ).format(
+            precision=row.precision,
+            engine=row.engine,
+            agree=pct(row.class_agreement),
+            n=row.scans,
+            diff=number(row.max_probability_difference, 3),
+        )
+        for row in report.results.values()
+        if row.available and row.class_agreement is not None and row.max_probability_difference is not None
+    ]
+    bounds = _("at least {agree} of classes and at most {diff} of probability").format(
+        agree=pct(report.bounds["min_class_agreement"]), diff=number(report.bounds["max_probability_difference"], 2)
+    )
+    meets = any(row.serves for row in report.results.values())
+    verdict = (
+        _("one is within every bound, but the app has no low-precision path yet")
+        if meets
+        else _("none is within every bound, so float32 stays")
+    )
+    return " ".join(
+        [
+            served,
+            _("Measured against it on every validation and Testing scan ({cpu}; serving needs {bounds}):").format(
+                cpu=report.cpu, bounds=bounds
+            ),
+            "; ".join(measured) + ";",
+            verdict + ".",
+        ]
+    )

@@ -33,6 +33,7 @@ GROUP_RESCORE_FILE = "group_rescore.json"  # the worst-group selection rule, per
 SALIENCY_FILE = "saliency_evaluation.json"
 TRUST_FILE = "trust.json"  # prediction sets and referral threshold (python -m training trust)
 ROBUSTNESS_FILE = "robustness.json"  # accuracy under acquisition changes (python -m training robustness)
+PRECISION_FILE = "precision.json"  # low-precision forward passes against float32 (python -m training precision)
 SAMPLES_DIR = ARTIFACT_DIR / "samples"
 GALLERY_DIR = "gallery"  # misclassified Testing scans, beside the evaluation (python -m training evaluate)
 
@@ -69,6 +70,7 @@ SCHEMA_VERSIONS: dict[str, int] = {
     SALIENCY_FILE: 2,
     TRUST_FILE: 3,
     ROBUSTNESS_FILE: 3,
+    PRECISION_FILE: 1,
 }
 MIGRATIONS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {
     **{(kind, 1): dict for kind in SCHEMA_VERSIONS},

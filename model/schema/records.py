@@ -19,6 +19,7 @@ from model.schema.card import (
     EVALUATION_FILE,
     GROUP_RESCORE_FILE,
     OOD_EVALUATION_FILE,
+    PRECISION_FILE,
     RESCORE_FILE,
     ROBUSTNESS_FILE,
     SALIENCY_FILE,
@@ -541,6 +542,55 @@ class RobustnessEvaluation(Record):
     wall_s: float
 
 
+@dataclass(frozen=True)
+class DifferingScan:
+    """A scan on which a low-precision forward pass does not give float32's answer (or its probabilities)."""
+
+    scan: str  # recorded path
+    split: str  # "validation" or "Testing"
+    float32_class: str
+    low_precision_class: str
+    max_probability_difference: float
+    same_set: bool
+    same_referral: bool
+
+
+@dataclass(frozen=True)
+class PrecisionAgreement:
+    """One low-precision forward pass against float32 on every scan; `serves` only when every bound holds."""
+
+    precision: str  # "int8" (ONNX Runtime static quantisation) or "bf16" (OpenVINO)
+    engine: str
+    available: bool
+    why_not: str  # "" when it ran
+    scans: int
+    class_agreement: float | None
+    max_probability_difference: float | None
+    set_agreement: float | None
+    referral_agreement: float | None
+    min_grad_cam_correlation: float | None
+    share_grad_cam_correlation_over_bound: float | None
+    serves: bool
+    differing: list[DifferingScan]
+
+
+@dataclass(frozen=True)
+class PrecisionEvaluation(Record):
+    """May a low-precision forward pass serve in float32's place? (`python -m training precision`)"""
+
+    FILE: ClassVar[str] = PRECISION_FILE
+    created: str
+    artifact_sha256: str
+    cpu: str
+    cpu_flags: list[str]
+    bounds: dict[str, float]
+    scans: dict[str, int]  # by split
+    calibration_scans: int  # validation scans that set int8's ranges
+    results: dict[str, PrecisionAgreement]
+    served: str  # the precision the app serves
+    wall_s: float
+
+
 R = TypeVar("R", bound=Record)
 RECORD_KINDS: dict[str, type[Record]] = {
     kind.FILE: kind
@@ -555,6 +605,7 @@ RECORD_KINDS: dict[str, type[Record]] = {
         SaliencyEvaluation,
         TrustEvaluation,
         RobustnessEvaluation,
+        PrecisionEvaluation,
     )
 }
 

@@ -28,6 +28,7 @@ from model.schema.records import (
     Evaluation,
     GroupRescore,
     GuardEvaluation,
+    PrecisionEvaluation,
     R,
     Record,
     RobustnessEvaluation,
@@ -166,6 +167,10 @@ def group_rescore() -> GroupRescore | None:
 
 def scan_type_report() -> ScanTypeEvaluation | None:
     return of_served(ScanTypeEvaluation)
+
+
+def precision_report() -> PrecisionEvaluation | None:
+    return of_served(PrecisionEvaluation)
 
 
 def trust_report() -> TrustEvaluation | None:
