@@ -24,7 +24,14 @@ from model.report.series_report import (
 )
 from model.report.trust_report import caveat, check_words, reason_text, referrals_summary, set_label
 from model.schema.card import NO_TUMOUR
-from pages.shared.layout import class_label, page_setup, probability_chart, show_library_error, thumbnail_uri
+from pages.shared.layout import (
+    WRAPPING_ROW_PX,
+    class_label,
+    page_setup,
+    probability_chart,
+    show_library_error,
+    thumbnail_uri,
+)
 from pages.shared.report import pdf_report, results_csv
 from pages.shared.scans import (
     EXAMPLES_KEY,
@@ -49,13 +56,12 @@ try:
 except BrainMRIError as error:
     show_library_error(error)
 labels = [class_label(n) for n in names]
-SCAN, FILE, CLASS, SEQUENCE, CONFIDENCE, MARGIN, CHECK = (
+SCAN, FILE, CLASS, SEQUENCE, CONFIDENCE, CHECK = (
     _("scan"),
     _("file"),
     _("class"),
     _("sequence"),
     _("confidence"),
-    _("margin"),
     _("check"),
 )
 
@@ -119,7 +125,7 @@ SET = "" if report is None else set_label(report)  # the set's column and line l
 
 
 def summary_row(name: str, result: Classified) -> dict[str, object]:
-    """A flagged input keeps its (greyed) class for the record, but no set, confidence or margin."""
+    """A flagged input keeps its (greyed) class for the record, but no set or confidence."""
     row: dict[str, object] = {
         SCAN: thumbnail_uri(result.prepared),
         FILE: name,
@@ -131,11 +137,7 @@ def summary_row(name: str, result: Classified) -> dict[str, object]:
     decision = decision_of(result.prediction)
     if decision is not None:
         row[SET] = "–" if flagged else ", ".join(labels[i] for i in decision.members)
-    return row | {
-        CONFIDENCE: None if flagged else result.prediction.confidence,
-        MARGIN: None if flagged else result.prediction.margin,
-        CHECK: check_words(result, decision),
-    }
+    return row | {CONFIDENCE: None if flagged else result.prediction.confidence, CHECK: check_words(result, decision)}
 
 
 def summary_table(classified: dict[str, Classified]) -> str:
@@ -154,21 +156,27 @@ def summary_table(classified: dict[str, Classified]) -> str:
         summary = summary[summary[CHECK] != ""]
     st.space("small")  # keeps the table's hover toolbar off the view buttons
     picked = st.dataframe(
-        summary.assign(**{column: pd.to_numeric(summary[column]) * 100 for column in (CONFIDENCE, MARGIN)}),
+        summary.assign(**{CONFIDENCE: pd.to_numeric(summary[CONFIDENCE]) * 100}),
         hide_index=True,
         width="stretch",
+        row_height=WRAPPING_ROW_PX,  # long checks, file names and sets wrap instead of running off the page
         on_select="rerun",
         selection_mode="single-row",
         key=f"summary-{show}",  # a selection belongs to one view: another view starts unselected
         # The check right after the class: on a phone the first columns are what fits.
         column_order=[SCAN, CLASS, CHECK, FILE, *(c for c in summary.columns if c not in (SCAN, CLASS, CHECK, FILE))],
         column_config={
-            SCAN: st.column_config.ImageColumn(SCAN, help=_("as the model sees it"), width="small"),
+            # Widths that add up to the page beside the sidebar at 1400 px (the margin is in the details below).
+            SCAN: st.column_config.ImageColumn(SCAN, help=_("as the model sees it"), width=64),
+            CLASS: st.column_config.TextColumn(CLASS, width=110),
+            CHECK: st.column_config.TextColumn(CHECK, help=_("details below"), width=210),
+            FILE: st.column_config.TextColumn(FILE, width=150),
+            SEQUENCE: st.column_config.TextColumn(SEQUENCE, width=110),
+            SET: st.column_config.TextColumn(SET, width=160),
             # One decimal, as everywhere else on the page (`pct`).
-            CONFIDENCE: st.column_config.ProgressColumn(CONFIDENCE, format="%.1f %%", min_value=0, max_value=100),
-            MARGIN: st.column_config.NumberColumn(MARGIN, format="%.1f %%", help=_("top probability minus the next")),
-            FILE: st.column_config.TextColumn(FILE, width="small"),
-            CHECK: st.column_config.TextColumn(CHECK, help=_("details below")),  # as wide as its longest flag
+            CONFIDENCE: st.column_config.ProgressColumn(
+                CONFIDENCE, format="%.1f %%", min_value=0, max_value=100, width=110
+            ),
         },
     )
     rows_picked = [row for row in picked.selection.rows if row < len(summary)]

@@ -19,6 +19,7 @@ from model.report.saliency_report import OUTLINE_CITATION
 from model.report.scan_type_report import accuracy_on_kind, describe
 from model.report.series_report import frame_word
 from pages.shared.layout import class_label, page_setup, png_bytes, show_library_error
+from pages.shared.layout import table as show_table
 from pages.shared.report import pdf_report
 from pages.shared.scans import (
     classify,
@@ -163,7 +164,7 @@ def outline_section(outline: np.ndarray | None, explanations: dict[str, Explanat
         for m, s in found.items()
     ]
     table = pd.DataFrame(rows)
-    st.dataframe(table, hide_index=True, width="stretch")
+    show_table(table)
     st.caption(
         _(OUTLINE_CITATION) + " " + _("How often each method lands on the outline across held-out scans: Evaluation.")
     )

@@ -8,6 +8,7 @@ from model.errors import BrainMRIError
 from model.i18n import N_, _, language, number, pct
 from model.report.card_report import how_chosen
 from model.report.evaluation_report import (
+    GROUPS_INTRO,
     PAIRED_INTRO,
     better_on_testing_sentence,
     clean_composition,
@@ -46,7 +47,7 @@ from model.report.trust_report import RANKING_HELP, RANKINGS, TRUST_SUBSETS, cav
 from model.report.trust_report import group_rows as trust_group_rows
 from model.schema.card import CARD_FILE, GALLERY_DIR
 from model.schema.records import Evaluation, MethodSummary, RobustnessEvaluation, SaliencyEvaluation, TrustEvaluation
-from pages.shared.layout import class_label, page_setup, png_bytes
+from pages.shared.layout import class_label, line_chart, page_setup, png_bytes, table
 from pages.shared.served import (
     artifact_dir,
     candidates,
@@ -132,7 +133,7 @@ for column, (scores, title, caption) in zip(st.columns(3), HEADLINES):
     column.metric(_(title), pct(scores.accuracy))
     column.caption(_(caption).format(low=pct(low), high=pct(high), n=scores.n))
 
-st.dataframe(pd.DataFrame(subset_rows(report)), hide_index=True, width="stretch")
+table(subset_rows(report))
 st.caption(clean_composition(report))
 st.caption(_(METRICS_EXPLAINED))
 if label_conflict_sentence(report):
@@ -180,7 +181,7 @@ def details_section() -> None:
     choice = st.radio(_("Show details for"), [k for k, v in SUBSETS.items() if v], format_func=_, horizontal=True)
     label, chosen = _(choice), SUBSETS[choice]
     assert chosen is not None
-    st.dataframe(pd.DataFrame(per_class_rows(chosen)), hide_index=True, width="stretch")
+    table(per_class_rows(chosen))
     counts, normalised, reliability = subset_figures(choice, stamp(Evaluation.FILE), language())
     left, middle, right = st.columns(3)
     left.image(
@@ -202,7 +203,7 @@ def details_section() -> None:
     )
     if (curves := roc_pr_png(choice, stamp(Evaluation.FILE), language())) is not None:
         st.markdown(_("**Each class against the others** ({subset}; Wilson 95 % CIs)").format(subset=label.lower()))
-        st.dataframe(pd.DataFrame(one_vs_rest_rows(chosen)), hide_index=True, width="stretch")
+        table(one_vs_rest_rows(chosen))
         st.image(curves, caption=_(ONE_VS_REST_EXPLAINED), alt=_("ROC and precision-recall curves, one per class"))
 
 
@@ -263,23 +264,17 @@ st.caption(how_chosen(model_card))
 if (scored := candidates()) is not None and (rows := comparison_rows(report, scored, card().describes)):
     st.subheader(_("Is the shipped model really better?"))
     st.markdown(_(PAIRED_INTRO))
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    table(rows)
     if higher := better_on_testing_sentence(report, scored):
         st.markdown(higher)
 if (by_group := group_rescore()) is not None:
     st.subheader(_("Scans from another source, by sequence"))
-    st.markdown(
-        _(
-            "Validation scans of each source and sequence, held out by case group. Per group: accuracy · "
-            "tumour-vs-no-tumour sensitivity · loss at a temperature fitted on that group. A model is replaced only "
-            "by one with a lower worst-group loss that loses at most a point of Sartaj validation accuracy."
-        )
-    )
-    st.dataframe(pd.DataFrame(group_rows(by_group, model_card.describes)), hide_index=True, width="stretch")
+    st.markdown(_(GROUPS_INTRO))
+    table(group_rows(by_group, model_card.describes))
 if (kinds := scan_type_report()) is not None:
     st.subheader(_("Which kind of scan is it?"))
     st.markdown(scan_type_sentence(kinds))
-    st.dataframe(pd.DataFrame(confusion_rows(kinds)), hide_index=True, width="stretch")
+    table(confusion_rows(kinds))
 mistakes_section(report)
 
 
@@ -301,7 +296,7 @@ def saliency_section(report: SaliencyEvaluation) -> None:
         format_func=_,
         help=_("Per true class, or by whether the model was right"),
     )
-    st.dataframe(pd.DataFrame(summary_rows(report, subset, group)), hide_index=True, width="stretch")
+    table(summary_rows(report, subset, group))
     st.image(
         localisation_png(report.tables[subset].groups[group], language()),
         caption=_("Pointing game and energy share per method, with 95 % CIs"),
@@ -346,17 +341,17 @@ def trust_section(report: TrustEvaluation) -> None:
     """Prediction sets and referral: when to trust an answer, from the committed `python -m training trust`."""
     st.subheader(_("When to trust an answer"))
     st.markdown(caveat(report))
-    st.dataframe(pd.DataFrame(trust_rows(report)), hide_index=True, width="stretch")
+    table(trust_rows(report))
     if report.groups:
         st.caption(_("Per validation group, on held-out halves (sets fitted on the other half):"))
-        st.dataframe(pd.DataFrame(trust_group_rows(report)), hide_index=True, width="stretch")
+        table(trust_group_rows(report))
     trust = served_trust()
     if trust is not None and trust.by_type:
         st.markdown(_("**By kind of scan** (the cells the sets and referral are fitted on):"))
         st.markdown("\n".join(f"- {sentence}" for sentence in type_sentences(trust)))
     if report.types:
         st.caption(_("Per kind of scan, on held-out halves (sets fitted on the other half):"))
-        st.dataframe(pd.DataFrame(trust_group_rows(report, by_type=True)), hide_index=True, width="stretch")
+        table(trust_group_rows(report, by_type=True))
     ranking = st.radio(
         _("Keep the scans that are most certain by"),
         RANKINGS,
@@ -371,11 +366,8 @@ def trust_section(report: TrustEvaluation) -> None:
             for name, points in report.coverage_curves[ranking].items()
         }
     )
-    st.line_chart(
-        curves.sort_index(),
-        x_label=_("% of scans kept (the most certain by {ranking})").format(ranking=_(ranking)),
-        y_label=_("accuracy"),
-    )
+    kept = _("% of scans kept (the most certain by {ranking})").format(ranking=_(ranking))
+    st.altair_chart(line_chart(curves.sort_index(), kept, _("accuracy")), width="stretch")
     st.caption(
         _(
             "Selective prediction: the model answers only for its most certain scans and refers the rest. Prediction "
@@ -398,8 +390,8 @@ def robustness_section(report: RobustnessEvaluation) -> None:
         _("Scans"), list(ROBUSTNESS_SUBSETS), format_func=lambda s: _(ROBUSTNESS_SUBSETS[s]), horizontal=True
     )
     curves = pd.DataFrame(accuracy_curves(report, subset)).sort_index()
-    st.line_chart(curves, x_label=_("severity (0 = the scan as it is)"), y_label=_("accuracy"))
-    st.dataframe(pd.DataFrame(robustness_rows(report, subset)), hide_index=True, width="stretch")
+    st.altair_chart(line_chart(curves, _("severity (0 = the scan as it is)"), _("accuracy")), width="stretch")
+    table(robustness_rows(report, subset))
     st.caption(
         _(
             "Each scan is changed before the app's preprocessing, as a scan from another scanner would arrive: noise "

@@ -7,7 +7,7 @@ from model.i18n import N_, _, language
 from model.report.evaluation_report import audit_sentence
 from model.report.figures import class_distribution
 from model.schema.records import Audit
-from pages.shared.layout import class_label, page_setup, png_bytes
+from pages.shared.layout import class_label, page_setup, png_bytes, table
 from pages.shared.served import artifact_dir, audit, stamp
 
 EXAMPLES_DIR = "examples"  # thumbnails beside the audit (python -m training audit --examples-dir)
@@ -70,7 +70,7 @@ per_class = pd.DataFrame(
         for c, v in report.cross_split.per_class.items()
     ]
 )
-st.dataframe(per_class, hide_index=True, width="stretch")
+table(per_class)
 conflicting_groups = report.splits["Training"].conflicting_label_groups
 disagreements = report.cross_split.label_disagreements
 st.caption(

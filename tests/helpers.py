@@ -256,7 +256,7 @@ def english_left(app) -> list[str]:
         for kind in ("button", "toggle", "radio", "selectbox", "multiselect", "metric", "slider")
         for w in getattr(app, kind)
     ]
-    headers = [str(c) for frame in app.dataframe for c in frame.value.columns]
+    headers = [str(c) for kind in ("dataframe", "table") for frame in getattr(app, kind) for c in frame.value.columns]
     left = [text for text in shown + labels + headers if text.strip("*: ") in whole]
     text = "\n".join(shown + labels)
     return left + sorted(piece for piece in fragments if piece in text)

@@ -163,7 +163,7 @@ def test_explain_draws_the_radiologists_outline_for_an_outlined_example():
     toggle = next(t for t in app.toggle if "outline" in t.label)
     assert toggle.value and not toggle.disabled
     assert "Against the radiologists' outline" in texts(app)
-    table = app.dataframe[0].value
+    table = app.table[0].value
     assert table["method"].tolist() == ["Grad-CAM"] and set(table["peak on outline"]) <= {"yes", "no"}
     assert "Cheng et al." in texts(app)
 
@@ -196,7 +196,7 @@ def test_evaluation_shows_the_accuracy_from_the_committed_json():
 def test_evaluation_says_when_to_trust_an_answer():
     app = run("pages/3_Evaluation.py")
     assert "When to trust an answer" in texts(app)
-    rows = next(d.value for d in app.dataframe if "mean set size" in d.value.columns)
+    rows = next(d.value for d in app.table if "mean set size" in d.value.columns)
     trust = load(TrustEvaluation, ARTIFACT_DIR)
     assert rows["images"].tolist() == [str(trust.sets[k].n) for k in ("validation", "testing", "testing_leakage_clean")]
 
@@ -206,7 +206,7 @@ def test_evaluation_says_whether_the_maps_point_at_the_tumour():
     assert "Do the maps point at the tumour?" in texts(app)
     saliency = load(SaliencyEvaluation, ARTIFACT_DIR)
     assert ("Model-randomisation check" in texts(app)) == (saliency.sanity_check is not None)
-    methods = app.dataframe[-1].value["method"].tolist()
+    methods = next(t.value for t in app.table if "method" in t.value.columns)["method"].tolist()
     assert methods[: len(saliency.methods)] == saliency.methods and len(methods) == len(saliency.methods) + len(
         saliency.baselines
     )

@@ -17,7 +17,7 @@ draws Grad-CAM in a fraction of the time and memory.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 # matrices are tiny, so NumPy runs single-threaded while we classify.
 _BLAS = ThreadpoolController()
 BATCH = 16  # images per classification call, here, in the batch CLI and in the evaluations
+FRAMES_BATCH = 4  # slices per call for a volume or series in the app: the forward pass's activations are most of
+# the server's peak memory, and 4 keeps it near one scan's (python -m benchmarks, "memory")
 
 
 def calibrated_probabilities(logits: np.ndarray, temperature: float) -> np.ndarray:
@@ -92,10 +94,6 @@ class Classified:
     @classmethod
     def of(cls, decoded: DecodedImage, prepared: np.ndarray, prediction: Prediction) -> "Classified":
         return cls(prediction, prepared, decoded.info, decoded.frame)
-
-    def answer_only(self) -> "Classified":
-        """Without the image: a volume's slices as the model saw them weigh tens of MB, their answers a few kB."""
-        return replace(self, prepared=NO_IMAGE)
 
 
 def verify_file(path: Path, expected_sha256: str) -> None:
@@ -272,14 +270,17 @@ class Classifier:
             predictions += [p for _, p in self.classify_images(images[start : start + BATCH])]
         return predictions
 
-    def classify_frames(self, data: Upload, name: str, plane: Plane = Plane.AXIAL) -> list[Classified]:
-        """Every frame of a multi-frame DICOM, slice of a series or of a volume along `plane`, in batches."""
+    def classify_frames(
+        self, data: Upload, name: str, plane: Plane = Plane.AXIAL, keep_images: bool = True
+    ) -> list[Classified]:
+        """Every frame of a multi-frame DICOM, slice of a series or of a volume along `plane`, FRAMES_BATCH at a time;
+        without `keep_images` only the answers are kept (a volume's slices as the model saw them weigh tens of MB)."""
         decoded = decode_frames(data, name, plane)
         classified = []
-        for start in range(0, len(decoded), BATCH):
-            chunk = decoded[start : start + BATCH]
+        for start in range(0, len(decoded), FRAMES_BATCH):
+            chunk = decoded[start : start + FRAMES_BATCH]
             for item, (prepared, prediction) in zip(chunk, self.classify_images([d.rgb for d in chunk])):
-                classified.append(Classified.of(item, prepared, prediction))
+                classified.append(Classified.of(item, prepared if keep_images else NO_IMAGE, prediction))
         return classified
 
     def classify_upload(

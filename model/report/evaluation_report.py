@@ -235,6 +235,13 @@ def guard_sentence(guard: GuardEvaluation) -> str:
     )
 
 
+GROUPS_INTRO = N_(
+    "Validation scans of each source and sequence, held out by case group. Per group: accuracy · "
+    "tumour-vs-no-tumour sensitivity · loss at a temperature fitted on that group. A model replaces the shipped one "
+    "when its worst group's loss is lower (the owner's rule, with no other condition)."
+)
+
+
 def group_rows(report: GroupRescore, shipped: Callable[[str], bool]) -> list[dict[str, str]]:
     """One row per rescored artifact: per validation group (source x sequence) accuracy, tumour-vs-no-tumour
     sensitivity and loss at its fitted temperature; the worst group's loss (the rule) and the verdict."""

@@ -141,6 +141,38 @@ def probability_chart(labels: list[str], probabilities: np.ndarray) -> alt.Chart
     )
 
 
+CHART_TEXT_PX = 12  # every label of a chart, at the size the page draws it
+
+
+def line_chart(curves: pd.DataFrame, x_label: str, y_label: str) -> alt.Chart:
+    """One line per column of `curves` over its index, the legend above the plot in two columns (Streamlit's line
+    chart puts it beside the plot, where long names are cut), accuracy on a 0-100 % axis, text at CHART_TEXT_PX."""
+    long = curves.rename_axis("x").reset_index().melt("x", var_name="series", value_name="y").dropna()
+    legend = alt.Legend(
+        orient="top", direction="horizontal", columns=2, title=None, labelLimit=0, labelFontSize=CHART_TEXT_PX
+    )
+    return (
+        alt.Chart(long, height=380)  # the legend and the axis titles included (Streamlit fits the whole chart)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("x:Q", title=x_label),
+            y=alt.Y("y:Q", title=y_label, axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+            color=alt.Color("series:N", legend=legend, sort=list(curves.columns)),
+            tooltip=[alt.Tooltip("series:N", title=" "), alt.Tooltip("y:Q", title=y_label, format=".1%")],
+        )
+        .configure_axis(labelFontSize=CHART_TEXT_PX, titleFontSize=CHART_TEXT_PX, titleLimit=0)
+    )
+
+
 def show_library_error(error: BrainMRIError) -> NoReturn:
     st.error(_("The model could not be loaded: {error}").format(error=error))
     st.stop()
+
+
+WRAPPING_ROW_PX = 70  # taller than Streamlit's 4 rem, so that its grid wraps long cells instead of cutting them
+
+
+def table(rows: list[dict[str, str]] | pd.DataFrame) -> None:
+    """A read-only table that fits the page at any width: Streamlit's static table wraps long cells and headers
+    where the interactive grid would cut them off at the right edge."""
+    st.table(pd.DataFrame(rows), hide_index=True)

@@ -79,7 +79,7 @@ def classify_frames(data: Upload, plane: Plane = Plane.AXIAL) -> list[Classified
 @st.cache_data(show_spinner=False, max_entries=SCANS_KEPT)
 def _classify_frames(folder: Path, data: Upload, plane: Plane) -> list[Classified] | Failure:
     try:
-        return [c.answer_only() for c in _classifier(folder).classify_frames(data, THIS_FILE, plane)]
+        return _classifier(folder).classify_frames(data, THIS_FILE, plane, keep_images=False)
     except InputError as error:
         return Failure.of(error)
 
