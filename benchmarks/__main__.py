@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument(
         "--only",
-        choices=["memory", "scale", "precision", "table"],
+        choices=["memory", "scale", "precision", "smoothgrad", "table"],
         help="measure one block again and keep the others in --out ('table': only rewrite the markdown)",
     )
     args = parser.parse_args(argv)

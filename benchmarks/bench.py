@@ -34,6 +34,7 @@ from benchmarks.memory import decode_peak_rss
 from benchmarks.precision import precision_block
 from benchmarks.scale import engine_timings
 from benchmarks.throughput import folder_throughput, latency_under_smoothgrad
+from benchmarks.worker import smoothgrad_block
 from model.core.architecture import build_classifier, load_weights_npz
 from model.core.cam import SCORE_CAM_MAX_N
 from model.core.explain import Explainer
@@ -354,6 +355,7 @@ def run_benchmark(sample: Path, runs: int = 30, artifact_dir: Path = ARTIFACT_DI
     results["memory"] = decode_peak_rss()
     results["scale"] = engine_timings()
     results["precision"] = precision_block(artifact_dir, results["compute"]["numpy_sgemm_gflops"])
+    results["smoothgrad"] = smoothgrad_block()
     card = classifier.card
     timings = {} if card.timings is None else dataclasses.asdict(card.timings)
     results["training"] = {**timings, "machine": None if card.machine is None else card.machine.cpu}
@@ -373,9 +375,28 @@ def markdown(results: dict[str, Any]) -> str:
         *_throughput_rows(results),
         *_saliency_rows(results["saliency"]),
         *_start_and_training_rows(results["startup"], results["training"]),
+        *_smoothgrad_rows(results.get("smoothgrad")),
         *_precision_rows(results.get("precision")),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _smoothgrad_rows(block: dict[str, Any] | None) -> list[str]:
+    """SmoothGrad in its worker process: time, the server's memory during and after, and the samples' agreement."""
+    if not block:
+        return []
+    w, a = block["worker"], block["agreement"]
+    back = "stopped" if not w["worker_running_after_idle"] else "still running"
+    return [
+        f"| SmoothGrad in the TensorFlow worker ({a['served_samples']} samples) | {w['map_s']:.1f} s | | "
+        f"first map, worker starting: {w['first_map_s']:.1f} s; {a['seed_samples']} samples: {a['seed_map_s']:.1f} s |",
+        f"| server RSS with the worker running · after it went idle | {w['server_rss_with_worker_mib']:.0f} MiB | | "
+        f"before: {w['server_rss_before_mib']:.0f} MiB; the worker itself {w['worker_rss_mib']:.0f} MiB; after idle: "
+        f"{w['server_rss_after_idle_mib']:.0f} MiB, worker {back} ({w['idle_s']:.0f} s idle here); "
+        f"TensorFlow in the server: {w['tensorflow_in_server']} |",
+        f"| SmoothGrad agreement, {a['served_samples']} vs {a['seed_samples']} samples (mean r, {a['scans']} scans) | "
+        f"{a['served_vs_seed_r']:.3f} | | two {a['seed_samples']}-sample maps agree at {a['seed_vs_seed_r']:.3f} |",
+    ]
 
 
 def _precision_rows(block: dict[str, Any] | None) -> list[str]:
@@ -585,6 +606,7 @@ BLOCKS: dict[str, Callable[[], dict[str, Any]]] = {
     "memory": decode_peak_rss,
     "scale": engine_timings,
     "precision": lambda: precision_block(ARTIFACT_DIR, machine_sgemm()["gflops"]),
+    "smoothgrad": smoothgrad_block,
 }
 
 

@@ -12,6 +12,7 @@ from model.core.maps import GRAD_CAM, METHODS, Explanation
 from model.core.predict import Classified
 from model.core.preprocess import to_model_input
 from model.core.series import Upload
+from model.core.tensorflow_worker import IDLE_S
 from model.errors import BrainMRIError
 from model.i18n import N_, _, number, pct
 from model.report.figures import explanation_figure
@@ -123,7 +124,9 @@ def explanation_with_progress(
     explainer = get_explainer()
     if explainer.needs_tensorflow(method, reference) and not explainer.tensorflow_ready:
         with st.spinner(
-            _("Loading TensorFlow and the Keras model for {method} (once per server)…").format(method=method)
+            _("Starting TensorFlow for {method} in a worker process (it stops after {minutes} idle minutes)…").format(
+                method=method, minutes=round(IDLE_S / 60)
+            )
         ):
             explainer.tensorflow_maps()
     text = _("Computing {method}…").format(method=method)

@@ -58,8 +58,8 @@ def test_memory_does_not_grow_with_the_number_of_requests(real_classifier):
 
 
 def test_a_classification_finishes_while_another_session_computes_smoothgrad(real_classifier):
-    """SmoothGrad holds the Keras model's lock; an ONNX Runtime classification must not wait for it. SmoothGrad is
-    held inside its lock (its progress callback waits) until the classification is done: no race on timing."""
+    """SmoothGrad runs in the TensorFlow worker; an ONNX Runtime classification must not wait for it. SmoothGrad is
+    held mid-map (its progress callback waits) until the classification is done: no race on timing."""
     assert real_classifier.onnx is not None
     explainer = Explainer(real_classifier)
     classified = real_classifier.classify_upload(sample_scans()[0][0].read_bytes(), "scan.jpg")

@@ -2,8 +2,9 @@
 
 Grad-CAM, Grad-CAM++ and Score-CAM come from the ONNX export's last conv activations (`model.core.cam`, NumPy
 and ONNX Runtime: no TensorFlow). SmoothGrad needs input gradients, and tf-keras-vis' reference implementations
-need the Keras model: those load TensorFlow (`model.core.gradients`) the first time they are asked for, as does
-every map of a classifier without such an export.
+need the Keras model: for a classifier served by ONNX Runtime from an artifact they run in a child process that
+exits when idle (`model.core.tensorflow_worker`), so the server never keeps TensorFlow; a classifier without such
+an export (or built in memory) loads TensorFlow here (`model.core.gradients`) the first time a map is asked for.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from model.core.predict import Classifier
 
 if TYPE_CHECKING:
     from model.core.gradients import TensorFlowMaps
+    from model.core.tensorflow_worker import TensorFlowWorker
 
 ONNX_METHODS = (GRAD_CAM, GRAD_CAM_PLUS_PLUS, SCORE_CAM)
 
@@ -28,12 +30,14 @@ ONNX_METHODS = (GRAD_CAM, GRAD_CAM_PLUS_PLUS, SCORE_CAM)
 class Explainer:
     """Built once per classifier; safe to share between threads (TensorFlow maps take the classifier's lock)."""
 
-    def __init__(self, classifier: Classifier):
+    def __init__(self, classifier: Classifier, in_process: bool = False):
+        """`in_process`: TensorFlow's maps in this process even where a child process could draw them."""
         self.classifier = classifier
         onnx = classifier.onnx
         self._onnx = onnx if onnx is not None and onnx.has_last_conv else None
         self._head = classifier.dense_head() if self._onnx is not None else None
-        self._tensorflow: TensorFlowMaps | None = None
+        self._in_child = not in_process and onnx is not None and classifier.artifact_dir is not None
+        self._tensorflow: TensorFlowMaps | TensorFlowWorker | None = None
         self._building = threading.Lock()
 
     def needs_tensorflow(self, method: str, reference: bool = False) -> bool:
@@ -42,17 +46,29 @@ class Explainer:
 
     @property
     def tensorflow_ready(self) -> bool:
-        return self._tensorflow is not None
+        """Whether a TensorFlow map starts at once (no import, or no child process to start, first)."""
+        tensorflow = self._tensorflow
+        return tensorflow is not None and getattr(tensorflow, "running", True)
 
-    def tensorflow_maps(self) -> TensorFlowMaps:
-        """The Keras-model maps, built (and TensorFlow imported) the first time one is asked for."""
+    def tensorflow_maps(self) -> TensorFlowMaps | TensorFlowWorker:
+        """The Keras-model maps: a child process started (or this process's TensorFlow imported) the first time."""
         with self._building:
             if self._tensorflow is None:
-                from model.core.gradients import TensorFlowMaps
-
-                self._tensorflow = TensorFlowMaps(self.classifier)
+                self._tensorflow = self._new_tensorflow_maps()
                 self._tensorflow.warm_up()
+            elif not self.tensorflow_ready:
+                self._tensorflow.warm_up()  # a worker that stopped for idleness starts again
             return self._tensorflow
+
+    def _new_tensorflow_maps(self) -> TensorFlowMaps | TensorFlowWorker:
+        if self._in_child:
+            from model.core.tensorflow_worker import shared_worker
+
+            assert self.classifier.artifact_dir is not None
+            return shared_worker(self.classifier.artifact_dir)
+        from model.core.gradients import TensorFlowMaps
+
+        return TensorFlowMaps(self.classifier)
 
     def warm_up(self) -> None:
         """A first Grad-CAM on a blank image, so that a visitor's first map pays no one-off cost."""

@@ -135,6 +135,7 @@ class Classifier:
         scan_type: ScanTypeModel | None = None,
     ):
         self._model, self.card, self.ood, self.onnx, self.scan_type = model, card, ood, onnx, scan_type
+        self.artifact_dir: Path | None = None  # set by `from_artifact`: where a child process can load it again
         self._forward: Callable[[Any], Any] | None = None  # the compiled Keras pass, traced on first use
         self.lock = threading.RLock()  # guards the Keras model only (re-entrant: `model` takes it too)
 
@@ -199,7 +200,9 @@ class Classifier:
             onnx = OnnxForward(onnx_path)
         else:
             model = model.load(card)
-        return cls(model, card, ood, onnx, scan_type)
+        classifier = cls(model, card, ood, onnx, scan_type)
+        classifier.artifact_dir = artifact_dir
+        return classifier
 
     def warm_up(self) -> None:
         self.predict_inputs(np.zeros((1, self.card.image_size, self.card.image_size, 3), np.float32))
