@@ -156,7 +156,7 @@ def summary_table(classified: dict[str, Classified]) -> str:
         summary = summary[summary[CHECK] != ""]
     st.space("small")  # keeps the table's hover toolbar off the view buttons
     picked = st.dataframe(
-        summary.assign(**{CONFIDENCE: pd.to_numeric(summary[CONFIDENCE]) * 100}),
+        summary.assign(**{CONFIDENCE: pd.to_numeric(summary[CONFIDENCE]).round(3)}),  # one decimal of a percent
         hide_index=True,
         width="stretch",
         row_height=WRAPPING_ROW_PX,  # long checks, file names and sets wrap instead of running off the page
@@ -173,9 +173,9 @@ def summary_table(classified: dict[str, Classified]) -> str:
             FILE: st.column_config.TextColumn(FILE, width=150),
             SEQUENCE: st.column_config.TextColumn(SEQUENCE, width=110),
             SET: st.column_config.TextColumn(SET, width=160),
-            # One decimal, as everywhere else on the page (`pct`).
+            # In the browser's locale, one decimal, as `pct` writes it elsewhere ("50.4%", "50,4 %" in French).
             CONFIDENCE: st.column_config.ProgressColumn(
-                CONFIDENCE, format="%.1f %%", min_value=0, max_value=100, width=110
+                CONFIDENCE, format="percent", min_value=0, max_value=1, width=110
             ),
         },
     )

@@ -52,7 +52,7 @@ def test_classify_an_uploaded_scan_shows_its_label_and_a_table():
     assert [s.value for s in app.subheader] == ["1 scan this session", "Details", expected]
     summary = app.dataframe[0].value
     assert summary["class"].tolist() == [expected] and summary["file"].tolist() == [path.name]
-    assert 25 < summary["confidence"].iloc[0] <= 100 and summary["scan"].iloc[0].startswith("data:image/png")
+    assert 0.25 < summary["confidence"].iloc[0] <= 1 and summary["scan"].iloc[0].startswith("data:image/png")
     assert len(app.get("vega_lite_chart")) == 1  # the probabilities, drawn by the browser
     [set_column] = [c for c in summary.columns if c.endswith(" set")]
     assert expected in summary[set_column].iloc[0].split(", ")  # the prediction set holds the predicted class
@@ -107,7 +107,7 @@ def test_a_confident_in_source_scan_never_reads_low_confidence():
     path = max(confidence, key=confidence.get)
     assert confidence[path] >= CONFIDENT  # the model is sure of at least one of its own source's samples
     app = classify_one(path.name, path.read_bytes())
-    assert app.dataframe[0].value["confidence"].iloc[0] >= CONFIDENT * 100
+    assert app.dataframe[0].value["confidence"].iloc[0] >= CONFIDENT
     assert "low confidence" not in app.dataframe[0].value["check"].iloc[0]
 
 
