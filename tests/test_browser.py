@@ -265,3 +265,21 @@ def test_the_pdf_report_downloads_and_its_first_page_shows_the_scan_and_the_noti
     document[1].render(scale=1.5).to_pil().save(tmp_path / "report_page_2.png")
     drawn = np.asarray(document[1].render(scale=1).to_pil().convert("L"))
     assert drawn.std() > 30  # the scan and its map, not a blank page
+
+
+def test_at_1400_px_no_table_runs_off_the_page(server, browser):
+    """Issue 36.5: the Classify table (ten scans) and every Evaluation table fit their column at 1400 px: nothing
+    scrolls sideways, so no column is cut off (long cells wrap instead)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    classified_samples(page, server, 10)
+    page.wait_for_timeout(1500)
+    grid = page.locator("[data-testid=stDataFrame] .dvn-scroller").first
+    assert grid.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
+    page.goto(f"{server}/Evaluation")
+    page.get_by_text("Is the shipped model really better?").wait_for(timeout=RESULT_MS)
+    tables = page.locator("[data-testid=stTable]")
+    assert tables.count() >= 5
+    overflowing = tables.evaluate_all(
+        "ts => ts.filter(t => t.scrollWidth > t.parentElement.clientWidth + 1).map(t => t.innerText.slice(0, 40))"
+    )
+    assert overflowing == []
