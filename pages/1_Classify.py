@@ -166,8 +166,8 @@ def summary_table(classified: dict[str, Classified]) -> str:
         # The check right after the class: on a phone the first columns are what fits.
         column_order=[SCAN, CLASS, CHECK, FILE, *(c for c in summary.columns if c not in (SCAN, CLASS, CHECK, FILE))],
         column_config={
-            # Widths that add up, with the selection column, to the 938 px beside the sidebar at 1400 px (the margin is in
-            # the details below); tests/test_browser.py checks that nothing scrolls sideways.
+            # Widths that add up, with the selection column, to the 938 px beside the sidebar at 1400 px (the margin
+            # is in the details below); tests/test_browser.py checks that nothing scrolls sideways.
             SCAN: st.column_config.ImageColumn(SCAN, help=_("as the model sees it"), width=64),
             CLASS: st.column_config.TextColumn(CLASS, width=110),
             CHECK: st.column_config.TextColumn(CHECK, help=_("details below"), width=200),
