@@ -68,7 +68,7 @@ def model_card_section() -> None:
             "- **Calibration:** temperature scaling on validation (T = {temperature})\n"
             "- **Trained:** {date} on {cores} CPU cores in {minutes} min\n"
             "- **Runs on:** {runtime} for classification and the class activation maps (Grad-CAM, Grad-CAM++, "
-            "Score-CAM); TensorFlow, loaded on first use, for SmoothGrad"
+            "Score-CAM); TensorFlow, in a worker process started on first use and stopped when idle, for SmoothGrad"
         ).format(
             fine_tuning=fine_tuning(model_card),
             size=model_card.image_size,

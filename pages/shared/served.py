@@ -94,8 +94,8 @@ def _explainer(folder: Path) -> Explainer:
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _explainer_of(folder: Path, card_stamp: str) -> Explainer:
-    """Grad-CAM, Grad-CAM++ and Score-CAM run on the classifier's ONNX session; TensorFlow loads only for the
-    maps that need it (`Explainer.needs_tensorflow`), behind the page's spinner that says so."""
+    """Grad-CAM, Grad-CAM++ and Score-CAM run on the classifier's ONNX session; the maps that need TensorFlow
+    (`Explainer.needs_tensorflow`) run in its worker process, started behind the page's spinner that says so."""
     from model.core.explain import Explainer
 
     explainer = Explainer(_classifier(folder))
