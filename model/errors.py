@@ -62,6 +62,10 @@ class BackboneUnavailableError(ArtifactError):
     pass
 
 
+class SaliencyUnavailableError(BrainMRIError):
+    """A map that needs TensorFlow could not be drawn: its worker process did not start or stopped."""
+
+
 class ArchiveError(InputError):
     """A .zip that is not one readable DICOM series, or that tries a zip bomb or a path trick."""
 

@@ -23,6 +23,7 @@ from pages.shared.layout import class_label, page_setup, png_bytes, show_library
 from pages.shared.layout import table as show_table
 from pages.shared.report import pdf_report
 from pages.shared.scans import (
+    Failure,
     classify,
     classify_scan,
     content_id,
@@ -112,7 +113,10 @@ def computed_explanations(
     for method in methods:
         bar = st.empty()
         compute = partial(explanation_with_progress, result, class_index, method, reference, bar)
-        explanations[method] = remembered_explanation((content, class_index, method, reference), compute)
+        try:
+            explanations[method] = remembered_explanation((content, class_index, method, reference), compute)
+        except BrainMRIError as error:  # the TensorFlow worker failed: the other maps still show
+            st.error(Failure.of(error).message(), icon=":material/block:")
         bar.empty()
     return explanations
 
@@ -229,6 +233,9 @@ if not methods:
     st.stop()
 
 explanations = computed_explanations(result, methods, names.index(target), reference, content_id(data))
+methods = [m for m in methods if m in explanations]  # a map that could not be drawn has said why above
+if not methods:
+    st.stop()
 
 scales = saliency.absolute_scales if saliency is not None else {}
 maps = {m: e.on_scale(scales[m]) if absolute and m in scales else e.heatmap for m, e in explanations.items()}

@@ -178,6 +178,24 @@ def test_explain_draws_a_map_for_an_upload_with_the_tiny_model(tiny_app):
     assert len(app.get("image")) == 1 and len(app.get("download_button")) == 2  # the figure (PNG), the report (PDF)
 
 
+def test_a_map_whose_tensorflow_worker_fails_is_said_plainly_and_the_other_maps_still_show(tiny_app, monkeypatch):
+    from model.core.tensorflow_worker import UNAVAILABLE, TensorFlowWorker
+    from model.errors import SaliencyUnavailableError
+
+    def failing(self, batch, class_index, method, progress, reference):
+        raise SaliencyUnavailableError(UNAVAILABLE, method=method, why="out of memory")
+
+    monkeypatch.setattr(TensorFlowWorker, "heatmap", failing)
+    monkeypatch.setattr(TensorFlowWorker, "warm_up", lambda self: None)
+    scan = encode(Image.fromarray(synthetic_scan(2, np.random.default_rng(5))).convert("RGB"), "JPEG")
+    app = tiny_app("pages/2_Explain.py")
+    app.get("file_uploader")[0].set_value(("scan.jpg", scan, "image/jpeg")).run()
+    app.multiselect[0].set_value(["Grad-CAM", "SmoothGrad"]).run()
+    assert not app.exception
+    assert any("SmoothGrad is unavailable: out of memory" in e.value for e in app.error)
+    assert len(app.get("image")) == 1  # Grad-CAM's figure
+
+
 def test_explain_picks_a_frame_of_a_multi_frame_file_and_says_which(tiny_app):
     rng = np.random.default_rng(2)
     frames = np.stack([synthetic_scan(label, rng).astype(np.uint16) * 16 for label in (0, 3)])

@@ -12,7 +12,8 @@ from model.core.explain import Explainer
 from model.core.gradients import TensorFlowMaps
 from model.core.maps import GRAD_CAM, SMOOTHGRAD
 from model.core.predict import Classifier
-from model.core.tensorflow_worker import TensorFlowWorker, TensorFlowWorkerError
+from model.core.tensorflow_worker import TensorFlowWorker
+from model.errors import SaliencyUnavailableError
 from tests.helpers import ROOT, TINY_SIZE
 
 
@@ -50,7 +51,7 @@ def test_the_worker_exits_when_idle_and_starts_again_when_asked(tiny_onnx_artifa
 
 
 def test_a_worker_that_cannot_load_the_model_raises_a_typed_error(tmp_path):
-    with pytest.raises(TensorFlowWorkerError, match="could not load the model"):
+    with pytest.raises(SaliencyUnavailableError, match="could not load the model"):
         TensorFlowWorker(tmp_path).heatmap(image(), 0, SMOOTHGRAD, None, reference=False)
 
 

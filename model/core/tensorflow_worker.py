@@ -24,14 +24,14 @@ from typing import IO, Any
 import numpy as np
 
 from model.core.maps import Progress
+from model.errors import SaliencyUnavailableError
+from model.i18n import N_
 
 IDLE_S = 120.0  # without a map for this long, the child exits and the server's memory comes back
 START_TIMEOUT_S = 300.0  # importing TensorFlow and tracing the Keras model, on a slow machine
 _READY, _PROGRESS, _DONE, _FAILED = "ready", "progress", "done", "failed"
-
-
-class TensorFlowWorkerError(RuntimeError):
-    """The child process could not start or could not draw the map (its reason, in English)."""
+UNAVAILABLE = N_("{method} is unavailable: {why}")  # `why` comes from the worker, in English
+STOPPED = "the TensorFlow worker stopped while drawing the map"
 
 
 class TensorFlowWorker:
@@ -70,12 +70,12 @@ class TensorFlowWorker:
                     if kind == _PROGRESS and progress is not None:
                         progress(value)
                     elif kind == _FAILED:
-                        raise TensorFlowWorkerError(value)
+                        raise SaliencyUnavailableError(UNAVAILABLE, method=method, why=value)
                     elif kind == _DONE:
                         return np.asarray(value)
             except (EOFError, OSError, pickle.UnpicklingError) as error:
                 self._stop()
-                raise TensorFlowWorkerError("the TensorFlow worker stopped while drawing the map") from error
+                raise SaliencyUnavailableError(UNAVAILABLE, method=method, why=STOPPED) from error
             finally:
                 self._idle_from_now()
 
@@ -104,7 +104,8 @@ class TensorFlowWorker:
             kind, value = _FAILED, "the TensorFlow worker exited while starting"
         if kind != _READY:
             process.kill()
-            raise TensorFlowWorkerError(value)
+            process.wait()
+            raise SaliencyUnavailableError(UNAVAILABLE, method="TensorFlow", why=value)
         self._process = process
         return process
 

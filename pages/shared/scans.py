@@ -15,7 +15,7 @@ from model.core.maps import Explanation
 from model.core.predict import Classified
 from model.core.series import Upload, upload_digest, upload_size
 from model.core.volume import PLANES, Plane
-from model.errors import InputError
+from model.errors import BrainMRIError, InputError
 from model.i18n import N_, _
 from model.report.series_report import plane_word
 from model.schema.card import SAMPLES_DIR
@@ -46,7 +46,7 @@ class Failure:
     details: dict
 
     @classmethod
-    def of(cls, error: InputError) -> "Failure":
+    def of(cls, error: BrainMRIError) -> "Failure":
         return cls(error.template, dict(error.details))
 
     def message(self) -> str:
