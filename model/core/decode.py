@@ -64,7 +64,7 @@ logging.getLogger("pydicom").disabled = True
 
 
 class Container(StrEnum):
-    """What held the scan: an identifier; the words for it are in `model.report.file_report`."""
+    """What held the scan: an identifier; the words for it are in `model.report.series_report`."""
 
     IMAGE = "image"  # a raster file (JPEG, PNG, BMP, TIFF, WebP)
     DICOM = "dicom"  # one DICOM file, one frame or several

@@ -30,13 +30,12 @@ ONNX_METHODS = (GRAD_CAM, GRAD_CAM_PLUS_PLUS, SCORE_CAM)
 class Explainer:
     """Built once per classifier; safe to share between threads (TensorFlow maps take the classifier's lock)."""
 
-    def __init__(self, classifier: Classifier, in_process: bool = False):
-        """`in_process`: TensorFlow's maps in this process even where a child process could draw them."""
+    def __init__(self, classifier: Classifier):
         self.classifier = classifier
         onnx = classifier.onnx
         self._onnx = onnx if onnx is not None and onnx.has_last_conv else None
         self._head = classifier.dense_head() if self._onnx is not None else None
-        self._in_child = not in_process and onnx is not None and classifier.artifact_dir is not None
+        self._in_child = onnx is not None and classifier.artifact_dir is not None  # else TensorFlow is here anyway
         self._tensorflow: TensorFlowMaps | TensorFlowWorker | None = None
         self._building = threading.Lock()
 

@@ -24,7 +24,7 @@ from model.i18n import N_
 
 
 class Plane(StrEnum):
-    """The cut through a volume: an identifier; its words are in `model.report.file_report`."""
+    """The cut through a volume: an identifier; its words are in `model.report.series_report`."""
 
     AXIAL = "axial"
     CORONAL = "coronal"
