@@ -8,7 +8,7 @@ import streamlit as st
 from model.i18n import N_, _, number, pct
 from model.report.card_report import fine_tuning
 from model.report.saliency_report import by_construction, headline
-from model.report.scan_type_report import unvalidated_sentence
+from model.report.scan_type_report import validated_sentence
 from pages.shared.layout import NAVIGATED, choose_language, page_setup, run_page
 from pages.shared.served import candidates, card, evaluation, saliency_evaluation, served_trust
 from pages.shared.sitemap import CLASSIFY
@@ -105,8 +105,8 @@ def model_card_section() -> None:
             )
         )
         trust = served_trust()
-        if trust is not None and unvalidated_sentence(trust):
-            st.caption(unvalidated_sentence(trust))
+        if trust is not None and validated_sentence(trust):
+            st.caption(validated_sentence(trust))
 
 
 st.session_state[NAVIGATED] = True

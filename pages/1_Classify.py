@@ -11,7 +11,7 @@ from model.core.trust import Reason
 from model.core.volume import Plane
 from model.errors import BrainMRIError
 from model.i18n import N_, _, pct
-from model.report.scan_type_report import accuracy_on_kind, describe, sequence_name
+from model.report.scan_type_report import accuracy_on_kind, describe, kind_name
 from model.report.series_report import (
     NOT_MR,
     frame_word,
@@ -56,11 +56,11 @@ try:
 except BrainMRIError as error:
     show_library_error(error)
 labels = [class_label(n) for n in names]
-SCAN, FILE, CLASS, SEQUENCE, CONFIDENCE, CHECK = (
+SCAN, FILE, CLASS, KIND, CONFIDENCE, CHECK = (
     _("scan"),
     _("file"),
     _("class"),
-    _("sequence"),
+    _("scan type"),
     _("confidence"),
     _("check"),
 )
@@ -133,7 +133,7 @@ def summary_row(name: str, result: Classified) -> dict[str, object]:
     }
     flagged = result.prediction.out_of_distribution
     if result.prediction.scan_type is not None:
-        row[SEQUENCE] = "–" if flagged else sequence_name(result.prediction.scan_type.sequence)
+        row[KIND] = "–" if flagged else kind_name(result.prediction.scan_type)
     decision = decision_of(result.prediction)
     if decision is not None:
         row[SET] = "–" if flagged else ", ".join(labels[i] for i in decision.members)
@@ -172,7 +172,7 @@ def summary_table(classified: dict[str, Classified]) -> str:
             CLASS: st.column_config.TextColumn(CLASS, width=110),
             CHECK: st.column_config.TextColumn(CHECK, help=_("details below"), width=200),
             FILE: st.column_config.TextColumn(FILE, width=140),
-            SEQUENCE: st.column_config.TextColumn(SEQUENCE, width=110),
+            KIND: st.column_config.TextColumn(KIND, help=_("sequence, skull-stripped or not, plane"), width=110),
             SET: st.column_config.TextColumn(SET, width=160),
             # In the browser's locale, one decimal, as `pct` writes it elsewhere ("50.4%", "50,4 %" in French).
             CONFIDENCE: st.column_config.ProgressColumn(

@@ -42,7 +42,13 @@ from model.report.saliency_report import (
     summary_rows,
     tolerance_words,
 )
-from model.report.scan_type_report import confusion_rows, scan_type_sentence, type_sentences
+from model.report.scan_type_report import (
+    confusion_rows,
+    plane_rows,
+    plane_sentence,
+    scan_type_sentence,
+    type_sentences,
+)
 from model.report.trust_report import RANKING_HELP, RANKINGS, TRUST_SUBSETS, caveat, trust_rows
 from model.report.trust_report import group_rows as trust_group_rows
 from model.schema.card import CARD_FILE, GALLERY_DIR
@@ -275,6 +281,9 @@ if (kinds := scan_type_report()) is not None:
     st.subheader(_("Which kind of scan is it?"))
     st.markdown(scan_type_sentence(kinds))
     table(confusion_rows(kinds))
+    if said := plane_sentence(kinds):
+        st.markdown(said)
+        table(plane_rows(kinds))
 mistakes_section(report)
 
 

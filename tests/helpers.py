@@ -167,10 +167,12 @@ def dicom(
     modality: str = "MR",
     series: tuple[str, float, int] | None = None,
     bare: bool = False,
+    orientation: list[float] | None = None,
 ) -> bytes:
     """A small DICOM file (MR unless told, with fake patient data that must never be shown) around `pixels`;
     `series` = (series UID, position along z, instance number) makes it a slice of an axial series; `bare` leaves
-    out the preamble and file meta (a bare data set in the syntax's encoding, as some exporters write)."""
+    out the preamble and file meta (a bare data set in the syntax's encoding, as some exporters write);
+    `orientation` sets the row and column direction cosines (ImageOrientationPatient)."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = MRImageStorage
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -184,6 +186,8 @@ def dicom(
     if series is not None:
         ds.SeriesInstanceUID, z, ds.InstanceNumber = series
         ds.ImagePositionPatient, ds.ImageOrientationPatient = [0.0, 0.0, z], [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    if orientation is not None:
+        ds.ImageOrientationPatient = orientation
     if pixels is not None or encapsulated is not None:
         shape = pixels.shape if pixels is not None else (64, 64)
         ds.Rows, ds.Columns = shape[-2], shape[-1]

@@ -57,7 +57,9 @@ def test_classify_an_uploaded_scan_shows_its_label_and_a_table():
     [set_column] = [c for c in summary.columns if c.endswith(" set")]
     assert expected in summary[set_column].iloc[0].split(", ")  # the prediction set holds the predicted class
     assert "on validation scans" in texts(app) and "leakage-clean subset" in texts(app)  # how far the sets carry
-    assert summary["sequence"].iloc[0] in ("T1", "T1 with contrast", "T2", "FLAIR", "other or unsure (e.g. diffusion)")
+    sequences = ("T1", "T1 with contrast", "T2", "FLAIR", "other or unsure (e.g. diffusion)")
+    kind = summary["scan type"].iloc[0]
+    assert kind.split(" ", 1)[0] in ("axial", "coronal", "sagittal", "skull-stripped") and kind.endswith(sequences)
     said = texts(app)
     assert "Looks like a **" in said or "Scan type: **" in said
     assert "validation scans the model was right" in said or "Not validated on" in said
@@ -91,7 +93,7 @@ def test_a_skull_stripped_glioma_slice_is_referred_as_not_validated_with_no_borr
     assert "not validated on this kind of scan" in check and "low confidence" not in check
     said = texts(app)
     # Its own kind's words only: no validated kind's "On n ... validation scans the model was right" sentence.
-    assert "Not validated on skull-stripped" in said and "validation scans the model was right" not in said
+    assert "Not validated on skull-stripped " in said and "validation scans the model was right" not in said
 
 
 def test_a_confident_in_source_scan_never_reads_low_confidence():
@@ -228,7 +230,7 @@ def test_a_photo_is_flagged_as_not_a_brain_mri():
     assert "not like a training MRI" in app.dataframe[0].value["check"].iloc[0]
     assert "gray" in [s.value for s in app.subheader][-1]  # the verdict is greyed out
     row = app.dataframe[0].value.iloc[0]
-    assert row["sequence"] == "–" and row.filter(like=" set").tolist() == ["–"]  # no scan type, no set
+    assert row["scan type"] == "–" and row.filter(like=" set").tolist() == ["–"]  # no scan type, no set
     assert row["confidence"] is None or row["confidence"] != row["confidence"]  # no confidence (None or NaN)
     assert "Confidence" not in texts(app) and "Looks like a" not in texts(app)
     assert not app.get("vega_lite_chart")  # no probability chart

@@ -19,6 +19,7 @@ from pydicom.uid import (
 )
 
 from model.core.decode import MAX_DECODED_SIDE, MAX_FILE_BYTES, MIN_SIDE, Container, ScanInfo, decode_image
+from model.core.volume import Plane
 from model.errors import (
     CorruptImageError,
     DicomError,
@@ -180,6 +181,22 @@ def test_dicom_uncompressed_and_no_patient_data_in_details():
     assert decoded.rgb[:, 0].max() == 0 and decoded.rgb[:, -1].min() == 255
     assert decoded.info == ScanInfo(Container.DICOM, 1, not_mr=False)
     assert "Secret" not in repr(decoded) and "12345" not in repr(decoded)
+
+
+@pytest.mark.parametrize(
+    "cosines, plane",
+    [
+        ([1.0, 0.0, 0.0, 0.0, 1.0, 0.0], Plane.AXIAL),
+        ([1.0, 0.0, 0.0, 0.0, 0.0, -1.0], Plane.CORONAL),
+        ([0.0, 1.0, 0.0, 0.0, 0.0, -1.0], Plane.SAGITTAL),
+        ([0.94, 0.0, 0.34, 0.0, 1.0, 0.0], Plane.AXIAL),  # tilted 20 degrees: still axial
+        ([0.7, 0.7, 0.0, 0.0, 0.7, 0.7], None),  # oblique: left to the recogniser
+        ([1.0, 0.0, 0.0], None),  # malformed
+        (None, None),
+    ],
+)
+def test_a_dicom_slice_says_its_plane_from_its_orientation(cosines, plane):
+    assert decode_image(dicom(ramp16(), orientation=cosines), "scan.dcm").info.plane == plane
 
 
 def test_dicom_monochrome1_is_inverted():

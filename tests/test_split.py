@@ -58,3 +58,28 @@ def test_the_rule_is_the_worst_group_alone_with_no_floor_on_sartaj():
 
     rows = [row("shipped", 0.9, 0.95), row("better", 0.5, 0.945), row("forgets", 0.4, 0.80), row("worse", 1.0, 0.99)]
     assert [r["beats_shipped"] for r in verdicts(rows, "shipped")] == [None, True, True, False]
+
+
+def test_the_plane_labels_name_training_scans_only_in_every_plane():
+    from model.core.volume import PLANES
+    from training.data.planes import read_planes
+
+    planes = read_planes()
+    assert planes and all(not name.startswith("Testing/") for name in planes)  # never a Testing scan
+    assert set(planes.values()) == set(PLANES)
+    assert all(name.startswith(("Training/", "feltrin-dev/")) for name in planes)
+
+
+def test_known_planes_come_from_an_all_axial_source_and_the_labels_file(tmp_path):
+    from model.core.volume import Plane
+    from training.data.planes import known_planes
+
+    sartaj = write_dataset(tmp_path / "sartaj", {"Training": 12})
+    lgg = write_manifest_dataset(tmp_path / "lgg-dev", per_sequence=6)
+    (tmp_path / "planes.csv").write_text("scan,plane\nTraining/glioma_tumor/0.jpg,coronal\n")
+    split = split_training(sartaj, 0, [lgg])
+    known = known_planes(split, sartaj, tmp_path / "planes.csv")
+    named = {split.samples[i].path.relative_to(tmp_path).as_posix(): plane for i, plane in known.items()}
+    assert named.pop("sartaj/Training/glioma_tumor/0.jpg") is Plane.CORONAL
+    assert named and all(name.startswith("lgg-dev/") and p is Plane.AXIAL for name, p in named.items())
+    assert len(named) == sum(s.source == "lgg-dev" for s in split.samples)

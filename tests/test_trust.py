@@ -110,7 +110,7 @@ def test_mondrian_sets_are_fitted_per_scan_type_and_unvalidated_types_get_every_
 def test_a_type_with_too_few_validation_scans_is_unvalidated_whatever_its_confidence():
     labels = np.zeros(29, int)
     sure = np.tile([0.999, 0.001 / 3, 0.001 / 3, 0.001 / 3], (29, 1))
-    trust = Trust(0.5, 0.5, mondrian_fit(sure, labels, np.array(["T1C+ stripped"] * 29)))
+    trust = Trust(0.5, 0.5, mondrian_fit(sure, labels, np.array(["T1C+ stripped axial"] * 29)))
     stripped = ScanType("T1C+", 0.9, True, 0.99)
     decision = trust.decide(sure[0], stripped)
     assert decision.referred and decision.reason == Reason.UNVALIDATED and decision.members[0] == 0

@@ -21,7 +21,7 @@ from model.core.onnx_forward import available_cores
 from model.core.predict import BATCH, Classifier, Prediction
 from model.core.preprocess import preprocess
 from model.core.trust import Reason, Trust
-from model.core.volume import VOLUME_SUFFIXES
+from model.core.volume import VOLUME_SUFFIXES, Plane
 from model.errors import InputError
 
 
@@ -49,6 +49,7 @@ class Loaded:
     frame: int | None  # from 1, for a frame or slice of a multi-frame file, series or volume
     model_input: np.ndarray | None
     error: str = ""
+    plane: Plane | None = None  # the plane the file says (a volume's cut, a DICOM's orientation)
 
 
 def _load(path: Path, size: int) -> list[Loaded]:
@@ -58,7 +59,7 @@ def _load(path: Path, size: int) -> list[Loaded]:
     except (InputError, OSError) as error:
         return [Loaded(path, None, None, str(error))]
     several = len(frames) > 1
-    return [Loaded(path, d.frame + 1 if several else None, preprocess(d.rgb, size)) for d in frames]
+    return [Loaded(path, d.frame + 1 if several else None, preprocess(d.rgb, size), plane=d.info.plane) for d in frames]
 
 
 def loaded_scans(paths: Iterable[Path], size: int, ahead: int = 4 * BATCH) -> Iterator[Loaded]:
@@ -93,6 +94,7 @@ def csv_fields(class_names: list[str]) -> list[str]:
         "looks_like_training_mri",
         "sequence",
         "skull_stripped",
+        "plane",
         "prediction_set",
         "referred",
         "referral_reason",
@@ -122,7 +124,8 @@ def result_row(
     if scored.out_of_distribution:
         return row if trust is None else row | {"referred": True, "referral_reason": Reason.NOT_MRI.value}
     if scored.scan_type is not None:
-        row.update(sequence=scored.scan_type.sequence, skull_stripped=scored.scan_type.skull_stripped)
+        kind = scored.scan_type
+        row.update(sequence=kind.sequence, skull_stripped=kind.skull_stripped, plane=kind.plane.value)
     row.update(confidence=round(scored.confidence, 4), margin=round(scored.margin, 4))
     if trust is not None:
         decision = trust.decide(scored.probabilities, scored.scan_type)
@@ -154,6 +157,6 @@ def classify_paths(
     for chunk in batches(loaded_scans(paths, classifier.card.image_size), batch_size):
         good = [(item, item.model_input) for item in chunk if item.model_input is not None]
         predictions = classifier.predict_inputs(np.stack([image for _, image in good])) if good else []
-        by_item = {id(item): prediction for (item, _), prediction in zip(good, predictions)}
+        by_item = {id(item): prediction.in_plane(item.plane) for (item, _), prediction in zip(good, predictions)}
         for item in chunk:
             yield result_row(str(item.file), names, by_item.get(id(item)), item.error, item.frame, trust)

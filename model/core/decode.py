@@ -36,7 +36,7 @@ from model.core.limits import (
     is_zip,
 )
 from model.core.series import DicomSeries, Upload, archive_members, ordered_series
-from model.core.volume import Plane, gunzipped, read_volume, volume_slices, windowed
+from model.core.volume import Plane, gunzipped, plane_of_orientation, read_volume, volume_slices, windowed
 from model.errors import (
     ArchiveError,
     CorruptImageError,
@@ -79,7 +79,7 @@ class ScanInfo:
     container: Container
     frames: int = 1  # frames of a multi-frame file, slices of a series or of a volume along its plane
     image_format: str = ""  # Pillow's name of a raster file's format ("PNG", "JPEG"...)
-    plane: Plane | None = None  # the cut of a volume
+    plane: Plane | None = None  # the cut of a volume, or the plane a DICOM's orientation says
     not_mr: bool = False  # a DICOM header that names a modality other than MR (CT, ultrasound...)
     skipped_small: int = 0  # localiser views a series left out, too small to classify
 
@@ -325,7 +325,12 @@ def _read_dicom(data: bytes, name: str, asked: list[int] | None) -> list[Decoded
     dataset, pixels = _dicom_pixels(data, name)
     frames = int(getattr(dataset, "NumberOfFrames", 1) or 1)
     chosen = [frames // 2] if asked is None else [min(max(int(f), 0), frames - 1) for f in asked]
-    info = ScanInfo(Container.DICOM, frames, not_mr=str(getattr(dataset, "Modality", "")) != "MR")  # absent: not MR
+    info = ScanInfo(
+        Container.DICOM,
+        frames,
+        plane=plane_of_orientation(getattr(dataset, "ImageOrientationPatient", None)),
+        not_mr=str(getattr(dataset, "Modality", "")) != "MR",  # absent: not MR
+    )
     return [
         DecodedImage(_dicom_frame_rgb(dataset, pixels[index] if frames > 1 else pixels, name), info, index)
         for index in chosen

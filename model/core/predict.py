@@ -17,7 +17,7 @@ draws Grad-CAM in a fraction of the time and memory.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 
@@ -73,6 +73,12 @@ class Prediction:
         top_two = np.sort(self.probabilities)[-2:]
         return float(top_two[1] - top_two[0])
 
+    def in_plane(self, plane: Plane | None) -> "Prediction":
+        """This answer with the plane the file says (a volume's cut, a DICOM's orientation) in its scan type."""
+        if plane is None or self.scan_type is None:
+            return self
+        return replace(self, scan_type=self.scan_type.in_plane(plane))
+
 
 NO_IMAGE = np.zeros((0, 0, 3), np.uint8)
 
@@ -93,7 +99,7 @@ class Classified:
 
     @classmethod
     def of(cls, decoded: DecodedImage, prepared: np.ndarray, prediction: Prediction) -> "Classified":
-        return cls(prediction, prepared, decoded.info, decoded.frame)
+        return cls(prediction.in_plane(decoded.info.plane), prepared, decoded.info, decoded.frame)
 
 
 def verify_file(path: Path, expected_sha256: str) -> None:

@@ -11,10 +11,10 @@ another source it need not, and the evaluation says by how much it falls short.
 The sets and the referral threshold are Mondrian (Vovk et al. 2003; Vovk, "Conditional validity of inductive
 conformal predictors", 2012): fitted separately for each scan type the recogniser reports (`model.core.scan_type`), on
 validation scans of every training source, so that the guarantee holds within each type rather than only on
-average over a mix dominated by one source. A type is the sequence and whether the skull was stripped. A type with
-fewer than `MIN_VALIDATED` validation scans, or whose validation scans are mostly validation scans skull-stripped by
-us (the stand-in where real ones are missing), is unvalidated: its answers are always referred, with the full set,
-and no other type's figure is quoted for it (the renders' own figure is, labelled as such).
+average over a mix dominated by one source. A type is the sequence, whether the skull was stripped, and the plane.
+A type with fewer than `MIN_VALIDATED` validation scans, or whose validation scans are mostly validation scans
+skull-stripped by us (the stand-in where real ones are missing), is unvalidated: its answers are always referred,
+with the full set, and no other type's figure is quoted for it (the renders' own figure is, labelled as such).
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import beta
 
-from model.core.scan_type import ScanType
+from model.core.scan_type import SEQUENCES, UNSURE, ScanType
+from model.core.volume import PLANES, Plane
 from model.schema.card import ModelCard
 from model.schema.records import ScanTypeThresholds, TrustEvaluation, load
 
@@ -108,11 +109,25 @@ def mondrian_fit(
     }
 
 
+STRIPPED = "stripped"  # the word a cell's key carries for skull-stripped scans
+
+
 def type_key(scan_type: ScanType | None) -> str:
-    """The cell the trust layer conditions on: the sequence, and whether the skull was stripped ("" unknown)."""
+    """The cell the trust layer conditions on: the sequence, whether the skull was stripped, and the plane
+    ("T1C+ stripped coronal"; "" unknown)."""
     if scan_type is None:
         return ""
-    return f"{scan_type.sequence} stripped" if scan_type.skull_stripped else scan_type.sequence
+    return " ".join([scan_type.sequence, *([STRIPPED] if scan_type.skull_stripped else []), scan_type.plane.value])
+
+
+def key_type(key: str) -> ScanType | None:
+    """The scan type a cell's key names (`type_key` read back), or None for a key it cannot have written."""
+    sequence, *rest = key.split(" ")
+    stripped = rest[:1] == [STRIPPED]
+    plane = rest[1:] if stripped else rest
+    if sequence not in (*SEQUENCES, UNSURE) or len(plane) != 1 or plane[0] not in PLANES:
+        return None
+    return ScanType(sequence, 1.0, stripped, 1.0, Plane(plane[0]))
 
 
 class Reason(StrEnum):

@@ -33,8 +33,25 @@ class Plane(StrEnum):
 
 PLANES = tuple(Plane)  # the first is the default
 _PLANE_AXIS = {Plane.SAGITTAL: 0, Plane.CORONAL: 1, Plane.AXIAL: 2}  # voxel axes of a RAS+ volume
+# A DICOM slice's plane is the axis its normal lies closest to, if within 45 degrees of it (an oblique slice further
+# off is left to the recogniser). In the patient's axes (DICOM's LPS as NIfTI's RAS+): x left-right, y front-back.
+_NORMAL_PLANE = (Plane.SAGITTAL, Plane.CORONAL, Plane.AXIAL)
+MIN_NORMAL_COSINE = float(np.cos(np.pi / 4))
 WINDOW_PERCENTILES = (0.5, 99.5)
 VOLUME_SUFFIXES = (".nii", ".nii.gz")  # what a folder search picks up; the content decides
+
+
+def plane_of_orientation(cosines: object) -> Plane | None:
+    """The plane of a slice whose row and column direction cosines are `cosines` (a DICOM ImageOrientationPatient);
+    None when they are missing, malformed or too oblique."""
+    try:
+        values = np.asarray(cosines, dtype=float).reshape(6)
+    except (TypeError, ValueError):
+        return None
+    normal = np.abs(np.cross(values[:3], values[3:]))
+    if not np.all(np.isfinite(normal)) or normal.max() < MIN_NORMAL_COSINE * max(float(np.linalg.norm(normal)), 1e-9):
+        return None
+    return _NORMAL_PLANE[int(normal.argmax())]
 
 
 def gunzipped(data: bytes, name: str) -> bytes:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from model.core.trust import Trust
 from model.i18n import N_, _, number, pct
 from model.report.evaluation_report import accuracy_with_ci, audit_sentence, label_conflict_sentence
-from model.report.scan_type_report import key_name, unvalidated_sentence
+from model.report.scan_type_report import key_name, validated_sentence
 from model.schema.card import ModelCard
 from model.schema.records import Audit, Candidates, Evaluation, GuardEvaluation, PrecisionEvaluation, TrustEvaluation
 from model.schema.tables import ClassificationScores
@@ -120,7 +120,7 @@ def _weak_scan_types(report: TrustEvaluation) -> list[str]:
         for k, f in trust.by_type.items()
         if trust.fitted(k) is not None and f.accuracy is not None and f.accuracy < WEAK_TYPE_ACCURACY
     ]
-    modes = [unvalidated_sentence(trust)] if unvalidated_sentence(trust) else []
+    modes = [validated_sentence(trust)] if validated_sentence(trust) else []
     if weak:
         modes.append(
             _("On these kinds of scan it is often wrong on validation: {kinds}.").format(kinds="; ".join(weak))

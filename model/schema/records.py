@@ -337,6 +337,11 @@ class ScanTypeScores:
     unsure_share: float
     sequence_accuracy_per_source: dict[str, float]
     skull_stripped_accuracy: float
+    plane_n: int = 0  # views whose plane is known (`training.data.planes`)
+    plane_labels: list[str] = field(default_factory=list)
+    plane_confusion_matrix: list[list[int]] = field(default_factory=list)  # true plane (rows) x recognised
+    plane_accuracy: float | None = None
+    plane_accuracy_per_source: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from model.report.saliency_report import (
     sanity_sentence,
     summary_rows,
 )
-from model.report.scan_type_report import confusion_rows, scan_type_sentence
+from model.report.scan_type_report import confusion_rows, plane_rows, plane_sentence, scan_type_sentence
 from model.report.trust_report import caveat, trust_rows
 from model.report.trust_report import group_rows as trust_group_rows
 from model.schema.card import ARTIFACT_DIR, CARD_FILE, ModelCard, load_card
@@ -198,7 +198,8 @@ def _scan_type_lines(artifact_dir: Path) -> list[str]:
     if report is None:
         return []
     intro = "Scan type (`python -m training scan-type`): " + scan_type_sentence(report)
-    return ["", intro, ""] + _markdown_table(confusion_rows(report))
+    planes = ["", plane_sentence(report), ""] + _markdown_table(plane_rows(report)) if plane_sentence(report) else []
+    return ["", intro, ""] + _markdown_table(confusion_rows(report)) + planes
 
 
 def _candidate_runs(artifact_dir: Path) -> dict[str, dict[str, CandidateScore]]:
