@@ -49,7 +49,15 @@ from model.report.scan_type_report import (
     scan_type_sentence,
     type_sentences,
 )
-from model.report.trust_report import RANKING_HELP, RANKINGS, TRUST_SUBSETS, caveat, trust_rows
+from model.report.trust_report import (
+    RANKING_HELP,
+    RANKINGS,
+    TRUST_SUBSETS,
+    UNSEEN_SOURCES,
+    caveat,
+    trust_rows,
+    unseen_source_rows,
+)
 from model.report.trust_report import group_rows as trust_group_rows
 from model.schema.card import CARD_FILE, GALLERY_DIR
 from model.schema.records import Evaluation, MethodSummary, RobustnessEvaluation, SaliencyEvaluation, TrustEvaluation
@@ -361,6 +369,9 @@ def trust_section(report: TrustEvaluation) -> None:
     if report.types:
         st.caption(_("Per kind of scan, on held-out halves (sets fitted on the other half):"))
         table(trust_group_rows(report, by_type=True))
+    if report.unseen_sources:
+        st.caption(_(UNSEEN_SOURCES))
+        table(unseen_source_rows(report))
     ranking = st.radio(
         _("Keep the scans that are most certain by"),
         RANKINGS,

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -17,7 +19,7 @@ from model.core.trust import (
 )
 from model.report.trust_report import RANKINGS, reason_text
 from model.schema.records import ScanTypeThresholds
-from training.fitting.trust import Scored, certainties, coverage_curve, decisions, held_out, summary
+from training.fitting.trust import Scored, certainties, coverage_curve, decisions, held_out, summary, unseen_sources
 
 
 def scored(probabilities, labels, types=None, groups=None) -> Scored:
@@ -162,9 +164,25 @@ def test_held_out_groups_are_scored_with_sets_fitted_on_the_other_half():
     probabilities[np.arange(300), labels] += 1
     probabilities /= probabilities.sum(1, keepdims=True)
     groups = np.array(["a", "b", "c"] * 100)
-    rows = held_out(scored(probabilities, labels, groups=groups), np.arange(300) // 2, seed=0, by=groups)
+    rows = held_out(
+        scored(probabilities, labels, groups=groups), np.arange(300) // 2, seed=0, by=groups, worst_source=False
+    )
     assert set(rows) == {"a", "b", "c"} and sum(r["n"] for r in rows.values()) == 300
     assert all(r["coverage"] >= 0.85 for r in rows.values())
+
+
+def test_each_source_is_scored_with_sets_fitted_on_the_other_sources_only():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 4, 300)
+    probabilities = rng.dirichlet(np.ones(4), 300)
+    probabilities[np.arange(300), labels] += 1
+    probabilities /= probabilities.sum(1, keepdims=True)
+    groups = np.array(["sartaj", "lgg-dev/T1", "lgg-dev/T1 skull-stripped by us"] * 100)
+    types = np.where(np.arange(300) % 3 == 0, "T1 axial", "T2 axial")  # sartaj alone holds every T1
+    views = replace(scored(probabilities, labels, types, groups), rendered=np.char.endswith(groups, "by us"))
+    rows = unseen_sources(views, worst_source=True)
+    assert set(rows) == {"sartaj", "lgg-dev"} and rows["sartaj"]["n"] == rows["lgg-dev"]["n"] == 100
+    assert rows["sartaj"]["referred_share"] == 1.0  # no other source validated its type: every answer referred
 
 
 def test_a_type_right_often_on_too_few_scans_to_vouch_for_is_referred_as_not_validated():
@@ -172,3 +190,18 @@ def test_a_type_right_often_on_too_few_scans_to_vouch_for_is_referred_as_not_val
     fitted = ScanTypeThresholds(40, 0.5, REFER_ALL, accuracy=0.95)
     decision = Trust(0.5, 0.5, {"FLAIR": fitted}).decide_for(np.array([0.97, 0.01, 0.01, 0.01]), "FLAIR")
     assert decision.reason == Reason.UNVALIDATED and "often misclassified" not in reason_text(decision)
+
+
+def test_the_worst_source_rule_refers_as_much_as_the_worst_source_needs():
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 4, 200)
+    probabilities = np.full((200, 4), 0.02)
+    wrong = np.arange(200) >= 100  # the second source: less confident, and wrong half of the time
+    predicted = np.where(wrong & (rng.random(200) < 0.5), (labels + 1) % 4, labels)
+    probabilities[np.arange(200), predicted] = np.where(wrong, 0.8, 0.95) + 0.04 * rng.random(200)
+    types, sources = np.array(["T2 axial"] * 200), np.where(wrong, "b", "a")
+    pooled = mondrian_fit(probabilities, labels, types)["T2 axial"]
+    worst = mondrian_fit(probabilities, labels, types, sources=sources)["T2 axial"]
+    assert worst.referral_threshold > pooled.referral_threshold and worst.qhat >= pooled.qhat
+    alone = mondrian_fit(probabilities[wrong], labels[wrong], types[wrong])["T2 axial"]
+    assert worst.referral_threshold == alone.referral_threshold and worst.qhat == alone.qhat

@@ -281,13 +281,17 @@ def trust(
     artifact_dir: ArtifactDir = ARTIFACT_DIR,
     extra_data_dir: ExtraDataDirs = None,
     out: OptionalOut = None,
+    worst_source: Annotated[
+        bool,
+        typer.Option(help="each type's thresholds hold for its worst source (rule B, PREREGISTRATION 2026-12-03)"),
+    ] = False,
 ) -> None:
     """Fit the Mondrian prediction sets and referral thresholds on validation of every source."""
     from model.schema.records import TrustEvaluation
     from training.fitting.trust import evaluate_trust
 
     out = out or artifact_dir / TrustEvaluation.FILE
-    scored = evaluate_trust(data_dir, artifact_dir, out, tuple(extra_data_dir or ()))
+    scored = evaluate_trust(data_dir, artifact_dir, out, tuple(extra_data_dir or ()), worst_source)
     _show({"mondrian": scored.mondrian, "groups": scored.groups, "sets": scored.sets})
 
 

@@ -89,24 +89,47 @@ def accurate_referral_threshold(confidences: np.ndarray, right: np.ndarray) -> f
     return max(referral_threshold(confidences), accurate)
 
 
+def _type_thresholds(
+    scores: np.ndarray, confidence: np.ndarray, right: np.ndarray, sources: np.ndarray | None
+) -> tuple[float, float]:
+    """(conformal quantile, referral threshold) of one type's scans; with `sources`, the highest over the whole type
+    and each source with at least `MIN_VALIDATED` of its scans, so that both hold for the worst such source."""
+    parts = [np.ones(len(scores), bool)]
+    if sources is not None:
+        parts += [sources == s for s in sorted(set(sources)) if (sources == s).sum() >= MIN_VALIDATED]
+    return (
+        max(conformal_quantile(scores[part]) for part in parts),
+        max(accurate_referral_threshold(confidence[part], right[part]) for part in parts),
+    )
+
+
 def mondrian_fit(
-    probabilities: np.ndarray, labels: np.ndarray, types: np.ndarray, rendered: np.ndarray | None = None
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    types: np.ndarray,
+    rendered: np.ndarray | None = None,
+    sources: np.ndarray | None = None,
 ) -> dict[str, ScanTypeThresholds]:
-    """Per scan type: its validation scans' count, conformal quantile, referral threshold, accuracy and the share of
-    them that are our own skull-stripped renders (`rendered`, a flag per scan)."""
+    """Per scan type: its validation scans' count, conformal quantile, referral threshold (worst source's, with
+    `sources`), accuracy and the share of them that are our own skull-stripped renders (`rendered`, a flag per
+    scan)."""
     scores, confidence = conformity_scores(probabilities, labels), probabilities.max(axis=1)
     right = probabilities.argmax(axis=1) == labels
     rendered = np.zeros(len(labels), bool) if rendered is None else rendered
-    return {
-        str(kind): ScanTypeThresholds(
-            n=int((types == kind).sum()),
-            qhat=conformal_quantile(scores[types == kind]),
-            referral_threshold=accurate_referral_threshold(confidence[types == kind], right[types == kind]),
-            accuracy=float(right[types == kind].mean()),
-            rendered_share=float(rendered[types == kind].mean()),
+    fitted = {}
+    for kind in sorted(set(types)):
+        of_kind = types == kind
+        qhat, threshold = _type_thresholds(
+            scores[of_kind], confidence[of_kind], right[of_kind], None if sources is None else sources[of_kind]
         )
-        for kind in sorted(set(types))
-    }
+        fitted[str(kind)] = ScanTypeThresholds(
+            n=int(of_kind.sum()),
+            qhat=qhat,
+            referral_threshold=threshold,
+            accuracy=float(right[of_kind].mean()),
+            rendered_share=float(rendered[of_kind].mean()),
+        )
+    return fitted
 
 
 STRIPPED = "stripped"  # the word a cell's key carries for skull-stripped scans

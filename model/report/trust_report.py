@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from model.core.predict import Classified
 from model.core.trust import MIN_KEPT_ACCURACY, Decision, Reason
 from model.i18n import N_, SOURCE_LANGUAGE, _, language, number, pct
 from model.report.scan_type_report import key_name
 from model.report.series_report import NOT_MR_FLAG
-from model.schema.records import TrustEvaluation
+from model.schema.records import GroupTrust, TrustEvaluation
 
 # Selective prediction ranks scans by one of these, most certain first (training/fitting/trust.py computes each).
 RANKINGS = (N_("confidence"), N_("margin"), N_("guard score"))
@@ -89,10 +91,28 @@ def trust_rows(report: TrustEvaluation) -> list[dict[str, str]]:
 def group_rows(report: TrustEvaluation, by_type: bool = False) -> list[dict[str, str]]:
     """Per validation group (source x sequence), or per scan type with `by_type`, on held-out halves: the sets'
     coverage and size, and referral."""
-    table = report.types if by_type else report.groups
+    if by_type:
+        return _held_out_rows(report, report.types, _("scan type"), key_name)
+    return _held_out_rows(report, report.groups, _("group"), str)
+
+
+UNSEEN_SOURCES = N_(
+    "At a source the fit never saw (each source's validation scans, with the sets and referral fitted on the other "
+    "sources' validation scans only), the stand-in for a hospital the model has not met:"
+)
+
+
+def unseen_source_rows(report: TrustEvaluation) -> list[dict[str, str]]:
+    """Per source, the sets and referral fitted on the other sources only: how they hold at an unseen hospital."""
+    return _held_out_rows(report, report.unseen_sources, _("source"), str)
+
+
+def _held_out_rows(
+    report: TrustEvaluation, table: dict[str, GroupTrust], first: str, name: Callable[[str], str]
+) -> list[dict[str, str]]:
     return [
         {
-            (_("scan type") if by_type else _("group")): key_name(key) if by_type else key,
+            first: name(key),
             _("images"): str(row.n),
             _("{label} coverage").format(label=set_label(report)): pct(row.coverage),
             _("mean set size"): number(row.mean_size, 2),

@@ -511,6 +511,9 @@ class TrustEvaluation(Record):
     mondrian: dict[str, ScanTypeThresholds] = field(default_factory=dict)  # by scan type
     groups: dict[str, GroupTrust] = field(default_factory=dict)  # by source x sequence
     types: dict[str, GroupTrust] = field(default_factory=dict)  # by scan type (`model.core.trust.type_key`), held out
+    # by source: fitted on the other sources' validation scans, applied to this one's (a hospital the fit never saw)
+    unseen_sources: dict[str, GroupTrust] = field(default_factory=dict)
+    worst_source_rule: bool = False  # each type's thresholds hold for its worst source (`trust.mondrian_fit`)
 
 
 # ---- robustness.json -------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from model.report.saliency_report import (
     summary_rows,
 )
 from model.report.scan_type_report import confusion_rows, plane_rows, plane_sentence, scan_type_sentence
-from model.report.trust_report import caveat, trust_rows
+from model.report.trust_report import UNSEEN_SOURCES, caveat, trust_rows, unseen_source_rows
 from model.report.trust_report import group_rows as trust_group_rows
 from model.schema.card import ARTIFACT_DIR, CARD_FILE, ModelCard, load_card
 from model.schema.records import (
@@ -288,6 +288,8 @@ def _trust_guard_and_robustness_lines(artifact_dir: Path) -> list[str]:
         if trust.groups:
             lines += ["", "Per validation group, on held-out halves (sets fitted on the other half):", ""]
             lines += _markdown_table(trust_group_rows(trust))
+        if trust.unseen_sources:
+            lines += ["", UNSEEN_SOURCES, ""] + _markdown_table(unseen_source_rows(trust))
     guard = _served(GuardEvaluation, artifact_dir)
     if guard is not None:
         lines += ["", guard_sentence(guard)]

@@ -21,7 +21,7 @@ from model.core.predict import BATCH, Classifier, Prediction
 from model.core.trust import ALPHA, REFERRED_SHARE, Trust, mondrian_fit, type_key
 from model.report.trust_report import RANKINGS
 from model.schema.card import load_card
-from model.schema.records import Evaluation, ScoredScan, TrustEvaluation, load, write
+from model.schema.records import Evaluation, ScanTypeThresholds, ScoredScan, TrustEvaluation, load, write
 from training.data.split import split_of
 from training.fitting.scan_type import as_is_and_stripped
 
@@ -39,6 +39,11 @@ class Scored:
     types: np.ndarray
     groups: np.ndarray  # source x sequence (validation; "<group> stripped by us" for the renders); else the subset
     rendered: np.ndarray
+
+    @property
+    def sources(self) -> np.ndarray:
+        """The source of each scan ("sartaj", "feltrin-dev"...), read off its group."""
+        return np.array([group.split(" ")[0].split("/")[0] for group in self.groups])
 
 
 def validation_scored(
@@ -99,7 +104,7 @@ def summary(scored: Scored, sets: list[list[int]], referred: np.ndarray) -> dict
     }
 
 
-def held_out(scored: Scored, related: np.ndarray, seed: int, by: np.ndarray) -> dict[str, Any]:
+def held_out(scored: Scored, related: np.ndarray, seed: int, by: np.ndarray, worst_source: bool) -> dict[str, Any]:
     """Coverage and referral per value of `by` (validation group, or scan type) on held-out halves: the sets and
     thresholds fitted on one half of validation (related images together) and applied to the other, both ways
     (cross-conformal)."""
@@ -107,8 +112,7 @@ def held_out(scored: Scored, related: np.ndarray, seed: int, by: np.ndarray) -> 
     referred = np.zeros(len(scored.labels), bool)
     halves = GroupKFold(n_splits=2, shuffle=True, random_state=seed).split(scored.labels, groups=related)
     for fit_on, apply_to in halves:
-        part = _rows(scored, fit_on)
-        trust = Trust(0.0, 0.0, mondrian_fit(part.probabilities, part.labels, part.types, part.rendered))
+        trust = Trust(0.0, 0.0, fitted_rule(_rows(scored, fit_on), worst_source))
         half_sets, half_referred = decisions(trust, _rows(scored, apply_to))
         for index, members, flag in zip(apply_to, half_sets, half_referred):
             sets[index], referred[index] = members, flag
@@ -120,6 +124,23 @@ def held_out(scored: Scored, related: np.ndarray, seed: int, by: np.ndarray) -> 
         )
         for g in sorted(set(by))
     }
+
+
+def fitted_rule(scored: Scored, worst_source: bool) -> dict[str, ScanTypeThresholds]:
+    """The Mondrian sets and thresholds of `scored` (validation, with its renders), by the rule in force."""
+    sources = scored.sources if worst_source else None
+    return mondrian_fit(scored.probabilities, scored.labels, scored.types, scored.rendered, sources)
+
+
+def unseen_sources(scored: Scored, worst_source: bool) -> dict[str, Any]:
+    """Per source: the sets and referral fitted on the other sources' validation scans (as they are and stripped by
+    us), applied to this source's scans as they are: how they hold at a hospital the fit never saw."""
+    sources, found = scored.sources, {}
+    for held_out in sorted(set(sources)):
+        trust = Trust(0.0, 0.0, fitted_rule(_rows(scored, np.flatnonzero(sources != held_out)), worst_source))
+        target = _rows(scored, np.flatnonzero((sources == held_out) & ~scored.rendered))
+        found[held_out] = summary(target, *decisions(trust, target))
+    return found
 
 
 def _rows(scored: Scored, index: np.ndarray) -> Scored:
@@ -143,19 +164,17 @@ def coverage_curve(certainty: np.ndarray, right: np.ndarray, points: int = 21) -
 
 
 def evaluate_trust(
-    data_dir: Path, artifact_dir: Path, out: Path, extra_data_dirs: Sequence[Path] = ()
+    data_dir: Path, artifact_dir: Path, out: Path, extra_data_dirs: Sequence[Path] = (), worst_source: bool = False
 ) -> TrustEvaluation:
-    """Fits the Mondrian sets and referral thresholds on validation; scores them on held-out halves and Testing."""
+    """Fits the Mondrian sets and referral thresholds on validation, each type's pooled over sources (rule A of
+    training/PREREGISTRATION.md, 2026-12-03, which ships) or for its worst source (rule B); scores them on held-out
+    halves, at each source unseen by the fit, and on Testing."""
     started = time.time()
     card, classifier = load_card(artifact_dir), Classifier.from_artifact(artifact_dir)
     validation, related = validation_scored(classifier, data_dir, extra_data_dirs)
     as_is = _rows(validation, np.flatnonzero(~validation.rendered))
     pooled = mondrian_fit(as_is.probabilities, as_is.labels, np.array(["all"] * len(as_is.labels)))
-    trust = Trust(
-        pooled["all"].qhat,
-        pooled["all"].referral_threshold,
-        mondrian_fit(validation.probabilities, validation.labels, validation.types, validation.rendered),
-    )
+    trust = Trust(pooled["all"].qhat, pooled["all"].referral_threshold, fitted_rule(validation, worst_source))
     testing = load(Evaluation, artifact_dir)
     if testing is None or not card.describes(testing.artifact_sha256):
         raise ValueError("no evaluation of these weights is committed; run `python -m training evaluate`")
@@ -172,8 +191,10 @@ def evaluate_trust(
         "referred_share_on_validation": REFERRED_SHARE,
         "referral_threshold": trust.referral_threshold,
         "mondrian": {kind: asdict(fitted) for kind, fitted in trust.by_type.items()},
-        "groups": held_out(validation, related, card.settings().seed, validation.groups),
-        "types": held_out(validation, related, card.settings().seed, validation.types),
+        "groups": held_out(validation, related, card.settings().seed, validation.groups, worst_source),
+        "types": held_out(validation, related, card.settings().seed, validation.types, worst_source),
+        "unseen_sources": unseen_sources(validation, worst_source),
+        "worst_source_rule": worst_source,
         "sets": {
             name: {k: row[k] for k in ("n", "coverage", "mean_size", "size_counts")} for name, row in summaries.items()
         },
