@@ -8,6 +8,7 @@ import pytest
 
 from model.core.decode import Container, ScanInfo, decode_frames, decode_image
 from model.core.series import MAX_RATIO, DicomSeries, group_series
+from model.core.volume import Plane
 from model.errors import ArchiveError, ImageTooLargeError, InputError
 from model.report.series_report import slices_summary
 from tests.helpers import SERIES_UID as UID
@@ -21,7 +22,7 @@ def test_a_zipped_series_is_read_in_slice_order_and_shown_from_the_middle():
     brightness = [float(f.rgb[20:, :, 0].mean()) for f in frames]
     assert len(frames) == 3 and brightness == sorted(brightness)  # ordered by position, not by file name
     middle = decode_image(data, "series.zip")
-    assert (middle.info, middle.frame) == (ScanInfo(Container.SERIES, 3), 1)
+    assert (middle.info, middle.frame) == (ScanInfo(Container.SERIES, 3, plane=Plane.AXIAL), 1)  # axial slices
     np.testing.assert_array_equal(decode_image(data, "series.zip", frame=2).rgb, frames[2].rgb)
 
 
