@@ -11,7 +11,7 @@ from model.core.batch import result_row
 from model.core.predict import Classifier
 from model.core.scan_type import SEQUENCES, UNSURE, ScanTypeModel
 from model.core.volume import PLANES, Plane
-from model.errors import ChecksumMismatchError
+from model.errors import ArtifactError, ChecksumMismatchError
 from model.schema.card import load_card
 from model.schema.records import ScanTypeEvaluation, read
 from tests.helpers import sample_scans
@@ -50,6 +50,10 @@ def test_the_recogniser_names_each_sequence_and_plane_and_says_unsure_far_from_a
     model.save(tmp_path / "scan_type.npz")
     again = ScanTypeModel.load(tmp_path / "scan_type.npz")
     assert again.recognise(x[:5]) == model.recognise(x[:5]) and mixed.sequence_probability < 1
+    with np.load(tmp_path / "scan_type.npz") as stored:  # a file from before the plane was recognised
+        np.savez(tmp_path / "old.npz", **{k: stored[k] for k in stored.files if not k.startswith("plane")})
+    with pytest.raises(ArtifactError, match="plane_coef"):
+        ScanTypeModel.load(tmp_path / "old.npz")
 
 
 def test_fitted_on_a_run_the_recogniser_reaches_every_prediction_and_the_csv(trained, tmp_path):

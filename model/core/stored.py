@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from model.errors import ArtifactError
+
 Fitted = TypeVar("Fitted")
 
 
@@ -21,6 +23,10 @@ def save_fields(fitted: Any, path: Path) -> None:
 
 
 def load_fields(kind: type[Fitted], path: Path) -> Fitted:
+    """The fitted model in `path`; an `ArtifactError` when the file predates one of its fields (refit it)."""
     with np.load(path, allow_pickle=False) as stored:
+        missing = [f.name for f in dataclasses.fields(kind) if f.name not in stored]  # type: ignore[arg-type]
+        if missing:
+            raise ArtifactError(f"{path.name} lacks {', '.join(missing)}: it predates this version; fit it again.")
         values = {f.name: stored[f.name] for f in dataclasses.fields(kind)}  # type: ignore[arg-type]
     return kind(**{name: float(v) if v.ndim == 0 else v for name, v in values.items()})

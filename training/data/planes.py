@@ -1,10 +1,11 @@
 """Which plane each training image was cut in, where it is known: the plane recogniser's labels.
 
 No source records the plane. lgg-dev's README says its slices are axial, so all of them are. For the other sources,
-`planes.csv` holds planes read by eye from contact sheets of the images (`scan` as `listing.scan_name` names it,
-`plane` one of `model.core.volume.PLANES`): a random sample of Sartaj's figshare tumour slices (which come in all
-three planes), of its no-tumour scans (mixed web images) and of feltrin-dev (all axial in the sample), plus the
-images a first recogniser placed outside the plane the rest of their source is in, checked the same way.
+`planes.csv` holds planes read by eye from numbered contact sheets of the images (`scan` as `listing.scan_name`
+names it, `plane` one of `model.core.volume.PLANES`): a random sample of Sartaj's figshare tumour slices (which come
+in all three planes), every Sartaj no-tumour scan (mixed web images), and feltrin-dev scans (a random sample and the
+ones a first recogniser found least axial-looking: all axial). Later sheets were sorted by that first recogniser's
+guess; every image on them was still looked at and its plane corrected where the guess was wrong.
 """
 
 from __future__ import annotations
