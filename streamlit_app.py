@@ -105,8 +105,8 @@ def model_card_section() -> None:
             )
         )
         trust = served_trust()
-        if trust is not None and validated_sentence(trust):
-            st.caption(validated_sentence(trust))
+        if trust is not None and (validated := validated_sentence(trust)):
+            st.caption(validated)
 
 
 st.session_state[NAVIGATED] = True

@@ -133,6 +133,14 @@ def test_a_batch_with_bad_files_shows_one_result_and_one_message_per_bad_file():
     assert app.dataframe[0].value["file"].tolist() == [path.name]  # no row of empty cells for a failed file
 
 
+def test_home_says_under_the_headline_which_kinds_of_scan_were_validated():
+    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    app.run()
+    [line] = [c.value for c in app.caption if c.value.startswith("Validated only on ")]
+    assert "axial T1 with contrast" in line and "skull-stripped" not in line.split(";")[0]  # none validated
+    assert line.endswith("always referred, skull-stripped scans among them.")
+
+
 def test_scans_and_results_stay_for_the_session_and_open_in_explain():
     path, _ = sample_scans()[0]
     app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
@@ -247,6 +255,7 @@ def test_the_model_card_says_what_it_is_for_where_it_fails_and_how_testing_was_u
 
     text = texts(run("pages/5_Model_card.py"))
     assert "Out of scope:" in text and "not a medical device" in text
+    assert "Validated only on " in text and "skull-stripped scans among them" in text  # a failure mode, listed
     assert "On new scans from other sources the model finds only" in text
     candidates = load(Candidates, ARTIFACT_DIR).runs
     assert f"{sum(len(r) for r in candidates.values())} candidates from {len(candidates)} training runs" in text

@@ -157,12 +157,17 @@ def test_the_kept_accuracy_bound_is_clopper_pearson():
     assert 0.89 < bound[2] < 0.95
 
 
+def leaning_right(seed: int, n: int = 300) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, probabilities) of a model that leans towards the true class: Dirichlet noise plus one on it."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 4, n)
+    probabilities = rng.dirichlet(np.ones(4), n)
+    probabilities[np.arange(n), labels] += 1
+    return labels, probabilities / probabilities.sum(1, keepdims=True)
+
+
 def test_held_out_groups_are_scored_with_sets_fitted_on_the_other_half():
-    rng = np.random.default_rng(2)
-    labels = rng.integers(0, 4, 300)
-    probabilities = rng.dirichlet(np.ones(4), 300)
-    probabilities[np.arange(300), labels] += 1
-    probabilities /= probabilities.sum(1, keepdims=True)
+    labels, probabilities = leaning_right(2)
     groups = np.array(["a", "b", "c"] * 100)
     rows = held_out(
         scored(probabilities, labels, groups=groups), np.arange(300) // 2, seed=0, by=groups, worst_source=False
@@ -172,11 +177,7 @@ def test_held_out_groups_are_scored_with_sets_fitted_on_the_other_half():
 
 
 def test_each_source_is_scored_with_sets_fitted_on_the_other_sources_only():
-    rng = np.random.default_rng(3)
-    labels = rng.integers(0, 4, 300)
-    probabilities = rng.dirichlet(np.ones(4), 300)
-    probabilities[np.arange(300), labels] += 1
-    probabilities /= probabilities.sum(1, keepdims=True)
+    labels, probabilities = leaning_right(3)
     groups = np.array(["sartaj", "lgg-dev/T1", "lgg-dev/T1 skull-stripped by us"] * 100)
     types = np.where(np.arange(300) % 3 == 0, "T1 axial", "T2 axial")  # sartaj alone holds every T1
     views = replace(scored(probabilities, labels, types, groups), rendered=np.char.endswith(groups, "by us"))

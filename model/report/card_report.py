@@ -120,7 +120,7 @@ def _weak_scan_types(report: TrustEvaluation) -> list[str]:
         for k, f in trust.by_type.items()
         if trust.fitted(k) is not None and f.accuracy is not None and f.accuracy < WEAK_TYPE_ACCURACY
     ]
-    modes = [validated_sentence(trust)] if validated_sentence(trust) else []
+    modes = [validated] if (validated := validated_sentence(trust)) else []
     if weak:
         modes.append(
             _("On these kinds of scan it is often wrong on validation: {kinds}.").format(kinds="; ".join(weak))
